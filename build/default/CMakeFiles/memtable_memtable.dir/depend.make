@@ -1,0 +1,2 @@
+# Empty dependencies file for memtable_memtable.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,2 @@
+# Empty dependencies file for memtable_arena.
+# This may be replaced when dependencies are built.

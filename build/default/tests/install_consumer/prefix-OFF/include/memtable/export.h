@@ -1,0 +1,34 @@
+/* memtable/export.h - symbol visibility and version macros.
+ *
+ * The library is built with -fvisibility=hidden; MT_API marks the public entry points, which are the
+ * only symbols a static or shared build exports.
+ */
+#ifndef MEMTABLE_EXPORT_H
+#define MEMTABLE_EXPORT_H
+
+#if defined(_WIN32)
+#define MT_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define MT_API __attribute__((visibility("default")))
+#else
+#define MT_API
+#endif
+
+/* The version of these headers; mt_version() in status.c reports the library's. */
+#define MT_VERSION_MAJOR 0
+#define MT_VERSION_MINOR 1
+#define MT_VERSION_PATCH 0
+#define MT_VERSION_NUMBER (MT_VERSION_MAJOR * 10000 + MT_VERSION_MINOR * 100 + MT_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Returns MT_VERSION_NUMBER as the library was built, to detect header/library mismatches. */
+MT_API unsigned mt_version_number(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

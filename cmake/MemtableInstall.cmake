@@ -1,0 +1,29 @@
+# Installs the library, headers, a CMake package (memtableConfig.cmake + version file) and memtable.pc,
+# so find_package(memtable CONFIG REQUIRED) and pkg-config --cflags --libs memtable both work.
+set(MEMTABLE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/memtable)
+
+install(TARGETS memtable EXPORT memtableTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/memtable DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT memtableTargets NAMESPACE memtable:: DESTINATION ${MEMTABLE_CMAKE_DIR})
+
+configure_package_config_file(cmake/memtableConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/memtableConfig.cmake INSTALL_DESTINATION ${MEMTABLE_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/memtableConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/memtableConfig.cmake ${PROJECT_BINARY_DIR}/memtableConfigVersion.cmake
+  DESTINATION ${MEMTABLE_CMAKE_DIR})
+
+if(BUILD_SHARED_LIBS)
+  set(MEMTABLE_PC_REQUIRES_PRIVATE "libxxhash")
+  set(MEMTABLE_PC_REQUIRES "")
+else()
+  # A static archive needs xxHash on the consumer's link line.
+  set(MEMTABLE_PC_REQUIRES_PRIVATE "")
+  set(MEMTABLE_PC_REQUIRES "libxxhash")
+endif()
+configure_file(cmake/memtable.pc.in ${PROJECT_BINARY_DIR}/memtable.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/memtable.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,99 @@
+/* memtable/arena.h - a bump allocator whose memory is freed all at once.
+ *
+ * Threading: allocation, reset and destroy require external synchronization (one thread at a time).
+ * mt_arena_memory_usage may be called from any thread at any time while the arena is alive.
+ * Memory handed out stays valid, and never moves, until mt_arena_reset or mt_arena_destroy.
+ *
+ * Requests are carved from blocks of options.block_size bytes. When a request does not fit in what is
+ * left of the current block, a request larger than a quarter of the block size gets a block of its own
+ * (the current block keeps serving small requests); a smaller one abandons the rest of the current block
+ * and starts a new one. So at most a quarter of each block is ever wasted.
+ */
+#ifndef MEMTABLE_ARENA_H
+#define MEMTABLE_ARENA_H
+
+#include <stddef.h>
+
+#include <memtable/export.h>
+#include <memtable/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mt_arena mt_arena;
+
+/* Caller-supplied memory source. alloc returns size bytes aligned to at least max_align_t, or NULL;
+ * free receives the pointer and the size that alloc was asked for. Both are called only from the
+ * thread that allocates from the arena (or destroys it). */
+typedef struct mt_allocator {
+  void *(*alloc)(void *ctx, size_t size);
+  void (*free)(void *ctx, void *ptr, size_t size);
+  void *ctx;
+} mt_allocator;
+
+typedef struct mt_arena_options {
+  /* Bytes per block, default 4096. Values below 256 are raised to 256; above 1 GiB, rejected. */
+  size_t block_size;
+  /* Hard limit on mt_arena_memory_usage; 0 (the default) means unlimited. An allocation that would need
+   * memory beyond it fails with MT_FULL and changes nothing. */
+  size_t capacity;
+  /* Where blocks come from; all-NULL (the default) means malloc/free. alloc and free must be both set
+   * or both NULL. */
+  mt_allocator allocator;
+} mt_arena_options;
+
+#define MT_ARENA_DEFAULT_BLOCK_SIZE ((size_t)4096)
+#define MT_ARENA_MAX_BLOCK_SIZE ((size_t)1 << 30)
+#define MT_ARENA_MAX_ALIGNMENT ((size_t)4096)
+#define MT_ARENA_OPTIONS_INIT {MT_ARENA_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}}
+
+/* Fills *options with the documented defaults. */
+MT_API void mt_arena_options_init(mt_arena_options *options);
+
+/* Creates an arena; options NULL means the defaults. No block is allocated until the first request, so a
+ * new arena's memory usage is 0. Returns NULL if the options are invalid (block_size above the maximum,
+ * only one of alloc/free set) or the arena's own small header cannot be allocated. The caller owns the
+ * arena and releases it with mt_arena_destroy. */
+MT_API mt_arena *mt_arena_create(const mt_arena_options *options);
+
+/* Frees every block at once, then the arena. NULL is ignored. Every pointer the arena handed out dies. */
+MT_API void mt_arena_destroy(mt_arena *arena);
+
+/* Returns `bytes` bytes with no alignment promise, or NULL on failure (capacity reached, allocator
+ * failure, size overflow, arena NULL); a failure leaves the arena unchanged and usable. A zero-byte
+ * request is served as a one-byte request: the result is a distinct non-NULL pointer, so NULL always
+ * means failure. */
+MT_API void *mt_arena_allocate(mt_arena *arena, size_t bytes);
+
+/* As mt_arena_allocate, aligned to MT_ARENA_DEFAULT_ALIGNMENT = max(sizeof(void *), 8). */
+#define MT_ARENA_DEFAULT_ALIGNMENT (sizeof(void *) > 8 ? sizeof(void *) : (size_t)8)
+MT_API void *mt_arena_allocate_aligned(mt_arena *arena, size_t bytes);
+
+/* As mt_arena_allocate, aligned to `alignment`, a power of two from 1 to MT_ARENA_MAX_ALIGNMENT (4096:
+ * cache-line and page alignment). Any other alignment returns NULL. */
+MT_API void *mt_arena_allocate_aligned_to(mt_arena *arena, size_t bytes, size_t alignment);
+
+/* The status-returning form of the three above: on MT_OK, *out is the memory; otherwise *out is NULL and
+ * the status says why: MT_FULL (capacity), MT_NOMEM (allocator), MT_INVALID_ARGUMENT (NULL arena or out,
+ * bad alignment, a size so large it overflows). */
+MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment, void **out);
+
+/* Bytes the arena holds: every block it allocated plus its bookkeeping. Never below the bytes handed
+ * out. Safe to call from any thread while another allocates (a relaxed atomic read: the figure may lag
+ * the allocating thread by the allocations still in flight, never by a completed block). */
+MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
+
+/* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for
+ * validators: it walks the block list). Requires the same external synchronization as allocation. */
+MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
+
+/* Frees every block except one standard block, which is kept (its pages stay faulted in) and reused
+ * from its start. Every pointer handed out before dies. NULL is ignored. */
+MT_API void mt_arena_reset(mt_arena *arena);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,114 @@
+/* memtable/skiplist.h - an ordered set of keys in arena memory, read without locks.
+ *
+ * Threading: inserts require external synchronization (one writer at a time). Readers need no lock
+ * at all and may run while the writer inserts; they require only that the arena is not destroyed.
+ * A reader sees every key whose insert returned before the read began, never a half-built node.
+ *
+ * Keys are opaque byte strings that the caller's comparator understands (it must know each key's
+ * length from its bytes, e.g. a length prefix). Each key lives inline with its node: one arena
+ * allocation holds the node's tower of links (only as tall as the node) and the key right after it.
+ * Each node also records its key's allocated size and its height (a few bytes), so callers can bound the
+ * decoding of a key they do not trust and validators can check the tower.
+ * Nothing is ever freed or removed: the arena frees the whole list at once.
+ */
+#ifndef MEMTABLE_SKIPLIST_H
+#define MEMTABLE_SKIPLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memtable/arena.h>
+#include <memtable/export.h>
+#include <memtable/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mt_skiplist mt_skiplist;
+
+/* Total order over keys: negative, zero or positive as a sorts before, equal to, or after b.
+ * Called concurrently from readers and the writer, so it must be thread-safe for its ctx. */
+typedef int (*mt_skiplist_compare_fn)(void *ctx, const char *a, const char *b);
+
+#define MT_SKIPLIST_DEFAULT_MAX_HEIGHT 12
+#define MT_SKIPLIST_MAX_HEIGHT_LIMIT 32
+#define MT_SKIPLIST_DEFAULT_BRANCHING 4
+
+typedef struct mt_skiplist_options {
+  mt_skiplist_compare_fn compare; /* required */
+  void *compare_ctx;              /* passed to compare as is */
+  int max_height;                 /* 1..MT_SKIPLIST_MAX_HEIGHT_LIMIT, default 12 */
+  int branching;                  /* >= 2: a node is 1/branching as likely to reach the next level; default 4 */
+  uint64_t seed;                  /* seeds the height generator, default 0xdeadbeef; same seed, same heights */
+} mt_skiplist_options;
+
+#define MT_SKIPLIST_OPTIONS_INIT \
+  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu}
+
+MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
+
+/* Creates an empty list whose header and nodes live in `arena` (which must outlive every use of the list;
+ * destroying the arena frees the list, there is no separate destroy). Returns NULL when arena or options
+ * are NULL, compare is NULL, max_height or branching is out of range, or the arena cannot allocate. */
+MT_API mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *options);
+
+/* Reserves a node with room for a key of key_size bytes and stores in *key a pointer to those bytes,
+ * for the caller to fill and then pass to mt_skiplist_insert_allocated (so the key is written once).
+ * Writer only. MT_FULL / MT_NOMEM from the arena, MT_INVALID_ARGUMENT for NULL arguments or a size that
+ * overflows; on failure *key is NULL. A reserved node that is never inserted is simply unused arena space. */
+MT_API mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **key);
+
+/* Links the node whose key buffer `key` came from mt_skiplist_allocate_key on this list, and publishes it
+ * to readers. MT_EXISTS (nothing changed) when an equal key is already present; MT_INVALID_ARGUMENT for
+ * NULL. Writer only. */
+MT_API mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key);
+
+/* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */
+MT_API mt_status mt_skiplist_insert(mt_skiplist *list, const void *key, size_t key_size);
+
+/* True when a key equal to `key` is in the list. Any thread. */
+MT_API bool mt_skiplist_contains(const mt_skiplist *list, const char *key);
+
+/* Number of keys inserted (a relaxed read: may lag a concurrent writer). */
+MT_API size_t mt_skiplist_count(const mt_skiplist *list);
+
+/* Checks the structure: each level's links are in strictly ascending order, every level's chain is a
+ * subsequence of level 0's, every node lies inside the arena. key_ok, if not NULL, is called on each key
+ * and a false answer stops the walk. Returns MT_OK or MT_CORRUPTION. Requires the writer to be quiescent. */
+MT_API mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key),
+                                      void *ctx);
+
+/* A cursor over the list. It is a small value the caller owns (stack allocation is fine); its fields are
+ * private. Any number of iterators may run concurrently with each other and with the writer. */
+typedef struct mt_skiplist_iter {
+  const mt_skiplist *list;
+  const void *node; /* NULL when not valid */
+} mt_skiplist_iter;
+
+/* Positions nowhere (not valid) until a seek. */
+MT_API void mt_skiplist_iter_init(mt_skiplist_iter *iter, const mt_skiplist *list);
+MT_API bool mt_skiplist_iter_valid(const mt_skiplist_iter *iter);
+/* The current key, valid while the arena lives. Requires valid. */
+MT_API const char *mt_skiplist_iter_key(const mt_skiplist_iter *iter);
+/* The size the current key was allocated with (key_size of mt_skiplist_allocate_key / insert): lets a
+ * caller bound its decoding of the key's bytes without trusting them. Requires valid. */
+MT_API size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter);
+/* The current node's tower height (1..max_height). Requires valid. */
+MT_API int mt_skiplist_iter_height(const mt_skiplist_iter *iter);
+/* Advance / step back. Require valid; stepping past either end leaves the iterator not valid. */
+MT_API void mt_skiplist_iter_next(mt_skiplist_iter *iter);
+MT_API void mt_skiplist_iter_prev(mt_skiplist_iter *iter);
+/* First key >= target. */
+MT_API void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target);
+/* Last key <= target. */
+MT_API void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target);
+MT_API void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter);
+MT_API void mt_skiplist_iter_seek_to_last(mt_skiplist_iter *iter);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

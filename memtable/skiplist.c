@@ -1,0 +1,2 @@
+/* Being written. */
+typedef int mt_placeholder_skiplist;
