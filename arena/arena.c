@@ -153,6 +153,8 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
   *out = NULL;
   if (arena == NULL || alignment == 0 || alignment > MT_ARENA_MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0)
     return MT_INVALID_ARGUMENT;
+  /* No object may exceed PTRDIFF_MAX; refusing here keeps such sizes away from the allocator. */
+  if (bytes > (size_t)PTRDIFF_MAX) return MT_INVALID_ARGUMENT;
   if (bytes == 0) bytes = 1;
   size_t padding = padding_for(arena->alloc_ptr, alignment);
   if (bytes <= arena->alloc_bytes_remaining && padding <= arena->alloc_bytes_remaining - bytes) {

@@ -33,7 +33,8 @@ typedef struct mt_allocator {
 } mt_allocator;
 
 typedef struct mt_arena_options {
-  /* Bytes per block, default 4096. Values below 256 are raised to 256; above 1 GiB, rejected. */
+  /* Bytes per block, default 4096 (0 also means the default). Values below 256 are raised to 256; above
+   * 1 GiB, rejected. */
   size_t block_size;
   /* Hard limit on mt_arena_memory_usage; 0 (the default) means unlimited. An allocation that would need
    * memory beyond it fails with MT_FULL and changes nothing. */
@@ -76,7 +77,7 @@ MT_API void *mt_arena_allocate_aligned_to(mt_arena *arena, size_t bytes, size_t 
 
 /* The status-returning form of the three above: on MT_OK, *out is the memory; otherwise *out is NULL and
  * the status says why: MT_FULL (capacity), MT_NOMEM (allocator), MT_INVALID_ARGUMENT (NULL arena or out,
- * bad alignment, a size so large it overflows). */
+ * bad alignment, a size above PTRDIFF_MAX). */
 MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment, void **out);
 
 /* Bytes the arena holds: every block it allocated plus its bookkeeping. Never below the bytes handed
