@@ -1,0 +1,5 @@
+execute_process(COMMAND ${EXE} RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+set(expected "apple@2 = red\napple@3: MT_DELETED\nplum: MT_NOT_FOUND\nflush pear -> green\n")
+if(NOT rc EQUAL 0 OR NOT out STREQUAL expected)
+  message(FATAL_ERROR "readme_tour exited ${rc} and printed:\n${out}\nexpected:\n${expected}")
+endif()
