@@ -56,10 +56,12 @@ typedef struct mt_memtable_options {
   /* User-key comparator; NULL (default) is bytewise: memcmp, then the shorter key first. */
   mt_compare_fn compare;
   void *compare_ctx;
-  /* The table's arena: block size (default here 64 KiB), optional hard capacity (MT_FULL beyond it) and
-   * optional allocator hooks. */
+  /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB), optional hard capacity
+   * (MT_FULL beyond it) and optional allocator hooks. The hooks also allocate iterators and the lookup keys
+   * of keys longer than about 240 bytes, from whichever thread creates or seeks them: with concurrent
+   * readers they must be thread-safe. */
   mt_arena_options arena;
-  /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default 4 MiB. */
+  /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default (and 0) 4 MiB. */
   size_t write_buffer_size;
   /* Bloom filter over user keys consulted by get before the skiplist: bits per key, 0 (default) = off.
    * Sized for bloom_expected_entries keys (0: write_buffer_size / 64). The filter hashes the key's bytes, so
@@ -107,8 +109,10 @@ MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type
 /* Looks up the newest entry for the user key with seq <= snapshot_seq (snapshot_seq above
  * MT_MAX_SEQUENCE reads everything). Returns MT_OK and sets *value to the stored value (zero-copy: valid
  * while the caller holds a reference), MT_DELETED if that entry is a deletion, MT_NOT_FOUND if there is
- * none, MT_CORRUPTION if the entry fails its checksum (value is not set), MT_INVALID_ARGUMENT for NULL
- * table or a NULL key with a non-zero length. value may be NULL. */
+ * none, MT_CORRUPTION if the entry the search lands on fails its checks (value is not set),
+ * MT_INVALID_ARGUMENT for NULL table, a NULL key with a non-zero length or key_len > MT_MAX_KEY_LEN,
+ * MT_NOMEM if a key longer than about 240 bytes could not be copied into its lookup key. value may be
+ * NULL. */
 MT_API mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
                                  mt_slice *value);
 
@@ -121,8 +125,8 @@ MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 
 /* Walks the whole structure: order at every skiplist level, every link inside the arena, every entry
- * decodable within its bounds, every checksum. Returns MT_OK, or MT_CORRUPTION for the first fault.
- * Requires the writer to be quiescent. */
+ * decodable within its bounds, every checksum, the entry and deletion counts. Returns MT_OK, or
+ * MT_CORRUPTION for the first fault (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
 MT_API mt_status mt_memtable_validate(const mt_memtable *table);
 
 /* The decoded view of one encoded entry. */
@@ -173,13 +177,16 @@ MT_API mt_slice mt_memtable_iter_value(const mt_memtable_iter *iter);
 /* The raw LevelDB-encoded entry (without the checksum bytes). */
 MT_API mt_slice mt_memtable_iter_entry(const mt_memtable_iter *iter);
 /* MT_OK, or MT_CORRUPTION once the iterator met an entry that failed its checksum (it then stops, not
- * valid, rather than return damaged bytes). */
+ * valid, rather than return damaged bytes). A seek that could not run leaves the iterator not valid with
+ * MT_INVALID_ARGUMENT (NULL key with a non-zero length, key_len > MT_MAX_KEY_LEN) or MT_NOMEM (a long
+ * key's lookup key). Each seek starts again from MT_OK. */
 MT_API mt_status mt_memtable_iter_status(const mt_memtable_iter *iter);
 
 /* The user view at a snapshot: each user key once, with its newest value whose seq <= snapshot_seq, skipping
  * keys whose newest visible entry is a deletion - what a flush or a range scan wants. Holds a reference. */
 typedef struct mt_memtable_user_iter mt_memtable_user_iter;
 
+/* NULL on allocation failure or NULL table. Starts not valid. */
 MT_API mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t snapshot_seq);
 MT_API void mt_memtable_user_iter_destroy(mt_memtable_user_iter *iter);
 MT_API bool mt_memtable_user_iter_valid(const mt_memtable_user_iter *iter);
@@ -194,6 +201,7 @@ MT_API void mt_memtable_user_iter_prev(mt_memtable_user_iter *iter);
 MT_API mt_slice mt_memtable_user_iter_key(const mt_memtable_user_iter *iter);
 MT_API mt_slice mt_memtable_user_iter_value(const mt_memtable_user_iter *iter);
 MT_API uint64_t mt_memtable_user_iter_seq(const mt_memtable_user_iter *iter);
+/* As mt_memtable_iter_status. */
 MT_API mt_status mt_memtable_user_iter_status(const mt_memtable_user_iter *iter);
 
 #ifdef __cplusplus
