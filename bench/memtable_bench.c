@@ -1,0 +1,1353 @@
+/* bench/memtable_bench.c - memtable-bench: our memtable side by side with RocksDB's and LevelDB's.
+ *
+ * db_bench-style flags and benchmarks. Every implementation (ours and each peer found at build time) is driven
+ * through the same bench_impl table (peer.h), with the same keys, values, read order and timed loops, and the
+ * repetitions are interleaved (ours, rocksdb, leveldb, ours, ...) so drift on a shared machine hits all
+ * columns alike. Figures reported are medians over the repetitions.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <memtable/memtable.h>
+
+#include "peer.h"
+
+enum {
+  BENCH_FILLSEQ,
+  BENCH_FILLRANDOM,
+  BENCH_READRANDOM,
+  BENCH_READMISSING,
+  BENCH_READMISSING_BLOOM,
+  BENCH_READSEQ,
+  BENCH_READREVERSE,
+  BENCH_SEEKRANDOM,
+  BENCH_READWHILEWRITING,
+  BENCH_COUNT
+};
+
+static const char *const bench_names[BENCH_COUNT] = {
+    "fillseq",  "fillrandom",  "readrandom", "readmissing",      "readmissing_bloom",
+    "readseq",  "readreverse", "seekrandom", "readwhilewriting",
+};
+
+/* The tables a pass builds; memory is reported after each fill. */
+enum { TABLE_SEQ, TABLE_RANDOM, TABLE_RANDOM_BLOOM, TABLE_KINDS };
+static const char *const table_names[TABLE_KINDS] = {"fillseq", "fillrandom", "fillrandom+bloom"};
+
+#define MAX_IMPLS 3
+#define MAX_REPETITIONS 99
+#define DEFAULT_MISSING_BLOOM_BITS 10u
+#define VALUE_POOL_SIZE ((size_t)1 << 20)
+#define PROGRESS_STRIDE_MASK ((uint64_t)0x3fff)
+#define NS_PER_SEC 1e9
+
+typedef struct bench_options {
+  bool selected[BENCH_COUNT];
+  uint64_t num;
+  uint64_t reads;
+  size_t key_size;
+  size_t value_size;
+  unsigned threads;
+  unsigned repetitions;
+  unsigned bloom_bits;
+  unsigned checksum_bytes;
+  uint64_t seed;
+  bool want_rocksdb;
+  bool want_leveldb;
+  bool json;
+  bool verbose;
+} bench_options;
+
+typedef struct sample {
+  bool present;
+  double seconds;     /* for readwhilewriting: the readers' mean elapsed time */
+  uint64_t ops;
+  uint64_t bytes;     /* key + value bytes moved (found entries for reads) */
+  uint64_t found;
+  unsigned threads;   /* threads whose ops are summed in ops */
+  double writer_seconds; /* readwhilewriting: the concurrent fill's duration */
+} sample;
+
+typedef struct memory_sample {
+  bool present;
+  size_t bytes;
+  uint64_t entries;
+} memory_sample;
+
+typedef struct impl_slot {
+  const bench_impl *impl;
+  bool enabled;
+  char skipped_reason[512];
+} impl_slot;
+
+static bench_options g_options;
+static impl_slot g_impls[MAX_IMPLS];
+static size_t g_impl_count;
+static sample g_samples[MAX_IMPLS][BENCH_COUNT][MAX_REPETITIONS];
+static memory_sample g_memory[MAX_IMPLS][TABLE_KINDS][MAX_REPETITIONS];
+static uint64_t *g_sorted_hashes; /* the key hashes in ascending order: fillseq's insertion order */
+static char *g_value_pool;
+static char g_ours_description[256];
+
+/* ---- keys, values, randomness ---- */
+
+/* SplitMix64's output function applied to i + the golden gamma: splitmix64(i) is the first number a SplitMix64
+ * generator seeded with i returns. A bijection on 64 bits, so distinct i give distinct keys. */
+static inline uint64_t splitmix64(uint64_t i) {
+  uint64_t z = i + UINT64_C(0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+/* The 16 hex digits of the hash, then (key_size > 16) those digits repeated, or (key_size < 16) their prefix.
+ * Byte order of the keys is the numeric order of the hashes, which fillseq relies on. */
+static inline void format_key(uint64_t hash, char *out, size_t key_size) {
+  static const char digits[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  char hex[16];
+  for (unsigned i = 0; i < 16; i++) hex[i] = digits[(hash >> (60 - 4 * i)) & 0xf];
+  if (key_size <= 16) {
+    memcpy(out, hex, key_size);
+    return;
+  }
+  for (size_t done = 0; done < key_size; done += 16) {
+    size_t chunk = key_size - done < 16 ? key_size - done : 16;
+    memcpy(out + done, hex, chunk);
+  }
+}
+
+/* A value is a window into a fixed pseudo-random pool, chosen by the key's hash: deterministic per key. */
+static inline const char *value_for(uint64_t hash) {
+  return g_value_pool + ((hash >> 40) & (VALUE_POOL_SIZE - 1));
+}
+
+typedef struct rng {
+  uint64_t state;
+} rng;
+
+static inline uint64_t rng_next(rng *r) {
+  r->state += UINT64_C(0x9e3779b97f4a7c15);
+  uint64_t z = r->state;
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound) by a 64x64->128 multiply (Lemire), no division in the timed loop. */
+static inline uint64_t rng_below(rng *r, uint64_t bound) {
+  __extension__ typedef unsigned __int128 u128;
+  return (uint64_t)(((u128)rng_next(r) * bound) >> 64);
+}
+
+/* The same read sequence for every implementation within a repetition; a fresh one per repetition. */
+static rng rng_for(unsigned bench, unsigned rep, unsigned thread) {
+  rng r = {splitmix64(g_options.seed ^ ((uint64_t)bench << 48) ^ ((uint64_t)rep << 32) ^ thread)};
+  return r;
+}
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- errors and progress ---- */
+
+static void fatal(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("memtable-bench: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+  va_end(args);
+  exit(1);
+}
+
+/* Live percentage on a terminal once a measurement passes one second; in a log, one dot per measurement
+ * that took a second or more. */
+static struct {
+  bool tty;
+  char label[128];
+  uint64_t total;
+  uint64_t start_ns;
+  uint64_t last_print_ns;
+  bool printed;
+  bool dots;
+} g_progress;
+
+static void progress_begin(const char *implementation, const char *what, unsigned rep, uint64_t total) {
+  snprintf(g_progress.label, sizeof g_progress.label, "[%u/%u] %s %s", rep + 1, g_options.repetitions,
+           implementation, what);
+  g_progress.total = total;
+  g_progress.start_ns = now_ns();
+  g_progress.last_print_ns = g_progress.start_ns;
+  g_progress.printed = false;
+}
+
+static void progress_update(uint64_t done) {
+  if (!g_progress.tty) return;
+  uint64_t now = now_ns();
+  if (now - g_progress.start_ns < UINT64_C(1000000000) || now - g_progress.last_print_ns < UINT64_C(100000000))
+    return;
+  g_progress.last_print_ns = now;
+  g_progress.printed = true;
+  double percent = g_progress.total ? 100.0 * (double)done / (double)g_progress.total : 0.0;
+  fprintf(stderr, "\r%-60s %3.0f%%", g_progress.label, percent);
+  fflush(stderr);
+}
+
+static void progress_end(void) {
+  uint64_t elapsed = now_ns() - g_progress.start_ns;
+  if (g_progress.tty) {
+    if (g_progress.printed) fprintf(stderr, "\r%-66s\r", "");
+  } else if (elapsed >= UINT64_C(1000000000)) {
+    if (!g_progress.dots) fputs("memtable-bench: progress ", stderr);
+    fputc('.', stderr);
+    g_progress.dots = true;
+  }
+  fflush(stderr);
+}
+
+static void progress_finish(void) {
+  if (g_progress.dots) fputc('\n', stderr);
+  g_progress.dots = false;
+}
+
+/* ---- our memtable behind the bench_impl interface ---- */
+
+typedef struct ours_table {
+  mt_memtable *table;
+  uint64_t num;
+} ours_table;
+
+typedef struct ours_reader {
+  mt_memtable *table;
+  mt_memtable_iter *iter;
+} ours_reader;
+
+static void *ours_create(const bench_table_config *config, char *error, size_t error_len) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.bloom_bits_per_key = config->bloom_bits;
+  options.bloom_expected_entries = (size_t)config->num;
+  options.checksum_bytes = config->checksum_bytes;
+  options.seed = config->seed;
+  ours_table *ours = malloc(sizeof *ours);
+  if (ours == NULL) {
+    snprintf(error, error_len, "out of memory");
+    return NULL;
+  }
+  ours->num = config->num;
+  ours->table = mt_memtable_create(&options);
+  if (ours->table == NULL) {
+    snprintf(error, error_len, "mt_memtable_create failed (options rejected or out of memory)");
+    free(ours);
+    return NULL;
+  }
+  return ours;
+}
+
+static void ours_destroy(void *opaque) {
+  ours_table *ours = opaque;
+  mt_memtable_unref(ours->table);
+  free(ours);
+}
+
+static int ours_put(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value,
+                    size_t value_len, char *error, size_t error_len) {
+  mt_status status = mt_memtable_add(((ours_table *)opaque)->table, seq, MT_TYPE_VALUE, key, key_len, value,
+                                     value_len);
+  if (status == MT_OK) return 0;
+  snprintf(error, error_len, "mt_memtable_add: %s", mt_status_str(status));
+  return -1;
+}
+
+static int ours_check_after_fill(void *opaque, char *error, size_t error_len) {
+  ours_table *ours = opaque;
+  uint64_t entries = mt_memtable_entry_count(ours->table);
+  if (entries == ours->num) return 0;
+  snprintf(error, error_len, "entry count %" PRIu64 " after adding %" PRIu64, entries, ours->num);
+  return -1;
+}
+
+static size_t ours_memory_usage(void *opaque) {
+  return mt_memtable_approximate_memory_usage(((ours_table *)opaque)->table);
+}
+
+static void *ours_reader_create(void *opaque) {
+  ours_reader *reader = malloc(sizeof *reader);
+  if (reader == NULL) return NULL;
+  reader->table = ((ours_table *)opaque)->table;
+  reader->iter = mt_memtable_iter_create(reader->table);
+  if (reader->iter == NULL) {
+    free(reader);
+    return NULL;
+  }
+  return reader;
+}
+
+static void ours_reader_destroy(void *opaque) {
+  ours_reader *reader = opaque;
+  mt_memtable_iter_destroy(reader->iter);
+  free(reader);
+}
+
+static int ours_get(void *opaque, const char *key, size_t key_len, size_t *value_len) {
+  mt_slice value;
+  mt_status status = mt_memtable_get(((ours_reader *)opaque)->table, key, key_len, UINT64_MAX, &value);
+  if (status == MT_OK) {
+    *value_len = value.len;
+    return 1;
+  }
+  return status == MT_NOT_FOUND || status == MT_DELETED ? 0 : -1;
+}
+
+static int ours_seek(void *opaque, const char *key, size_t key_len) {
+  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
+  mt_memtable_iter_seek(iter, key, key_len, UINT64_MAX);
+  if (!mt_memtable_iter_valid(iter)) return mt_memtable_iter_status(iter) == MT_OK ? 0 : -1;
+  mt_slice found = mt_memtable_iter_user_key(iter);
+  return found.len == key_len && memcmp(found.data, key, key_len) == 0;
+}
+
+static uint64_t ours_scan(void *opaque, bool reverse, uint64_t *bytes) {
+  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
+  uint64_t count = 0;
+  uint64_t total = 0;
+  if (reverse) {
+    for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) {
+      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
+      count++;
+    }
+  } else {
+    for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
+      count++;
+    }
+  }
+  if (mt_memtable_iter_status(iter) != MT_OK) return UINT64_MAX;
+  *bytes += total;
+  return count;
+}
+
+static const bench_impl ours_impl = {
+    "memtable",         "memtable",          g_ours_description, NULL,     ours_create,
+    ours_destroy,       ours_put,            ours_check_after_fill, ours_memory_usage,
+    ours_reader_create, ours_reader_destroy, ours_get,           ours_seek, ours_scan,
+};
+
+/* ---- flags ---- */
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: memtable-bench [--flag=value ...]\n"
+          "\n"
+          "Benchmarks our memtable (LevelDB entry format, skiplist) against RocksDB's skiplist memtable rep and\n"
+          "LevelDB, when those were found at build time. Each implementation runs the same workload; repetitions\n"
+          "are interleaved (ours, rocksdb, leveldb, ours, ...) and the figures are medians.\n"
+          "\n"
+          "Flags:\n"
+          "  --benchmarks=LIST     comma list, default all, run in this order per implementation:\n"
+          "        fillseq            insert N entries in ascending key order\n"
+          "        fillrandom         insert N entries in random key order (key i for i = 0..N-1)\n"
+          "        readrandom         --reads gets of random present keys (table from fillrandom)\n"
+          "        readmissing        --reads gets of absent keys (table from fillrandom)\n"
+          "        readmissing_bloom  readmissing with our bloom filter on (--bloom_bits, or %u when it is 0);\n"
+          "                           RocksDB's rep and LevelDB have no memtable filter, so their figure is\n"
+          "                           their plain readmissing\n"
+          "        readseq            iterate every entry forward (table from fillseq)\n"
+          "        readreverse        iterate every entry backward (table from fillseq)\n"
+          "        seekrandom         --reads iterator seeks to random present keys (table from fillrandom)\n"
+          "        readwhilewriting   --threads readers doing random gets while one writer runs fillrandom;\n"
+          "                           reports the readers' throughput\n"
+          "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
+          "      fill benchmark itself is selected.\n"
+          "  --num=N               entries per table (default 1000000)\n"
+          "  --key_size=N          key bytes (default 16): key i is the 16 hex digits of splitmix64(i),\n"
+          "                        truncated or repeated to N bytes (below 16, keys may collide)\n"
+          "  --value_size=N        value bytes (default 100), deterministic per key\n"
+          "  --reads=N             operations of readrandom/readmissing/seekrandom (default --num)\n"
+          "  --threads=N           reader threads of readwhilewriting (default 1)\n"
+          "  --seed=N              seeds the read order and our skiplist heights (default 1)\n"
+          "  --repetitions=N       repetitions per implementation, medians reported (default 3, max %u)\n"
+          "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
+          "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
+          "  --peers=LIST          rocksdb,leveldb (default: those built in), or none\n"
+          "  --json                print one JSON document on stdout instead of the text report\n"
+          "  --verbose             also print every repetition's figures\n"
+          "  --help                this text\n"
+          "\n"
+          "Peers (compiled in: %s):\n"
+          "  rocksdb             RocksDB's SkipListFactory memtable rep (InlineSkipList) through\n"
+          "                      rocksdb/memtablerep.h, with our own bump arena (64 KiB blocks, 16-byte aligned\n"
+          "                      nodes as RocksDB's Arena) and a direct bytewise internal-key comparator. Memory\n"
+          "                      is the arena's blocks.\n"
+          "  leveldb(db+memenv)  LevelDB's MemTable is internal (not exported by libleveldb.so), so this is a\n"
+          "                      whole leveldb::DB on NewMemEnv with a write buffer larger than the data (no\n"
+          "                      flush, checked). It measures the DB path around the memtable: a put is a\n"
+          "                      one-entry WriteBatch plus a CRC'd log record appended in memory (sync off); a\n"
+          "                      get takes the DB mutex and copies the value; seeks and scans go through\n"
+          "                      DBIter. Memory is leveldb.approximate-memory-usage (the memtable's arena).\n"
+          "\n"
+          "Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
+          DEFAULT_MISSING_BLOOM_BITS, MAX_REPETITIONS,
+#if defined(MEMTABLE_BENCH_HAVE_ROCKSDB) && defined(MEMTABLE_BENCH_HAVE_LEVELDB)
+          "rocksdb, leveldb"
+#elif defined(MEMTABLE_BENCH_HAVE_ROCKSDB)
+          "rocksdb"
+#elif defined(MEMTABLE_BENCH_HAVE_LEVELDB)
+          "leveldb"
+#else
+          "none"
+#endif
+  );
+}
+
+static void flag_error(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("memtable-bench: ", stderr);
+  vfprintf(stderr, format, args);
+  fputs("\nTry 'memtable-bench --help'.\n", stderr);
+  va_end(args);
+  exit(2);
+}
+
+static uint64_t parse_unsigned(const char *flag, const char *text, uint64_t min, uint64_t max) {
+  if (*text < '0' || *text > '9') flag_error("--%s: '%s' is not a non-negative integer", flag, text);
+  errno = 0;
+  char *end = NULL;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0') flag_error("--%s: '%s' is not a non-negative integer", flag, text);
+  if (value < min || value > max)
+    flag_error("--%s: %llu is out of range [%" PRIu64 ", %" PRIu64 "]", flag, value, min, max);
+  return (uint64_t)value;
+}
+
+static bool parse_bool(const char *flag, const char *text) {
+  if (text == NULL || strcmp(text, "true") == 0 || strcmp(text, "1") == 0) return true;
+  if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0) return false;
+  flag_error("--%s: '%s' is not true/false/1/0", flag, text);
+  return false;
+}
+
+/* Splits a comma list in place-free fashion, calling on_item for each non-empty item. */
+static void parse_list(const char *flag, const char *text, void (*on_item)(const char *flag, const char *item)) {
+  if (*text == '\0') flag_error("--%s: empty list", flag);
+  char item[64];
+  const char *start = text;
+  for (;;) {
+    const char *comma = strchr(start, ',');
+    size_t len = comma ? (size_t)(comma - start) : strlen(start);
+    if (len == 0) flag_error("--%s: empty item in '%s'", flag, text);
+    if (len >= sizeof item) flag_error("--%s: unknown item '%.*s'", flag, (int)len, start);
+    memcpy(item, start, len);
+    item[len] = '\0';
+    on_item(flag, item);
+    if (comma == NULL) break;
+    start = comma + 1;
+  }
+}
+
+static void select_benchmark(const char *flag, const char *name) {
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (strcmp(name, bench_names[b]) == 0) {
+      g_options.selected[b] = true;
+      return;
+    }
+  }
+  flag_error("--%s: unknown benchmark '%s'", flag, name);
+}
+
+static void select_peer(const char *flag, const char *name) {
+  if (strcmp(name, "none") == 0) return;
+  if (strcmp(name, "rocksdb") == 0) {
+#ifndef MEMTABLE_BENCH_HAVE_ROCKSDB
+    flag_error("--%s: the rocksdb peer was not built (install librocksdb-dev and reconfigure)", flag);
+#endif
+    g_options.want_rocksdb = true;
+    return;
+  }
+  if (strcmp(name, "leveldb") == 0) {
+#ifndef MEMTABLE_BENCH_HAVE_LEVELDB
+    flag_error("--%s: the leveldb peer was not built (install libleveldb-dev and reconfigure)", flag);
+#endif
+    g_options.want_leveldb = true;
+    return;
+  }
+  flag_error("--%s: unknown peer '%s' (rocksdb, leveldb or none)", flag, name);
+}
+
+static void parse_flags(int argc, char **argv) {
+  bool any_benchmark = false;
+  bool reads_set = false;
+  bool peers_set = false;
+  g_options.num = 1000000;
+  g_options.key_size = 16;
+  g_options.value_size = 100;
+  g_options.threads = 1;
+  g_options.repetitions = 3;
+  g_options.seed = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    if (strncmp(arg, "--", 2) != 0) flag_error("unexpected argument '%s'", arg);
+    char name[64];
+    const char *equals = strchr(arg + 2, '=');
+    size_t name_len = equals ? (size_t)(equals - (arg + 2)) : strlen(arg + 2);
+    if (name_len == 0 || name_len >= sizeof name) flag_error("unknown flag '%s'", arg);
+    memcpy(name, arg + 2, name_len);
+    name[name_len] = '\0';
+    const char *value = equals ? equals + 1 : NULL;
+    bool is_bool = strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0;
+    bool known = is_bool || strcmp(name, "benchmarks") == 0 || strcmp(name, "num") == 0 ||
+                 strcmp(name, "key_size") == 0 || strcmp(name, "value_size") == 0 || strcmp(name, "reads") == 0 ||
+                 strcmp(name, "threads") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
+                 strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
+                 strcmp(name, "peers") == 0;
+    if (!known) flag_error("unknown flag '--%s'", name);
+    if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
+    if (strcmp(name, "json") == 0) {
+      g_options.json = parse_bool(name, value);
+    } else if (strcmp(name, "verbose") == 0) {
+      g_options.verbose = parse_bool(name, value);
+    } else if (strcmp(name, "benchmarks") == 0) {
+      memset(g_options.selected, 0, sizeof g_options.selected);
+      parse_list(name, value, select_benchmark);
+      any_benchmark = true;
+    } else if (strcmp(name, "num") == 0) {
+      g_options.num = parse_unsigned(name, value, 1, UINT64_C(1000000000));
+    } else if (strcmp(name, "key_size") == 0) {
+      g_options.key_size = (size_t)parse_unsigned(name, value, 1, 1u << 20);
+    } else if (strcmp(name, "value_size") == 0) {
+      g_options.value_size = (size_t)parse_unsigned(name, value, 0, 1u << 26);
+    } else if (strcmp(name, "reads") == 0) {
+      g_options.reads = parse_unsigned(name, value, 1, UINT64_C(100000000000));
+      reads_set = true;
+    } else if (strcmp(name, "threads") == 0) {
+      g_options.threads = (unsigned)parse_unsigned(name, value, 1, 256);
+    } else if (strcmp(name, "seed") == 0) {
+      g_options.seed = parse_unsigned(name, value, 0, UINT64_MAX);
+    } else if (strcmp(name, "repetitions") == 0) {
+      g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
+    } else if (strcmp(name, "bloom_bits") == 0) {
+      g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
+    } else if (strcmp(name, "checksum_bytes") == 0) {
+      unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
+      if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
+        flag_error("--checksum_bytes: %u is not 0, 1, 2, 4 or 8", bytes);
+      g_options.checksum_bytes = bytes;
+    } else {
+      g_options.want_rocksdb = false;
+      g_options.want_leveldb = false;
+      parse_list(name, value, select_peer);
+      peers_set = true;
+    }
+  }
+  if (!any_benchmark) {
+    for (unsigned b = 0; b < BENCH_COUNT; b++) g_options.selected[b] = true;
+  }
+  if (!reads_set) g_options.reads = g_options.num;
+  if (!peers_set) {
+#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
+    g_options.want_rocksdb = true;
+#endif
+#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
+    g_options.want_leveldb = true;
+#endif
+  }
+}
+
+/* ---- measurements ---- */
+
+typedef struct pass_context {
+  size_t impl_index;
+  const bench_impl *impl;
+  unsigned rep;
+  char error[512];
+} pass_context;
+
+static bool keys_are_unique(void) { return g_options.key_size >= 16; }
+
+static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bits) {
+  bench_table_config config;
+  config.num = g_options.num;
+  config.key_size = g_options.key_size;
+  config.value_size = g_options.value_size;
+  config.bloom_bits = impl == &ours_impl ? bloom_bits : 0;
+  config.checksum_bytes = g_options.checksum_bytes;
+  config.seed = g_options.seed;
+  return config;
+}
+
+static void disable_impl(pass_context *pass, const char *why) {
+  impl_slot *slot = &g_impls[pass->impl_index];
+  if (slot->impl == &ours_impl) fatal("memtable: %s", why);
+  slot->enabled = false;
+  snprintf(slot->skipped_reason, sizeof slot->skipped_reason, "%s", why);
+  fprintf(stderr, "memtable-bench: skipping %s for the rest of the run: %s\n", slot->impl->label, why);
+}
+
+static void wrong_results(const pass_context *pass, unsigned bench, uint64_t got, uint64_t expected,
+                          const char *what) {
+  fatal("%s %s: %" PRIu64 " %s, expected %" PRIu64 " - wrong results, figures discarded", pass->impl->label,
+        bench_names[bench], got, what, expected);
+}
+
+/* Creates a table and fills it in the given order; times the fill into *out when out is not NULL. */
+static void *build_table(pass_context *pass, bool sequential, unsigned bloom_bits, unsigned timed_bench,
+                         unsigned table_kind) {
+  const bench_impl *impl = pass->impl;
+  bench_table_config config = table_config(impl, bloom_bits);
+  void *table = impl->create(&config, pass->error, sizeof pass->error);
+  if (table == NULL) {
+    disable_impl(pass, pass->error);
+    return NULL;
+  }
+  const uint64_t num = g_options.num;
+  const size_t key_size = g_options.key_size;
+  const size_t value_size = g_options.value_size;
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
+  progress_begin(impl->label, timed_bench < BENCH_COUNT ? bench_names[timed_bench] : "fill (untimed)", pass->rep,
+                 num);
+  uint64_t start = now_ns();
+  for (uint64_t j = 0; j < num; j++) {
+    uint64_t hash = sequential ? g_sorted_hashes[j] : splitmix64(j);
+    format_key(hash, key, key_size);
+    if (impl->put(table, j + 1, key, key_size, value_for(hash), value_size, pass->error, sizeof pass->error) != 0) {
+      progress_end();
+      free(key);
+      impl->destroy(table);
+      disable_impl(pass, pass->error);
+      return NULL;
+    }
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(j);
+  }
+  uint64_t elapsed = now_ns() - start;
+  progress_end();
+  free(key);
+  if (impl->check_after_fill != NULL && impl->check_after_fill(table, pass->error, sizeof pass->error) != 0) {
+    impl->destroy(table);
+    disable_impl(pass, pass->error);
+    return NULL;
+  }
+  if (timed_bench < BENCH_COUNT) {
+    sample *s = &g_samples[pass->impl_index][timed_bench][pass->rep];
+    *s = (sample){true, (double)elapsed / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
+  }
+  memory_sample *m = &g_memory[pass->impl_index][table_kind][pass->rep];
+  *m = (memory_sample){true, impl->memory_usage(table), num};
+  return table;
+}
+
+static void *make_reader(pass_context *pass, void *table) {
+  void *reader = pass->impl->reader_create(table);
+  if (reader == NULL) fatal("%s: reader_create failed (out of memory)", pass->impl->label);
+  return reader;
+}
+
+/* readrandom, readmissing, readmissing_bloom (missing = true for the last two) and seekrandom. */
+static void run_point_reads(pass_context *pass, void *table, unsigned bench, bool missing, bool seek) {
+  const bench_impl *impl = pass->impl;
+  const uint64_t num = g_options.num;
+  const uint64_t reads = g_options.reads;
+  const size_t key_size = g_options.key_size;
+  void *reader = make_reader(pass, table);
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
+  rng r = rng_for(bench, pass->rep, 0);
+  uint64_t found = 0;
+  uint64_t value_bytes = 0;
+  progress_begin(impl->label, bench_names[bench], pass->rep, reads);
+  uint64_t start = now_ns();
+  for (uint64_t i = 0; i < reads; i++) {
+    uint64_t index = rng_below(&r, num) + (missing ? num : 0);
+    format_key(splitmix64(index), key, key_size);
+    int result;
+    if (seek) {
+      result = impl->seek(reader, key, key_size);
+    } else {
+      size_t value_len = 0;
+      result = impl->get(reader, key, key_size, &value_len);
+      if (result == 1) value_bytes += value_len;
+    }
+    if (result < 0) fatal("%s %s: read error", impl->label, bench_names[bench]);
+    found += (uint64_t)result;
+    if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(i);
+  }
+  uint64_t elapsed = now_ns() - start;
+  progress_end();
+  free(key);
+  impl->reader_destroy(reader);
+  if (keys_are_unique()) {
+    uint64_t expected = missing ? 0 : reads;
+    if (found != expected) wrong_results(pass, bench, found, expected, "keys found");
+    if (!seek && !missing && value_bytes != reads * g_options.value_size)
+      wrong_results(pass, bench, value_bytes, reads * g_options.value_size, "value bytes");
+  }
+  uint64_t bytes = seek ? found * (key_size + g_options.value_size) : found * key_size + value_bytes;
+  g_samples[pass->impl_index][bench][pass->rep] =
+      (sample){true, (double)elapsed / NS_PER_SEC, reads, bytes, found, 1, 0.0};
+}
+
+static void run_scan(pass_context *pass, void *table, unsigned bench, bool reverse) {
+  const bench_impl *impl = pass->impl;
+  void *reader = make_reader(pass, table);
+  uint64_t bytes = 0;
+  progress_begin(impl->label, bench_names[bench], pass->rep, g_options.num);
+  uint64_t start = now_ns();
+  uint64_t count = impl->scan(reader, reverse, &bytes);
+  uint64_t elapsed = now_ns() - start;
+  progress_end();
+  impl->reader_destroy(reader);
+  if (count == UINT64_MAX) fatal("%s %s: iteration error", impl->label, bench_names[bench]);
+  if (keys_are_unique()) {
+    if (count != g_options.num) wrong_results(pass, bench, count, g_options.num, "entries visited");
+    uint64_t expected_bytes = g_options.num * (g_options.key_size + g_options.value_size);
+    if (bytes != expected_bytes) wrong_results(pass, bench, bytes, expected_bytes, "bytes visited");
+  }
+  g_samples[pass->impl_index][bench][pass->rep] =
+      (sample){true, (double)elapsed / NS_PER_SEC, count, bytes, count, 1, 0.0};
+}
+
+typedef struct reader_thread {
+  pthread_t thread;
+  const bench_impl *impl;
+  void *reader;
+  unsigned index;
+  unsigned rep;
+  atomic_uint *ready;
+  atomic_bool *go;
+  atomic_bool *stop;
+  uint64_t ops;
+  uint64_t found;
+  uint64_t bytes;
+  uint64_t elapsed_ns;
+  bool failed;
+} reader_thread;
+
+static void *reader_main(void *arg) {
+  reader_thread *self = arg;
+  const size_t key_size = g_options.key_size;
+  const uint64_t num = g_options.num;
+  char *key = malloc(key_size);
+  self->failed = key == NULL; /* still joins the rendezvous so the writer does not wait forever */
+  rng r = rng_for(BENCH_READWHILEWRITING, self->rep, self->index + 1);
+  /* release/acquire pair with the writer's start flag: only a rendezvous, the table publishes its own data. */
+  atomic_fetch_add_explicit(self->ready, 1, memory_order_release);
+  while (!atomic_load_explicit(self->go, memory_order_acquire)) {
+  }
+  uint64_t start = now_ns();
+  uint64_t ops = 0;
+  uint64_t found = 0;
+  uint64_t bytes = 0;
+  /* relaxed: the stop flag only ends the loop; nothing is read through it. */
+  while (key != NULL && !atomic_load_explicit(self->stop, memory_order_relaxed)) {
+    format_key(splitmix64(rng_below(&r, num)), key, key_size);
+    size_t value_len = 0;
+    int result = self->impl->get(self->reader, key, key_size, &value_len);
+    if (result < 0) {
+      self->failed = true;
+      break;
+    }
+    if (result == 1) {
+      found++;
+      bytes += key_size + value_len;
+    }
+    ops++;
+  }
+  self->elapsed_ns = now_ns() - start;
+  self->ops = ops;
+  self->found = found;
+  self->bytes = bytes;
+  free(key);
+  return NULL;
+}
+
+static void run_read_while_writing(pass_context *pass) {
+  const bench_impl *impl = pass->impl;
+  const unsigned threads = g_options.threads;
+  bench_table_config config = table_config(impl, g_options.bloom_bits);
+  void *table = impl->create(&config, pass->error, sizeof pass->error);
+  if (table == NULL) {
+    disable_impl(pass, pass->error);
+    return;
+  }
+  reader_thread *readers = calloc(threads, sizeof *readers);
+  char *key = malloc(g_options.key_size);
+  if (readers == NULL || key == NULL) fatal("out of memory");
+  atomic_uint ready;
+  atomic_bool go;
+  atomic_bool stop;
+  atomic_init(&ready, 0);
+  atomic_init(&go, false);
+  atomic_init(&stop, false);
+  for (unsigned t = 0; t < threads; t++) {
+    readers[t] = (reader_thread){0};
+    readers[t].impl = impl;
+    readers[t].reader = make_reader(pass, table);
+    readers[t].index = t;
+    readers[t].rep = pass->rep;
+    readers[t].ready = &ready;
+    readers[t].go = &go;
+    readers[t].stop = &stop;
+    if (pthread_create(&readers[t].thread, NULL, reader_main, &readers[t]) != 0) fatal("pthread_create failed");
+  }
+  while (atomic_load_explicit(&ready, memory_order_acquire) < threads) {
+  }
+  progress_begin(impl->label, bench_names[BENCH_READWHILEWRITING], pass->rep, g_options.num);
+  /* release: pairs with the readers' acquire spin; a start signal only. */
+  atomic_store_explicit(&go, true, memory_order_release);
+  uint64_t start = now_ns();
+  bool put_failed = false;
+  for (uint64_t j = 0; j < g_options.num; j++) {
+    uint64_t hash = splitmix64(j);
+    format_key(hash, key, g_options.key_size);
+    if (impl->put(table, j + 1, key, g_options.key_size, value_for(hash), g_options.value_size, pass->error,
+                  sizeof pass->error) != 0) {
+      put_failed = true;
+      break;
+    }
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(j);
+  }
+  uint64_t writer_elapsed = now_ns() - start;
+  /* relaxed: see reader_main. */
+  atomic_store_explicit(&stop, true, memory_order_relaxed);
+  sample s = {true, 0.0, 0, 0, 0, threads, (double)writer_elapsed / NS_PER_SEC};
+  bool reader_failed = false;
+  for (unsigned t = 0; t < threads; t++) {
+    pthread_join(readers[t].thread, NULL);
+    impl->reader_destroy(readers[t].reader);
+    reader_failed |= readers[t].failed;
+    s.ops += readers[t].ops;
+    s.found += readers[t].found;
+    s.bytes += readers[t].bytes;
+    s.seconds += (double)readers[t].elapsed_ns / NS_PER_SEC / threads;
+  }
+  progress_end();
+  free(readers);
+  free(key);
+  impl->destroy(table);
+  if (put_failed) {
+    disable_impl(pass, pass->error);
+    return;
+  }
+  if (reader_failed) fatal("%s readwhilewriting: read error", impl->label);
+  g_samples[pass->impl_index][BENCH_READWHILEWRITING][pass->rep] = s;
+}
+
+static bool selected(unsigned bench) { return g_options.selected[bench]; }
+
+/* One implementation's share of one repetition: every selected benchmark, tables shared by the benchmarks
+ * that read them (read benchmarks never modify a table). */
+static void run_pass(size_t impl_index, unsigned rep) {
+  pass_context pass = {impl_index, g_impls[impl_index].impl, rep, {0}};
+  const bool ours = pass.impl == &ours_impl;
+  const unsigned missing_bloom_bits = g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS;
+
+  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
+    void *table = build_table(&pass, true, g_options.bloom_bits, selected(BENCH_FILLSEQ) ? BENCH_FILLSEQ : BENCH_COUNT,
+                              TABLE_SEQ);
+    if (table == NULL) return;
+    if (selected(BENCH_READSEQ)) run_scan(&pass, table, BENCH_READSEQ, false);
+    if (selected(BENCH_READREVERSE)) run_scan(&pass, table, BENCH_READREVERSE, true);
+    pass.impl->destroy(table);
+  }
+
+  /* readmissing_bloom shares the fillrandom table when that table already has the filter it needs (peers:
+   * no filter to turn on; ours: --bloom_bits already set). */
+  const bool bloom_on_random_table = !ours || g_options.bloom_bits == missing_bloom_bits;
+  const bool missing_bloom_here = selected(BENCH_READMISSING_BLOOM) && bloom_on_random_table;
+  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ||
+      selected(BENCH_SEEKRANDOM) || missing_bloom_here) {
+    void *table = build_table(&pass, false, g_options.bloom_bits,
+                              selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
+    if (table == NULL) return;
+    if (selected(BENCH_READRANDOM)) run_point_reads(&pass, table, BENCH_READRANDOM, false, false);
+    if (selected(BENCH_READMISSING)) run_point_reads(&pass, table, BENCH_READMISSING, true, false);
+    if (missing_bloom_here) {
+      /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
+       * the measurement rather than spend the time twice. */
+      if (!ours && selected(BENCH_READMISSING)) {
+        g_samples[impl_index][BENCH_READMISSING_BLOOM][rep] = g_samples[impl_index][BENCH_READMISSING][rep];
+      } else {
+        run_point_reads(&pass, table, BENCH_READMISSING_BLOOM, true, false);
+      }
+    }
+    if (selected(BENCH_SEEKRANDOM)) run_point_reads(&pass, table, BENCH_SEEKRANDOM, false, true);
+    pass.impl->destroy(table);
+  }
+
+  if (selected(BENCH_READMISSING_BLOOM) && !bloom_on_random_table) {
+    void *table = build_table(&pass, false, missing_bloom_bits, BENCH_COUNT, TABLE_RANDOM_BLOOM);
+    if (table == NULL) return;
+    run_point_reads(&pass, table, BENCH_READMISSING_BLOOM, true, false);
+    pass.impl->destroy(table);
+  }
+
+  if (selected(BENCH_READWHILEWRITING)) run_read_while_writing(&pass);
+}
+
+/* ---- statistics and reports ---- */
+
+typedef struct figures {
+  bool present;
+  unsigned count;
+  double ops_per_sec;
+  double ns_per_op;
+  double mb_per_sec;
+  double found_fraction;
+  double writer_ops_per_sec;
+} figures;
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a;
+  double y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *values, unsigned count) {
+  qsort(values, count, sizeof *values, compare_doubles);
+  return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2.0;
+}
+
+static double sample_ops_per_sec(const sample *s) {
+  return s->seconds > 0 ? (double)s->ops / s->seconds : 0.0;
+}
+
+static figures figures_for(size_t impl, unsigned bench) {
+  double ops[MAX_REPETITIONS], ns[MAX_REPETITIONS], mb[MAX_REPETITIONS], found[MAX_REPETITIONS],
+      writer[MAX_REPETITIONS];
+  figures f = {0};
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+    const sample *s = &g_samples[impl][bench][rep];
+    if (!s->present || s->ops == 0) continue;
+    /* Per-thread latency: elapsed x threads / ops. */
+    ops[f.count] = sample_ops_per_sec(s);
+    ns[f.count] = s->seconds * NS_PER_SEC * s->threads / (double)s->ops;
+    mb[f.count] = s->seconds > 0 ? (double)s->bytes / 1048576.0 / s->seconds : 0.0;
+    found[f.count] = (double)s->found / (double)s->ops;
+    writer[f.count] = s->writer_seconds > 0 ? (double)g_options.num / s->writer_seconds : 0.0;
+    f.count++;
+  }
+  if (f.count == 0) return f;
+  f.present = true;
+  f.ops_per_sec = median(ops, f.count);
+  f.ns_per_op = median(ns, f.count);
+  f.mb_per_sec = median(mb, f.count);
+  f.found_fraction = median(found, f.count);
+  f.writer_ops_per_sec = median(writer, f.count);
+  return f;
+}
+
+typedef struct memory_figures {
+  bool present;
+  double bytes;
+  double per_entry;
+  double beyond_payload;
+} memory_figures;
+
+static memory_figures memory_for(size_t impl, unsigned kind) {
+  double bytes[MAX_REPETITIONS];
+  unsigned count = 0;
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+    const memory_sample *m = &g_memory[impl][kind][rep];
+    if (m->present && m->entries > 0) bytes[count++] = (double)m->bytes;
+  }
+  memory_figures f = {0};
+  if (count == 0) return f;
+  f.present = true;
+  f.bytes = median(bytes, count);
+  f.per_entry = f.bytes / (double)g_options.num;
+  f.beyond_payload = f.per_entry - (double)(g_options.key_size + g_options.value_size);
+  return f;
+}
+
+static void cpu_model(char *out, size_t out_len) {
+  snprintf(out, out_len, "unknown CPU");
+  FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+  if (cpuinfo == NULL) return;
+  char line[256];
+  while (fgets(line, sizeof line, cpuinfo) != NULL) {
+    if (strncmp(line, "model name", 10) == 0) {
+      const char *colon = strchr(line, ':');
+      if (colon != NULL) {
+        colon++;
+        while (*colon == ' ') colon++;
+        snprintf(out, out_len, "%s", colon);
+        out[strcspn(out, "\n")] = '\0';
+      }
+      break;
+    }
+  }
+  fclose(cpuinfo);
+}
+
+static const char *build_kind(void) {
+#if defined(__OPTIMIZE__) && defined(NDEBUG)
+  return "optimised (NDEBUG)";
+#elif defined(__OPTIMIZE__)
+  return "optimised, assertions on";
+#else
+  return "NOT optimised: figures are not representative";
+#endif
+}
+
+static void print_text_header(void) {
+  char cpu[160];
+  cpu_model(cpu, sizeof cpu);
+  printf("memtable-bench: num %" PRIu64 ", key %zu B (hex of splitmix64(i)), value %zu B, reads %" PRIu64
+         ", readwhilewriting readers %u, seed %" PRIu64 ", repetitions %u (medians, interleaved)\n",
+         g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
+         g_options.seed, g_options.repetitions);
+  printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
+  for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
+  fflush(stdout);
+}
+
+static void format_throughput(char *out, size_t out_len, const figures *f) {
+  if (!f->present) {
+    snprintf(out, out_len, "n/a");
+  } else if (f->ops_per_sec >= 1e6) {
+    snprintf(out, out_len, "%.2f Mop/s", f->ops_per_sec / 1e6);
+  } else {
+    snprintf(out, out_len, "%.0f Kop/s", f->ops_per_sec / 1e3);
+  }
+}
+
+static void print_text_report(double wall_seconds) {
+  if (g_options.verbose) {
+    printf("\nEvery repetition:\n");
+    for (unsigned b = 0; b < BENCH_COUNT; b++) {
+      for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+        for (size_t i = 0; i < g_impl_count; i++) {
+          const sample *s = &g_samples[i][b][rep];
+          if (!s->present || s->ops == 0) continue;
+          printf("  %-18s rep %-2u %-20s %10.1f ns/op %12.0f ops/s\n", bench_names[b], rep + 1,
+                 g_impls[i].impl->label, s->seconds * NS_PER_SEC * s->threads / (double)s->ops,
+                 sample_ops_per_sec(s));
+        }
+      }
+    }
+  }
+
+  printf("\nResults (median of %u):\n", g_options.repetitions);
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    for (size_t i = 0; i < g_impl_count; i++) {
+      figures f = figures_for(i, b);
+      if (!f.present) {
+        const char *why = g_impls[i].skipped_reason;
+        if (why[0] == '\0' && b == BENCH_READWHILEWRITING)
+          why = "the readers got no CPU time before the writer finished: raise --num";
+        printf("%-18s : %-20s n/a%s%s\n", bench_names[b], g_impls[i].impl->label, why[0] ? " - " : "", why);
+        continue;
+      }
+      printf("%-18s : %-20s %10.1f ns/op %12.0f ops/s %9.1f MB/s", bench_names[b], g_impls[i].impl->label,
+             f.ns_per_op, f.ops_per_sec, f.mb_per_sec);
+      if (b == BENCH_READWHILEWRITING) {
+        printf("  (%u reader%s, %.0f%% found, writer %.0f ops/s)", g_options.threads,
+               g_options.threads == 1 ? "" : "s", 100.0 * f.found_fraction, f.writer_ops_per_sec);
+      } else if (b == BENCH_READMISSING_BLOOM && g_impls[i].impl != &ours_impl) {
+        printf("  (no memtable filter: plain readmissing)");
+      }
+      printf("\n");
+    }
+  }
+
+  printf("\nMemory after the fill (payload %zu B/entry):\n", g_options.key_size + g_options.value_size);
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    for (size_t i = 0; i < g_impl_count; i++) {
+      memory_figures m = memory_for(i, kind);
+      if (!m.present) continue;
+      printf("%-18s : %-20s %10.1f MiB %8.1f B/entry %8.1f B/entry beyond payload\n", table_names[kind],
+             g_impls[i].impl->label, m.bytes / 1048576.0, m.per_entry, m.beyond_payload);
+    }
+  }
+
+  printf("\nSummary (median throughput; ratio = ours / peer, > 1 means ours is faster or smaller):\n");
+  printf("%-24s %-12s", "benchmark", ours_impl.label);
+  for (size_t i = 1; i < g_impl_count; i++) printf(" | %-18s %6s", g_impls[i].impl->label, "ratio");
+  printf("\n");
+  size_t width = 37 + (g_impl_count - 1) * 30;
+  for (size_t c = 0; c < width; c++) putchar('-');
+  printf("\n");
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    figures ours = figures_for(0, b);
+    char cell[32];
+    format_throughput(cell, sizeof cell, &ours);
+    printf("%-24s %-12s", bench_names[b], cell);
+    for (size_t i = 1; i < g_impl_count; i++) {
+      figures peer = figures_for(i, b);
+      format_throughput(cell, sizeof cell, &peer);
+      if (ours.present && peer.present && peer.ops_per_sec > 0) {
+        printf(" | %-18s %5.2fx", cell, ours.ops_per_sec / peer.ops_per_sec);
+      } else {
+        printf(" | %-18s %6s", cell, "-");
+      }
+    }
+    printf("\n");
+  }
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    memory_figures ours = memory_for(0, kind);
+    if (!ours.present) continue;
+    bool any_peer = false;
+    for (size_t i = 1; i < g_impl_count; i++) any_peer |= memory_for(i, kind).present;
+    if (!any_peer && g_impl_count > 1) continue;
+    char label[64];
+    snprintf(label, sizeof label, "B/entry>payload %s", kind == TABLE_SEQ ? "seq" : "random");
+    char cell[32];
+    snprintf(cell, sizeof cell, "%.1f B", ours.beyond_payload);
+    printf("%-24s %-12s", label, cell);
+    for (size_t i = 1; i < g_impl_count; i++) {
+      memory_figures peer = memory_for(i, kind);
+      if (!peer.present) {
+        printf(" | %-18s %6s", "n/a", "-");
+        continue;
+      }
+      snprintf(cell, sizeof cell, "%.1f B", peer.beyond_payload);
+      if (ours.beyond_payload > 0) {
+        printf(" | %-18s %5.2fx", cell, peer.beyond_payload / ours.beyond_payload);
+      } else {
+        printf(" | %-18s %6s", cell, "-");
+      }
+    }
+    printf("\n");
+  }
+  bool peers_present = g_impl_count > 1;
+  if (peers_present && selected(BENCH_READMISSING_BLOOM))
+    printf("readmissing_bloom: ours with a %u bits/key bloom filter; the peers have no memtable filter.\n",
+           g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS);
+  for (size_t i = 1; i < g_impl_count; i++) {
+    if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
+    if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
+  }
+  printf("wall time %.1f s\n", wall_seconds);
+}
+
+static void json_string(const char *text) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      printf("\\%c", *p);
+    } else if (*p < 0x20) {
+      printf("\\u%04x", *p);
+    } else {
+      putchar(*p);
+    }
+  }
+  putchar('"');
+}
+
+static void json_number(double value) {
+  if (isfinite(value)) {
+    printf("%.6g", value);
+  } else {
+    printf("null");
+  }
+}
+
+static void print_json_report(double wall_seconds) {
+  char cpu[160];
+  cpu_model(cpu, sizeof cpu);
+  printf("{\n  \"tool\": \"memtable-bench\",\n  \"memtable_version\": %u,\n  \"machine\": {\"cpu\": ",
+         mt_version_number());
+  json_string(cpu);
+  printf(", \"online_cpus\": %ld, \"build\": ", sysconf(_SC_NPROCESSORS_ONLN));
+  json_string(build_kind());
+  printf("},\n  \"config\": {\"num\": %" PRIu64 ", \"key_size\": %zu, \"value_size\": %zu, \"reads\": %" PRIu64
+         ", \"threads\": %u, \"seed\": %" PRIu64 ", \"repetitions\": %u, \"bloom_bits\": %u, "
+         "\"readmissing_bloom_bits\": %u, \"checksum_bytes\": %u, \"benchmarks\": [",
+         g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
+         g_options.seed, g_options.repetitions, g_options.bloom_bits,
+         g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS, g_options.checksum_bytes);
+  bool first = true;
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    printf("%s\"%s\"", first ? "" : ", ", bench_names[b]);
+    first = false;
+  }
+  printf("]},\n  \"implementations\": [\n");
+  for (size_t i = 0; i < g_impl_count; i++) {
+    printf("    {\"name\": ");
+    json_string(g_impls[i].impl->name);
+    printf(", \"label\": ");
+    json_string(g_impls[i].impl->label);
+    printf(", \"description\": ");
+    json_string(g_impls[i].impl->description);
+    printf(", \"caveat\": ");
+    if (g_impls[i].impl->caveat != NULL) {
+      json_string(g_impls[i].impl->caveat);
+    } else {
+      printf("null");
+    }
+    printf(", \"skipped_reason\": ");
+    if (g_impls[i].skipped_reason[0]) {
+      json_string(g_impls[i].skipped_reason);
+    } else {
+      printf("null");
+    }
+    printf("}%s\n", i + 1 < g_impl_count ? "," : "");
+  }
+  printf("  ],\n  \"results\": [\n");
+  first = true;
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    for (size_t i = 0; i < g_impl_count; i++) {
+      figures f = figures_for(i, b);
+      if (!f.present) continue;
+      printf("%s    {\"benchmark\": \"%s\", \"implementation\": ", first ? "" : ",\n", bench_names[b]);
+      first = false;
+      json_string(g_impls[i].impl->name);
+      printf(", \"ops_per_sec\": ");
+      json_number(f.ops_per_sec);
+      printf(", \"ns_per_op\": ");
+      json_number(f.ns_per_op);
+      printf(", \"mb_per_sec\": ");
+      json_number(f.mb_per_sec);
+      printf(", \"found_fraction\": ");
+      json_number(f.found_fraction);
+      if (b == BENCH_READWHILEWRITING) {
+        printf(", \"reader_threads\": %u, \"writer_ops_per_sec\": ", g_options.threads);
+        json_number(f.writer_ops_per_sec);
+      }
+      if (i > 0) {
+        figures ours = figures_for(0, b);
+        printf(", \"ours_over_this\": ");
+        if (ours.present && f.ops_per_sec > 0) {
+          json_number(ours.ops_per_sec / f.ops_per_sec);
+        } else {
+          printf("null");
+        }
+      }
+      printf(", \"samples\": [");
+      bool first_sample = true;
+      for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+        const sample *s = &g_samples[i][b][rep];
+        if (!s->present) continue;
+        printf("%s{\"ops\": %" PRIu64 ", \"seconds\": ", first_sample ? "" : ", ", s->ops);
+        json_number(s->seconds);
+        printf(", \"found\": %" PRIu64 "}", s->found);
+        first_sample = false;
+      }
+      printf("]}");
+    }
+  }
+  printf("\n  ],\n  \"memory\": [\n");
+  first = true;
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    for (size_t i = 0; i < g_impl_count; i++) {
+      memory_figures m = memory_for(i, kind);
+      if (!m.present) continue;
+      printf("%s    {\"table\": \"%s\", \"implementation\": ", first ? "" : ",\n", table_names[kind]);
+      first = false;
+      json_string(g_impls[i].impl->name);
+      printf(", \"bytes\": ");
+      json_number(m.bytes);
+      printf(", \"bytes_per_entry\": ");
+      json_number(m.per_entry);
+      printf(", \"bytes_per_entry_beyond_payload\": ");
+      json_number(m.beyond_payload);
+      printf("}");
+    }
+  }
+  printf("\n  ],\n  \"wall_seconds\": ");
+  json_number(wall_seconds);
+  printf("\n}\n");
+}
+
+/* ---- setup ---- */
+
+static void sort_hashes(uint64_t *values, uint64_t count) {
+  uint64_t *scratch = malloc(count * sizeof *scratch);
+  size_t *counts = malloc(65536 * sizeof *counts);
+  if (scratch == NULL || counts == NULL) fatal("out of memory for %" PRIu64 " keys", count);
+  /* LSD radix sort, four 16-bit digits: linear, and 1M keys take a few milliseconds. */
+  for (unsigned shift = 0; shift < 64; shift += 16) {
+    memset(counts, 0, 65536 * sizeof *counts);
+    for (uint64_t i = 0; i < count; i++) counts[(values[i] >> shift) & 0xffff]++;
+    size_t total = 0;
+    for (size_t d = 0; d < 65536; d++) {
+      size_t c = counts[d];
+      counts[d] = total;
+      total += c;
+    }
+    for (uint64_t i = 0; i < count; i++) scratch[counts[(values[i] >> shift) & 0xffff]++] = values[i];
+    memcpy(values, scratch, count * sizeof *values);
+  }
+  free(counts);
+  free(scratch);
+}
+
+static void prepare_data(void) {
+  g_value_pool = malloc(VALUE_POOL_SIZE + g_options.value_size + 1);
+  if (g_value_pool == NULL) fatal("out of memory");
+  rng r = {UINT64_C(0x76616c7565)};
+  for (size_t i = 0; i < VALUE_POOL_SIZE + g_options.value_size + 1; i++)
+    g_value_pool[i] = (char)(' ' + rng_below(&r, 95));
+  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
+    g_sorted_hashes = malloc(g_options.num * sizeof *g_sorted_hashes);
+    if (g_sorted_hashes == NULL) fatal("out of memory for %" PRIu64 " keys", g_options.num);
+    for (uint64_t i = 0; i < g_options.num; i++) g_sorted_hashes[i] = splitmix64(i);
+    sort_hashes(g_sorted_hashes, g_options.num);
+  }
+}
+
+static void register_impls(void) {
+  snprintf(g_ours_description, sizeof g_ours_description,
+           "this library (version %u): mt_memtable, bloom %u bits/key (readmissing_bloom: %u), checksum %u B",
+           mt_version_number(), g_options.bloom_bits,
+           g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS, g_options.checksum_bytes);
+  g_impls[g_impl_count++] = (impl_slot){&ours_impl, true, {0}};
+#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
+  if (g_options.want_rocksdb) g_impls[g_impl_count++] = (impl_slot){bench_peer_rocksdb(), true, {0}};
+#endif
+#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
+  if (g_options.want_leveldb) g_impls[g_impl_count++] = (impl_slot){bench_peer_leveldb(), true, {0}};
+#endif
+}
+
+int main(int argc, char **argv) {
+  parse_flags(argc, argv);
+  g_progress.tty = isatty(STDERR_FILENO) != 0;
+  register_impls();
+  prepare_data();
+  if (!g_options.json) print_text_header();
+
+  uint64_t start = now_ns();
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+    for (size_t i = 0; i < g_impl_count; i++) {
+      if (g_impls[i].enabled) run_pass(i, rep);
+    }
+  }
+  progress_finish();
+  double wall_seconds = (double)(now_ns() - start) / NS_PER_SEC;
+
+  if (g_options.json) {
+    print_json_report(wall_seconds);
+  } else {
+    print_text_report(wall_seconds);
+  }
+  free(g_sorted_hashes);
+  free(g_value_pool);
+  return 0;
+}

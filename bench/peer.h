@@ -1,0 +1,68 @@
+/* bench/peer.h - the C interface memtable-bench drives every implementation through.
+ *
+ * Our memtable and each peer (RocksDB's skiplist rep, LevelDB) are wrapped in the same table of functions,
+ * so the timed loops, key generation and call overhead are identical for all of them; only what happens
+ * inside put/get/seek/scan differs. Threading follows the memtable contract: one thread calls put, any
+ * number of readers (each with its own reader handle) may call get/seek/scan concurrently with it.
+ */
+#ifndef MEMTABLE_BENCH_PEER_H
+#define MEMTABLE_BENCH_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct bench_table_config {
+  uint64_t num;          /* entries the fill will add: sizes filters and, for LevelDB, the write buffer */
+  size_t key_size;
+  size_t value_size;
+  unsigned bloom_bits;   /* ours only: bloom filter bits per key, 0 = off */
+  unsigned checksum_bytes; /* ours only */
+  uint64_t seed;
+} bench_table_config;
+
+typedef struct bench_impl {
+  const char *name;        /* what --peers and the JSON output call it: "memtable", "rocksdb", "leveldb" */
+  const char *label;       /* column header in the summary table */
+  const char *description; /* one line for the report header: what exactly is measured */
+  const char *caveat;      /* NULL, or what makes this column not like for like; printed under the summary */
+  /* NULL on failure with a message in error; the benchmark then skips this implementation. */
+  void *(*create)(const bench_table_config *config, char *error, size_t error_len);
+  void (*destroy)(void *table);
+  /* 0 on success; otherwise -1 with a message in error. Writer only. */
+  int (*put)(void *table, uint64_t seq, const char *key, size_t key_len, const char *value, size_t value_len,
+             char *error, size_t error_len);
+  /* Called once the fill is done: 0 if the table is still what we mean to measure (e.g. LevelDB did not
+   * flush to an SSTable), else -1 with a message. NULL means nothing to check. */
+  int (*check_after_fill)(void *table, char *error, size_t error_len);
+  /* Bytes the table holds: arena blocks, filter, bookkeeping. */
+  size_t (*memory_usage)(void *table);
+  /* A per-thread read handle (e.g. a reusable iterator); NULL on allocation failure. */
+  void *(*reader_create)(void *table);
+  void (*reader_destroy)(void *reader);
+  /* Newest visible value of key: 1 found (*value_len set), 0 not found, -1 error. */
+  int (*get)(void *reader, const char *key, size_t key_len, size_t *value_len);
+  /* Positions at the first entry >= key (newest version first): 1 if that entry's user key is key,
+   * 0 if it is another key or the end, -1 error. */
+  int (*seek)(void *reader, const char *key, size_t key_len);
+  /* Walks every entry from the first (or, reverse, from the last); returns the entries visited and adds
+   * their key and value bytes to *bytes. UINT64_MAX on error. */
+  uint64_t (*scan)(void *reader, bool reverse, uint64_t *bytes);
+} bench_impl;
+
+#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
+const bench_impl *bench_peer_rocksdb(void);
+#endif
+#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
+const bench_impl *bench_peer_leveldb(void);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

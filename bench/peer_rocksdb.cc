@@ -1,0 +1,357 @@
+// bench/peer_rocksdb.cc - RocksDB's skiplist memtable rep as a memtable-bench peer.
+//
+// The rep is reached through the installed public header rocksdb/memtablerep.h: SkipListFactory builds the
+// SkipListRep (an InlineSkipList) that RocksDB's own MemTable uses by default. The rep takes its memory
+// from a rocksdb::Allocator, whose declaration (memory/allocator.h) is not installed; we declare the same
+// abstract class ourselves and implement it with a small bump arena. Entries are encoded exactly as
+// LevelDB/RocksDB memtable entries (the format our memtable stores), and the comparator orders them as
+// internal keys: user key bytewise ascending, then the 8-byte tag (seq << 8 | type) descending. It compares
+// bytes directly rather than through a virtual rocksdb::Comparator, so this is the rep at its best.
+
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/version.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "peer.h"
+
+// The vtable below was checked against librocksdb.so 7.8.3 (Arena's vtable: ~Arena x2, Allocate,
+// AllocateAligned(size_t, size_t, Logger*), BlockSize); later majors changed AllocateAligned's signature.
+#if ROCKSDB_MAJOR != 7
+#error "peer_rocksdb.cc declares rocksdb::Allocator as RocksDB 7.x does; other majors differ"
+#endif
+#define PEER_STRINGIFY_VALUE(x) #x
+#define PEER_STRINGIFY(x) PEER_STRINGIFY_VALUE(x)
+#define PEER_ROCKSDB_VERSION \
+  PEER_STRINGIFY(ROCKSDB_MAJOR) "." PEER_STRINGIFY(ROCKSDB_MINOR) "." PEER_STRINGIFY(ROCKSDB_PATCH)
+
+namespace rocksdb {
+
+// Our own declaration of RocksDB 7.x's internal allocator interface: same name, same virtual functions
+// in the same order, so the rep's calls land in our arena.
+class Allocator {
+ public:
+  virtual ~Allocator() {}
+  virtual char *Allocate(size_t bytes) = 0;
+  virtual char *AllocateAligned(size_t bytes, size_t huge_page_size = 0, Logger *logger = nullptr) = 0;
+  virtual size_t BlockSize() const = 0;
+};
+
+}  // namespace rocksdb
+
+namespace {
+
+constexpr size_t kBlockSize = 64 * 1024;  // our memtable's default arena block size: same footing
+// RocksDB's Arena aligns AllocateAligned to alignof(max_align_t) (16 on x86-64); the rep's nodes pay that
+// padding in RocksDB, so they pay it here.
+constexpr size_t kAlignment = alignof(std::max_align_t);
+
+// Single-writer bump arena. Readers never allocate, and a block never moves once handed out.
+class BumpArena final : public rocksdb::Allocator {
+ public:
+  BumpArena() = default;
+  BumpArena(const BumpArena &) = delete;
+  BumpArena &operator=(const BumpArena &) = delete;
+  ~BumpArena() override {
+    for (char *block : blocks_) std::free(block);
+  }
+
+  char *Allocate(size_t bytes) override { return AllocateWithAlignment(bytes, 1); }
+  char *AllocateAligned(size_t bytes, size_t, rocksdb::Logger *) override {
+    return AllocateWithAlignment(bytes, kAlignment);
+  }
+  size_t BlockSize() const override { return kBlockSize; }
+
+  size_t MemoryUsage() const { return block_bytes_ + blocks_.capacity() * sizeof(char *) + sizeof(*this); }
+
+ private:
+  char *AllocateWithAlignment(size_t bytes, size_t alignment) {
+    size_t padding = (alignment - reinterpret_cast<uintptr_t>(cursor_) % alignment) % alignment;
+    if (cursor_ != nullptr && padding + bytes <= remaining_) {
+      char *result = cursor_ + padding;
+      cursor_ = result + bytes;
+      remaining_ -= padding + bytes;
+      return result;
+    }
+    // Big requests get their own block so the current one keeps serving small ones (LevelDB's rule).
+    if (bytes > kBlockSize / 4) return NewBlock(bytes);
+    char *block = NewBlock(kBlockSize);  // malloc'd blocks are max_align_t-aligned
+    cursor_ = block + bytes;
+    remaining_ = kBlockSize - bytes;
+    return block;
+  }
+
+  char *NewBlock(size_t bytes) {
+    char *block = static_cast<char *>(std::malloc(bytes));
+    if (block == nullptr) throw std::bad_alloc();
+    blocks_.push_back(block);
+    block_bytes_ += bytes;
+    return block;
+  }
+
+  std::vector<char *> blocks_;
+  char *cursor_ = nullptr;
+  size_t remaining_ = 0;
+  size_t block_bytes_ = 0;
+};
+
+inline char *EncodeVarint32(char *out, uint32_t value) {
+  unsigned char *p = reinterpret_cast<unsigned char *>(out);
+  while (value >= 0x80) {
+    *p++ = static_cast<unsigned char>(value | 0x80);
+    value >>= 7;
+  }
+  *p++ = static_cast<unsigned char>(value);
+  return reinterpret_cast<char *>(p);
+}
+
+inline size_t Varint32Length(uint32_t value) {
+  size_t length = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    length++;
+  }
+  return length;
+}
+
+// Entries we wrote ourselves, so the varint is well formed and at most 5 bytes.
+inline const char *DecodeVarint32(const char *in, uint32_t *value) {
+  const unsigned char *p = reinterpret_cast<const unsigned char *>(in);
+  if (*p < 0x80) {  // every key below 120 bytes: RocksDB's GetVarint32Ptr has the same fast path
+    *value = *p;
+    return in + 1;
+  }
+  uint32_t result = 0;
+  for (unsigned shift = 0; shift <= 28; shift += 7) {
+    uint32_t byte = *p++;
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  *value = result;
+  return reinterpret_cast<const char *>(p);
+}
+
+inline void EncodeFixed64(char *out, uint64_t value) {
+  for (int i = 0; i < 8; i++) out[i] = static_cast<char>(value >> (8 * i));
+}
+
+inline uint64_t DecodeFixed64(const char *in) {
+  uint64_t value;
+  std::memcpy(&value, in, sizeof value);  // little-endian host (x86-64), as RocksDB itself assumes here
+  return value;
+}
+
+constexpr uint64_t kMaxSequence = (uint64_t{1} << 56) - 1;
+constexpr unsigned kTypeDeletion = 0;
+constexpr unsigned kTypeValue = 1;
+
+inline rocksdb::Slice LengthPrefixed(const char *entry) {
+  uint32_t length;
+  const char *data = DecodeVarint32(entry, &length);
+  return rocksdb::Slice(data, length);
+}
+
+// Internal-key order: user key bytewise ascending, then tag (seq << 8 | type) descending.
+inline int CompareInternalKeys(const rocksdb::Slice &a, const rocksdb::Slice &b) {
+  size_t a_user = a.size() - 8;
+  size_t b_user = b.size() - 8;
+  int order = std::memcmp(a.data(), b.data(), a_user < b_user ? a_user : b_user);
+  if (order != 0) return order;
+  if (a_user != b_user) return a_user < b_user ? -1 : 1;
+  uint64_t a_tag = DecodeFixed64(a.data() + a_user);
+  uint64_t b_tag = DecodeFixed64(b.data() + b_user);
+  if (a_tag == b_tag) return 0;
+  return a_tag > b_tag ? -1 : 1;
+}
+
+class EntryComparator final : public rocksdb::MemTableRep::KeyComparator {
+ public:
+  DecodedType decode_key(const char *key) const override { return LengthPrefixed(key); }
+  int operator()(const char *a, const char *b) const override {
+    return CompareInternalKeys(LengthPrefixed(a), LengthPrefixed(b));
+  }
+  int operator()(const char *a, const rocksdb::Slice &b) const override {
+    return CompareInternalKeys(LengthPrefixed(a), b);
+  }
+};
+
+struct Table {
+  EntryComparator comparator;  // the rep keeps a reference: must outlive it
+  BumpArena arena;
+  rocksdb::SkipListFactory factory;
+  rocksdb::MemTableRep *rep = nullptr;
+  ~Table() { delete rep; }
+};
+
+struct Reader {
+  rocksdb::MemTableRep::Iterator *iterator = nullptr;
+  std::vector<char> lookup;  // the memtable-format lookup key, reused across calls
+  ~Reader() { delete iterator; }
+
+  // varint32(key_len + 8) | key | tag(kMaxSequence, kTypeValue): sorts before every entry for key.
+  const char *EncodeLookup(const char *key, size_t key_len) {
+    size_t needed = 5 + key_len + 8;
+    if (lookup.size() < needed) lookup.resize(needed);
+    char *p = EncodeVarint32(lookup.data(), static_cast<uint32_t>(key_len + 8));
+    std::memcpy(p, key, key_len);
+    EncodeFixed64(p + key_len, (kMaxSequence << 8) | kTypeValue);
+    return lookup.data();
+  }
+};
+
+void CopyError(char *error, size_t error_len, const char *message) {
+  if (error_len > 0) std::snprintf(error, error_len, "%s", message);
+}
+
+void *RocksCreate(const bench_table_config *, char *error, size_t error_len) {
+  try {
+    Table *table = new Table();
+    table->rep = table->factory.CreateMemTableRep(table->comparator, &table->arena, nullptr, nullptr);
+    return table;
+  } catch (const std::exception &e) {
+    CopyError(error, error_len, e.what());
+    return nullptr;
+  }
+}
+
+void RocksDestroy(void *table) { delete static_cast<Table *>(table); }
+
+int RocksPut(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value, size_t value_len,
+             char *error, size_t error_len) {
+  Table *table = static_cast<Table *>(opaque);
+  if (key_len > UINT32_MAX - 8 || value_len > UINT32_MAX || seq > kMaxSequence) {
+    CopyError(error, error_len, "key, value or sequence number too large for the entry format");
+    return -1;
+  }
+  uint32_t internal_len = static_cast<uint32_t>(key_len + 8);
+  size_t encoded_len = Varint32Length(internal_len) + internal_len +
+                       Varint32Length(static_cast<uint32_t>(value_len)) + value_len;
+  try {
+    char *buf = nullptr;
+    rocksdb::KeyHandle handle = table->rep->Allocate(encoded_len, &buf);
+    char *p = EncodeVarint32(buf, internal_len);
+    std::memcpy(p, key, key_len);
+    p += key_len;
+    EncodeFixed64(p, (seq << 8) | kTypeValue);
+    p += 8;
+    p = EncodeVarint32(p, static_cast<uint32_t>(value_len));
+    std::memcpy(p, value, value_len);
+    if (!table->rep->InsertKey(handle)) {
+      CopyError(error, error_len, "duplicate (key, seq) rejected by the rep");
+      return -1;
+    }
+    return 0;
+  } catch (const std::exception &e) {
+    CopyError(error, error_len, e.what());
+    return -1;
+  }
+}
+
+size_t RocksMemoryUsage(void *opaque) {
+  Table *table = static_cast<Table *>(opaque);
+  return table->arena.MemoryUsage() + table->rep->ApproximateMemoryUsage();
+}
+
+void *RocksReaderCreate(void *opaque) {
+  Table *table = static_cast<Table *>(opaque);
+  try {
+    Reader *reader = new Reader();
+    reader->iterator = table->rep->GetIterator(nullptr);
+    reader->lookup.resize(64);
+    return reader;
+  } catch (const std::exception &) {
+    return nullptr;
+  }
+}
+
+void RocksReaderDestroy(void *reader) { delete static_cast<Reader *>(reader); }
+
+// The entry at the iterator, when its user key is key: returns 1 and the entry's tag and value.
+int MatchCurrent(const rocksdb::MemTableRep::Iterator *iterator, const char *key, size_t key_len, uint64_t *tag,
+                 size_t *value_len) {
+  if (!iterator->Valid()) return 0;
+  rocksdb::Slice internal_key = LengthPrefixed(iterator->key());
+  size_t user_len = internal_key.size() - 8;
+  if (user_len != key_len || std::memcmp(internal_key.data(), key, key_len) != 0) return 0;
+  *tag = DecodeFixed64(internal_key.data() + user_len);
+  uint32_t length;
+  DecodeVarint32(internal_key.data() + internal_key.size(), &length);
+  *value_len = length;
+  return 1;
+}
+
+// What SkipListRep::Get does under RocksDB's MemTable::Get: seek to the lookup key, look at that entry.
+int RocksGet(void *opaque, const char *key, size_t key_len, size_t *value_len) {
+  Reader *reader = static_cast<Reader *>(opaque);
+  reader->iterator->Seek(rocksdb::Slice(), reader->EncodeLookup(key, key_len));
+  uint64_t tag;
+  if (!MatchCurrent(reader->iterator, key, key_len, &tag, value_len)) return 0;
+  return (tag & 0xff) == kTypeDeletion ? 0 : 1;
+}
+
+int RocksSeek(void *opaque, const char *key, size_t key_len) {
+  Reader *reader = static_cast<Reader *>(opaque);
+  reader->iterator->Seek(rocksdb::Slice(), reader->EncodeLookup(key, key_len));
+  uint64_t tag;
+  size_t value_len;
+  return MatchCurrent(reader->iterator, key, key_len, &tag, &value_len);
+}
+
+uint64_t RocksScan(void *opaque, bool reverse, uint64_t *bytes) {
+  rocksdb::MemTableRep::Iterator *iterator = static_cast<Reader *>(opaque)->iterator;
+  uint64_t count = 0;
+  uint64_t total = 0;
+  if (reverse) {
+    iterator->SeekToLast();
+  } else {
+    iterator->SeekToFirst();
+  }
+  while (iterator->Valid()) {
+    rocksdb::Slice internal_key = LengthPrefixed(iterator->key());
+    uint32_t value_len;
+    DecodeVarint32(internal_key.data() + internal_key.size(), &value_len);
+    total += internal_key.size() - 8 + value_len;
+    count++;
+    if (reverse) {
+      iterator->Prev();
+    } else {
+      iterator->Next();
+    }
+  }
+  *bytes += total;
+  return count;
+}
+
+const bench_impl kRocksdbPeer = {
+    "rocksdb",
+    "rocksdb",
+    "RocksDB " PEER_ROCKSDB_VERSION " SkipListFactory rep (InlineSkipList), our bump arena, bytewise comparator",
+#ifdef MEMTABLE_BENCH_ROCKSDB_ASSERTS
+    "this librocksdb was built with assert() enabled (no NDEBUG, as Debian's package is): InlineSkipList "
+    "checks order with two extra key comparisons per search step, so the rocksdb column understates an "
+    "NDEBUG RocksDB build",
+#else
+    nullptr,
+#endif
+    RocksCreate,
+    RocksDestroy,
+    RocksPut,
+    nullptr,
+    RocksMemoryUsage,
+    RocksReaderCreate,
+    RocksReaderDestroy,
+    RocksGet,
+    RocksSeek,
+    RocksScan,
+};
+
+}  // namespace
+
+extern "C" const bench_impl *bench_peer_rocksdb(void) { return &kRocksdbPeer; }

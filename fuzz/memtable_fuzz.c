@@ -1,0 +1,1203 @@
+/* fuzz/memtable_fuzz.c - libFuzzer target for the memtable, with a reference model as the oracle.
+ *
+ * The input decodes into a header (checksum bytes, bloom filter, comparator, block size, capacity, write
+ * buffer size, an allocator hook that may fail from its k-th call) and then a sequence of operations: adds
+ * (keys from a small space, so versions collide, and a large one; sequence numbers mostly increasing but
+ * also repeated, out of order, at and past MT_MAX_SEQUENCE; unknown types and out-of-contract lengths),
+ * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
+ * taken and dropped, validation, and checksum corruption that must be detected. Each operation runs on the
+ * table and on a sorted array of (key, seq, type, value), and the first disagreement aborts with a message
+ * naming the operation, what the model expected and what the table returned.
+ *
+ * What the model assumes beyond the header's words (each is the only reading consistent with it):
+ * - a snapshot above MT_MAX_SEQUENCE behaves as MT_MAX_SEQUENCE (an internal key cannot hold more);
+ * - iter_seek_for_prev(key, s) includes the entry (key, s) whatever its type;
+ * - the user view's key is the bytes of the newest visible entry (matters for the case-folding comparator);
+ * - an iterator step may or may not see entries added since its last seek (the header's "may or may not be
+ *   seen"), so a step is checked against the table as it is now and as it was at that seek.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include <memtable/memtable.h>
+
+#include "fuzz_allocator.h"
+#include "fuzz_input.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_ITERS 4
+#define MAX_CALLER_REFS 8
+#define MAX_LARGE_KEY 48
+#define MAX_LONG_KEY 3000
+#define MAX_VALUE 20000
+#define HOOK_MAX_SIZE ((size_t)64 << 20)
+#define CLOCK_EVER UINT64_MAX
+
+/* ---- comparators: the table gets them through options, the model calls them directly ---- */
+
+typedef enum comparator_kind { COMPARE_DEFAULT, COMPARE_REVERSE, COMPARE_CASEFOLD, COMPARE_BYTEWISE } comparator_kind;
+
+static int bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
+  size_t common = a_len < b_len ? a_len : b_len;
+  int c = common == 0 ? 0 : memcmp(a, b, common);
+  if (c != 0) return c < 0 ? -1 : 1;
+  return a_len < b_len ? -1 : a_len > b_len ? 1 : 0;
+}
+
+static int casefold(const char *a, size_t a_len, const char *b, size_t b_len) {
+  size_t common = a_len < b_len ? a_len : b_len;
+  for (size_t i = 0; i < common; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z') x = (unsigned char)(x + ('a' - 'A'));
+    if (y >= 'A' && y <= 'Z') y = (unsigned char)(y + ('a' - 'A'));
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a_len < b_len ? -1 : a_len > b_len ? 1 : 0;
+}
+
+/* The ctx every custom comparator must receive. */
+static int comparator_ctx_token;
+
+static void check_ctx(void *ctx) {
+  if (ctx != &comparator_ctx_token) {
+    fprintf(stderr, "memtable_fuzz: comparator called with ctx %p, options gave %p\n", ctx,
+            (void *)&comparator_ctx_token);
+    abort();
+  }
+}
+
+static int table_compare_reverse(void *ctx, const char *a, size_t a_len, const char *b, size_t b_len) {
+  check_ctx(ctx);
+  return -bytewise(a, a_len, b, b_len);
+}
+
+static int table_compare_casefold(void *ctx, const char *a, size_t a_len, const char *b, size_t b_len) {
+  check_ctx(ctx);
+  return casefold(a, a_len, b, b_len);
+}
+
+static int table_compare_bytewise(void *ctx, const char *a, size_t a_len, const char *b, size_t b_len) {
+  check_ctx(ctx);
+  return bytewise(a, a_len, b, b_len);
+}
+
+/* ---- the reference model: a sorted array in internal-key order ---- */
+
+typedef struct model_entry {
+  char *key; /* owned; never moves once added, so cursors may point at it */
+  size_t key_len;
+  uint64_t seq;
+  mt_entry_type type;
+  char *value;
+  size_t value_len;
+  uint64_t added_at; /* the op clock when it was added */
+} model_entry;
+
+typedef struct model {
+  model_entry *entries;
+  size_t count, capacity;
+  uint64_t deletions;
+  comparator_kind comparator;
+} model;
+
+static int model_compare_keys(const model *m, const char *a, size_t a_len, const char *b, size_t b_len) {
+  switch (m->comparator) {
+    case COMPARE_REVERSE: return -bytewise(a, a_len, b, b_len);
+    case COMPARE_CASEFOLD: return casefold(a, a_len, b, b_len);
+    default: return bytewise(a, a_len, b, b_len);
+  }
+}
+
+/* Internal-key order: user key ascending, then seq descending, then type descending. */
+static int model_compare_internal(const model *m, const char *key, size_t key_len, uint64_t seq, mt_entry_type type,
+                                  const model_entry *e) {
+  int c = model_compare_keys(m, key, key_len, e->key, e->key_len);
+  if (c != 0) return c;
+  if (seq != e->seq) return seq > e->seq ? -1 : 1;
+  if (type != e->type) return type > e->type ? -1 : 1;
+  return 0;
+}
+
+static uint64_t clamp_snapshot(uint64_t snapshot) { return snapshot > MT_MAX_SEQUENCE ? MT_MAX_SEQUENCE : snapshot; }
+
+static bool in_view(const model_entry *e, uint64_t cutoff) { return e->added_at <= cutoff; }
+
+/* The entry stored for this user key and seq, if any (the table rejects a second one with MT_EXISTS). */
+static const model_entry *model_find(const model *m, const char *key, size_t key_len, uint64_t seq) {
+  for (size_t i = 0; i < m->count; i++) {
+    const model_entry *e = &m->entries[i];
+    if (e->seq == seq && model_compare_keys(m, key, key_len, e->key, e->key_len) == 0) return e;
+  }
+  return NULL;
+}
+
+static void model_add(model *m, uint64_t seq, mt_entry_type type, const char *key, size_t key_len, const char *value,
+                      size_t value_len, uint64_t clock) {
+  if (m->count == m->capacity) {
+    m->capacity = m->capacity == 0 ? 64 : m->capacity * 2;
+    m->entries = realloc(m->entries, m->capacity * sizeof(model_entry));
+    if (m->entries == NULL) abort();
+  }
+  size_t at = 0;
+  while (at < m->count && model_compare_internal(m, key, key_len, seq, type, &m->entries[at]) > 0) at++;
+  memmove(&m->entries[at + 1], &m->entries[at], (m->count - at) * sizeof(model_entry));
+  model_entry e = {malloc(key_len + 1), key_len, seq, type, malloc(value_len + 1), value_len, clock};
+  if (e.key == NULL || e.value == NULL) abort();
+  if (key_len != 0) memcpy(e.key, key, key_len);
+  if (value_len != 0) memcpy(e.value, value, value_len);
+  m->entries[at] = e;
+  m->count++;
+  if (type == MT_TYPE_DELETION) m->deletions++;
+}
+
+static void model_free(model *m) {
+  for (size_t i = 0; i < m->count; i++) {
+    free(m->entries[i].key);
+    free(m->entries[i].value);
+  }
+  free(m->entries);
+}
+
+/* Newest entry for key with seq <= snapshot, or NULL. */
+static const model_entry *model_get(const model *m, const char *key, size_t key_len, uint64_t snapshot) {
+  for (size_t i = 0; i < m->count; i++) {
+    const model_entry *e = &m->entries[i];
+    if (e->seq <= snapshot && model_compare_keys(m, key, key_len, e->key, e->key_len) == 0) return e;
+  }
+  return NULL;
+}
+
+/* Internal iterator expectations over the entries added by `cutoff`. */
+static const model_entry *model_seek(const model *m, const char *key, size_t key_len, uint64_t snapshot,
+                                     uint64_t cutoff) {
+  snapshot = clamp_snapshot(snapshot);
+  for (size_t i = 0; i < m->count; i++) {
+    const model_entry *e = &m->entries[i];
+    if (!in_view(e, cutoff)) continue;
+    int c = model_compare_keys(m, e->key, e->key_len, key, key_len);
+    if (c > 0 || (c == 0 && e->seq <= snapshot)) return e;
+  }
+  return NULL;
+}
+
+static const model_entry *model_seek_for_prev(const model *m, const char *key, size_t key_len, uint64_t snapshot,
+                                              uint64_t cutoff) {
+  snapshot = clamp_snapshot(snapshot);
+  for (size_t i = m->count; i-- > 0;) {
+    const model_entry *e = &m->entries[i];
+    if (!in_view(e, cutoff)) continue;
+    int c = model_compare_keys(m, e->key, e->key_len, key, key_len);
+    if (c < 0 || (c == 0 && e->seq >= snapshot)) return e;
+  }
+  return NULL;
+}
+
+static const model_entry *model_after(const model *m, const model_entry *cur, uint64_t cutoff) {
+  for (size_t i = 0; i < m->count; i++) {
+    const model_entry *e = &m->entries[i];
+    if (in_view(e, cutoff) && model_compare_internal(m, cur->key, cur->key_len, cur->seq, cur->type, e) < 0) return e;
+  }
+  return NULL;
+}
+
+static const model_entry *model_before(const model *m, const model_entry *cur, uint64_t cutoff) {
+  for (size_t i = m->count; i-- > 0;) {
+    const model_entry *e = &m->entries[i];
+    if (in_view(e, cutoff) && model_compare_internal(m, cur->key, cur->key_len, cur->seq, cur->type, e) > 0) return e;
+  }
+  return NULL;
+}
+
+static const model_entry *model_first(const model *m, uint64_t cutoff) {
+  for (size_t i = 0; i < m->count; i++)
+    if (in_view(&m->entries[i], cutoff)) return &m->entries[i];
+  return NULL;
+}
+
+static const model_entry *model_last(const model *m, uint64_t cutoff) {
+  for (size_t i = m->count; i-- > 0;)
+    if (in_view(&m->entries[i], cutoff)) return &m->entries[i];
+  return NULL;
+}
+
+/* User view: the newest entry with seq <= snapshot of the user key group starting at index `start`, if it is a
+ * value; *next gets the index of the next group. */
+static const model_entry *model_user_group(const model *m, size_t start, uint64_t snapshot, uint64_t cutoff,
+                                           size_t *next) {
+  const model_entry *newest = NULL;
+  size_t i = start;
+  while (i < m->count && model_compare_keys(m, m->entries[i].key, m->entries[i].key_len, m->entries[start].key,
+                                            m->entries[start].key_len) == 0) {
+    const model_entry *e = &m->entries[i];
+    if (newest == NULL && in_view(e, cutoff) && e->seq <= snapshot) newest = e;
+    i++;
+  }
+  *next = i;
+  return newest != NULL && newest->type == MT_TYPE_VALUE ? newest : NULL;
+}
+
+typedef enum user_bound { USER_AT_OR_AFTER, USER_AFTER, USER_AT_OR_BEFORE, USER_BEFORE } user_bound;
+
+/* The visible user entry nearest to key in the direction bound says (key NULL: the first or last). */
+static const model_entry *model_user_find(const model *m, uint64_t snapshot, uint64_t cutoff, const char *key,
+                                          size_t key_len, user_bound bound) {
+  const model_entry *found = NULL;
+  size_t next;
+  for (size_t start = 0; start < m->count; start = next) {
+    const model_entry *visible = model_user_group(m, start, snapshot, cutoff, &next);
+    if (visible == NULL) continue;
+    int c = key == NULL ? 0 : model_compare_keys(m, visible->key, visible->key_len, key, key_len);
+    switch (bound) {
+      case USER_AT_OR_AFTER: if (c >= 0) return visible; break;
+      case USER_AFTER: if (c > 0) return visible; break;
+      case USER_AT_OR_BEFORE: if (c <= 0) found = visible; break;
+      case USER_BEFORE: if (c < 0 || key == NULL) found = visible; break;
+    }
+  }
+  return found;
+}
+
+/* ---- the run ---- */
+
+typedef struct iter_slot {
+  mt_memtable_iter *iter; /* NULL: slot free */
+  model_entry cursor; /* a copy: the model array moves, the key and value buffers do not */
+  bool valid;
+  uint64_t positioned_at;
+} iter_slot;
+
+typedef struct user_iter_slot {
+  mt_memtable_user_iter *iter;
+  uint64_t snapshot;
+  model_entry cursor;
+  bool valid;
+  uint64_t positioned_at;
+} user_iter_slot;
+
+typedef struct run {
+  mt_memtable *table;
+  bool freed;      /* every reference dropped */
+  int caller_refs; /* references the fuzzer holds itself (the creator's included) */
+  model model;
+  mt_memtable_options options;
+  bool hooked;
+  fuzz_allocator allocator;
+  uint64_t last_seq;
+  uint64_t clock;
+  size_t last_usage;
+  const char *op; /* the operation running, for messages */
+  uint64_t failures_mark; /* allocator failures before the call being checked */
+  /* The operation's arguments, formatted only if a message needs them. */
+  struct {
+    enum { DETAIL_NONE, DETAIL_KEY, DETAIL_KEY_AT_SNAPSHOT, DETAIL_STEP } kind;
+    const char *key; /* stable for the operation: input bytes, a model entry, a fixed key or key_buffer */
+    size_t key_len;
+    uint64_t snapshot;
+    model_entry from;
+  } detail;
+  bool stepping;          /* an iterator step: entries added since its seek may be missed */
+  iter_slot iters[MAX_ITERS];
+  user_iter_slot user_iters[MAX_ITERS];
+  char key_buffer[MAX_LONG_KEY];
+  char value_buffer[MAX_VALUE];
+} run;
+
+static void describe_bytes(char *out, size_t out_size, const char *bytes, size_t len) {
+  size_t used = 0, i = 0;
+  out[0] = '\0';
+  for (; i < len && used + 8 < out_size; i++) {
+    unsigned char c = (unsigned char)bytes[i];
+    int n = (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') ? snprintf(out + used, out_size - used, "%c", c)
+                                                             : snprintf(out + used, out_size - used, "\\x%02x", c);
+    used += (size_t)n;
+  }
+  if (i < len) snprintf(out + used, out_size - used, "...");
+}
+
+static void describe_entry(char *out, size_t out_size, const model_entry *e) {
+  if (e == NULL) {
+    snprintf(out, out_size, "(none)");
+    return;
+  }
+  char key[96], value[64];
+  describe_bytes(key, sizeof(key), e->key, e->key_len);
+  describe_bytes(value, sizeof(value), e->value, e->value_len);
+  snprintf(out, out_size, "\"%s\" (%zu bytes) seq %llu %s value \"%s\" (%zu bytes)", key, e->key_len,
+           (unsigned long long)e->seq, e->type == MT_TYPE_VALUE ? "VALUE" : "DELETION", value, e->value_len);
+}
+
+static void failf(const run *r, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  char detail[320] = "", text[256];
+  switch (r->detail.kind) {
+    case DETAIL_NONE: break;
+    case DETAIL_KEY:
+    case DETAIL_KEY_AT_SNAPSHOT:
+      describe_bytes(text, sizeof(text), r->detail.key, r->detail.key_len);
+      if (r->detail.kind == DETAIL_KEY)
+        snprintf(detail, sizeof(detail), " (\"%s\" (%zu bytes))", text, r->detail.key_len);
+      else
+        snprintf(detail, sizeof(detail), " (\"%s\" (%zu bytes), snapshot %llu)", text, r->detail.key_len,
+                 (unsigned long long)r->detail.snapshot);
+      break;
+    case DETAIL_STEP:
+      describe_entry(text, sizeof(text), &r->detail.from);
+      snprintf(detail, sizeof(detail), " (from %s)", text);
+      break;
+  }
+  fprintf(stderr, "memtable_fuzz: during %s%s: ", r->op, detail);
+  vfprintf(stderr, format, args);
+  fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, comparator %d, block %zu, capacity %zu, "
+                  "allocator %s fail_at %llu%s; model holds %zu entries, op %llu)\n",
+          r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->model.comparator,
+          r->options.arena.block_size, r->options.arena.capacity, r->hooked ? "hook" : "malloc",
+          (unsigned long long)r->allocator.fail_at, r->allocator.fail_after ? "+" : "", r->model.count,
+          (unsigned long long)r->clock);
+  va_end(args);
+  abort();
+}
+
+static void set_seek_detail(run *r, const char *key, size_t key_len, bool has_snapshot, uint64_t snapshot) {
+  r->detail.kind = has_snapshot ? DETAIL_KEY_AT_SNAPSHOT : DETAIL_KEY;
+  r->detail.key = key;
+  r->detail.key_len = key_len;
+  r->detail.snapshot = snapshot;
+}
+
+static void set_step_detail(run *r, const model_entry *from) {
+  r->detail.kind = DETAIL_STEP;
+  r->detail.from = *from;
+}
+
+static bool slice_equals(mt_slice s, const char *bytes, size_t len) {
+  return s.len == len && (len == 0 || memcmp(s.data, bytes, len) == 0);
+}
+
+static bool table_usable(const run *r) { return !r->freed && r->caller_refs > 0; }
+
+/* The table was just freed by its last unref: the allocator must have everything back. */
+static void on_table_freed(run *r) {
+  r->freed = true;
+  r->table = NULL;
+  if (r->hooked && r->allocator.live_blocks != 0)
+    failf(r, "the last unref left %zu blocks (%zu bytes) with the allocator", r->allocator.live_blocks,
+          r->allocator.live_bytes);
+}
+
+static bool any_iterator_alive(const run *r) {
+  for (int i = 0; i < MAX_ITERS; i++)
+    if (r->iters[i].iter != NULL || r->user_iters[i].iter != NULL) return true;
+  return false;
+}
+
+/* Checks the stored checksum against an independent XXH3-64 of the entry bytes. */
+static void check_checksum_bytes(const run *r, mt_slice entry, mt_slice value) {
+  unsigned n = r->options.checksum_bytes;
+  if (n == 0) return;
+  uint64_t hash = XXH3_64bits(entry.data, entry.len);
+  const unsigned char *stored = (const unsigned char *)value.data + value.len;
+  for (unsigned i = 0; i < n; i++)
+    if (stored[i] != (unsigned char)(hash >> (8 * i)))
+      failf(r, "checksum byte %u is 0x%02x, XXH3-64 of the entry gives 0x%02x", i, stored[i],
+            (unsigned char)(hash >> (8 * i)));
+}
+
+/* The iterator sits on some entry: it must be exactly `expected`, with a consistent raw encoding. */
+static bool iter_matches(const mt_memtable_iter *it, const model_entry *expected) {
+  if (expected == NULL) return !mt_memtable_iter_valid(it);
+  if (!mt_memtable_iter_valid(it)) return false;
+  return slice_equals(mt_memtable_iter_user_key(it), expected->key, expected->key_len) &&
+         mt_memtable_iter_seq(it) == expected->seq && mt_memtable_iter_type(it) == expected->type &&
+         slice_equals(mt_memtable_iter_value(it), expected->value, expected->value_len);
+}
+
+static void check_iter_encoding(const run *r, const mt_memtable_iter *it, const model_entry *e) {
+  mt_slice raw = mt_memtable_iter_entry(it);
+  size_t size = mt_entry_encoded_size(e->key_len, e->value_len);
+  if (raw.len != size) failf(r, "raw entry is %zu bytes, mt_entry_encoded_size says %zu", raw.len, size);
+  char *encoded = malloc(size == 0 ? 1 : size);
+  size_t written = 0;
+  mt_status status = mt_entry_encode(encoded, size, e->seq, e->type, e->key, e->key_len, e->value, e->value_len, &written);
+  if (status != MT_OK || written != size || memcmp(encoded, raw.data, size) != 0)
+    failf(r, "raw entry differs from mt_entry_encode of the same fields (%s)", mt_status_str(status));
+  free(encoded);
+  mt_entry decoded;
+  size_t consumed = 0;
+  status = mt_entry_decode(raw.data, raw.len, &decoded, &consumed);
+  if (status != MT_OK || consumed != raw.len || decoded.seq != e->seq || decoded.type != e->type ||
+      !slice_equals(decoded.user_key, e->key, e->key_len) || !slice_equals(decoded.value, e->value, e->value_len))
+    failf(r, "mt_entry_decode of the raw entry disagrees (%s)", mt_status_str(status));
+  check_checksum_bytes(r, raw, mt_memtable_iter_value(it));
+}
+
+/* Compares the iterator to the model's answer now, and failing that to its answer at the iterator's last
+ * positioning (a step may miss entries added since). Updates the slot's cursor. */
+static void settle_iter(run *r, iter_slot *slot, const model_entry *now, const model_entry *then) {
+  mt_memtable_iter *it = slot->iter;
+  mt_status status = mt_memtable_iter_status(it);
+  if (status == MT_NOMEM && r->allocator.failures != r->failures_mark && !mt_memtable_iter_valid(it)) {
+    slot->valid = false; /* a long key's lookup key could not be allocated */
+    return;
+  }
+  if (status != MT_OK) failf(r, "iterator status %s with nothing corrupted", mt_status_str(status));
+  const model_entry *got = NULL;
+  if (iter_matches(it, now)) got = now;
+  else if (iter_matches(it, then)) got = then;
+  else {
+    char want[256], want_then[256], have[256];
+    describe_entry(want, sizeof(want), now);
+    describe_entry(want_then, sizeof(want_then), then);
+    if (mt_memtable_iter_valid(it)) {
+      mt_slice k = mt_memtable_iter_user_key(it), v = mt_memtable_iter_value(it);
+      model_entry seen = {(char *)k.data, k.len, mt_memtable_iter_seq(it), mt_memtable_iter_type(it),
+                          (char *)v.data, v.len, 0};
+      describe_entry(have, sizeof(have), &seen);
+    } else {
+      snprintf(have, sizeof(have), "(not valid)");
+    }
+    failf(r, "iterator disagrees with the model\n  expected %s\n%s%s%s  got      %s", want,
+          r->stepping ? "  (or, without entries added since its seek, " : "", r->stepping ? want_then : "",
+          r->stepping ? ")\n" : "", have);
+  }
+  slot->valid = got != NULL;
+  if (got != NULL) {
+    slot->cursor = *got;
+    check_iter_encoding(r, it, got);
+  }
+}
+
+/* ---- operations ---- */
+
+static const struct {
+  const char *bytes;
+  size_t len;
+} small_keys[] = {
+    /* Prefixes of each other, an embedded NUL, bytes above 0x7f, and case variants that the case-folding
+     * comparator treats as one key. */
+    {"", 0},    {"a", 1},     {"A", 1},         {"ab", 2},     {"aB", 2}, {"b", 1},  {"ba", 2}, {"k", 1},
+    {"k\0", 2}, {"kk", 2},    {"\xff", 1},      {"\xff\xff", 2}, {"m\x80", 2}, {"Zz", 2}, {"zZ", 2}, {"key-000001", 10},
+};
+#define SMALL_KEY_COUNT (sizeof(small_keys) / sizeof(small_keys[0]))
+
+/* Picks a key: from the small space, an existing entry, fresh input bytes, or a long run of one byte. */
+static const char *pick_key(run *r, fuzz_input *in, size_t *len) {
+  uint8_t choice = fuzz_u8(in);
+  if (choice < 128) {
+    size_t i = choice % SMALL_KEY_COUNT;
+    *len = small_keys[i].len;
+    return small_keys[i].bytes;
+  }
+  if (choice < 176 && r->model.count > 0) {
+    const model_entry *e = &r->model.entries[fuzz_below(in, r->model.count)];
+    *len = e->key_len;
+    return e->key;
+  }
+  if (choice < 248) {
+    const uint8_t *bytes = fuzz_bytes(in, MAX_LARGE_KEY, len);
+    return (const char *)bytes;
+  }
+  size_t long_len = 64 + fuzz_below(in, MAX_LONG_KEY - 64);
+  memset(r->key_buffer, 'L' + (choice & 3), long_len);
+  *len = long_len;
+  return r->key_buffer;
+}
+
+static uint64_t pick_snapshot(run *r, fuzz_input *in) {
+  uint8_t choice = fuzz_u8(in) % 10;
+  switch (choice) {
+    case 0: return UINT64_MAX;
+    case 1: return MT_MAX_SEQUENCE;
+    case 2: return MT_MAX_SEQUENCE + 1;
+    case 3: return r->last_seq;
+    case 4: case 5: case 6:
+      if (r->model.count > 0) {
+        uint64_t seq = r->model.entries[fuzz_below(in, r->model.count)].seq;
+        return choice == 6 && seq > 0 ? seq - 1 : seq;
+      }
+      return r->last_seq;
+    case 7: return 0;
+    default: return fuzz_u16(in);
+  }
+}
+
+static void check_counters(run *r) {
+  uint64_t entries = mt_memtable_entry_count(r->table), deletions = mt_memtable_deletion_count(r->table);
+  if (entries != r->model.count || deletions != r->model.deletions)
+    failf(r, "entry/deletion count %llu/%llu, model %zu/%llu", (unsigned long long)entries,
+          (unsigned long long)deletions, r->model.count, (unsigned long long)r->model.deletions);
+  size_t usage = mt_memtable_approximate_memory_usage(r->table);
+  if (usage < r->last_usage) failf(r, "memory usage fell from %zu to %zu", r->last_usage, usage);
+  r->last_usage = usage;
+  bool flush = mt_memtable_should_flush(r->table);
+  if (flush != (usage >= r->options.write_buffer_size))
+    failf(r, "should_flush %d with usage %zu and write_buffer_size %zu", flush, usage, r->options.write_buffer_size);
+}
+
+static void check_get(run *r, const char *key, size_t key_len, uint64_t snapshot, bool want_value) {
+  const model_entry *e = model_get(&r->model, key, key_len, snapshot);
+  mt_status expected = e == NULL ? MT_NOT_FOUND : e->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+  mt_slice value = {"untouched", 9};
+  const void *key_arg = key_len == 0 && (snapshot & 1) ? NULL : key; /* an empty key may come as NULL */
+  uint64_t failures_before = r->allocator.failures;
+  mt_status status = mt_memtable_get(r->table, key_arg, key_len, snapshot, want_value ? &value : NULL);
+  if (status == MT_NOMEM && r->allocator.failures != failures_before) return; /* a long key's lookup key */
+  char key_text[96];
+  if (status != expected || (status == MT_OK && want_value && !slice_equals(value, e->value, e->value_len)))
+    describe_bytes(key_text, sizeof(key_text), key, key_len);
+  if (status != expected)
+    failf(r, "get(\"%s\", snapshot %llu): expected %s, got %s", key_text, (unsigned long long)snapshot,
+          mt_status_str(expected), mt_status_str(status));
+  if (status == MT_OK && want_value && !slice_equals(value, e->value, e->value_len)) {
+    char want[64], have[64];
+    describe_bytes(want, sizeof(want), e->value, e->value_len);
+    describe_bytes(have, sizeof(have), value.data, value.len);
+    failf(r, "get(\"%s\", snapshot %llu): value \"%s\" (%zu bytes), expected \"%s\" (%zu bytes)", key_text,
+          (unsigned long long)snapshot, have, value.len, want, e->value_len);
+  }
+}
+
+static void op_add(run *r, fuzz_input *in) {
+  r->op = "add";
+  uint8_t shape = fuzz_u8(in);
+  size_t key_len;
+  const char *key = pick_key(r, in, &key_len);
+  mt_entry_type type = (shape & 7) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+
+  uint64_t seq;
+  uint8_t seq_choice = fuzz_u8(in);
+  if (seq_choice < 160) seq = r->last_seq + 1 + (seq_choice & 3);
+  else if (seq_choice < 192 && r->model.count > 0) {
+    const model_entry *e = &r->model.entries[fuzz_below(in, r->model.count)];
+    seq = e->seq; /* with the same key below: a duplicate */
+    if (seq_choice & 1) {
+      key = e->key;
+      key_len = e->key_len;
+    }
+  } else if (seq_choice < 240) seq = fuzz_u16(in);
+  else if (seq_choice < 248) seq = MT_MAX_SEQUENCE - (seq_choice & 1);
+  else seq = (seq_choice & 1) ? UINT64_MAX : MT_MAX_SEQUENCE + 1 + fuzz_u8(in);
+
+  size_t value_len;
+  uint8_t value_choice = fuzz_u8(in);
+  switch (value_choice % 8) {
+    case 0: value_len = 0; break;
+    case 1: case 2: case 3: value_len = fuzz_below(in, 33); break;
+    case 4: case 5: value_len = fuzz_below(in, 301); break;
+    case 6: value_len = fuzz_below(in, 2049); break;
+    default: value_len = 1000 + fuzz_below(in, MAX_VALUE - 1000); break;
+  }
+  for (size_t i = 0; i < value_len; i++) r->value_buffer[i] = (char)(value_choice + i * 7);
+  const char *value = value_len == 0 && (shape & 8) ? NULL : r->value_buffer;
+
+  /* Out-of-contract calls: each must be MT_INVALID_ARGUMENT and change nothing. None of these lengths may
+   * be read, so the pointers only need to be non-NULL. */
+  bool invalid = false;
+  const void *key_arg = key_len == 0 && (shape & 16) ? NULL : key;
+  size_t key_len_arg = key_len, value_len_arg = value_len;
+  int type_arg = (int)type;
+  if ((shape & 0xe0) == 0xe0) {
+    invalid = true;
+    switch (fuzz_u8(in) % 6) {
+      case 0: type_arg = 2 + (shape & 0x1f); break;
+      case 1: key_arg = NULL, key_len_arg = key_len + 1; break;
+      case 2: value = NULL, value_len_arg = value_len + 1; break;
+      case 3: key_len_arg = MT_MAX_KEY_LEN + 1 + (shape & 3); break;
+      case 4: value_len_arg = MT_MAX_VALUE_LEN + 1 + (shape & 3); break;
+      default: key_len_arg = MT_MAX_KEY_LEN - (shape & 3), value_len_arg = 0; break; /* entry above 4 GiB - 1 */
+    }
+  }
+  if (seq > MT_MAX_SEQUENCE) invalid = true;
+
+  uint64_t failures_before = r->allocator.failures;
+  mt_status status = mt_memtable_add(r->table, seq, (mt_entry_type)type_arg, key_arg, key_len_arg, value,
+                                     value_len_arg);
+  bool hook_failed = r->allocator.failures != failures_before;
+  const model_entry *existing = invalid ? NULL : model_find(&r->model, key, key_len, seq);
+  bool ok;
+  if (invalid) ok = status == MT_INVALID_ARGUMENT;
+  else if (status == MT_FULL) ok = r->options.arena.capacity != 0;
+  else if (status == MT_NOMEM) ok = hook_failed;
+  else ok = status == (existing != NULL ? MT_EXISTS : MT_OK);
+  char key_text[96];
+  if (!ok) describe_bytes(key_text, sizeof(key_text), key, key_len);
+  if (!ok)
+    failf(r, "add(seq %llu, type %d, \"%s\" (%zu bytes), value %zu bytes): got %s; expected %s%s",
+          (unsigned long long)seq, type_arg, key_text, key_len_arg, value_len_arg, mt_status_str(status),
+          invalid ? "MT_INVALID_ARGUMENT" : existing != NULL ? "MT_EXISTS" : "MT_OK",
+          invalid ? "" : r->options.arena.capacity != 0 ? " or MT_FULL" : hook_failed ? " or MT_NOMEM" : "");
+  if (status == MT_OK) {
+    model_add(&r->model, seq, type, key, key_len, value, value_len, r->clock);
+    /* Only the increasing path advances: one add at MT_MAX_SEQUENCE must not make every later one invalid. */
+    if (seq_choice < 160 && seq > r->last_seq) r->last_seq = seq;
+  }
+  check_counters(r);
+  if (status != MT_OK && !invalid) {
+    /* A refused add must have left no trace of itself. */
+    check_get(r, key, key_len, seq, true);
+    check_get(r, key, key_len, UINT64_MAX, true);
+  }
+}
+
+static void op_get(run *r, fuzz_input *in) {
+  r->op = "get";
+  size_t key_len;
+  const char *key = pick_key(r, in, &key_len);
+  uint64_t snapshot = pick_snapshot(r, in);
+  check_get(r, key, key_len, snapshot, fuzz_u8(in) != 0);
+}
+
+static void op_iter_create(run *r, fuzz_input *in) {
+  r->op = "iter_create";
+  iter_slot *slot = &r->iters[fuzz_below(in, MAX_ITERS)];
+  if (slot->iter != NULL) return;
+  uint64_t failures_before = r->allocator.failures;
+  slot->iter = mt_memtable_iter_create(r->table);
+  if (slot->iter == NULL) {
+    if (r->allocator.failures == failures_before) failf(r, "iter_create returned NULL with no allocation failure");
+    return;
+  }
+  if (mt_memtable_iter_valid(slot->iter)) failf(r, "a new iterator is valid");
+  slot->valid = false;
+  slot->positioned_at = r->clock;
+}
+
+static void op_iter_destroy(run *r, fuzz_input *in) {
+  r->op = "iter_destroy";
+  iter_slot *slot = &r->iters[fuzz_below(in, MAX_ITERS)];
+  mt_memtable_iter_destroy(slot->iter);
+  slot->iter = NULL;
+  if (!table_usable(r) && !r->freed && !any_iterator_alive(r)) on_table_freed(r);
+}
+
+static void op_iter_move(run *r, fuzz_input *in) {
+  r->failures_mark = r->allocator.failures;
+  iter_slot *slot = &r->iters[fuzz_below(in, MAX_ITERS)];
+  uint8_t move = fuzz_u8(in);
+  if (slot->iter == NULL) return;
+  const model *m = &r->model;
+  size_t key_len;
+  const char *key;
+  uint64_t snapshot;
+  switch (move % 8) {
+    case 0: case 1:
+      r->op = "iter_seek";
+      key = pick_key(r, in, &key_len);
+      snapshot = pick_snapshot(r, in);
+      set_seek_detail(r, key, key_len, true, snapshot);
+      mt_memtable_iter_seek(slot->iter, key, key_len, snapshot);
+      slot->positioned_at = r->clock;
+      settle_iter(r, slot, model_seek(m, key, key_len, snapshot, CLOCK_EVER), NULL);
+      break;
+    case 2:
+      r->op = "iter_seek_for_prev";
+      key = pick_key(r, in, &key_len);
+      snapshot = pick_snapshot(r, in);
+      set_seek_detail(r, key, key_len, true, snapshot);
+      mt_memtable_iter_seek_for_prev(slot->iter, key, key_len, snapshot);
+      slot->positioned_at = r->clock;
+      settle_iter(r, slot, model_seek_for_prev(m, key, key_len, snapshot, CLOCK_EVER), NULL);
+      break;
+    case 3:
+      r->op = "iter_seek_to_first";
+      mt_memtable_iter_seek_to_first(slot->iter);
+      slot->positioned_at = r->clock;
+      settle_iter(r, slot, model_first(m, CLOCK_EVER), NULL);
+      break;
+    case 4:
+      r->op = "iter_seek_to_last";
+      mt_memtable_iter_seek_to_last(slot->iter);
+      slot->positioned_at = r->clock;
+      settle_iter(r, slot, model_last(m, CLOCK_EVER), NULL);
+      break;
+    default: {
+      /* A run of steps in one direction: long walks are what find broken links. */
+      bool forward = move % 8 != 7;
+      r->op = forward ? "iter_next" : "iter_prev";
+      size_t steps = 1 + (move >> 3);
+      for (size_t i = 0; i < steps && slot->valid; i++) {
+        model_entry cur = slot->cursor;
+        set_step_detail(r, &cur);
+        r->stepping = true;
+        if (forward) mt_memtable_iter_next(slot->iter);
+        else mt_memtable_iter_prev(slot->iter);
+        const model_entry *now = forward ? model_after(m, &cur, CLOCK_EVER) : model_before(m, &cur, CLOCK_EVER);
+        const model_entry *then = forward ? model_after(m, &cur, slot->positioned_at)
+                                          : model_before(m, &cur, slot->positioned_at);
+        settle_iter(r, slot, now, then);
+      }
+      break;
+    }
+  }
+}
+
+static bool user_iter_matches(const mt_memtable_user_iter *it, const model_entry *expected) {
+  if (expected == NULL) return !mt_memtable_user_iter_valid(it);
+  return mt_memtable_user_iter_valid(it) && slice_equals(mt_memtable_user_iter_key(it), expected->key, expected->key_len) &&
+         slice_equals(mt_memtable_user_iter_value(it), expected->value, expected->value_len) &&
+         mt_memtable_user_iter_seq(it) == expected->seq;
+}
+
+static void settle_user_iter(run *r, user_iter_slot *slot, const model_entry *now, const model_entry *then) {
+  mt_memtable_user_iter *it = slot->iter;
+  mt_status status = mt_memtable_user_iter_status(it);
+  if (status == MT_NOMEM && r->allocator.failures != r->failures_mark && !mt_memtable_user_iter_valid(it)) {
+    slot->valid = false;
+    return;
+  }
+  if (status != MT_OK) failf(r, "user iterator status %s with nothing corrupted", mt_status_str(status));
+  const model_entry *got = NULL;
+  if (user_iter_matches(it, now)) got = now;
+  else if (user_iter_matches(it, then)) got = then;
+  else {
+    char want[256], want_then[256], have[256];
+    describe_entry(want, sizeof(want), now);
+    describe_entry(want_then, sizeof(want_then), then);
+    if (mt_memtable_user_iter_valid(it)) {
+      mt_slice k = mt_memtable_user_iter_key(it), v = mt_memtable_user_iter_value(it);
+      model_entry seen = {(char *)k.data, k.len, mt_memtable_user_iter_seq(it), MT_TYPE_VALUE, (char *)v.data, v.len, 0};
+      describe_entry(have, sizeof(have), &seen);
+    } else {
+      snprintf(have, sizeof(have), "(not valid)");
+    }
+    failf(r, "user iterator at snapshot %llu disagrees with the model\n  expected %s\n%s%s%s  got      %s",
+          (unsigned long long)slot->snapshot, want, r->stepping ? "  (or, without entries added since its seek, " : "",
+          r->stepping ? want_then : "", r->stepping ? ")\n" : "", have);
+  }
+  slot->valid = got != NULL;
+  if (got != NULL) slot->cursor = *got;
+}
+
+static void op_user_iter_create(run *r, fuzz_input *in) {
+  r->op = "user_iter_create";
+  user_iter_slot *slot = &r->user_iters[fuzz_below(in, MAX_ITERS)];
+  uint64_t snapshot = pick_snapshot(r, in);
+  if (slot->iter != NULL) return;
+  uint64_t failures_before = r->allocator.failures;
+  slot->iter = mt_memtable_user_iter_create(r->table, snapshot);
+  if (slot->iter == NULL) {
+    if (r->allocator.failures == failures_before) failf(r, "user_iter_create returned NULL with no allocation failure");
+    return;
+  }
+  if (mt_memtable_user_iter_valid(slot->iter)) failf(r, "a new user iterator is valid");
+  slot->snapshot = snapshot;
+  slot->valid = false;
+  slot->positioned_at = r->clock;
+}
+
+static void op_user_iter_destroy(run *r, fuzz_input *in) {
+  r->op = "user_iter_destroy";
+  user_iter_slot *slot = &r->user_iters[fuzz_below(in, MAX_ITERS)];
+  mt_memtable_user_iter_destroy(slot->iter);
+  slot->iter = NULL;
+  if (!table_usable(r) && !r->freed && !any_iterator_alive(r)) on_table_freed(r);
+}
+
+static void op_user_iter_move(run *r, fuzz_input *in) {
+  r->failures_mark = r->allocator.failures;
+  user_iter_slot *slot = &r->user_iters[fuzz_below(in, MAX_ITERS)];
+  uint8_t move = fuzz_u8(in);
+  if (slot->iter == NULL) return;
+  const model *m = &r->model;
+  uint64_t s = slot->snapshot;
+  size_t key_len;
+  const char *key;
+  switch (move % 8) {
+    case 0: case 1:
+      r->op = "user_iter_seek";
+      key = pick_key(r, in, &key_len);
+      set_seek_detail(r, key, key_len, false, 0);
+      mt_memtable_user_iter_seek(slot->iter, key, key_len);
+      slot->positioned_at = r->clock;
+      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, key, key_len, USER_AT_OR_AFTER), NULL);
+      break;
+    case 2:
+      r->op = "user_iter_seek_for_prev";
+      key = pick_key(r, in, &key_len);
+      set_seek_detail(r, key, key_len, false, 0);
+      mt_memtable_user_iter_seek_for_prev(slot->iter, key, key_len);
+      slot->positioned_at = r->clock;
+      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, key, key_len, USER_AT_OR_BEFORE), NULL);
+      break;
+    case 3:
+      r->op = "user_iter_seek_to_first";
+      mt_memtable_user_iter_seek_to_first(slot->iter);
+      slot->positioned_at = r->clock;
+      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
+      break;
+    case 4:
+      r->op = "user_iter_seek_to_last";
+      mt_memtable_user_iter_seek_to_last(slot->iter);
+      slot->positioned_at = r->clock;
+      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, NULL, 0, USER_BEFORE), NULL);
+      break;
+    default: {
+      bool forward = move % 8 != 7;
+      r->op = forward ? "user_iter_next" : "user_iter_prev";
+      size_t steps = 1 + (move >> 3);
+      for (size_t i = 0; i < steps && slot->valid; i++) {
+        model_entry cur = slot->cursor;
+        set_step_detail(r, &cur);
+        r->stepping = true;
+        user_bound bound = forward ? USER_AFTER : USER_BEFORE;
+        if (forward) mt_memtable_user_iter_next(slot->iter);
+        else mt_memtable_user_iter_prev(slot->iter);
+        settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, cur.key, cur.key_len, bound),
+                         model_user_find(m, s, slot->positioned_at, cur.key, cur.key_len, bound));
+      }
+      break;
+    }
+  }
+}
+
+static void op_ref(run *r) {
+  r->op = "ref";
+  if (r->caller_refs >= MAX_CALLER_REFS) return;
+  mt_memtable_ref(r->table);
+  r->caller_refs++;
+}
+
+static void op_unref(run *r) {
+  r->op = "unref";
+  mt_memtable_unref(r->table);
+  r->caller_refs--;
+  if (r->caller_refs == 0 && !any_iterator_alive(r)) on_table_freed(r);
+}
+
+static void op_validate(run *r) {
+  r->op = "validate";
+  mt_status status = mt_memtable_validate(r->table);
+  if (status != MT_OK) failf(r, "mt_memtable_validate: %s", mt_status_str(status));
+}
+
+/* Walks the whole table both ways with a fresh iterator and the whole user view at one snapshot. */
+static void op_full_scan(run *r, fuzz_input *in) {
+  r->failures_mark = r->allocator.failures;
+  r->op = "full_scan seek_to_first";
+  uint64_t failures_before = r->allocator.failures;
+  iter_slot slot = {mt_memtable_iter_create(r->table), {0}, false, r->clock};
+  if (slot.iter == NULL && r->allocator.failures == failures_before)
+    failf(r, "iter_create returned NULL with no allocation failure");
+  if (slot.iter != NULL) {
+    mt_memtable_iter_seek_to_first(slot.iter);
+    settle_iter(r, &slot, model_first(&r->model, CLOCK_EVER), NULL);
+    for (size_t i = 0; slot.valid; i++) {
+      model_entry cur = slot.cursor;
+      r->op = "full_scan next";
+      set_step_detail(r, &cur);
+      mt_memtable_iter_next(slot.iter);
+      settle_iter(r, &slot, model_after(&r->model, &cur, CLOCK_EVER), NULL);
+      if (i > r->model.count) failf(r, "forward scan longer than the model");
+    }
+    r->op = "full_scan seek_to_last";
+    r->detail.kind = DETAIL_NONE;
+    mt_memtable_iter_seek_to_last(slot.iter);
+    settle_iter(r, &slot, model_last(&r->model, CLOCK_EVER), NULL);
+    while (slot.valid) {
+      model_entry cur = slot.cursor;
+      r->op = "full_scan prev";
+      set_step_detail(r, &cur);
+      mt_memtable_iter_prev(slot.iter);
+      settle_iter(r, &slot, model_before(&r->model, &cur, CLOCK_EVER), NULL);
+    }
+    mt_memtable_iter_destroy(slot.iter);
+  }
+  uint64_t s = pick_snapshot(r, in);
+  failures_before = r->allocator.failures;
+  user_iter_slot user = {mt_memtable_user_iter_create(r->table, s), s, {0}, false, r->clock};
+  if (user.iter == NULL && r->allocator.failures == failures_before)
+    failf(r, "user_iter_create returned NULL with no allocation failure");
+  if (user.iter == NULL) return;
+  r->op = "full_user_scan seek_to_first";
+  r->detail.kind = DETAIL_NONE;
+  mt_memtable_user_iter_seek_to_first(user.iter);
+  settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
+  while (user.valid) {
+    model_entry cur = user.cursor;
+    r->op = "full_user_scan next";
+    set_step_detail(r, &cur);
+    mt_memtable_user_iter_next(user.iter);
+    settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, cur.key, cur.key_len, USER_AFTER), NULL);
+  }
+  r->op = "full_user_scan seek_to_last";
+  r->detail.kind = DETAIL_NONE;
+  mt_memtable_user_iter_seek_to_last(user.iter);
+  settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, NULL, 0, USER_BEFORE), NULL);
+  while (user.valid) {
+    model_entry cur = user.cursor;
+    r->op = "full_user_scan prev";
+    set_step_detail(r, &cur);
+    mt_memtable_user_iter_prev(user.iter);
+    settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, cur.key, cur.key_len, USER_BEFORE), NULL);
+  }
+  mt_memtable_user_iter_destroy(user.iter);
+}
+
+/* Flips one bit of a stored entry's value or checksum; every reader must report MT_CORRUPTION (unless the
+ * flip happens to leave the checksum matching, which the fuzzer computes itself), then the bit is restored. */
+static void op_corrupt(run *r, fuzz_input *in) {
+  r->op = "corrupt";
+  size_t pick = fuzz_below(in, r->model.count);
+  uint8_t where = fuzz_u8(in);
+  if (r->options.checksum_bytes == 0 || r->model.count == 0) return;
+  model_entry e = r->model.entries[pick];
+  mt_memtable_iter *it = mt_memtable_iter_create(r->table);
+  if (it == NULL) return;
+  r->failures_mark = r->allocator.failures;
+  mt_memtable_iter_seek(it, e.key, e.key_len, e.seq);
+  iter_slot slot = {it, {0}, false, r->clock};
+  settle_iter(r, &slot, &r->model.entries[pick], NULL);
+  if (!slot.valid) { /* the seek's lookup key could not be allocated */
+    mt_memtable_iter_destroy(it);
+    return;
+  }
+  mt_slice raw = mt_memtable_iter_entry(it);
+  mt_slice value = mt_memtable_iter_value(it);
+  /* Arena memory the table handed out; the fuzzer may write it because it restores it before anything else. */
+  unsigned char *target;
+  if (value.len > 0 && (where & 0x80)) target = (unsigned char *)(uintptr_t)value.data + (where % value.len);
+  else target = (unsigned char *)(uintptr_t)value.data + value.len + (where % r->options.checksum_bytes);
+  unsigned char mask = (unsigned char)(1u << (where & 7));
+  mt_memtable_iter_destroy(it);
+
+  *target ^= mask;
+  uint64_t hash = XXH3_64bits(raw.data, raw.len);
+  const unsigned char *stored = (const unsigned char *)value.data + value.len;
+  bool still_matches = true;
+  for (unsigned i = 0; i < r->options.checksum_bytes; i++)
+    if (stored[i] != (unsigned char)(hash >> (8 * i))) still_matches = false;
+  if (!still_matches) {
+    /* Every reader of the entry must refuse it; MT_NOMEM only when a long key's lookup key failed. */
+    r->failures_mark = r->allocator.failures;
+    mt_status status = mt_memtable_get(r->table, e.key, e.key_len, e.seq, NULL);
+    bool nomem_ok = r->allocator.failures != r->failures_mark;
+    if (status != MT_CORRUPTION && !(status == MT_NOMEM && nomem_ok))
+      failf(r, "get on a corrupted entry: %s, expected MT_CORRUPTION", mt_status_str(status));
+    status = mt_memtable_validate(r->table);
+    if (status != MT_CORRUPTION) failf(r, "validate with a corrupted entry: %s", mt_status_str(status));
+    it = mt_memtable_iter_create(r->table);
+    if (it != NULL) {
+      r->failures_mark = r->allocator.failures;
+      mt_memtable_iter_seek(it, e.key, e.key_len, e.seq);
+      status = mt_memtable_iter_status(it);
+      nomem_ok = r->allocator.failures != r->failures_mark;
+      if (mt_memtable_iter_valid(it) || (status != MT_CORRUPTION && !(status == MT_NOMEM && nomem_ok)))
+        failf(r, "iterator landing on a corrupted entry: valid %d, status %s", mt_memtable_iter_valid(it),
+              mt_status_str(status));
+      mt_memtable_iter_destroy(it);
+    }
+    mt_memtable_user_iter *user = mt_memtable_user_iter_create(r->table, e.seq);
+    if (user != NULL) {
+      r->failures_mark = r->allocator.failures;
+      mt_memtable_user_iter_seek(user, e.key, e.key_len);
+      status = mt_memtable_user_iter_status(user);
+      nomem_ok = r->allocator.failures != r->failures_mark;
+      if (mt_memtable_user_iter_valid(user) || (status != MT_CORRUPTION && !(status == MT_NOMEM && nomem_ok)))
+        failf(r, "user iterator reaching a corrupted entry: valid %d, status %s", mt_memtable_user_iter_valid(user),
+              mt_status_str(status));
+      mt_memtable_user_iter_destroy(user);
+    }
+  }
+  *target ^= mask;
+  check_get(r, e.key, e.key_len, e.seq, true);
+}
+
+static void op_null_arguments(run *r) {
+  r->op = "null_arguments";
+  if (mt_memtable_add(NULL, 1, MT_TYPE_VALUE, "k", 1, "v", 1) != MT_INVALID_ARGUMENT) failf(r, "add(NULL table)");
+  if (mt_memtable_get(NULL, "k", 1, 1, NULL) != MT_INVALID_ARGUMENT) failf(r, "get(NULL table)");
+  if (mt_memtable_get(r->table, NULL, 1, 1, NULL) != MT_INVALID_ARGUMENT) failf(r, "get(NULL key, length 1)");
+  if (mt_memtable_get(r->table, "k", MT_MAX_KEY_LEN + 1, 1, NULL) != MT_INVALID_ARGUMENT)
+    failf(r, "get(key_len > MT_MAX_KEY_LEN)");
+  if (mt_memtable_validate(NULL) != MT_INVALID_ARGUMENT) failf(r, "validate(NULL)");
+  if (mt_memtable_iter_create(NULL) != NULL || mt_memtable_user_iter_create(NULL, 1) != NULL)
+    failf(r, "iterator over a NULL table");
+  /* A seek that cannot run leaves the iterator not valid with MT_INVALID_ARGUMENT; the next seek starts over. */
+  mt_memtable_iter *it = mt_memtable_iter_create(r->table);
+  if (it != NULL) {
+    mt_memtable_iter_seek_to_first(it);
+    mt_memtable_iter_seek(it, NULL, 1, 1);
+    if (mt_memtable_iter_valid(it) || mt_memtable_iter_status(it) != MT_INVALID_ARGUMENT)
+      failf(r, "iter_seek(NULL key, length 1)");
+    mt_memtable_iter_seek_for_prev(it, "k", MT_MAX_KEY_LEN + 1, 1);
+    if (mt_memtable_iter_valid(it) || mt_memtable_iter_status(it) != MT_INVALID_ARGUMENT)
+      failf(r, "iter_seek_for_prev(key_len > MT_MAX_KEY_LEN)");
+    mt_memtable_iter_seek_to_first(it);
+    if (mt_memtable_iter_status(it) != MT_OK || mt_memtable_iter_valid(it) != (r->model.count != 0))
+      failf(r, "seek_to_first after a refused seek");
+    mt_memtable_iter_destroy(it);
+  }
+  mt_memtable_user_iter *user = mt_memtable_user_iter_create(r->table, MT_MAX_SEQUENCE);
+  if (user != NULL) {
+    mt_memtable_user_iter_seek(user, NULL, 1);
+    if (mt_memtable_user_iter_valid(user) || mt_memtable_user_iter_status(user) != MT_INVALID_ARGUMENT)
+      failf(r, "user_iter_seek(NULL key, length 1)");
+    mt_memtable_user_iter_seek_for_prev(user, "k", MT_MAX_KEY_LEN + 1);
+    if (mt_memtable_user_iter_valid(user) || mt_memtable_user_iter_status(user) != MT_INVALID_ARGUMENT)
+      failf(r, "user_iter_seek_for_prev(key_len > MT_MAX_KEY_LEN)");
+    mt_memtable_user_iter_destroy(user);
+  }
+  mt_memtable_unref(NULL);
+  mt_memtable_iter_destroy(NULL);
+  mt_memtable_user_iter_destroy(NULL);
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  const mt_memtable_options defaults = MT_MEMTABLE_OPTIONS_INIT;
+  /* Field by field: the padding of either copy is unspecified. */
+  if (options.compare != defaults.compare || options.compare_ctx != defaults.compare_ctx ||
+      options.arena.block_size != defaults.arena.block_size || options.arena.capacity != defaults.arena.capacity ||
+      options.arena.allocator.alloc != defaults.arena.allocator.alloc ||
+      options.arena.allocator.free != defaults.arena.allocator.free ||
+      options.arena.allocator.ctx != defaults.arena.allocator.ctx ||
+      options.write_buffer_size != defaults.write_buffer_size ||
+      options.bloom_bits_per_key != defaults.bloom_bits_per_key ||
+      options.bloom_expected_entries != defaults.bloom_expected_entries ||
+      options.bloom_bytewise_equal_keys != defaults.bloom_bytewise_equal_keys ||
+      options.checksum_bytes != defaults.checksum_bytes || options.seed != defaults.seed)
+    failf(r, "mt_memtable_options_init differs from the macro");
+}
+
+/* Options create must refuse, without leaking through the hook. */
+static void check_invalid_options(run *r) {
+  r->op = "create_invalid";
+  mt_memtable_options options = r->options;
+  options.checksum_bytes = 3;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted checksum_bytes 3");
+  options.checksum_bytes = 16;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted checksum_bytes 16");
+  options = r->options;
+  options.arena.block_size = MT_ARENA_MAX_BLOCK_SIZE + 1;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted a block size above the maximum");
+  options = r->options;
+  options.arena.allocator.alloc = fuzz_allocator_alloc;
+  options.arena.allocator.free = NULL;
+  options.arena.allocator.ctx = &r->allocator;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted alloc without free");
+  if (r->allocator.live_blocks != 0) failf(r, "a refused create leaked allocator memory");
+}
+
+static void decode_options(run *r, fuzz_input *in) {
+  static const unsigned checksum_sizes[8] = {0, 1, 2, 4, 8, 4, 8, 0};
+  uint8_t flags = fuzz_u8(in), more = fuzz_u8(in);
+  mt_memtable_options *o = &r->options;
+  mt_memtable_options_init(o);
+  o->checksum_bytes = checksum_sizes[flags & 7];
+  r->model.comparator = (comparator_kind)((flags >> 4) & 3);
+  switch (r->model.comparator) {
+    case COMPARE_REVERSE: o->compare = table_compare_reverse; break;
+    case COMPARE_CASEFOLD: o->compare = table_compare_casefold; break;
+    case COMPARE_BYTEWISE: o->compare = table_compare_bytewise; break;
+    default: break;
+  }
+  if (o->compare != NULL) o->compare_ctx = &comparator_ctx_token;
+  if (flags & 8) {
+    o->bloom_bits_per_key = 1 + (unsigned)fuzz_below(in, 20);
+    if (more & 0x40) o->bloom_expected_entries = fuzz_u8(in);
+    /* Case-folding makes comparator-equal keys differ in bytes: declaring them byte-equal would break the
+     * caller's side of the contract. */
+    o->bloom_bytewise_equal_keys = (flags & 0x40) && r->model.comparator != COMPARE_CASEFOLD;
+  }
+  switch (more & 3) {
+    case 0: break;
+    case 1: r->hooked = true; break;
+    default:
+      r->hooked = true;
+      r->allocator.fail_at = fuzz_u8(in);
+      r->allocator.fail_after = (more & 3) == 3;
+      break;
+  }
+  r->allocator.max_size = HOOK_MAX_SIZE;
+  if (r->hooked) o->arena.allocator = fuzz_allocator_hooks(&r->allocator);
+  if (more & 4) o->arena.capacity = (size_t)fuzz_u16(in) * 8;
+  if (more & 8) o->arena.block_size = fuzz_below(in, 8192);
+  if (more & 0x10) o->write_buffer_size = 1 + (size_t)fuzz_u16(in) * 4;
+  o->seed = fuzz_u32(in);
+}
+
+static void finish(run *r) {
+  if (table_usable(r)) {
+    op_validate(r);
+    r->op = "final_check";
+    check_counters(r);
+  }
+  for (int i = 0; i < MAX_ITERS; i++) {
+    mt_memtable_iter_destroy(r->iters[i].iter);
+    r->iters[i].iter = NULL;
+    mt_memtable_user_iter_destroy(r->user_iters[i].iter);
+    r->user_iters[i].iter = NULL;
+  }
+  r->op = "final_unref";
+  while (r->caller_refs > 0) {
+    mt_memtable_unref(r->table);
+    r->caller_refs--;
+  }
+  if (!r->freed) on_table_freed(r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  /* MEMTABLE_FUZZ_TRACE=1 lists the operations an input decodes to (to read a reproducer). */
+  static int trace = -1;
+  if (trace < 0) trace = getenv("MEMTABLE_FUZZ_TRACE") != NULL;
+  fuzz_input in = fuzz_input_make(data, size);
+  static run r;
+  memset(&r, 0, sizeof(r));
+  r.op = "create";
+  decode_options(&r, &in);
+  bool try_invalid = (fuzz_u8(&in) & 0x0f) == 0;
+  if (try_invalid) check_invalid_options(&r);
+
+  r.op = "create";
+  uint64_t failures_before = r.allocator.failures;
+  r.table = mt_memtable_create(&r.options);
+  if (r.table == NULL) {
+    if (r.allocator.failures == failures_before && r.options.arena.capacity == 0)
+      failf(&r, "create failed with valid options, no capacity and no allocation failure");
+    if (r.allocator.live_blocks != 0) failf(&r, "a failed create leaked allocator memory");
+    return 0;
+  }
+  r.caller_refs = 1;
+  if (mt_memtable_entry_count(r.table) != 0 || mt_memtable_deletion_count(r.table) != 0)
+    failf(&r, "a new table is not empty");
+  check_counters(&r);
+
+  while (!fuzz_input_done(&in) && !r.freed) {
+    r.clock++;
+    r.detail.kind = DETAIL_NONE;
+    r.stepping = false;
+    uint8_t op = fuzz_u8(&in) % 32;
+    if (!table_usable(&r) && !(op >= 14 && op <= 24)) continue; /* only the iterators still hold the table */
+    if (op < 10) op_add(&r, &in);
+    else if (op < 14) op_get(&r, &in);
+    else if (op == 14) {
+      if (table_usable(&r)) op_iter_create(&r, &in);
+    } else if (op == 15) op_iter_destroy(&r, &in);
+    else if (op < 20) op_iter_move(&r, &in);
+    else if (op == 20) {
+      if (table_usable(&r)) op_user_iter_create(&r, &in);
+    } else if (op == 21) op_user_iter_destroy(&r, &in);
+    else if (op < 25) op_user_iter_move(&r, &in);
+    else if (op == 25) op_ref(&r);
+    else if (op == 26) op_unref(&r);
+    else if (op == 27) op_validate(&r);
+    else if (op == 28) op_corrupt(&r, &in);
+    else if (op == 29) op_full_scan(&r, &in);
+    else if (op == 30) {
+      r.op = "counters";
+      check_counters(&r);
+    }
+    else op_null_arguments(&r);
+    if (trace) fprintf(stderr, "op %llu: %s (model %zu entries, caller refs %d)\n", (unsigned long long)r.clock, r.op,
+                       r.model.count, r.caller_refs);
+  }
+  finish(&r);
+  model_free(&r.model);
+  return 0;
+}
