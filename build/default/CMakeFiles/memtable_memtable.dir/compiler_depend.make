@@ -1,2 +1,0 @@
-# Empty compiler generated dependencies file for memtable_memtable.
-# This may be replaced when dependencies are built.
