@@ -7,9 +7,12 @@
  * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
  * taken and dropped, validation, and checksum corruption that must be detected. Each operation runs on the
  * table and on a sorted array of (key, seq, type, value), and the first disagreement aborts with a message
- * naming the operation, what the model expected and what the table returned.
+ * naming the operation, what the model expected and what the table returned. Beyond the model, every entry
+ * an iterator shows must equal mt_entry_encode of its fields with the low checksum bytes of XXH3-64 after
+ * it, and the allocator hook must get every block back at the last unref. MEMTABLE_FUZZ_TRACE=1 lists the
+ * operations an input decodes to.
  *
- * What the model assumes beyond the header's words (each is the only reading consistent with it):
+ * Where the header leaves room, the model reads it as follows (memtable.c agrees):
  * - a snapshot above MT_MAX_SEQUENCE behaves as MT_MAX_SEQUENCE (an internal key cannot hold more);
  * - iter_seek_for_prev(key, s) includes the entry (key, s) whatever its type;
  * - the user view's key is the bytes of the newest visible entry (matters for the case-folding comparator);
@@ -41,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HOOK_MAX_SIZE ((size_t)64 << 20)
 #define CLOCK_EVER UINT64_MAX
 
-/* ---- comparators: the table gets them through options, the model calls them directly ---- */
-
+/* Comparators: the table gets them through its options, the model calls them directly. */
 typedef enum comparator_kind { COMPARE_DEFAULT, COMPARE_REVERSE, COMPARE_CASEFOLD, COMPARE_BYTEWISE } comparator_kind;
 
 static int bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
@@ -89,8 +91,7 @@ static int table_compare_bytewise(void *ctx, const char *a, size_t a_len, const 
   return bytewise(a, a_len, b, b_len);
 }
 
-/* ---- the reference model: a sorted array in internal-key order ---- */
-
+/* The reference model: a sorted array in internal-key order. */
 typedef struct model_entry {
   char *key; /* owned; never moves once added, so cursors may point at it */
   size_t key_len;
@@ -265,8 +266,7 @@ static const model_entry *model_user_find(const model *m, uint64_t snapshot, uin
   return found;
 }
 
-/* ---- the run ---- */
-
+/* One input's run: the table, the model, and the iterators alive on both. */
 typedef struct iter_slot {
   mt_memtable_iter *iter; /* NULL: slot free */
   model_entry cursor; /* a copy: the model array moves, the key and value buffers do not */
@@ -426,7 +426,8 @@ static void check_iter_encoding(const run *r, const mt_memtable_iter *it, const 
   if (raw.len != size) failf(r, "raw entry is %zu bytes, mt_entry_encoded_size says %zu", raw.len, size);
   char *encoded = malloc(size == 0 ? 1 : size);
   size_t written = 0;
-  mt_status status = mt_entry_encode(encoded, size, e->seq, e->type, e->key, e->key_len, e->value, e->value_len, &written);
+  mt_status status =
+      mt_entry_encode(encoded, size, e->seq, e->type, e->key, e->key_len, e->value, e->value_len, &written);
   if (status != MT_OK || written != size || memcmp(encoded, raw.data, size) != 0)
     failf(r, "raw entry differs from mt_entry_encode of the same fields (%s)", mt_status_str(status));
   free(encoded);
@@ -475,8 +476,7 @@ static void settle_iter(run *r, iter_slot *slot, const model_entry *now, const m
   }
 }
 
-/* ---- operations ---- */
-
+/* Operations. Each one decodes its arguments from the input, runs on the table and the model, and compares. */
 static const struct {
   const char *bytes;
   size_t len;
@@ -679,6 +679,7 @@ static void op_iter_destroy(run *r, fuzz_input *in) {
 }
 
 static void op_iter_move(run *r, fuzz_input *in) {
+  r->op = "iter_move (no iterator in the slot)";
   r->failures_mark = r->allocator.failures;
   iter_slot *slot = &r->iters[fuzz_below(in, MAX_ITERS)];
   uint8_t move = fuzz_u8(in);
@@ -741,7 +742,8 @@ static void op_iter_move(run *r, fuzz_input *in) {
 
 static bool user_iter_matches(const mt_memtable_user_iter *it, const model_entry *expected) {
   if (expected == NULL) return !mt_memtable_user_iter_valid(it);
-  return mt_memtable_user_iter_valid(it) && slice_equals(mt_memtable_user_iter_key(it), expected->key, expected->key_len) &&
+  return mt_memtable_user_iter_valid(it) &&
+         slice_equals(mt_memtable_user_iter_key(it), expected->key, expected->key_len) &&
          slice_equals(mt_memtable_user_iter_value(it), expected->value, expected->value_len) &&
          mt_memtable_user_iter_seq(it) == expected->seq;
 }
@@ -763,7 +765,8 @@ static void settle_user_iter(run *r, user_iter_slot *slot, const model_entry *no
     describe_entry(want_then, sizeof(want_then), then);
     if (mt_memtable_user_iter_valid(it)) {
       mt_slice k = mt_memtable_user_iter_key(it), v = mt_memtable_user_iter_value(it);
-      model_entry seen = {(char *)k.data, k.len, mt_memtable_user_iter_seq(it), MT_TYPE_VALUE, (char *)v.data, v.len, 0};
+      model_entry seen = {(char *)k.data, k.len, mt_memtable_user_iter_seq(it), MT_TYPE_VALUE,
+                          (char *)v.data, v.len, 0};
       describe_entry(have, sizeof(have), &seen);
     } else {
       snprintf(have, sizeof(have), "(not valid)");
@@ -802,6 +805,7 @@ static void op_user_iter_destroy(run *r, fuzz_input *in) {
 }
 
 static void op_user_iter_move(run *r, fuzz_input *in) {
+  r->op = "user_iter_move (no iterator in the slot)";
   r->failures_mark = r->allocator.failures;
   user_iter_slot *slot = &r->user_iters[fuzz_below(in, MAX_ITERS)];
   uint8_t move = fuzz_u8(in);
