@@ -87,7 +87,8 @@ typedef struct mt_skiplist_iter {
   const void *node; /* NULL when not valid */
 } mt_skiplist_iter;
 
-/* Positions nowhere (not valid) until a seek. */
+/* Positions nowhere (not valid) until a seek. Called on an iterator that is not valid (or NULL), key
+ * returns NULL, key_size and height return 0, and next/prev do nothing: never a crash. */
 MT_API void mt_skiplist_iter_init(mt_skiplist_iter *iter, const mt_skiplist *list);
 MT_API bool mt_skiplist_iter_valid(const mt_skiplist_iter *iter);
 /* The current key, valid while the arena lives. Requires valid. */
