@@ -1,9 +1,9 @@
 /* bench/memtable_bench.c - memtable-bench: our memtable side by side with RocksDB's and LevelDB's.
  *
  * db_bench-style flags and benchmarks. Every implementation (ours and each peer found at build time) is driven
- * through the same bench_impl table (peer.h), with the same keys, values, read order and timed loops, and the
- * repetitions are interleaved (ours, rocksdb, leveldb, ours, ...) so drift on a shared machine hits all
- * columns alike. Figures reported are medians over the repetitions.
+ * through the same bench_impl table (peer.h), with the same keys, values, read order and timed loops. Within
+ * each benchmark the implementations take turns slice by slice (ours, rocksdb, leveldb, ours, ...), so drift
+ * on a shared machine hits all columns alike. Figures reported are medians over the repetitions.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -53,6 +53,10 @@ static const char *const table_names[TABLE_KINDS] = {"fillseq", "fillrandom", "f
 #define VALUE_POOL_SIZE ((size_t)1 << 20)
 #define PROGRESS_STRIDE_MASK ((uint64_t)0x3fff)
 #define NS_PER_SEC 1e9
+/* Each timed benchmark is cut into this many slices and the implementations' slices alternate (ours,
+ * rocksdb, leveldb, ours, ...): load from other processes on a shared machine then falls on every column
+ * alike instead of on whichever implementation ran during a busy spell. */
+#define INTERLEAVE_SLICES 10u
 
 typedef struct bench_options {
   bool selected[BENCH_COUNT];
@@ -189,9 +193,8 @@ static struct {
   bool dots;
 } g_progress;
 
-static void progress_begin(const char *implementation, const char *what, unsigned rep, uint64_t total) {
-  snprintf(g_progress.label, sizeof g_progress.label, "[%u/%u] %s %s", rep + 1, g_options.repetitions,
-           implementation, what);
+static void progress_begin(const char *what, unsigned rep, uint64_t total) {
+  snprintf(g_progress.label, sizeof g_progress.label, "[%u/%u] %s", rep + 1, g_options.repetitions, what);
   g_progress.total = total;
   g_progress.start_ns = now_ns();
   g_progress.last_print_ns = g_progress.start_ns;
@@ -357,11 +360,13 @@ static void usage(FILE *out) {
           "Usage: memtable-bench [--flag=value ...]\n"
           "\n"
           "Benchmarks our memtable (LevelDB entry format, skiplist) against RocksDB's skiplist memtable rep and\n"
-          "LevelDB, when those were found at build time. Each implementation runs the same workload; repetitions\n"
-          "are interleaved (ours, rocksdb, leveldb, ours, ...) and the figures are medians.\n"
+          "LevelDB, when those were found at build time. Each implementation runs the same workload. Every\n"
+          "timed benchmark is cut into %u slices that the implementations take in turn (ours, rocksdb,\n"
+          "leveldb, ours, ...), so load from other processes falls on all of them alike; each figure is the\n"
+          "median of the repetitions.\n"
           "\n"
           "Flags:\n"
-          "  --benchmarks=LIST     comma list, default all, run in this order per implementation:\n"
+          "  --benchmarks=LIST     comma list, default all; they run in this order:\n"
           "        fillseq            insert N entries in ascending key order\n"
           "        fillrandom         insert N entries in random key order (key i for i = 0..N-1)\n"
           "        readrandom         --reads gets of random present keys (table from fillrandom)\n"
@@ -373,7 +378,7 @@ static void usage(FILE *out) {
           "        readreverse        iterate every entry backward (table from fillseq)\n"
           "        seekrandom         --reads iterator seeks to random present keys (table from fillrandom)\n"
           "        readwhilewriting   --threads readers doing random gets while one writer runs fillrandom;\n"
-          "                           reports the readers' throughput\n"
+          "                           reports the readers' throughput (readers pause between slices)\n"
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
           "      fill benchmark itself is selected.\n"
           "  --num=N               entries per table (default 1000000)\n"
@@ -389,13 +394,17 @@ static void usage(FILE *out) {
           "  --peers=LIST          rocksdb,leveldb (default: those built in), or none\n"
           "  --json                print one JSON document on stdout instead of the text report\n"
           "  --verbose             also print every repetition's figures\n"
-          "  --help                this text\n"
+          "  --help                this text\n",
+          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, MAX_REPETITIONS);
+  fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
           "  rocksdb             RocksDB's SkipListFactory memtable rep (InlineSkipList) through\n"
           "                      rocksdb/memtablerep.h, with our own bump arena (64 KiB blocks, 16-byte aligned\n"
           "                      nodes as RocksDB's Arena) and a direct bytewise internal-key comparator. Memory\n"
-          "                      is the arena's blocks.\n"
+          "                      is the arena's blocks. A librocksdb built without NDEBUG (Debian's is) runs\n"
+          "                      InlineSkipList's assertions, two extra key comparisons per search step;\n"
+          "                      the report then says so under the table.\n"
           "  leveldb(db+memenv)  LevelDB's MemTable is internal (not exported by libleveldb.so), so this is a\n"
           "                      whole leveldb::DB on NewMemEnv with a write buffer larger than the data (no\n"
           "                      flush, checked). It measures the DB path around the memtable: a put is a\n"
@@ -403,8 +412,8 @@ static void usage(FILE *out) {
           "                      get takes the DB mutex and copies the value; seeks and scans go through\n"
           "                      DBIter. Memory is leveldb.approximate-memory-usage (the memtable's arena).\n"
           "\n"
-          "Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
-          DEFAULT_MISSING_BLOOM_BITS, MAX_REPETITIONS,
+          "Progress goes to stderr: a live percentage on a terminal, one dot per second-long measurement\n"
+          "otherwise. Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
 #if defined(MEMTABLE_BENCH_HAVE_ROCKSDB) && defined(MEMTABLE_BENCH_HAVE_LEVELDB)
           "rocksdb, leveldb"
 #elif defined(MEMTABLE_BENCH_HAVE_ROCKSDB)
@@ -577,14 +586,33 @@ static void parse_flags(int argc, char **argv) {
 
 /* ---- measurements ---- */
 
-typedef struct pass_context {
-  size_t impl_index;
+/* One implementation's part in a group of benchmarks that share a table. */
+typedef struct impl_run {
+  size_t index; /* into g_impls */
   const bench_impl *impl;
+  void *table;
+  void *reader;
+  rng read_rng;
+  uint64_t elapsed_ns;
+  uint64_t found;
+  uint64_t value_bytes;
+  bool active;
+} impl_run;
+
+typedef struct run_group {
   unsigned rep;
+  size_t count;
+  impl_run runs[MAX_IMPLS];
   char error[512];
-} pass_context;
+} run_group;
 
 static bool keys_are_unique(void) { return g_options.key_size >= 16; }
+
+static bool selected(unsigned bench) { return g_options.selected[bench]; }
+
+static unsigned missing_bloom_bits(void) {
+  return g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS;
+}
 
 static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bits) {
   bench_table_config config;
@@ -597,143 +625,238 @@ static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bi
   return config;
 }
 
-static void disable_impl(pass_context *pass, const char *why) {
-  impl_slot *slot = &g_impls[pass->impl_index];
+static void disable_impl(size_t impl_index, const char *why) {
+  impl_slot *slot = &g_impls[impl_index];
   if (slot->impl == &ours_impl) fatal("memtable: %s", why);
   slot->enabled = false;
   snprintf(slot->skipped_reason, sizeof slot->skipped_reason, "%s", why);
   fprintf(stderr, "memtable-bench: skipping %s for the rest of the run: %s\n", slot->impl->label, why);
 }
 
-static void wrong_results(const pass_context *pass, unsigned bench, uint64_t got, uint64_t expected,
-                          const char *what) {
-  fatal("%s %s: %" PRIu64 " %s, expected %" PRIu64 " - wrong results, figures discarded", pass->impl->label,
+static void wrong_results(const bench_impl *impl, unsigned bench, uint64_t got, uint64_t expected, const char *what) {
+  fatal("%s %s: %" PRIu64 " %s, expected %" PRIu64 " - wrong results, figures discarded", impl->label,
         bench_names[bench], got, what, expected);
 }
 
-/* Creates a table and fills it in the given order; times the fill into *out when out is not NULL. */
-static void *build_table(pass_context *pass, bool sequential, unsigned bloom_bits, unsigned timed_bench,
-                         unsigned table_kind) {
-  const bench_impl *impl = pass->impl;
-  bench_table_config config = table_config(impl, bloom_bits);
-  void *table = impl->create(&config, pass->error, sizeof pass->error);
-  if (table == NULL) {
-    disable_impl(pass, pass->error);
-    return NULL;
+static void run_release(impl_run *run) {
+  if (run->reader != NULL) run->impl->reader_destroy(run->reader);
+  if (run->table != NULL) run->impl->destroy(run->table);
+  run->reader = NULL;
+  run->table = NULL;
+}
+
+/* Drops an implementation that failed (a peer's limit, not a wrong answer) from this group and the run. */
+static void run_fail(impl_run *run, const char *why) {
+  run_release(run);
+  run->active = false;
+  disable_impl(run->index, why);
+}
+
+/* Creates a table for every enabled implementation (only ours when ours_only). */
+static void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits) {
+  memset(group, 0, sizeof *group);
+  group->rep = rep;
+  for (size_t i = 0; i < g_impl_count; i++) {
+    if (!g_impls[i].enabled || (ours_only && g_impls[i].impl != &ours_impl)) continue;
+    impl_run *run = &group->runs[group->count++];
+    run->index = i;
+    run->impl = g_impls[i].impl;
+    run->active = true;
+    bench_table_config config = table_config(run->impl, bloom_bits);
+    run->table = run->impl->create(&config, group->error, sizeof group->error);
+    if (run->table == NULL) run_fail(run, group->error);
   }
+}
+
+static void group_end(run_group *group) {
+  for (size_t r = 0; r < group->count; r++) run_release(&group->runs[r]);
+}
+
+static size_t active_runs(const run_group *group) {
+  size_t active = 0;
+  for (size_t r = 0; r < group->count; r++) active += group->runs[r].active;
+  return active;
+}
+
+static void group_progress_begin(const run_group *group, const char *what, uint64_t ops_per_run) {
+  progress_begin(what, group->rep, ops_per_run * active_runs(group));
+}
+
+/* Fills every table, slice by slice in turn; records the fill's time (when timed_bench is a benchmark) and
+ * each table's memory afterwards. */
+static void group_fill(run_group *group, bool sequential, unsigned timed_bench, unsigned table_kind) {
   const uint64_t num = g_options.num;
   const size_t key_size = g_options.key_size;
   const size_t value_size = g_options.value_size;
   char *key = malloc(key_size);
   if (key == NULL) fatal("out of memory");
-  progress_begin(impl->label, timed_bench < BENCH_COUNT ? bench_names[timed_bench] : "fill (untimed)", pass->rep,
-                 num);
-  uint64_t start = now_ns();
-  for (uint64_t j = 0; j < num; j++) {
-    uint64_t hash = sequential ? g_sorted_hashes[j] : splitmix64(j);
-    format_key(hash, key, key_size);
-    if (impl->put(table, j + 1, key, key_size, value_for(hash), value_size, pass->error, sizeof pass->error) != 0) {
-      progress_end();
-      free(key);
-      impl->destroy(table);
-      disable_impl(pass, pass->error);
-      return NULL;
+  for (size_t r = 0; r < group->count; r++) group->runs[r].elapsed_ns = 0;
+  group_progress_begin(group, timed_bench < BENCH_COUNT ? bench_names[timed_bench] : "fill (untimed)", num);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = num * slice / INTERLEAVE_SLICES;
+    const uint64_t end = num * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      impl_run *run = &group->runs[r];
+      if (!run->active) continue;
+      const bench_impl *impl = run->impl;
+      uint64_t start = now_ns();
+      for (uint64_t j = begin; j < end; j++) {
+        uint64_t hash = sequential ? g_sorted_hashes[j] : splitmix64(j);
+        format_key(hash, key, key_size);
+        if (impl->put(run->table, j + 1, key, key_size, value_for(hash), value_size, group->error,
+                      sizeof group->error) != 0) {
+          run_fail(run, group->error);
+          break;
+        }
+        if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(completed + (j - begin));
+      }
+      run->elapsed_ns += now_ns() - start;
+      completed += end - begin;
     }
-    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(j);
   }
-  uint64_t elapsed = now_ns() - start;
   progress_end();
   free(key);
-  if (impl->check_after_fill != NULL && impl->check_after_fill(table, pass->error, sizeof pass->error) != 0) {
-    impl->destroy(table);
-    disable_impl(pass, pass->error);
-    return NULL;
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active) continue;
+    if (run->impl->check_after_fill != NULL &&
+        run->impl->check_after_fill(run->table, group->error, sizeof group->error) != 0) {
+      run_fail(run, group->error);
+      continue;
+    }
+    if (timed_bench < BENCH_COUNT) {
+      g_samples[run->index][timed_bench][group->rep] = (sample){
+          true, (double)run->elapsed_ns / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
+    }
+    g_memory[run->index][table_kind][group->rep] = (memory_sample){true, run->impl->memory_usage(run->table), num};
   }
-  if (timed_bench < BENCH_COUNT) {
-    sample *s = &g_samples[pass->impl_index][timed_bench][pass->rep];
-    *s = (sample){true, (double)elapsed / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
-  }
-  memory_sample *m = &g_memory[pass->impl_index][table_kind][pass->rep];
-  *m = (memory_sample){true, impl->memory_usage(table), num};
-  return table;
 }
 
-static void *make_reader(pass_context *pass, void *table) {
-  void *reader = pass->impl->reader_create(table);
-  if (reader == NULL) fatal("%s: reader_create failed (out of memory)", pass->impl->label);
+static void *make_reader(const impl_run *run) {
+  void *reader = run->impl->reader_create(run->table);
+  if (reader == NULL) fatal("%s: reader_create failed (out of memory)", run->impl->label);
   return reader;
 }
 
-/* readrandom, readmissing, readmissing_bloom (missing = true for the last two) and seekrandom. */
-static void run_point_reads(pass_context *pass, void *table, unsigned bench, bool missing, bool seek) {
-  const bench_impl *impl = pass->impl;
+/* readrandom, readmissing and readmissing_bloom (missing), seekrandom (seek), for the runs that include()
+ * accepts; every run reads the same key sequence. */
+static void group_point_reads(run_group *group, unsigned bench, bool missing, bool seek,
+                              bool (*include)(const impl_run *run)) {
   const uint64_t num = g_options.num;
   const uint64_t reads = g_options.reads;
   const size_t key_size = g_options.key_size;
-  void *reader = make_reader(pass, table);
   char *key = malloc(key_size);
   if (key == NULL) fatal("out of memory");
-  rng r = rng_for(bench, pass->rep, 0);
-  uint64_t found = 0;
-  uint64_t value_bytes = 0;
-  progress_begin(impl->label, bench_names[bench], pass->rep, reads);
-  uint64_t start = now_ns();
-  for (uint64_t i = 0; i < reads; i++) {
-    uint64_t index = rng_below(&r, num) + (missing ? num : 0);
-    format_key(splitmix64(index), key, key_size);
-    int result;
-    if (seek) {
-      result = impl->seek(reader, key, key_size);
-    } else {
-      size_t value_len = 0;
-      result = impl->get(reader, key, key_size, &value_len);
-      if (result == 1) value_bytes += value_len;
-    }
-    if (result < 0) fatal("%s %s: read error", impl->label, bench_names[bench]);
-    found += (uint64_t)result;
-    if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(i);
+  bool taking_part[MAX_IMPLS] = {false};
+  uint64_t participants = 0;
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active || !include(run)) continue;
+    taking_part[r] = true;
+    participants++;
+    run->reader = make_reader(run);
+    run->read_rng = rng_for(bench, group->rep, 0);
+    run->elapsed_ns = 0;
+    run->found = 0;
+    run->value_bytes = 0;
   }
-  uint64_t elapsed = now_ns() - start;
+  progress_begin(bench_names[bench], group->rep, reads * participants);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = reads * slice / INTERLEAVE_SLICES;
+    const uint64_t end = reads * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      if (!taking_part[r]) continue;
+      impl_run *run = &group->runs[r];
+      const bench_impl *impl = run->impl;
+      uint64_t found = 0;
+      uint64_t value_bytes = 0;
+      uint64_t start = now_ns();
+      for (uint64_t i = begin; i < end; i++) {
+        uint64_t index = rng_below(&run->read_rng, num) + (missing ? num : 0);
+        format_key(splitmix64(index), key, key_size);
+        int result;
+        if (seek) {
+          result = impl->seek(run->reader, key, key_size);
+        } else {
+          size_t value_len = 0;
+          result = impl->get(run->reader, key, key_size, &value_len);
+          if (result == 1) value_bytes += value_len;
+        }
+        if (result < 0) fatal("%s %s: read error", impl->label, bench_names[bench]);
+        found += (uint64_t)result;
+        if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(completed + (i - begin));
+      }
+      run->elapsed_ns += now_ns() - start;
+      run->found += found;
+      run->value_bytes += value_bytes;
+      completed += end - begin;
+    }
+  }
   progress_end();
   free(key);
-  impl->reader_destroy(reader);
-  if (keys_are_unique()) {
-    uint64_t expected = missing ? 0 : reads;
-    if (found != expected) wrong_results(pass, bench, found, expected, "keys found");
-    if (!seek && !missing && value_bytes != reads * g_options.value_size)
-      wrong_results(pass, bench, value_bytes, reads * g_options.value_size, "value bytes");
+  for (size_t r = 0; r < group->count; r++) {
+    if (!taking_part[r]) continue;
+    impl_run *run = &group->runs[r];
+    run->impl->reader_destroy(run->reader);
+    run->reader = NULL;
+    if (keys_are_unique()) {
+      uint64_t expected = missing ? 0 : reads;
+      if (run->found != expected) wrong_results(run->impl, bench, run->found, expected, "keys found");
+      if (!seek && !missing && run->value_bytes != reads * g_options.value_size)
+        wrong_results(run->impl, bench, run->value_bytes, reads * g_options.value_size, "value bytes");
+    }
+    uint64_t bytes = seek ? run->found * (key_size + g_options.value_size) : run->found * key_size + run->value_bytes;
+    g_samples[run->index][bench][group->rep] =
+        (sample){true, (double)run->elapsed_ns / NS_PER_SEC, reads, bytes, run->found, 1, 0.0};
   }
-  uint64_t bytes = seek ? found * (key_size + g_options.value_size) : found * key_size + value_bytes;
-  g_samples[pass->impl_index][bench][pass->rep] =
-      (sample){true, (double)elapsed / NS_PER_SEC, reads, bytes, found, 1, 0.0};
 }
 
-static void run_scan(pass_context *pass, void *table, unsigned bench, bool reverse) {
-  const bench_impl *impl = pass->impl;
-  void *reader = make_reader(pass, table);
-  uint64_t bytes = 0;
-  progress_begin(impl->label, bench_names[bench], pass->rep, g_options.num);
-  uint64_t start = now_ns();
-  uint64_t count = impl->scan(reader, reverse, &bytes);
-  uint64_t elapsed = now_ns() - start;
+static bool include_every_run(const impl_run *run) {
+  (void)run;
+  return true;
+}
+
+/* readmissing_bloom on the fillrandom table: the peers (no filter to turn on), and ours when --bloom_bits
+ * already gave that table the filter. */
+static bool include_filter_ready_run(const impl_run *run) {
+  return run->impl != &ours_impl || g_options.bloom_bits == missing_bloom_bits();
+}
+
+static bool include_ours(const impl_run *run) { return run->impl == &ours_impl; }
+
+/* Full scans take milliseconds, so the implementations simply take turns. */
+static void group_scans(run_group *group, unsigned bench, bool reverse) {
+  progress_begin(bench_names[bench], group->rep, g_options.num * active_runs(group));
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active) continue;
+    run->reader = make_reader(run);
+    uint64_t bytes = 0;
+    uint64_t start = now_ns();
+    uint64_t count = run->impl->scan(run->reader, reverse, &bytes);
+    uint64_t elapsed = now_ns() - start;
+    run->impl->reader_destroy(run->reader);
+    run->reader = NULL;
+    if (count == UINT64_MAX) fatal("%s %s: iteration error", run->impl->label, bench_names[bench]);
+    if (keys_are_unique()) {
+      if (count != g_options.num) wrong_results(run->impl, bench, count, g_options.num, "entries visited");
+      uint64_t expected_bytes = g_options.num * (g_options.key_size + g_options.value_size);
+      if (bytes != expected_bytes) wrong_results(run->impl, bench, bytes, expected_bytes, "bytes visited");
+    }
+    g_samples[run->index][bench][group->rep] = (sample){true, (double)elapsed / NS_PER_SEC, count, bytes, count, 1, 0.0};
+  }
   progress_end();
-  impl->reader_destroy(reader);
-  if (count == UINT64_MAX) fatal("%s %s: iteration error", impl->label, bench_names[bench]);
-  if (keys_are_unique()) {
-    if (count != g_options.num) wrong_results(pass, bench, count, g_options.num, "entries visited");
-    uint64_t expected_bytes = g_options.num * (g_options.key_size + g_options.value_size);
-    if (bytes != expected_bytes) wrong_results(pass, bench, bytes, expected_bytes, "bytes visited");
-  }
-  g_samples[pass->impl_index][bench][pass->rep] =
-      (sample){true, (double)elapsed / NS_PER_SEC, count, bytes, count, 1, 0.0};
 }
 
+/* One readwhilewriting reader; its counters and random state carry over from slice to slice. */
 typedef struct reader_thread {
   pthread_t thread;
   const bench_impl *impl;
   void *reader;
-  unsigned index;
-  unsigned rep;
+  char *key;
+  rng read_rng;
   atomic_uint *ready;
   atomic_bool *go;
   atomic_bool *stop;
@@ -748,9 +871,6 @@ static void *reader_main(void *arg) {
   reader_thread *self = arg;
   const size_t key_size = g_options.key_size;
   const uint64_t num = g_options.num;
-  char *key = malloc(key_size);
-  self->failed = key == NULL; /* still joins the rendezvous so the writer does not wait forever */
-  rng r = rng_for(BENCH_READWHILEWRITING, self->rep, self->index + 1);
   /* release/acquire pair with the writer's start flag: only a rendezvous, the table publishes its own data. */
   atomic_fetch_add_explicit(self->ready, 1, memory_order_release);
   while (!atomic_load_explicit(self->go, memory_order_acquire)) {
@@ -760,10 +880,10 @@ static void *reader_main(void *arg) {
   uint64_t found = 0;
   uint64_t bytes = 0;
   /* relaxed: the stop flag only ends the loop; nothing is read through it. */
-  while (key != NULL && !atomic_load_explicit(self->stop, memory_order_relaxed)) {
-    format_key(splitmix64(rng_below(&r, num)), key, key_size);
+  while (!atomic_load_explicit(self->stop, memory_order_relaxed)) {
+    format_key(splitmix64(rng_below(&self->read_rng, num)), self->key, key_size);
     size_t value_len = 0;
-    int result = self->impl->get(self->reader, key, key_size, &value_len);
+    int result = self->impl->get(self->reader, self->key, key_size, &value_len);
     if (result < 0) {
       self->failed = true;
       break;
@@ -774,26 +894,19 @@ static void *reader_main(void *arg) {
     }
     ops++;
   }
-  self->elapsed_ns = now_ns() - start;
-  self->ops = ops;
-  self->found = found;
-  self->bytes = bytes;
-  free(key);
+  self->elapsed_ns += now_ns() - start;
+  self->ops += ops;
+  self->found += found;
+  self->bytes += bytes;
   return NULL;
 }
 
-static void run_read_while_writing(pass_context *pass) {
-  const bench_impl *impl = pass->impl;
+/* --threads readers get random keys while the writer adds one slice of the fill; 0, or -1 if a put failed
+ * (message in error). */
+static int read_while_writing_slice(impl_run *run, reader_thread *readers, uint64_t begin, uint64_t end,
+                                    char *key, uint64_t *completed, char *error, size_t error_len) {
   const unsigned threads = g_options.threads;
-  bench_table_config config = table_config(impl, g_options.bloom_bits);
-  void *table = impl->create(&config, pass->error, sizeof pass->error);
-  if (table == NULL) {
-    disable_impl(pass, pass->error);
-    return;
-  }
-  reader_thread *readers = calloc(threads, sizeof *readers);
-  char *key = malloc(g_options.key_size);
-  if (readers == NULL || key == NULL) fatal("out of memory");
+  const bench_impl *impl = run->impl;
   atomic_uint ready;
   atomic_bool go;
   atomic_bool stop;
@@ -801,11 +914,6 @@ static void run_read_while_writing(pass_context *pass) {
   atomic_init(&go, false);
   atomic_init(&stop, false);
   for (unsigned t = 0; t < threads; t++) {
-    readers[t] = (reader_thread){0};
-    readers[t].impl = impl;
-    readers[t].reader = make_reader(pass, table);
-    readers[t].index = t;
-    readers[t].rep = pass->rep;
     readers[t].ready = &ready;
     readers[t].go = &go;
     readers[t].stop = &stop;
@@ -813,97 +921,145 @@ static void run_read_while_writing(pass_context *pass) {
   }
   while (atomic_load_explicit(&ready, memory_order_acquire) < threads) {
   }
-  progress_begin(impl->label, bench_names[BENCH_READWHILEWRITING], pass->rep, g_options.num);
   /* release: pairs with the readers' acquire spin; a start signal only. */
   atomic_store_explicit(&go, true, memory_order_release);
+  int status = 0;
   uint64_t start = now_ns();
-  bool put_failed = false;
-  for (uint64_t j = 0; j < g_options.num; j++) {
+  for (uint64_t j = begin; j < end; j++) {
     uint64_t hash = splitmix64(j);
     format_key(hash, key, g_options.key_size);
-    if (impl->put(table, j + 1, key, g_options.key_size, value_for(hash), g_options.value_size, pass->error,
-                  sizeof pass->error) != 0) {
-      put_failed = true;
+    if (impl->put(run->table, j + 1, key, g_options.key_size, value_for(hash), g_options.value_size, error,
+                  error_len) != 0) {
+      status = -1;
       break;
     }
-    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(j);
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(*completed + (j - begin));
   }
-  uint64_t writer_elapsed = now_ns() - start;
+  run->elapsed_ns += now_ns() - start;
+  *completed += end - begin;
   /* relaxed: see reader_main. */
   atomic_store_explicit(&stop, true, memory_order_relaxed);
-  sample s = {true, 0.0, 0, 0, 0, threads, (double)writer_elapsed / NS_PER_SEC};
-  bool reader_failed = false;
-  for (unsigned t = 0; t < threads; t++) {
-    pthread_join(readers[t].thread, NULL);
-    impl->reader_destroy(readers[t].reader);
-    reader_failed |= readers[t].failed;
-    s.ops += readers[t].ops;
-    s.found += readers[t].found;
-    s.bytes += readers[t].bytes;
-    s.seconds += (double)readers[t].elapsed_ns / NS_PER_SEC / threads;
-  }
-  progress_end();
-  free(readers);
-  free(key);
-  impl->destroy(table);
-  if (put_failed) {
-    disable_impl(pass, pass->error);
-    return;
-  }
-  if (reader_failed) fatal("%s readwhilewriting: read error", impl->label);
-  g_samples[pass->impl_index][BENCH_READWHILEWRITING][pass->rep] = s;
+  for (unsigned t = 0; t < threads; t++) pthread_join(readers[t].thread, NULL);
+  return status;
 }
 
-static bool selected(unsigned bench) { return g_options.selected[bench]; }
-
-/* One implementation's share of one repetition: every selected benchmark, tables shared by the benchmarks
- * that read them (read benchmarks never modify a table). */
-static void run_pass(size_t impl_index, unsigned rep) {
-  pass_context pass = {impl_index, g_impls[impl_index].impl, rep, {0}};
-  const bool ours = pass.impl == &ours_impl;
-  const unsigned missing_bloom_bits = g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS;
-
-  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
-    void *table = build_table(&pass, true, g_options.bloom_bits, selected(BENCH_FILLSEQ) ? BENCH_FILLSEQ : BENCH_COUNT,
-                              TABLE_SEQ);
-    if (table == NULL) return;
-    if (selected(BENCH_READSEQ)) run_scan(&pass, table, BENCH_READSEQ, false);
-    if (selected(BENCH_READREVERSE)) run_scan(&pass, table, BENCH_READREVERSE, true);
-    pass.impl->destroy(table);
+/* readwhilewriting: a fresh table per implementation, filled in hash order in slices; during each slice the
+ * readers run against it, and the implementations take the slices in turn like every other benchmark. */
+static void group_read_while_writing(run_group *group) {
+  const unsigned threads = g_options.threads;
+  const uint64_t num = g_options.num;
+  reader_thread *readers[MAX_IMPLS] = {NULL};
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    run->elapsed_ns = 0;
+    if (!run->active) continue;
+    readers[r] = calloc(threads, sizeof *readers[r]);
+    if (readers[r] == NULL) fatal("out of memory");
+    for (unsigned t = 0; t < threads; t++) {
+      reader_thread *reader = &readers[r][t];
+      reader->impl = run->impl;
+      reader->reader = make_reader(run);
+      reader->key = malloc(g_options.key_size);
+      if (reader->key == NULL) fatal("out of memory");
+      reader->read_rng = rng_for(BENCH_READWHILEWRITING, group->rep, t + 1);
+    }
   }
-
-  /* readmissing_bloom shares the fillrandom table when that table already has the filter it needs (peers:
-   * no filter to turn on; ours: --bloom_bits already set). */
-  const bool bloom_on_random_table = !ours || g_options.bloom_bits == missing_bloom_bits;
-  const bool missing_bloom_here = selected(BENCH_READMISSING_BLOOM) && bloom_on_random_table;
-  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ||
-      selected(BENCH_SEEKRANDOM) || missing_bloom_here) {
-    void *table = build_table(&pass, false, g_options.bloom_bits,
-                              selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
-    if (table == NULL) return;
-    if (selected(BENCH_READRANDOM)) run_point_reads(&pass, table, BENCH_READRANDOM, false, false);
-    if (selected(BENCH_READMISSING)) run_point_reads(&pass, table, BENCH_READMISSING, true, false);
-    if (missing_bloom_here) {
-      /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
-       * the measurement rather than spend the time twice. */
-      if (!ours && selected(BENCH_READMISSING)) {
-        g_samples[impl_index][BENCH_READMISSING_BLOOM][rep] = g_samples[impl_index][BENCH_READMISSING][rep];
-      } else {
-        run_point_reads(&pass, table, BENCH_READMISSING_BLOOM, true, false);
+  char *key = malloc(g_options.key_size);
+  if (key == NULL) fatal("out of memory");
+  group_progress_begin(group, bench_names[BENCH_READWHILEWRITING], num);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = num * slice / INTERLEAVE_SLICES;
+    const uint64_t end = num * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      impl_run *run = &group->runs[r];
+      if (!run->active) continue;
+      if (read_while_writing_slice(run, readers[r], begin, end, key, &completed, group->error,
+                                   sizeof group->error) != 0) {
+        for (unsigned t = 0; t < threads; t++) {
+          run->impl->reader_destroy(readers[r][t].reader);
+          free(readers[r][t].key);
+        }
+        free(readers[r]);
+        readers[r] = NULL;
+        run_fail(run, group->error);
       }
     }
-    if (selected(BENCH_SEEKRANDOM)) run_point_reads(&pass, table, BENCH_SEEKRANDOM, false, true);
-    pass.impl->destroy(table);
+  }
+  progress_end();
+  free(key);
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (readers[r] == NULL) continue;
+    sample s = {true, 0.0, 0, 0, 0, threads, (double)run->elapsed_ns / NS_PER_SEC};
+    bool failed = false;
+    for (unsigned t = 0; t < threads; t++) {
+      reader_thread *reader = &readers[r][t];
+      run->impl->reader_destroy(reader->reader);
+      free(reader->key);
+      failed |= reader->failed;
+      s.ops += reader->ops;
+      s.found += reader->found;
+      s.bytes += reader->bytes;
+      s.seconds += (double)reader->elapsed_ns / NS_PER_SEC / threads;
+    }
+    free(readers[r]);
+    if (failed) fatal("%s readwhilewriting: read error", run->impl->label);
+    g_samples[run->index][BENCH_READWHILEWRITING][group->rep] = s;
+  }
+}
+
+/* One repetition: every selected benchmark for every implementation. Benchmarks that read the same kind of
+ * table share it (reads never modify a table); every implementation's table is alive at once so that their
+ * slices can alternate. */
+static void run_repetition(unsigned rep) {
+  run_group group;
+
+  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_fill(&group, true, selected(BENCH_FILLSEQ) ? BENCH_FILLSEQ : BENCH_COUNT, TABLE_SEQ);
+    if (selected(BENCH_READSEQ)) group_scans(&group, BENCH_READSEQ, false);
+    if (selected(BENCH_READREVERSE)) group_scans(&group, BENCH_READREVERSE, true);
+    group_end(&group);
   }
 
-  if (selected(BENCH_READMISSING_BLOOM) && !bloom_on_random_table) {
-    void *table = build_table(&pass, false, missing_bloom_bits, BENCH_COUNT, TABLE_RANDOM_BLOOM);
-    if (table == NULL) return;
-    run_point_reads(&pass, table, BENCH_READMISSING_BLOOM, true, false);
-    pass.impl->destroy(table);
+  const bool ours_filter_ready = g_options.bloom_bits == missing_bloom_bits();
+  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ||
+      selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_fill(&group, false, selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
+    if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
+    if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
+    if (selected(BENCH_READMISSING_BLOOM)) {
+      if (selected(BENCH_READMISSING)) {
+        /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
+         * the measurement rather than spend the time twice. */
+        for (size_t r = 0; r < group.count; r++) {
+          const impl_run *run = &group.runs[r];
+          if (run->active && run->impl != &ours_impl)
+            g_samples[run->index][BENCH_READMISSING_BLOOM][rep] = g_samples[run->index][BENCH_READMISSING][rep];
+        }
+        if (ours_filter_ready) group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+      } else {
+        group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_filter_ready_run);
+      }
+    }
+    if (selected(BENCH_SEEKRANDOM)) group_point_reads(&group, BENCH_SEEKRANDOM, false, true, include_every_run);
+    group_end(&group);
   }
 
-  if (selected(BENCH_READWHILEWRITING)) run_read_while_writing(&pass);
+  if (selected(BENCH_READMISSING_BLOOM) && !ours_filter_ready) {
+    group_begin(&group, rep, true, missing_bloom_bits());
+    group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_BLOOM);
+    group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+    group_end(&group);
+  }
+
+  if (selected(BENCH_READWHILEWRITING)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_read_while_writing(&group);
+    group_end(&group);
+  }
 }
 
 /* ---- statistics and reports ---- */
@@ -1114,7 +1270,8 @@ static void print_text_report(double wall_seconds) {
     for (size_t i = 1; i < g_impl_count; i++) any_peer |= memory_for(i, kind).present;
     if (!any_peer && g_impl_count > 1) continue;
     char label[64];
-    snprintf(label, sizeof label, "B/entry>payload %s", kind == TABLE_SEQ ? "seq" : "random");
+    static const char *const short_names[TABLE_KINDS] = {"seq", "random", "+bloom"};
+    snprintf(label, sizeof label, "B/entry>payload %s", short_names[kind]);
     char cell[32];
     snprintf(cell, sizeof cell, "%.1f B", ours.beyond_payload);
     printf("%-24s %-12s", label, cell);
@@ -1334,11 +1491,7 @@ int main(int argc, char **argv) {
   if (!g_options.json) print_text_header();
 
   uint64_t start = now_ns();
-  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
-    for (size_t i = 0; i < g_impl_count; i++) {
-      if (g_impls[i].enabled) run_pass(i, rep);
-    }
-  }
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) run_repetition(rep);
   progress_finish();
   double wall_seconds = (double)(now_ns() - start) / NS_PER_SEC;
 
