@@ -1,8 +1,9 @@
 /* memtable/coding.h - private: LevelDB's byte encodings (varint32, fixed64 little-endian) and the entry
  * codec, inline for the memtable's hot paths. entry.c wraps them as the public mt_entry_* functions.
  *
- * Decoders take an end pointer and never read at or past it; encoders trust their caller to have sized
- * the buffer with the matching *_length function.
+ * Decoders take an end pointer and never read at or past it (except entry_decode_self_delimited, whose
+ * bounds are the entry's own lengths); encoders trust their caller to have sized the buffer with the
+ * matching *_length function.
  */
 #ifndef MEMTABLE_CODING_H
 #define MEMTABLE_CODING_H
@@ -39,6 +40,11 @@ static inline char *encode_varint32(char *dst, uint32_t value) {
 /* Returns the byte after the varint, or NULL when it is truncated at `end`, longer than 5 bytes, or its
  * 5th byte holds bits beyond 32. Non-minimal encodings (0x80 0x00) are accepted, as LevelDB does. */
 static inline const char *decode_varint32(const char *p, const char *end, uint32_t *value) {
+  /* Lengths below 128 (most keys and many values) take one byte: no loop. */
+  if (p < end && (unsigned char)*p < 0x80) {
+    *value = (unsigned char)*p;
+    return p + 1;
+  }
   uint32_t result = 0;
   for (unsigned shift = 0; shift <= 28 && p < end; shift += 7) {
     uint32_t byte = (unsigned char)*p++;
@@ -132,6 +138,31 @@ static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *
   uint32_t value_len;
   p = decode_varint32(p, end, &value_len);
   if (p == NULL || value_len > (size_t)(end - p)) return false;
+  entry->user_key.data = user_key;
+  entry->user_key.len = internal_len - 8;
+  entry->seq = tag >> 8;
+  entry->type = (mt_entry_type)(tag & 0xff);
+  entry->value.data = p;
+  entry->value.len = value_len;
+  *consumed = (size_t)(p + value_len - data);
+  return true;
+}
+
+/* Decodes the entry at data trusting its own lengths, for memory whose size is not known: reads the length
+ * prefixes (at most 5 bytes each) and the tag they place; the caller reads the key and value the entry
+ * describes. Returns false when a varint is malformed, the internal key is shorter than its tag or the
+ * type is unknown (so a bad type is never handed out); a damaged length is otherwise believed. */
+static inline bool entry_decode_self_delimited(const char *data, mt_entry *entry, size_t *consumed) {
+  uint32_t internal_len;
+  const char *p = decode_varint32(data, data + MT_VARINT32_MAX_BYTES, &internal_len);
+  if (p == NULL || internal_len < 8) return false;
+  uint64_t tag = decode_fixed64(p + internal_len - 8);
+  if ((tag & 0xff) > MT_TYPE_VALUE) return false;
+  const char *user_key = p;
+  p += internal_len;
+  uint32_t value_len;
+  p = decode_varint32(p, p + MT_VARINT32_MAX_BYTES, &value_len);
+  if (p == NULL) return false;
   entry->user_key.data = user_key;
   entry->user_key.len = internal_len - 8;
   entry->seq = tag >> 8;

@@ -1,17 +1,10 @@
-/* Concurrent-read skiplist: see include/memtable/skiplist.h for the contract.
- *
- * Node layout (one arena allocation, aligned for the links):
- *
- *   [link height-1] ... [link 1] [link 0] [key_size: u32] [height: u8] [key bytes ...]
- *                                         ^ a node pointer points here
- *
- * The tower is exactly as tall as the node, and the key follows the five header bytes, so a comparison
- * touches the node's own memory only. The header is read with memcpy; the key may be unaligned (the
- * comparator must read it bytewise or with memcpy).
+/* Concurrent-read skiplist: see include/memtable/skiplist.h for the contract, and
+ * memtable/skiplist_inline.h for the node layout and the list's fields.
  *
  * Threading: one writer (serialised by the caller), readers without locks. Invariants:
- *  - A node's header, key and own links are written before it becomes reachable, and never change after,
- *    except the links, which only the writer changes, each by one release store of a fully written node.
+ *  - A node's key, key size and own links are written before it becomes reachable, and never change
+ *    after, except the links, which only the writer changes, each by one release store of a fully written
+ *    node.
  *  - Every link a reader follows is read with an acquire load, pairing with that release store.
  *  - Nothing is ever unlinked or freed (the arena frees everything at once).
  *
@@ -20,92 +13,46 @@
  */
 #include <memtable/skiplist.h>
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <string.h>
 
-typedef struct skiplist_node skiplist_node; /* never defined: the layout above is addressed by hand */
-typedef _Atomic(skiplist_node *) skiplist_link;
+#include "memtable/skiplist_inline.h"
 
-#define NODE_HEADER_SIZE ((size_t)5) /* u32 key_size, u8 height */
-#define NODE_HEIGHT_OFFSET 4
-#define CACHE_LINE 64
+static inline const char *node_key(const skiplist_node *node) { return skiplist_node_key(node); }
 
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(address) __builtin_prefetch(address)
-#else
-#define PREFETCH(address) ((void)(address))
-#endif
-
-struct mt_skiplist {
-  /* Read by every search; fixed at create except height. */
-  mt_skiplist_compare_fn compare;
-  void *compare_ctx;
-  skiplist_node *head; /* max_height links, no key; its links at levels >= height are NULL */
-  mt_arena *arena;
-  int max_height;
-  /* Tallest tower linked so far, 1..max_height. Written by the writer only; readers read it relaxed: it
-   * publishes no memory, because a reader that sees a new height early finds NULL in head's new links
-   * (and drops a level) or the new node itself, whose contents the acquire on that link makes visible. */
-  _Atomic int height;
-
-  /* Writer state, on its own cache line so the writer's stores do not evict the fields above from the
-   * readers' caches. */
-  alignas(CACHE_LINE) _Atomic size_t count; /* written by the writer, read by any thread: a statistic */
-  uint64_t random_state;     /* splitmix64 state for tower heights */
-  uint64_t grow_threshold;   /* a random value below this adds a level: probability 1/branching */
-  /* splice[0..max_height) = prev, splice[max_height..2*max_height) = next: after every completed insert,
-   * for each level i, prev[i] is the last inserted node or a node before it, next[i] = prev[i]'s link i,
-   * and the intervals nest (prev[i+1] <= prev[i], next[i] <= next[i+1]); at levels >= height they are
-   * head and NULL. So a key strictly between prev[0] and next[0] lies strictly between prev[i] and next[i]
-   * at every level, and can be linked there without a search: ascending inserts cost one comparison. */
-  bool splice_is_valid;  /* false after a search that stopped early (equal key): splice partly rewritten */
-  bool splice_is_useful; /* the last insert landed right after the one before it: try the splice first */
-  skiplist_node *splice[];
-};
-
-static inline skiplist_link *node_links(const skiplist_node *node) {
-  /* The tower ends where the node begins; link i is i+1 slots below. */
-  return (skiplist_link *)(uintptr_t)node - 1;
-}
-
-static inline char *node_key(const skiplist_node *node) { return (char *)(uintptr_t)node + NODE_HEADER_SIZE; }
-
-static inline int node_height(const skiplist_node *node) {
-  return ((const unsigned char *)node)[NODE_HEIGHT_OFFSET];
-}
+static inline skiplist_node *node_of_key(const char *key) { return (skiplist_node *)(uintptr_t)key; }
 
 static inline uint32_t node_key_size(const skiplist_node *node) {
   uint32_t key_size;
-  memcpy(&key_size, node, sizeof(key_size));
+  memcpy(&key_size, (const char *)node - SKIPLIST_KEY_SIZE_BYTES, sizeof(key_size));
   return key_size;
 }
 
-static inline skiplist_node *node_of_key(const char *key) {
-  return (skiplist_node *)(uintptr_t)(key - NODE_HEADER_SIZE);
-}
+/* Every access to a link goes through the helpers below and the two loads in skiplist_inline.h
+ * (skiplist_load_next_acquire, skiplist_load_next_for_prefetch), so the memory order of each is stated
+ * once. A lock-free multi-writer insert would add a compare-and-swap (see mt_skiplist_insert_allocated). */
 
-/* Every access to a link goes through the four helpers below, so the memory order of each is stated once.
- * A lock-free multi-writer insert would add a fifth, a compare-and-swap (see mt_skiplist_insert_allocated). */
-
-/* Acquire: pairs with store_next_release, so the node it returns has its key, header and links visible. */
-static inline skiplist_node *load_next_acquire(const skiplist_node *node, int level) {
-  return atomic_load_explicit(node_links(node) - level, memory_order_acquire);
-}
-
-/* Relaxed: for a prefetch address only, which is never dereferenced. */
-static inline skiplist_node *load_next_for_prefetch(const skiplist_node *node, int level) {
-  return atomic_load_explicit(node_links(node) - level, memory_order_relaxed);
-}
-
-/* Release: everything written to `next` (key, header, its links) happens-before any acquire that reads it. */
-static inline void store_next_release(skiplist_node *node, int level, skiplist_node *next) {
-  atomic_store_explicit(node_links(node) - level, next, memory_order_release);
+/* Release: everything written to `next` (key, key size, its links) happens-before any acquire that reads
+ * it. */
+static inline void store_next_release(const mt_skiplist *list, skiplist_node *node, int level, skiplist_node *next) {
+  atomic_store_explicit(skiplist_node_links(list, node) - level, next, memory_order_release);
 }
 
 /* Relaxed: only for a node no reader can reach yet; the release that publishes it orders these stores. */
-static inline void store_next_relaxed(skiplist_node *node, int level, skiplist_node *next) {
-  atomic_store_explicit(node_links(node) - level, next, memory_order_relaxed);
+static inline void store_next_relaxed(const mt_skiplist *list, skiplist_node *node, int level, skiplist_node *next) {
+  atomic_store_explicit(skiplist_node_links(list, node) - level, next, memory_order_relaxed);
+}
+
+/* Between allocate_key and the insert, link 0 of a node holds its height (see skiplist_inline.h). Relaxed
+ * both ways: the node is unreachable, and only the writer that allocated it reads it back. */
+static inline void stash_height(const mt_skiplist *list, skiplist_node *node, int height) {
+  atomic_store_explicit(skiplist_node_links(list, node), (skiplist_node *)(uintptr_t)height, memory_order_relaxed);
+}
+
+static inline int stashed_height(const mt_skiplist *list, const skiplist_node *node) {
+  return (int)(uintptr_t)atomic_load_explicit(skiplist_node_links(list, node), memory_order_relaxed);
 }
 
 static inline int load_height(const mt_skiplist *list) {
@@ -120,9 +67,10 @@ static inline int compare_keys(const mt_skiplist *list, const char *a, const cha
 /* While the walk at `node` compares `next`, start fetching both nodes it may visit after that: the one after
  * `next` (if it goes right) and node's link one level down (if it drops). Measured: 15-25% off random
  * inserts and seeks of a million keys, against prefetching neither or only the first. */
-static inline void prefetch_candidates(const skiplist_node *node, const skiplist_node *next, int level) {
-  PREFETCH(load_next_for_prefetch(next, level));
-  if (level > 0) PREFETCH(load_next_for_prefetch(node, level - 1));
+static inline void prefetch_candidates(const mt_skiplist *list, const skiplist_node *node, const skiplist_node *next,
+                                       int level) {
+  SKIPLIST_PREFETCH(skiplist_load_next_for_prefetch(list, next, level));
+  if (level > 0) SKIPLIST_PREFETCH(skiplist_load_next_for_prefetch(list, node, level - 1));
 }
 
 /* Each search remembers the node that ended its walk on the level above: when the same node follows on
@@ -137,10 +85,10 @@ static inline skiplist_node *find_greater_or_equal(const mt_skiplist *list, cons
   skiplist_node *known_greater = NULL;
   int level = load_height(list) - 1;
   for (;;) {
-    skiplist_node *next = load_next_acquire(node, level);
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     int order = 1;
     if (next != NULL && next != known_greater) {
-      prefetch_candidates(node, next, level);
+      prefetch_candidates(list, node, next, level);
       order = compare_keys(list, node_key(next), key);
     }
     if (order < 0) {
@@ -170,9 +118,9 @@ static skiplist_node *find_less_than(const mt_skiplist *list, const char *key) {
   skiplist_node *known_not_less = NULL;
   int level = load_height(list) - 1;
   for (;;) {
-    skiplist_node *next = load_next_acquire(node, level);
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL && next != known_not_less) {
-      prefetch_candidates(node, next, level);
+      prefetch_candidates(list, node, next, level);
       if (compare_keys(list, node_key(next), key) < 0) {
         node = next;
         continue;
@@ -190,9 +138,9 @@ static skiplist_node *find_less_or_equal(const mt_skiplist *list, const char *ke
   skiplist_node *known_greater = NULL;
   int level = load_height(list) - 1;
   for (;;) {
-    skiplist_node *next = load_next_acquire(node, level);
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL && next != known_greater) {
-      prefetch_candidates(node, next, level);
+      prefetch_candidates(list, node, next, level);
       int order = compare_keys(list, node_key(next), key);
       if (order == 0) return next;
       if (order < 0) {
@@ -211,7 +159,7 @@ static skiplist_node *find_last(const mt_skiplist *list) {
   skiplist_node *node = list->head;
   int level = load_height(list) - 1;
   for (;;) {
-    skiplist_node *next = load_next_acquire(node, level);
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL) {
       node = next;
     } else if (level == 0) {
@@ -220,6 +168,26 @@ static skiplist_node *find_last(const mt_skiplist *list) {
       level--;
     }
   }
+}
+
+/* The number of levels `target` is linked on, found by a search for its key: every node before it on a
+ * level it is linked on sorts before it, so the walk meets it first on its top level. 0 if it is not
+ * linked at all (never the case for a node an iterator reached). */
+static int linked_height(const mt_skiplist *list, const skiplist_node *target) {
+  const char *key = node_key(target);
+  skiplist_node *node = list->head;
+  skiplist_node *known_not_less = NULL;
+  for (int level = load_height(list) - 1; level >= 0;) {
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
+    if (next == target) return level + 1;
+    if (next != NULL && next != known_not_less && compare_keys(list, node_key(next), key) < 0) {
+      node = next;
+      continue;
+    }
+    known_not_less = next;
+    level--;
+  }
+  return 0;
 }
 
 static inline uint64_t next_random(uint64_t *state) {
@@ -236,22 +204,25 @@ static int random_height(mt_skiplist *list) {
   return height;
 }
 
-static mt_status allocate_node(mt_arena *arena, int height, size_t key_size, skiplist_node **out) {
+/* A node of `height` links for a key of key_size bytes; records key_size when the list does. Its links are
+ * left unwritten. */
+static mt_status allocate_node(mt_arena *arena, size_t key_header_size, int height, size_t key_size,
+                               skiplist_node **out) {
   *out = NULL;
 #if SIZE_MAX > UINT32_MAX
-  if (key_size > UINT32_MAX) return MT_INVALID_ARGUMENT; /* the header stores it in 32 bits */
+  if (key_size > UINT32_MAX) return MT_INVALID_ARGUMENT; /* key sizes are recorded in 32 bits */
 #endif
-  size_t tower_size = (size_t)height * sizeof(skiplist_link);
-  if (key_size > SIZE_MAX - tower_size - NODE_HEADER_SIZE) return MT_INVALID_ARGUMENT;
+  size_t prefix_size = (size_t)height * sizeof(skiplist_link) + key_header_size;
+  if (key_size > SIZE_MAX - prefix_size) return MT_INVALID_ARGUMENT;
   void *memory;
-  mt_status status = mt_arena_try_allocate(arena, tower_size + NODE_HEADER_SIZE + key_size,
-                                           alignof(skiplist_link), &memory);
+  mt_status status = mt_arena_try_allocate(arena, prefix_size + key_size, alignof(skiplist_link), &memory);
   if (status != MT_OK) return status;
-  skiplist_node *node = (skiplist_node *)((char *)memory + tower_size);
-  uint32_t stored_size = (uint32_t)key_size;
-  memcpy(node, &stored_size, sizeof(stored_size));
-  ((unsigned char *)node)[NODE_HEIGHT_OFFSET] = (unsigned char)height;
-  *out = node;
+  char *key = (char *)memory + prefix_size;
+  if (key_header_size != 0) {
+    uint32_t stored_size = (uint32_t)key_size;
+    memcpy(key - SKIPLIST_KEY_SIZE_BYTES, &stored_size, sizeof(stored_size));
+  }
+  *out = node_of_key(key);
   return MT_OK;
 }
 
@@ -268,11 +239,12 @@ mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *opti
   size_t splice_size = 2 * (size_t)options->max_height * sizeof(skiplist_node *);
   mt_skiplist *list = mt_arena_allocate_aligned_to(arena, sizeof(*list) + splice_size, alignof(mt_skiplist));
   if (list == NULL) return NULL;
+  list->key_header_size = options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0;
   skiplist_node *head;
-  if (allocate_node(arena, options->max_height, 0, &head) != MT_OK) return NULL;
+  if (allocate_node(arena, list->key_header_size, options->max_height, 0, &head) != MT_OK) return NULL;
   for (int level = 0; level < options->max_height; level++) {
     /* Relaxed: the list is not shared yet; handing the list to other threads must synchronise anyway. */
-    store_next_relaxed(head, level, NULL);
+    store_next_relaxed(list, head, level, NULL);
   }
   list->compare = options->compare;
   list->compare_ctx = options->compare_ctx;
@@ -297,9 +269,10 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
   skiplist_node *node;
   int height = random_height(list);
-  mt_status status = allocate_node(list->arena, height, key_size, &node);
+  mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
   if (status != MT_OK) return status;
-  *key = node_key(node);
+  stash_height(list, node, height);
+  *key = (char *)(uintptr_t)node_key(node);
   return MT_OK;
 }
 
@@ -329,19 +302,22 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
     list->splice_is_useful = prev[0] == last_inserted;
   }
 
-  int height = node_height(node);
+  /* Read only now: a node inserted twice is found equal to itself above, before its linked link 0 could be
+   * mistaken for a height. */
+  int height = stashed_height(list, node);
+  assert(height >= 1 && height <= list->max_height);
   if (height > load_height(list)) {
     /* prev/next above the old height are already head/NULL (the splice invariant). Relaxed: see the
      * height field; storing it before the node is linked is what LevelDB does and is safe either way. */
     atomic_store_explicit(&list->height, height, memory_order_relaxed);
   }
-  for (int level = 0; level < height; level++) store_next_relaxed(node, level, next[level]);
+  for (int level = 0; level < height; level++) store_next_relaxed(list, node, level, next[level]);
   /* Bottom up, so a reader that finds the node on level i can also find it on every level below.
    * Multi-writer: each writer keeps its own splice, and this store becomes a compare-and-swap of
    * prev[level]'s link from next[level] to node (release on success, relaxed on failure); on failure the
    * writer re-searches that level from prev[level], resets node's link with store_next_relaxed (node is
    * still unreachable at that level) and retries. height would grow by CAS, count by fetch_add. */
-  for (int level = 0; level < height; level++) store_next_release(prev[level], level, node);
+  for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
   for (int level = 0; level < height; level++) prev[level] = node;
   /* Relaxed load and store: only this writer changes count, and count publishes no memory. A multi-writer
    * insert would use a relaxed fetch_add. */
@@ -372,15 +348,20 @@ size_t mt_skiplist_count(const mt_skiplist *list) {
   return atomic_load_explicit(&list->count, memory_order_relaxed);
 }
 
-/* The node is aligned, lies inside the arena with its whole tower and key, and has a height in range. */
+/* Link `level` of node is aligned and lies inside the arena, so it can be read. */
+static bool link_is_readable(const mt_skiplist *list, const skiplist_node *node, int level) {
+  const skiplist_link *link = skiplist_node_links(list, node) - level;
+  return (uintptr_t)link % alignof(skiplist_link) == 0 && mt_arena_contains(list->arena, link, sizeof(*link)) != 0;
+}
+
+/* A node reached on level 0: its link 0 is readable and, when key sizes are recorded, its size and whole key
+ * lie inside the arena. (Without recorded sizes only key_ok can say how long a key is.) */
 static bool node_is_sound(const mt_skiplist *list, const skiplist_node *node) {
-  if ((uintptr_t)node % alignof(skiplist_link) != 0) return false;
-  if (!mt_arena_contains(list->arena, node, NODE_HEADER_SIZE)) return false;
-  int height = node_height(node);
-  if (height < 1 || height > list->max_height) return false;
-  size_t tower_size = (size_t)height * sizeof(skiplist_link);
-  return mt_arena_contains(list->arena, (const char *)node - tower_size,
-                           tower_size + NODE_HEADER_SIZE + node_key_size(node)) != 0;
+  if (!link_is_readable(list, node, 0)) return false;
+  if (list->key_header_size == 0) return true;
+  const char *key_size = (const char *)node - SKIPLIST_KEY_SIZE_BYTES;
+  return mt_arena_contains(list->arena, key_size, SKIPLIST_KEY_SIZE_BYTES) &&
+         mt_arena_contains(list->arena, key_size, SKIPLIST_KEY_SIZE_BYTES + node_key_size(node));
 }
 
 mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key), void *ctx) {
@@ -388,9 +369,11 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
   const skiplist_node *head = list->head;
   int height = load_height(list);
   if (height < 1 || height > list->max_height) return MT_CORRUPTION;
-  if (!node_is_sound(list, head) || node_height(head) != list->max_height) return MT_CORRUPTION;
+  for (int level = 0; level < list->max_height; level++) {
+    if (!link_is_readable(list, head, level)) return MT_CORRUPTION;
+  }
   for (int level = height; level < list->max_height; level++) {
-    if (load_next_acquire(head, level) != NULL) return MT_CORRUPTION;
+    if (skiplist_load_next_acquire(list, head, level) != NULL) return MT_CORRUPTION;
   }
 
   /* Level 0: every node sound, accepted by key_ok, strictly ascending, and exactly count of them (which
@@ -398,7 +381,8 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
   size_t expected = mt_skiplist_count(list);
   size_t seen = 0;
   const skiplist_node *previous = NULL;
-  for (const skiplist_node *node = load_next_acquire(head, 0); node != NULL; node = load_next_acquire(node, 0)) {
+  for (const skiplist_node *node = skiplist_load_next_acquire(list, head, 0); node != NULL;
+       node = skiplist_load_next_acquire(list, node, 0)) {
     if (++seen > expected || !node_is_sound(list, node)) return MT_CORRUPTION;
     if (key_ok != NULL && !key_ok(ctx, node_key(node))) return MT_CORRUPTION;
     if (previous != NULL && compare_keys(list, node_key(previous), node_key(node)) >= 0) return MT_CORRUPTION;
@@ -406,23 +390,22 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
   }
   if (seen != expected) return MT_CORRUPTION;
 
-  /* Each higher level must be an in-order subsequence of the level below (so of level 0, and so strictly
-   * ascending without comparing again), made of nodes tall enough to have that level. Nodes are matched
-   * by address against the already-checked level below before anything of them is read. */
+  /* Each higher level must be a non-empty (its first node raised the height) in-order subsequence of the
+   * level below (so of level 0, and so strictly ascending without comparing again). Nodes are matched by
+   * address against the already-checked level below before anything of them is read, and each link is
+   * checked to lie in the arena before it is read. Heights are not stored, so a link that names a node
+   * shorter than its level cannot be told from a real one unless what it reads there breaks the rest. */
   for (int level = 1; level < height; level++) {
-    const skiplist_node *below = load_next_acquire(head, level - 1);
-    for (const skiplist_node *node = load_next_acquire(head, level); node != NULL;
-         node = load_next_acquire(node, level)) {
-      while (below != NULL && below != node) below = load_next_acquire(below, level - 1);
-      if (below == NULL || node_height(node) <= level) return MT_CORRUPTION;
-      below = load_next_acquire(below, level - 1);
+    const skiplist_node *below = skiplist_load_next_acquire(list, head, level - 1);
+    const skiplist_node *node = skiplist_load_next_acquire(list, head, level);
+    if (node == NULL) return MT_CORRUPTION;
+    for (; node != NULL; node = skiplist_load_next_acquire(list, node, level)) {
+      while (below != NULL && below != node) below = skiplist_load_next_acquire(list, below, level - 1);
+      if (below == NULL || !link_is_readable(list, node, level)) return MT_CORRUPTION;
+      below = skiplist_load_next_acquire(list, below, level - 1);
     }
   }
   return MT_OK;
-}
-
-static inline skiplist_node *iter_node(const mt_skiplist_iter *iter) {
-  return (skiplist_node *)(uintptr_t)iter->node;
 }
 
 void mt_skiplist_iter_init(mt_skiplist_iter *iter, const mt_skiplist *list) {
@@ -433,28 +416,31 @@ void mt_skiplist_iter_init(mt_skiplist_iter *iter, const mt_skiplist *list) {
 
 bool mt_skiplist_iter_valid(const mt_skiplist_iter *iter) { return iter != NULL && iter->node != NULL; }
 
+/* The public functions below test validity inline rather than call mt_skiplist_iter_valid: an exported
+ * function may be interposed in a shared build, so the compiler would not inline the call. */
+static inline bool iter_is_valid(const mt_skiplist_iter *iter) { return iter != NULL && iter->node != NULL; }
+
 const char *mt_skiplist_iter_key(const mt_skiplist_iter *iter) {
-  return mt_skiplist_iter_valid(iter) ? node_key(iter_node(iter)) : NULL;
+  return iter_is_valid(iter) ? skiplist_iter_key_inline(iter) : NULL;
 }
 
 size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter) {
-  return mt_skiplist_iter_valid(iter) ? node_key_size(iter_node(iter)) : 0;
+  return iter_is_valid(iter) ? skiplist_iter_key_size_inline(iter) : 0;
 }
 
 int mt_skiplist_iter_height(const mt_skiplist_iter *iter) {
-  return mt_skiplist_iter_valid(iter) ? node_height(iter_node(iter)) : 0;
+  return iter_is_valid(iter) ? linked_height(iter->list, skiplist_iter_node(iter)) : 0;
 }
 
 void mt_skiplist_iter_next(mt_skiplist_iter *iter) {
-  if (!mt_skiplist_iter_valid(iter)) return;
-  iter->node = load_next_acquire(iter_node(iter), 0);
+  if (iter_is_valid(iter)) skiplist_iter_next_inline(iter);
 }
 
 /* A reader cannot use back links (the writer could not publish them atomically with the forward ones),
  * so stepping back searches for the last node before the current key, as LevelDB does. */
 void mt_skiplist_iter_prev(mt_skiplist_iter *iter) {
-  if (!mt_skiplist_iter_valid(iter)) return;
-  skiplist_node *node = find_less_than(iter->list, node_key(iter_node(iter)));
+  if (!iter_is_valid(iter)) return;
+  skiplist_node *node = find_less_than(iter->list, node_key(skiplist_iter_node(iter)));
   iter->node = node == iter->list->head ? NULL : node;
 }
 
@@ -476,7 +462,7 @@ void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target) 
 
 void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter) {
   if (iter == NULL) return;
-  iter->node = iter->list == NULL ? NULL : load_next_acquire(iter->list->head, 0);
+  iter->node = iter->list == NULL ? NULL : skiplist_load_next_acquire(iter->list, iter->list->head, 0);
 }
 
 void mt_skiplist_iter_seek_to_last(mt_skiplist_iter *iter) {

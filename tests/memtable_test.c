@@ -1519,7 +1519,9 @@ static void memtable_test_user_iterator_without_memory_for_seeks(void **state) {
 }
 
 /* Corruption: flip each bit of each stored entry in turn (the entry and its checksum bytes), look at the
- * table through every reader, flip it back. */
+ * table through every reader, flip it back. Without checksums the length prefixes are trusted (nothing
+ * records an entry's size), so their bits are left alone there: a damaged length may send a read past the
+ * entry, which only the checksum configurations promise to catch. */
 #define CORRUPTION_ENTRIES 24
 
 typedef struct original_entry {
@@ -1532,6 +1534,7 @@ typedef struct original_entry {
   char *stored;       /* the entry's bytes in the arena */
   size_t stored_len;  /* entry + checksum bytes */
   size_t value_start; /* offset of the value length varint */
+  size_t type_offset; /* offset of the tag's type byte */
 } original_entry;
 
 static const original_entry *find_original(const original_entry *entries, mt_slice key, uint64_t seq) {
@@ -1614,12 +1617,14 @@ static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
     e->stored = (char *)(uintptr_t)raw.data; /* a test may write where the table only reads */
     e->stored_len = raw.len + checksum_bytes;
     e->value_start = 1 + e->key_len + 8;
+    e->type_offset = 1 + e->key_len;
   }
   mt_memtable_iter_destroy(iter);
 
   for (size_t i = 0; i < CORRUPTION_ENTRIES; i++) {
     const original_entry *e = &entries[i];
     for (size_t byte = 0; byte < e->stored_len; byte++) {
+      if (checksum_bytes == 0 && (byte == 0 || byte == e->value_start)) continue; /* the length prefixes */
       for (unsigned bit = 0; bit < 8; bit++) {
         e->stored[byte] ^= (char)(1u << bit);
         counts->flips++;
@@ -1633,8 +1638,14 @@ static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
         /* The value length, value and checksum bytes play no part in the order, so get lands on the entry. */
         bool lands = byte >= e->value_start;
         if (lands && checksum_bytes == 8) assert_int_equal(got, MT_CORRUPTION);
-        /* A changed value length never fits the entry's allocated size exactly. */
-        if (byte == e->value_start) {
+        /* A changed value length never fits the entry's recorded size exactly. */
+        if (checksum_bytes != 0 && byte == e->value_start) {
+          assert_int_equal(got, MT_CORRUPTION);
+          assert_true(by_iteration);
+          assert_int_equal(validated, MT_CORRUPTION);
+        }
+        /* An unknown type (any bit but the lowest of the type byte) is refused with or without checksums. */
+        if (byte == e->type_offset && bit != 0) {
           assert_int_equal(got, MT_CORRUPTION);
           assert_true(by_iteration);
           assert_int_equal(validated, MT_CORRUPTION);
@@ -1710,8 +1721,8 @@ static void memtable_test_corruption_1_byte_checksum(void **state) {
 
 static void memtable_test_corruption_without_checksum_stays_in_bounds(void **state) {
   (void)state;
-  /* Without checksums damaged keys and values can be returned, but every read stays inside the entry, and
-   * damage to the lengths or the type is still caught by the exact-fit and type checks. */
+  /* Without checksums damaged keys and values can be returned (the length prefixes are left intact, see
+   * run_corruption), but every read stays inside the entry and damage to the type is still caught. */
   corruption_counts counts = {0, 0, 0, 0, 0};
   run_corruption(0, &counts);
   assert_true(counts.caught_by_iteration > 0);

@@ -778,8 +778,16 @@ static size_t fill_until_refused(mt_skiplist *list, mt_status refusal) {
     assert_true(inserted < 1000000);
   }
   assert_int_equal(status, refusal);
+  /* Towers are random: a shorter node than the refused one may still fit the block's last bytes. The
+   * refused node needed at most 12 links and the key, each node takes at least one link and the key, so
+   * after a few such reservations the arena refuses the same way. */
+  const size_t most_that_fit = (12 + 1) * sizeof(uint64_t) / (2 * sizeof(uint64_t));
+  size_t reserved = 0;
   char *buffer = (char *)list;
-  assert_int_equal(mt_skiplist_allocate_key(list, sizeof(uint64_t), &buffer), refusal);
+  while ((status = mt_skiplist_allocate_key(list, sizeof(uint64_t), &buffer)) == MT_OK) {
+    assert_true(++reserved <= most_that_fit);
+  }
+  assert_int_equal(status, refusal);
   assert_null(buffer);
   assert_int_equal(mt_skiplist_count(list), inserted);
   assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
@@ -938,8 +946,7 @@ static int compare_test_strings(const void *a, const void *b) {
   return compare_bytes(x->bytes, x->size, y->bytes, y->size);
 }
 
-static void skiplist_test_variable_length_keys(void **state) {
-  (void)state;
+static void check_variable_length_keys(bool record_key_size) {
   enum { COUNT = 500 };
   const uint32_t seed = 4242;
   test_random rnd = random_create(seed);
@@ -954,6 +961,7 @@ static void skiplist_test_variable_length_keys(void **state) {
   mt_arena *arena = mt_arena_create(NULL);
   mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
   options.compare = compare_length_prefixed;
+  options.record_key_size = record_key_size;
   mt_skiplist *list = mt_skiplist_create(arena, &options);
   assert_non_null(list);
   char encoded[310];
@@ -988,7 +996,8 @@ static void skiplist_test_variable_length_keys(void **state) {
     const char *key = mt_skiplist_iter_key(&iter);
     const char *bytes = decode_varint32(key, &size);
     CHECK_SEEDED(size == strings[i].size && memcmp(bytes, strings[i].bytes, size) == 0, seed);
-    CHECK_SEEDED(mt_skiplist_iter_key_size(&iter) == (size_t)(bytes - key) + size, seed);
+    size_t expected_size = record_key_size ? (size_t)(bytes - key) + size : 0;
+    CHECK_SEEDED(mt_skiplist_iter_key_size(&iter) == expected_size, seed);
   }
   CHECK_SEEDED(!mt_skiplist_iter_valid(&iter), seed);
 
@@ -1006,6 +1015,93 @@ static void skiplist_test_variable_length_keys(void **state) {
   assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
   mt_arena_destroy(arena);
   free(strings);
+}
+
+static void skiplist_test_variable_length_keys(void **state) {
+  (void)state;
+  check_variable_length_keys(true);
+  check_variable_length_keys(false);
+}
+
+/* Without record_key_size a node is its links and its key, nothing more: with one level, two 8-byte keys
+ * allocated in a row sit one link plus one key apart. Recording sizes adds 4 bytes (padded to the links'
+ * alignment). */
+static void skiplist_test_node_holds_links_and_key_only(void **state) {
+  (void)state;
+  for (int record = 0; record < 2; record++) {
+    mt_arena *arena = mt_arena_create(NULL);
+    mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
+    options.compare = compare_u64;
+    options.max_height = 1;
+    options.record_key_size = record != 0;
+    mt_skiplist *list = mt_skiplist_create(arena, &options);
+    assert_non_null(list);
+    char *first, *second;
+    assert_int_equal(mt_skiplist_allocate_key(list, sizeof(uint64_t), &first), MT_OK);
+    assert_int_equal(mt_skiplist_allocate_key(list, sizeof(uint64_t), &second), MT_OK);
+    size_t link_size = sizeof(void *);
+    size_t expected = record ? (sizeof(uint64_t) + 4 + link_size + link_size - 1) / link_size * link_size
+                             : sizeof(uint64_t) + link_size;
+    assert_int_equal((size_t)(second - first), expected);
+    uint64_t keys[2] = {2, 1};
+    memcpy(first, &keys[0], sizeof(uint64_t));
+    memcpy(second, &keys[1], sizeof(uint64_t));
+    assert_int_equal(mt_skiplist_insert_allocated(list, first), MT_OK);
+    assert_int_equal(mt_skiplist_insert_allocated(list, second), MT_OK);
+    mt_skiplist_iter iter;
+    mt_skiplist_iter_init(&iter, list);
+    mt_skiplist_iter_seek_to_first(&iter);
+    assert_ptr_equal(mt_skiplist_iter_key(&iter), second);
+    assert_int_equal(mt_skiplist_iter_key_size(&iter), record ? sizeof(uint64_t) : 0);
+    assert_int_equal(mt_skiplist_iter_height(&iter), 1);
+    assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+    mt_arena_destroy(arena);
+  }
+}
+
+/* A key inserted twice through insert_allocated is refused the second time and changes nothing. */
+static void skiplist_test_insert_allocated_twice(void **state) {
+  (void)state;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_u64_list(arena);
+  assert_non_null(list);
+  for (uint64_t value = 1; value <= 100; value++) {
+    char *key;
+    assert_int_equal(mt_skiplist_allocate_key(list, sizeof(value), &key), MT_OK);
+    memcpy(key, &value, sizeof(value));
+    assert_int_equal(mt_skiplist_insert_allocated(list, key), MT_OK);
+    assert_int_equal(mt_skiplist_insert_allocated(list, key), MT_EXISTS);
+  }
+  assert_int_equal(mt_skiplist_count(list), 100);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  mt_arena_destroy(arena);
+}
+
+/* With recorded sizes, validate bounds every key by its size: a size that reaches past the arena is
+ * corruption. */
+static void skiplist_test_validate_checks_recorded_key_size(void **state) {
+  (void)state;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
+  options.compare = compare_u64;
+  options.record_key_size = true;
+  mt_skiplist *list = mt_skiplist_create(arena, &options);
+  assert_non_null(list);
+  for (uint64_t key = 10; key <= 1000; key += 10) assert_int_equal(insert_u64(list, key), MT_OK);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  seek_u64(&iter, 500);
+  assert_int_equal(mt_skiplist_iter_key_size(&iter), sizeof(uint64_t));
+  char *size_bytes = (char *)(uintptr_t)mt_skiplist_iter_key(&iter) - sizeof(uint32_t);
+  uint32_t original, huge = UINT32_MAX;
+  memcpy(&original, size_bytes, sizeof(original));
+  memcpy(size_bytes, &huge, sizeof(huge));
+  assert_int_equal(mt_skiplist_iter_key_size(&iter), UINT32_MAX);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_CORRUPTION);
+  memcpy(size_bytes, &original, sizeof(original));
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  mt_arena_destroy(arena);
 }
 
 int main(int argc, char **argv) {
@@ -1027,6 +1123,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_test_validate_detects_disorder),
       cmocka_unit_test(skiplist_test_validate_key_ok),
       cmocka_unit_test(skiplist_test_variable_length_keys),
+      cmocka_unit_test(skiplist_test_node_holds_links_and_key_only),
+      cmocka_unit_test(skiplist_test_insert_allocated_twice),
+      cmocka_unit_test(skiplist_test_validate_checks_recorded_key_size),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

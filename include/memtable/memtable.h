@@ -8,7 +8,8 @@
  *
  *   varint32(key_len + 8) | user key | fixed64le(seq << 8 | type) | varint32(value_len) | value
  *
- * optionally followed by 1, 2, 4 or 8 bytes of checksum (the low bytes of XXH3-64 of the entry). Entries
+ * optionally followed by 1, 2, 4 or 8 bytes of checksum (the low bytes of XXH3-64 of the entry). Beside
+ * the entry a node holds only its skiplist links, plus, with checksums, its 4-byte size. Entries
  * are ordered as LevelDB's internal keys: user key ascending by the comparator, then sequence number
  * descending, then type descending. Nothing is freed entry by entry: the last unref frees the whole
  * table with one arena teardown.
@@ -70,7 +71,14 @@ typedef struct mt_memtable_options {
   unsigned bloom_bits_per_key;
   size_t bloom_expected_entries;
   bool bloom_bytewise_equal_keys;
-  /* Per-entry checksum bytes: 0 (default), 1, 2, 4 or 8. Verified by get, iterators and validate. */
+  /* Per-entry checksum bytes: 0 (default), 1, 2, 4 or 8: corruption detection. Each entry then costs
+   * checksum_bytes + 4 bytes more (the 4 record its stored size), and get, iterators and validate check
+   * every entry they read against its size (decoding never reads outside it; the entry must fill it
+   * exactly) and its checksum, answering MT_CORRUPTION on a mismatch.
+   * Without checksums nothing is stored beside the entry: it is read by its own length prefixes, and
+   * corruption detection is not promised (damaged lengths can make a read leave the entry; only an
+   * unknown type or an internal key shorter than 8 bytes is refused). validate still checks, through the
+   * arena's bounds, that every entry it walks lies in the table's memory. */
   unsigned checksum_bytes;
   /* Seeds the skiplist's height generator (reproducible layouts). */
   uint64_t seed;
@@ -125,8 +133,9 @@ MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 
 /* Walks the whole structure: order at every skiplist level, every link inside the arena, every entry
- * decodable within its bounds, every checksum, the entry and deletion counts. Returns MT_OK, or
- * MT_CORRUPTION for the first fault (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
+ * decodable within the arena (and, with checksums, exactly filling its recorded size and matching its
+ * checksum), the entry and deletion counts. Returns MT_OK, or MT_CORRUPTION for the first fault
+ * (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
 MT_API mt_status mt_memtable_validate(const mt_memtable *table);
 
 /* The decoded view of one encoded entry. */
@@ -176,10 +185,10 @@ MT_API mt_entry_type mt_memtable_iter_type(const mt_memtable_iter *iter);
 MT_API mt_slice mt_memtable_iter_value(const mt_memtable_iter *iter);
 /* The raw LevelDB-encoded entry (without the checksum bytes). */
 MT_API mt_slice mt_memtable_iter_entry(const mt_memtable_iter *iter);
-/* MT_OK, or MT_CORRUPTION once the iterator met an entry that failed its checksum (it then stops, not
- * valid, rather than return damaged bytes). A seek that could not run leaves the iterator not valid with
- * MT_INVALID_ARGUMENT (NULL key with a non-zero length, key_len > MT_MAX_KEY_LEN) or MT_NOMEM (a long
- * key's lookup key). Each seek starts again from MT_OK. */
+/* MT_OK, or MT_CORRUPTION once the iterator met an entry that failed its checks (see checksum_bytes; it
+ * then stops, not valid, rather than return damaged bytes). A seek that could not run leaves the iterator
+ * not valid with MT_INVALID_ARGUMENT (NULL key with a non-zero length, key_len > MT_MAX_KEY_LEN) or
+ * MT_NOMEM (a long key's lookup key). Each seek starts again from MT_OK. */
 MT_API mt_status mt_memtable_iter_status(const mt_memtable_iter *iter);
 
 /* The user view at a snapshot: each user key once, with its newest value whose seq <= snapshot_seq, skipping

@@ -6,9 +6,9 @@
  *
  * Keys are opaque byte strings that the caller's comparator understands (it must know each key's
  * length from its bytes, e.g. a length prefix). Each key lives inline with its node: one arena
- * allocation holds the node's tower of links (only as tall as the node) and the key right after it.
- * Each node also records its key's allocated size and its height (a few bytes), so callers can bound the
- * decoding of a key they do not trust and validators can check the tower.
+ * allocation holds the node's tower of links (only as tall as the node) and the key right after it,
+ * and nothing else unless asked: with record_key_size, 4 more bytes record the key's allocated size,
+ * so a caller can bound its decoding of a key it does not trust and validate can bound each node.
  * Nothing is ever freed or removed: the arena frees the whole list at once.
  */
 #ifndef MEMTABLE_SKIPLIST_H
@@ -42,10 +42,13 @@ typedef struct mt_skiplist_options {
   int max_height;                 /* 1..MT_SKIPLIST_MAX_HEIGHT_LIMIT, default 12 */
   int branching;                  /* >= 2: a node is 1/branching as likely to reach the next level; default 4 */
   uint64_t seed;                  /* seeds the height generator, default 0xdeadbeef; same seed, same heights */
+  /* Store each key's size (4 bytes per node) for mt_skiplist_iter_key_size and validate. Default false:
+   * nodes are then links and key only, and key size answers 0. */
+  bool record_key_size;
 } mt_skiplist_options;
 
 #define MT_SKIPLIST_OPTIONS_INIT \
-  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu}
+  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu, false}
 
 MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
 
@@ -56,8 +59,9 @@ MT_API mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_option
 
 /* Reserves a node with room for a key of key_size bytes and stores in *key a pointer to those bytes,
  * for the caller to fill and then pass to mt_skiplist_insert_allocated (so the key is written once).
- * Writer only. MT_FULL / MT_NOMEM from the arena, MT_INVALID_ARGUMENT for NULL arguments or a size that
- * overflows; on failure *key is NULL. A reserved node that is never inserted is simply unused arena space. */
+ * Writer only. MT_FULL / MT_NOMEM from the arena, MT_INVALID_ARGUMENT for NULL arguments or a key_size
+ * above UINT32_MAX (whether or not sizes are recorded); on failure *key is NULL. A reserved node that is
+ * never inserted is simply unused arena space. */
 MT_API mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **key);
 
 /* Links the node whose key buffer `key` came from mt_skiplist_allocate_key on this list, and publishes it
@@ -74,9 +78,12 @@ MT_API bool mt_skiplist_contains(const mt_skiplist *list, const char *key);
 /* Number of keys inserted (a relaxed read: may lag a concurrent writer). */
 MT_API size_t mt_skiplist_count(const mt_skiplist *list);
 
-/* Checks the structure: each level's links are in strictly ascending order, every level's chain is a
- * subsequence of level 0's, every node lies inside the arena. key_ok, if not NULL, is called on each key
- * and a false answer stops the walk. Returns MT_OK or MT_CORRUPTION. Requires the writer to be quiescent. */
+/* Checks the structure: level 0 holds exactly count keys in strictly ascending order, every higher level's
+ * chain is a non-empty subsequence of the level below, every link read lies inside the arena, and (with
+ * record_key_size) so does every key. Without recorded sizes the skiplist cannot bound a key: key_ok, if
+ * not NULL, is called on each key (before the key is compared) and should check that the bytes it
+ * describes lie in the arena; a false answer stops the walk. Returns MT_OK or MT_CORRUPTION. Requires the
+ * writer to be quiescent. */
 MT_API mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key),
                                       void *ctx);
 
@@ -94,9 +101,12 @@ MT_API bool mt_skiplist_iter_valid(const mt_skiplist_iter *iter);
 /* The current key, valid while the arena lives. Requires valid. */
 MT_API const char *mt_skiplist_iter_key(const mt_skiplist_iter *iter);
 /* The size the current key was allocated with (key_size of mt_skiplist_allocate_key / insert): lets a
- * caller bound its decoding of the key's bytes without trusting them. Requires valid. */
+ * caller bound its decoding of the key's bytes without trusting them. 0 when the list was created without
+ * record_key_size. Requires valid. */
 MT_API size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter);
-/* The current node's tower height (1..max_height). Requires valid. */
+/* The current node's tower height (1..max_height): heights are not stored, so this is a search for the
+ * key, O(log n), meant for tests and diagnostics. A node whose insert is still linking its upper levels
+ * may answer fewer. Requires valid. */
 MT_API int mt_skiplist_iter_height(const mt_skiplist_iter *iter);
 /* Advance / step back. Require valid; stepping past either end leaves the iterator not valid. */
 MT_API void mt_skiplist_iter_next(mt_skiplist_iter *iter);

@@ -1,0 +1,108 @@
+/* memtable/skiplist_inline.h - private to the skiplist layer: the node layout, the list's fields and the
+ * read-side hot path (follow a link, read a key), inline so that skiplist.c and the memtable's iterators
+ * step along the list without a call per step. The memtable uses only the functions below, never the
+ * fields; the contract is include/memtable/skiplist.h.
+ *
+ * Node layout (one arena allocation, aligned for the links):
+ *
+ *   [link height-1] ... [link 1] [link 0] [key_size: u32, only with record_key_size] [key bytes ...]
+ *                                                                                      ^ node pointer
+ *
+ * A node pointer is its key pointer. The tower is exactly as tall as the node; links sit key_header_size
+ * bytes (0 or 4) below the key, so a comparison and a step touch the node's own memory only. The height
+ * is not stored: between mt_skiplist_allocate_key and the insert, link 0 holds it (the node is the
+ * writer's alone until then); after that, a node's height is the number of levels it is linked on.
+ * The key and its size may be unaligned to anything (the comparator reads the key bytewise or by memcpy).
+ */
+#ifndef MEMTABLE_SKIPLIST_INLINE_H
+#define MEMTABLE_SKIPLIST_INLINE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <memtable/skiplist.h>
+
+typedef struct skiplist_node skiplist_node; /* never defined: the layout above is addressed by hand */
+typedef _Atomic(skiplist_node *) skiplist_link;
+
+#define SKIPLIST_CACHE_LINE 64
+#define SKIPLIST_KEY_SIZE_BYTES ((size_t)4)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SKIPLIST_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define SKIPLIST_PREFETCH(address) ((void)(address))
+#endif
+
+struct mt_skiplist {
+  /* Read by every search and step; fixed at create except height. */
+  mt_skiplist_compare_fn compare;
+  void *compare_ctx;
+  skiplist_node *head; /* max_height links, no key; its links at levels >= height are NULL */
+  mt_arena *arena;
+  size_t key_header_size; /* bytes between link 0 and the key: SKIPLIST_KEY_SIZE_BYTES or 0 */
+  int max_height;
+  /* Tallest tower linked so far, 1..max_height. Written by the writer only; readers read it relaxed: it
+   * publishes no memory, because a reader that sees a new height early finds NULL in head's new links
+   * (and drops a level) or the new node itself, whose contents the acquire on that link makes visible. */
+  _Atomic int height;
+
+  /* Writer state, on its own cache line so the writer's stores do not evict the fields above from the
+   * readers' caches. */
+  alignas(SKIPLIST_CACHE_LINE) _Atomic size_t count; /* written by the writer, read by any thread: a statistic */
+  uint64_t random_state;   /* splitmix64 state for tower heights */
+  uint64_t grow_threshold; /* a random value below this adds a level: probability 1/branching */
+  /* splice[0..max_height) = prev, splice[max_height..2*max_height) = next: after every completed insert,
+   * for each level i, prev[i] is the last inserted node or a node before it, next[i] = prev[i]'s link i,
+   * and the intervals nest (prev[i+1] <= prev[i], next[i] <= next[i+1]); at levels >= height they are
+   * head and NULL. So a key strictly between prev[0] and next[0] lies strictly between prev[i] and next[i]
+   * at every level, and can be linked there without a search: ascending inserts cost one comparison. */
+  bool splice_is_valid;  /* false after a search that stopped early (equal key): splice partly rewritten */
+  bool splice_is_useful; /* the last insert landed right after the one before it: try the splice first */
+  skiplist_node *splice[];
+};
+
+static inline skiplist_link *skiplist_node_links(const mt_skiplist *list, const skiplist_node *node) {
+  /* The tower ends key_header_size bytes before the key; link i is i+1 slots below that. */
+  return (skiplist_link *)(uintptr_t)((const char *)node - list->key_header_size) - 1;
+}
+
+static inline const char *skiplist_node_key(const skiplist_node *node) { return (const char *)node; }
+
+/* Acquire: pairs with the writer's release store that linked `next`, so the node it returns has its key,
+ * key size and links visible. */
+static inline skiplist_node *skiplist_load_next_acquire(const mt_skiplist *list, const skiplist_node *node,
+                                                        int level) {
+  return atomic_load_explicit(skiplist_node_links(list, node) - level, memory_order_acquire);
+}
+
+/* Relaxed: for a prefetch address only, which is never dereferenced. */
+static inline skiplist_node *skiplist_load_next_for_prefetch(const mt_skiplist *list, const skiplist_node *node,
+                                                             int level) {
+  return atomic_load_explicit(skiplist_node_links(list, node) - level, memory_order_relaxed);
+}
+
+static inline skiplist_node *skiplist_iter_node(const mt_skiplist_iter *iter) {
+  return (skiplist_node *)(uintptr_t)iter->node;
+}
+
+/* The iterator's key, or NULL when it is not valid. */
+static inline const char *skiplist_iter_key_inline(const mt_skiplist_iter *iter) { return iter->node; }
+
+/* The key size the node was allocated with, or 0 when the list does not record key sizes. Requires valid. */
+static inline size_t skiplist_iter_key_size_inline(const mt_skiplist_iter *iter) {
+  if (iter->list->key_header_size == 0) return 0;
+  uint32_t key_size;
+  memcpy(&key_size, (const char *)iter->node - SKIPLIST_KEY_SIZE_BYTES, sizeof(key_size));
+  return key_size;
+}
+
+/* One step forward. Requires valid. */
+static inline void skiplist_iter_next_inline(mt_skiplist_iter *iter) {
+  iter->node = skiplist_load_next_acquire(iter->list, skiplist_iter_node(iter), 0);
+}
+
+#endif
