@@ -54,17 +54,6 @@ struct mt_memtable {
   _Atomic uint64_t deletion_count;
 };
 
-static void *default_alloc(void *ctx, size_t size) {
-  (void)ctx;
-  return malloc(size);
-}
-
-static void default_free(void *ctx, void *ptr, size_t size) {
-  (void)ctx;
-  (void)size;
-  free(ptr);
-}
-
 /* The user key of an encoded entry (or lookup key). The skiplist hands the comparator no sizes, so the
  * length prefix is read unchecked but never beyond its 5 bytes, and an internal key shorter than the tag
  * (only possible in corrupted memory) reads as an empty user key rather than a huge one. */
@@ -364,11 +353,7 @@ mt_memtable *mt_memtable_create(const mt_memtable_options *options) {
   table->list = NULL;
   table->compare = opts.compare;
   table->compare_ctx = opts.compare_ctx;
-  table->allocator = opts.arena.allocator;
-  if (table->allocator.alloc == NULL) {
-    table->allocator.alloc = default_alloc;
-    table->allocator.free = default_free;
-  }
+  table->allocator = mt_arena_allocator(arena);
   table->write_buffer_size = opts.write_buffer_size;
   table->checksum_bytes = cks;
   table->bloom_words = NULL;

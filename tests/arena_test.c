@@ -29,37 +29,6 @@ const char *__tsan_default_options(void) {
 }
 #endif
 
-/* LevelDB's util/random.h generator (Park-Miller: seed * 16807 mod 2^31 - 1), so that arena_test_simple
- * draws exactly LevelDB's size sequence from seed 301. */
-typedef struct leveldb_random {
-  uint32_t seed;
-} leveldb_random;
-
-static leveldb_random leveldb_random_make(uint32_t seed) {
-  leveldb_random rnd = {seed & 0x7fffffffu};
-  /* 0 and 2^31 - 1 are fixed points of the recurrence. */
-  if (rnd.seed == 0 || rnd.seed == 2147483647u) rnd.seed = 1;
-  return rnd;
-}
-
-static uint32_t leveldb_random_next(leveldb_random *rnd) {
-  const uint32_t modulus = 2147483647u;
-  const uint64_t product = (uint64_t)rnd->seed * 16807u;
-  /* (x << 31) % (2^31 - 1) == x, so folding the high bits onto the low ones reduces without a division. */
-  uint64_t folded = (product >> 31) + (product & modulus);
-  if (folded > modulus) folded -= modulus;
-  rnd->seed = (uint32_t)folded;
-  return rnd->seed;
-}
-
-static size_t leveldb_random_uniform(leveldb_random *rnd, uint32_t n) {
-  return leveldb_random_next(rnd) % n;
-}
-
-static int leveldb_random_one_in(leveldb_random *rnd, uint32_t n) {
-  return leveldb_random_next(rnd) % n == 0;
-}
-
 /* Every allocation a test made, filled with a pattern: re-verifying all of them at the end catches any
  * two allocations that overlap and any allocation whose memory was reused or freed. */
 typedef struct allocation {
@@ -1033,6 +1002,44 @@ static void arena_test_null_arguments(void **state) {
   mt_arena_destroy(arena);
 }
 
+static void arena_test_allocator_reports_its_hooks(void **state) {
+  (void)state;
+  counting_hook hook = {0};
+  mt_arena_options options = hooked_options(&hook, 4096);
+  mt_arena *hooked = mt_arena_create(&options);
+  assert_non_null(hooked);
+  mt_allocator reported = mt_arena_allocator(hooked);
+  assert_ptr_equal(reported.alloc, counting_alloc);
+  assert_ptr_equal(reported.free, counting_free);
+  assert_ptr_equal(reported.ctx, &hook);
+  /* Memory drawn through the reported hooks is the caller's source's: the hook counts it. */
+  size_t live = hook.live_bytes;
+  void *beside = reported.alloc(reported.ctx, 40);
+  assert_non_null(beside);
+  assert_int_equal(hook.live_bytes, live + 40);
+  reported.free(reported.ctx, beside, 40);
+  assert_int_equal(hook.live_bytes, live);
+  mt_arena_destroy(hooked);
+  assert_int_equal(hook.live_bytes, 0);
+  hook_release(&hook);
+
+  /* Without hooks: working malloc/free stand-ins, never NULL. */
+  mt_arena *plain = mt_arena_create(NULL);
+  assert_non_null(plain);
+  mt_allocator fallback = mt_arena_allocator(plain);
+  assert_non_null(fallback.alloc);
+  assert_non_null(fallback.free);
+  void *p = fallback.alloc(fallback.ctx, 16);
+  assert_non_null(p);
+  memset(p, 0xab, 16);
+  fallback.free(fallback.ctx, p, 16);
+  mt_arena_destroy(plain);
+
+  mt_allocator none = mt_arena_allocator(NULL);
+  assert_null(none.alloc);
+  assert_null(none.free);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(arena_test_empty),
@@ -1051,6 +1058,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(arena_test_contains),
       cmocka_unit_test(arena_test_memory_usage_concurrent_reader),
       cmocka_unit_test(arena_test_null_arguments),
+      cmocka_unit_test(arena_test_allocator_reports_its_hooks),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

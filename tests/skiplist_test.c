@@ -18,26 +18,6 @@
     if (!(condition)) fail_msg("%s:%d: %s (seed %u)", __FILE__, __LINE__, #condition, (unsigned)(seed)); \
   } while (0)
 
-/* LevelDB's util/random.h generator (Park-Miller "minimal standard"), so the ports draw the same keys. */
-typedef struct test_random {
-  uint32_t seed;
-} test_random;
-
-static test_random random_create(uint32_t seed) {
-  test_random rnd = {seed & 0x7fffffffu};
-  if (rnd.seed == 0 || rnd.seed == 2147483647u) rnd.seed = 1;
-  return rnd;
-}
-
-static uint32_t random_next(test_random *rnd) {
-  const uint32_t modulus = 2147483647u;
-  uint64_t product = (uint64_t)rnd->seed * 16807u;
-  uint32_t folded = (uint32_t)((product >> 31) + (product & modulus));
-  if (folded > modulus) folded -= modulus;
-  rnd->seed = folded;
-  return folded;
-}
-
 /* Keys of these tests are 8-byte integers stored in native byte order. */
 static uint64_t decode_u64(const char *key) {
   uint64_t value;
@@ -119,11 +99,11 @@ static bool model_contains(const sorted_model *model, uint64_t key) {
 
 /* Fills the list with N LevelDB-style random keys below R, returns the model of what was inserted. */
 static sorted_model insert_random_keys(mt_skiplist *list, uint64_t *storage, int n, int r, uint32_t seed) {
-  test_random rnd = random_create(seed);
+  leveldb_random rnd = leveldb_random_make(seed);
   bool *present = calloc((size_t)r, sizeof(*present));
   assert_non_null(present);
   for (int i = 0; i < n; i++) {
-    uint64_t key = random_next(&rnd) % (uint32_t)r;
+    uint64_t key = leveldb_random_next(&rnd) % (uint32_t)r;
     mt_status expected = present[key] ? MT_EXISTS : MT_OK;
     CHECK_SEEDED(insert_u64(list, key) == expected, seed);
     present[key] = true;
@@ -232,11 +212,11 @@ static bool packed_key_is_valid(uint64_t key) {
   return packed_hash(key) == (hash_numbers(packed_k(key), packed_generation(key)) & 0xff);
 }
 
-static uint64_t random_target(test_random *rnd) {
-  switch (random_next(rnd) % 10) {
+static uint64_t random_target(leveldb_random *rnd) {
+  switch (leveldb_random_next(rnd) % 10) {
     case 0: return make_packed_key(0, 0);
     case 1: return make_packed_key(CONCURRENT_KEYS, 0); /* past the end */
-    default: return make_packed_key(random_next(rnd) % CONCURRENT_KEYS, 0);
+    default: return make_packed_key(leveldb_random_next(rnd) % CONCURRENT_KEYS, 0);
   }
 }
 
@@ -255,8 +235,8 @@ static void concurrent_test_init(concurrent_test *test) {
 }
 
 /* Writer only. False (with the reason in failure) if the insert did not succeed. */
-static bool concurrent_write_step(concurrent_test *test, test_random *rnd, char *failure, size_t failure_size) {
-  uint32_t k = random_next(rnd) % CONCURRENT_KEYS;
+static bool concurrent_write_step(concurrent_test *test, leveldb_random *rnd, char *failure, size_t failure_size) {
+  uint32_t k = leveldb_random_next(rnd) % CONCURRENT_KEYS;
   /* Relaxed: the writer reads back its own store. */
   uint32_t generation = atomic_load_explicit(&test->generation[k], memory_order_relaxed) + 1;
   mt_status status = insert_u64(test->list, make_packed_key(k, generation));
@@ -270,7 +250,7 @@ static bool concurrent_write_step(concurrent_test *test, test_random *rnd, char 
 }
 
 /* One reader pass; runs on any thread, so it reports instead of asserting. */
-static bool concurrent_read_step(concurrent_test *test, test_random *rnd, char *failure, size_t failure_size) {
+static bool concurrent_read_step(concurrent_test *test, leveldb_random *rnd, char *failure, size_t failure_size) {
   uint32_t initial[CONCURRENT_KEYS];
   for (int k = 0; k < CONCURRENT_KEYS; k++) {
     /* Acquire: pairs with the writer's release, so every key up to this generation must be visible. */
@@ -312,7 +292,7 @@ static bool concurrent_read_step(concurrent_test *test, test_random *rnd, char *
       else pos = make_packed_key(packed_k(pos), packed_generation(pos) + 1);
     }
     if (!mt_skiplist_iter_valid(&iter)) return true;
-    if (random_next(rnd) % 2) {
+    if (leveldb_random_next(rnd) % 2) {
       mt_skiplist_iter_next(&iter);
       pos = make_packed_key(packed_k(pos), packed_generation(pos) + 1);
     } else {
@@ -331,7 +311,7 @@ static void skiplist_test_concurrent_without_threads(void **state) {
   concurrent_test test;
   concurrent_test_init(&test);
   assert_non_null(test.list);
-  test_random rnd = random_create(seed);
+  leveldb_random rnd = leveldb_random_make(seed);
   char failure[256] = "";
   for (int i = 0; i < 10000; i++) {
     if (!concurrent_read_step(&test, &rnd, failure, sizeof(failure)) ||
@@ -355,7 +335,7 @@ typedef struct concurrent_reader {
 
 static void *concurrent_reader_main(void *arg) {
   concurrent_reader *reader = arg;
-  test_random rnd = random_create(reader->seed);
+  leveldb_random rnd = leveldb_random_make(reader->seed);
   /* Release/acquire on these flags only order the test's own handshake, not the list. */
   atomic_store_explicit(&reader->running, true, memory_order_release);
   while (!atomic_load_explicit(&reader->quit, memory_order_acquire)) {
@@ -385,7 +365,7 @@ static void *concurrent_reader_main(void *arg) {
 static void run_concurrent(int run) {
   enum { ROUNDS = CONCURRENT_ROUNDS, WRITES_PER_ROUND = 1000 }; /* LevelDB's N and kSize */
   const uint32_t seed = 301 + (uint32_t)run * 100;
-  test_random rnd = random_create(seed);
+  leveldb_random rnd = leveldb_random_make(seed);
   long passes = 0;
   for (int round = 0; round < ROUNDS; round++) {
     concurrent_reader *reader = calloc(1, sizeof(*reader));
@@ -606,15 +586,15 @@ static void skiplist_test_comparator_context(void **state) {
   assert_non_null(list);
 
   const uint32_t seed = 99;
-  test_random rnd = random_create(seed);
+  leveldb_random rnd = leveldb_random_make(seed);
   uint64_t keys[COUNT];
-  for (size_t i = 0; i < COUNT; i++) keys[i] = random_next(&rnd);
+  for (size_t i = 0; i < COUNT; i++) keys[i] = leveldb_random_next(&rnd);
   sorted_model model = model_from(keys, COUNT);
   /* Insert in a shuffled order. */
   uint64_t shuffled[COUNT];
   memcpy(shuffled, model.keys, model.count * sizeof(uint64_t));
   for (size_t i = model.count; i > 1; i--) {
-    size_t j = random_next(&rnd) % i;
+    size_t j = leveldb_random_next(&rnd) % i;
     uint64_t swap = shuffled[i - 1];
     shuffled[i - 1] = shuffled[j];
     shuffled[j] = swap;
@@ -949,13 +929,13 @@ static int compare_test_strings(const void *a, const void *b) {
 static void check_variable_length_keys(bool record_key_size) {
   enum { COUNT = 500 };
   const uint32_t seed = 4242;
-  test_random rnd = random_create(seed);
+  leveldb_random rnd = leveldb_random_make(seed);
   test_string *strings = calloc(COUNT, sizeof(*strings));
   assert_non_null(strings);
   /* Lengths 0..299 (one- and two-byte prefixes) over a small alphabet, so prefixes and ties are common. */
   for (size_t i = 0; i < COUNT; i++) {
-    strings[i].size = i < 300 ? i : random_next(&rnd) % 300;
-    for (size_t j = 0; j < strings[i].size; j++) strings[i].bytes[j] = (char)('a' + random_next(&rnd) % 3);
+    strings[i].size = i < 300 ? i : leveldb_random_next(&rnd) % 300;
+    for (size_t j = 0; j < strings[i].size; j++) strings[i].bytes[j] = (char)('a' + leveldb_random_next(&rnd) % 3);
   }
 
   mt_arena *arena = mt_arena_create(NULL);

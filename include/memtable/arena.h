@@ -85,6 +85,10 @@ MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t ali
  * the allocating thread by the allocations still in flight, never by a completed block). */
 MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
 
+/* The hooks the arena draws its blocks from: the caller's, or malloc/free when none were given. Lets a layer
+ * above allocate beside the arena (short-lived objects it frees itself) from the same source. */
+MT_API mt_allocator mt_arena_allocator(const mt_arena *arena);
+
 /* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for
  * validators: it walks the block list). Requires the same external synchronization as allocation. */
 MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
