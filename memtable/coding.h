@@ -123,6 +123,17 @@ static inline char *entry_encode_unchecked(char *dst, uint64_t seq, mt_entry_typ
   return dst + value_len;
 }
 
+/* Stores the decoded fields of an entry that starts at data; returns the entry's length. */
+static inline size_t entry_fill(mt_entry *entry, const char *data, const char *user_key, uint32_t internal_len,
+                                uint64_t tag, const char *value, uint32_t value_len) {
+  entry->user_key.data = user_key;
+  entry->user_key.len = internal_len - 8;
+  entry->seq = tag >> 8;
+  entry->type = (mt_entry_type)(tag & 0xff);
+  entry->value.data = value;
+  entry->value.len = value_len;
+  return (size_t)(value + value_len - data);
+}
 /* Decodes one entry from [data, data + len); on success returns true, fills *entry (pointing into data)
  * and *consumed. Lengths are checked against the bytes left before they are used, so corrupted lengths
  * cannot move a read outside the range. */
@@ -138,13 +149,7 @@ static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *
   uint32_t value_len;
   p = decode_varint32(p, end, &value_len);
   if (p == NULL || value_len > (size_t)(end - p)) return false;
-  entry->user_key.data = user_key;
-  entry->user_key.len = internal_len - 8;
-  entry->seq = tag >> 8;
-  entry->type = (mt_entry_type)(tag & 0xff);
-  entry->value.data = p;
-  entry->value.len = value_len;
-  *consumed = (size_t)(p + value_len - data);
+  *consumed = entry_fill(entry, data, user_key, internal_len, tag, p, value_len);
   return true;
 }
 
@@ -163,13 +168,7 @@ static inline bool entry_decode_self_delimited(const char *data, mt_entry *entry
   uint32_t value_len;
   p = decode_varint32(p, p + MT_VARINT32_MAX_BYTES, &value_len);
   if (p == NULL) return false;
-  entry->user_key.data = user_key;
-  entry->user_key.len = internal_len - 8;
-  entry->seq = tag >> 8;
-  entry->type = (mt_entry_type)(tag & 0xff);
-  entry->value.data = p;
-  entry->value.len = value_len;
-  *consumed = (size_t)(p + value_len - data);
+  *consumed = entry_fill(entry, data, user_key, internal_len, tag, p, value_len);
   return true;
 }
 
