@@ -1,8 +1,15 @@
-/* Bump allocator: see include/memtable/arena.h for the contract. */
+/* Bump allocator: see include/memtable/arena.h for the contract.
+ *
+ * Invariants (asserted where they are relied on): alloc_ptr and alloc_ptr + alloc_bytes_remaining lie in
+ * the current block's data; every block in the list is counted in memory_usage; undo.result is the most
+ * recent allocation or NULL, and undo.block, when set, is the newest block (the head of the list).
+ */
 #include <memtable/arena.h>
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,16 @@ struct mt_arena {
   size_t block_size;
   size_t capacity; /* 0 = unlimited */
   mt_allocator allocator;
+  /* How to take back the most recent allocation (mt_arena_undo_last). A bump records only its result: the
+   * undo rewinds alloc_ptr to it. A fallback also records the block it obtained and, when that block
+   * became the current one, the previous block's position. */
+  struct {
+    char *result;      /* the most recent allocation, NULL when there is nothing to undo */
+    mt_block *block;   /* the block that allocation obtained, or NULL (a bump) */
+    mt_block *current; /* the current block before it (restored if block became current) */
+    char *alloc_ptr;
+    size_t alloc_bytes_remaining;
+  } undo;
 };
 
 static void *default_alloc(void *ctx, size_t size) {
@@ -49,11 +66,13 @@ void mt_arena_options_init(mt_arena_options *options) {
   *options = defaults;
 }
 
-mt_arena *mt_arena_create(const mt_arena_options *options) {
+mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
+  if (out == NULL) return MT_INVALID_ARGUMENT;
+  *out = NULL;
   mt_arena_options opts = MT_ARENA_OPTIONS_INIT;
   if (options != NULL) opts = *options;
-  if ((opts.allocator.alloc == NULL) != (opts.allocator.free == NULL)) return NULL;
-  if (opts.block_size > MT_ARENA_MAX_BLOCK_SIZE) return NULL;
+  if ((opts.allocator.alloc == NULL) != (opts.allocator.free == NULL)) return MT_INVALID_ARGUMENT;
+  if (opts.block_size > MT_ARENA_MAX_BLOCK_SIZE) return MT_INVALID_ARGUMENT;
   if (opts.block_size == 0) opts.block_size = MT_ARENA_DEFAULT_BLOCK_SIZE;
   if (opts.block_size < MT_MIN_BLOCK_SIZE) opts.block_size = MT_MIN_BLOCK_SIZE;
   if (opts.allocator.alloc == NULL) {
@@ -61,12 +80,19 @@ mt_arena *mt_arena_create(const mt_arena_options *options) {
     opts.allocator.free = default_free;
   }
   mt_arena *arena = opts.allocator.alloc(opts.allocator.ctx, sizeof(*arena));
-  if (arena == NULL) return NULL;
+  if (arena == NULL) return MT_NOMEM;
   memset(arena, 0, sizeof(*arena));
   atomic_init(&arena->memory_usage, 0);
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
   arena->allocator = opts.allocator;
+  *out = arena;
+  return MT_OK;
+}
+
+mt_arena *mt_arena_create(const mt_arena_options *options) {
+  mt_arena *arena;
+  (void)mt_arena_try_create(options, &arena);
   return arena;
 }
 
@@ -91,6 +117,7 @@ void mt_arena_reset(mt_arena *arena) {
   mt_block *keep = arena->current;
   free_blocks(arena, keep);
   arena->blocks = keep;
+  arena->undo.result = NULL;
   if (keep == NULL) {
     arena->alloc_ptr = NULL;
     arena->alloc_bytes_remaining = 0;
@@ -125,25 +152,27 @@ static inline size_t padding_for(const char *ptr, size_t alignment) {
 static mt_status allocate_fallback(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
   /* Blocks are aligned like max_align_t; stricter alignment needs room to slide the start. */
   size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
-  if (bytes > SIZE_MAX - MT_BLOCK_HEADER - slack) return MT_INVALID_ARGUMENT;
+  /* The whole block, header and slack included, is one object: it must not exceed PTRDIFF_MAX either. */
+  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return MT_INVALID_ARGUMENT;
   size_t needed = MT_BLOCK_HEADER + slack + bytes;
+  bool own_block = bytes > arena->block_size / 4 || needed > arena->block_size;
   mt_block *block;
-  mt_status status;
-  if (bytes > arena->block_size / 4 || needed > arena->block_size) {
-    /* A block of its own; the current block keeps serving small requests. */
-    status = new_block(arena, needed, &block);
-    if (status != MT_OK) return status;
-    char *data = (char *)block + MT_BLOCK_HEADER;
-    *out = data + padding_for(data, alignment);
-    return MT_OK;
-  }
-  status = new_block(arena, arena->block_size, &block);
+  mt_status status = new_block(arena, own_block ? needed : arena->block_size, &block);
   if (status != MT_OK) return status;
-  arena->current = block;
   char *data = (char *)block + MT_BLOCK_HEADER;
   char *result = data + padding_for(data, alignment);
-  arena->alloc_ptr = result + bytes;
-  arena->alloc_bytes_remaining = arena->block_size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+  assert(result + bytes <= (char *)block + block->h.size);
+  arena->undo.result = result;
+  arena->undo.block = block;
+  arena->undo.current = arena->current;
+  arena->undo.alloc_ptr = arena->alloc_ptr;
+  arena->undo.alloc_bytes_remaining = arena->alloc_bytes_remaining;
+  if (!own_block) {
+    /* The new block becomes the current one; the rest of the old one is abandoned. */
+    arena->current = block;
+    arena->alloc_ptr = result + bytes;
+    arena->alloc_bytes_remaining = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+  }
   *out = result;
   return MT_OK;
 }
@@ -161,10 +190,40 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
     char *result = arena->alloc_ptr + padding;
     arena->alloc_ptr = result + bytes;
     arena->alloc_bytes_remaining -= bytes + padding;
+    assert(arena->current != NULL &&
+           arena->alloc_ptr + arena->alloc_bytes_remaining == (char *)arena->current + arena->current->h.size);
+    arena->undo.result = result;
+    arena->undo.block = NULL;
     *out = result;
     return MT_OK;
   }
   return allocate_fallback(arena, bytes, alignment, out);
+}
+
+mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr) {
+  if (arena == NULL || ptr == NULL || ptr != arena->undo.result) return MT_INVALID_ARGUMENT;
+  char *result = arena->undo.result;
+  mt_block *block = arena->undo.block;
+  arena->undo.result = NULL;
+  if (block == NULL) {
+    /* A bump: the bytes from result on are free again (its alignment padding stays consumed). */
+    assert(result >= (char *)arena->current + MT_BLOCK_HEADER && result <= arena->alloc_ptr);
+    arena->alloc_bytes_remaining += (size_t)(arena->alloc_ptr - result);
+    arena->alloc_ptr = result;
+    return MT_OK;
+  }
+  /* The allocation obtained the newest block: give that block back and restore the position before it. */
+  assert(arena->blocks == block);
+  arena->blocks = block->h.next;
+  if (arena->current == block) {
+    arena->current = arena->undo.current;
+    arena->alloc_ptr = arena->undo.alloc_ptr;
+    arena->alloc_bytes_remaining = arena->undo.alloc_bytes_remaining;
+  }
+  size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed); /* own writes */
+  atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
+  arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+  return MT_OK;
 }
 
 void *mt_arena_allocate(mt_arena *arena, size_t bytes) {

@@ -686,11 +686,13 @@ static void arena_test_hooks_see_every_block(void **state) {
 static void arena_test_size_overflow(void **state) {
   (void)state;
   const size_t alignments[] = {1, 8, 64, 4096};
-  /* Above PTRDIFF_MAX: refused before any allocator sees them. */
-  const size_t overflowing[] = {SIZE_MAX, SIZE_MAX - 10, SIZE_MAX - 8192, (size_t)PTRDIFF_MAX + 1};
+  /* Above PTRDIFF_MAX once the block header and alignment slack are added: refused before any allocator
+   * sees them. */
+  const size_t overflowing[] = {SIZE_MAX, SIZE_MAX - 10, SIZE_MAX - 8192, (size_t)PTRDIFF_MAX + 1,
+                                (size_t)PTRDIFF_MAX, (size_t)PTRDIFF_MAX - 8};
   /* Too large for any allocator but allowed sizes: these reach the allocator (or the capacity check),
    * so they are tried only where neither malloc nor a sanitizer's malloc sees them. */
-  const size_t huge[] = {(size_t)PTRDIFF_MAX, (size_t)1 << 40};
+  const size_t huge[] = {(size_t)PTRDIFF_MAX - 8192, (size_t)1 << 40};
 
   counting_hook hook = {0};
   hook.refuse_above = (size_t)1 << 30;
@@ -718,6 +720,8 @@ static void arena_test_size_overflow(void **state) {
         void *out = &hook;
         assert_int_equal(mt_arena_try_allocate(arena, huge[s], alignments[j], &out), a == 1 ? MT_NOMEM : MT_FULL);
         assert_null(out);
+        /* What the allocator was asked for, header and slack included, is still a valid object size. */
+        if (a == 1) assert_true(hook.last_alloc_size <= (size_t)PTRDIFF_MAX);
       }
       assert_int_equal(mt_arena_memory_usage(arena), usage);
     }

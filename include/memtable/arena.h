@@ -53,9 +53,13 @@ typedef struct mt_arena_options {
 MT_API void mt_arena_options_init(mt_arena_options *options);
 
 /* Creates an arena; options NULL means the defaults. No block is allocated until the first request, so a
- * new arena's memory usage is 0. Returns NULL if the options are invalid (block_size above the maximum,
- * only one of alloc/free set) or the arena's own small header cannot be allocated. The caller owns the
- * arena and releases it with mt_arena_destroy. */
+ * new arena's memory usage is 0. On MT_OK *out is the arena, which the caller owns and releases with
+ * mt_arena_destroy; otherwise *out is NULL and the status says why: MT_INVALID_ARGUMENT (out NULL,
+ * block_size above the maximum, only one of alloc/free set) or MT_NOMEM (the arena's own small header could
+ * not be allocated). */
+MT_API mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out);
+
+/* As mt_arena_try_create, returning the arena, or NULL for either failure. */
 MT_API mt_arena *mt_arena_create(const mt_arena_options *options);
 
 /* Frees every block at once, then the arena. NULL is ignored. Every pointer the arena handed out dies. */
@@ -77,8 +81,15 @@ MT_API void *mt_arena_allocate_aligned_to(mt_arena *arena, size_t bytes, size_t 
 
 /* The status-returning form of the three above: on MT_OK, *out is the memory; otherwise *out is NULL and
  * the status says why: MT_FULL (capacity), MT_NOMEM (allocator), MT_INVALID_ARGUMENT (NULL arena or out,
- * bad alignment, a size above PTRDIFF_MAX). */
+ * bad alignment, a size that with the block header and alignment slack would exceed PTRDIFF_MAX). */
 MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment, void **out);
+
+/* Takes back the arena's most recent allocation, `ptr`, which the caller has not handed to anyone: the
+ * arena returns to its state before that allocation (a block obtained for it goes back to the allocator
+ * and leaves the memory usage figure), so a refused operation leaves no trace. Only the latest allocation
+ * can be undone, once: MT_INVALID_ARGUMENT (nothing changed) when ptr is not it, or after a reset. The
+ * one exception to "nothing is freed piece by piece"; same threading as allocation. */
+MT_API mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr);
 
 /* Bytes the arena holds: every block it allocated plus its bookkeeping. Never below the bytes handed
  * out. Safe to call from any thread while another allocates (a relaxed atomic read: the figure may lag
