@@ -37,11 +37,13 @@ static inline uint32_t node_key_size(const skiplist_node *node) {
 /* Release: everything written to `next` (key, key size, its links) happens-before any acquire that reads
  * it. */
 static inline void store_next_release(const mt_skiplist *list, skiplist_node *node, int level, skiplist_node *next) {
+  assert(level >= 0 && level < list->max_height);
   atomic_store_explicit(skiplist_node_links(list, node) - level, next, memory_order_release);
 }
 
 /* Relaxed: only for a node no reader can reach yet; the release that publishes it orders these stores. */
 static inline void store_next_relaxed(const mt_skiplist *list, skiplist_node *node, int level, skiplist_node *next) {
+  assert(level >= 0 && level < list->max_height);
   atomic_store_explicit(skiplist_node_links(list, node) - level, next, memory_order_relaxed);
 }
 
@@ -60,8 +62,9 @@ static inline int load_height(const mt_skiplist *list) {
   return atomic_load_explicit(&list->height, memory_order_relaxed);
 }
 
-static inline int compare_keys(const mt_skiplist *list, const char *a, const char *b) {
-  return list->compare(list->compare_ctx, a, b);
+/* `stored` is always a key in the list (see mt_skiplist_compare_fn); `key` is the search target. */
+static inline int compare_keys(const mt_skiplist *list, const char *stored, const char *key) {
+  return list->compare(list->compare_ctx, stored, key);
 }
 
 /* While the walk at `node` compares `next`, start fetching both nodes it may visit after that: the one after
@@ -112,8 +115,9 @@ static inline skiplist_node *find_greater_or_equal(const mt_skiplist *list, cons
   }
 }
 
-/* The last node < key, or head. */
-static skiplist_node *find_less_than(const mt_skiplist *list, const char *key) {
+/* The last node < key, or head; *after gets the level-0 successor the walk compared (the first node >= key
+ * when the walk ran, or NULL), read once, so a node linked in between since is not mistaken for it. */
+static skiplist_node *find_less_than(const mt_skiplist *list, const char *key, skiplist_node **after) {
   skiplist_node *node = list->head;
   skiplist_node *known_not_less = NULL;
   int level = load_height(list) - 1;
@@ -126,7 +130,10 @@ static skiplist_node *find_less_than(const mt_skiplist *list, const char *key) {
         continue;
       }
     }
-    if (level == 0) return node;
+    if (level == 0) {
+      *after = next;
+      return node;
+    }
     known_not_less = next;
     level--;
   }
@@ -232,16 +239,21 @@ void mt_skiplist_options_init(mt_skiplist_options *options) {
   *options = defaults;
 }
 
-mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *options) {
-  if (arena == NULL || options == NULL || options->compare == NULL) return NULL;
-  if (options->max_height < 1 || options->max_height > MT_SKIPLIST_MAX_HEIGHT_LIMIT) return NULL;
-  if (options->branching < 2) return NULL;
+mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *options, mt_skiplist **out) {
+  if (out == NULL) return MT_INVALID_ARGUMENT;
+  *out = NULL;
+  if (arena == NULL || options == NULL || options->compare == NULL) return MT_INVALID_ARGUMENT;
+  if (options->max_height < 1 || options->max_height > MT_SKIPLIST_MAX_HEIGHT_LIMIT) return MT_INVALID_ARGUMENT;
+  if (options->branching < 2) return MT_INVALID_ARGUMENT;
   size_t splice_size = 2 * (size_t)options->max_height * sizeof(skiplist_node *);
-  mt_skiplist *list = mt_arena_allocate_aligned_to(arena, sizeof(*list) + splice_size, alignof(mt_skiplist));
-  if (list == NULL) return NULL;
+  void *memory;
+  mt_status status = mt_arena_try_allocate(arena, sizeof(mt_skiplist) + splice_size, alignof(mt_skiplist), &memory);
+  if (status != MT_OK) return status;
+  mt_skiplist *list = memory;
   list->key_header_size = options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0;
   skiplist_node *head;
-  if (allocate_node(arena, list->key_header_size, options->max_height, 0, &head) != MT_OK) return NULL;
+  status = allocate_node(arena, list->key_header_size, options->max_height, 0, &head);
+  if (status != MT_OK) return status;
   for (int level = 0; level < options->max_height; level++) {
     /* Relaxed: the list is not shared yet; handing the list to other threads must synchronise anyway. */
     store_next_relaxed(list, head, level, NULL);
@@ -261,6 +273,13 @@ mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *opti
     list->splice[level] = head;
     list->splice[options->max_height + level] = NULL;
   }
+  *out = list;
+  return MT_OK;
+}
+
+mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *options) {
+  mt_skiplist *list;
+  (void)mt_skiplist_try_create(arena, options, &list);
   return list;
 }
 
@@ -274,6 +293,13 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   stash_height(list, node, height);
   *key = (char *)(uintptr_t)node_key(node);
   return MT_OK;
+}
+
+/* A node refused before it was linked goes back to the arena when it is still the arena's latest allocation
+ * (the memtable allocates nothing between reserving and inserting). Its height is still parked in link 0. */
+static void give_back_node(mt_skiplist *list, skiplist_node *node) {
+  size_t tower = (size_t)stashed_height(list, node) * sizeof(skiplist_link);
+  (void)mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower);
 }
 
 /* True when key lies strictly inside the splice's level-0 interval (so inside every level's). */
@@ -296,6 +322,7 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
     (void)find_greater_or_equal(list, key, prev, next, &equal);
     if (equal) {
       list->splice_is_valid = false;
+      give_back_node(list, node);
       return MT_EXISTS;
     }
     list->splice_is_valid = true;
@@ -306,6 +333,15 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
    * mistaken for a height. */
   int height = stashed_height(list, node);
   assert(height >= 1 && height <= list->max_height);
+#ifndef NDEBUG
+  /* The splice brackets the key on every level the node will be linked on. */
+  for (int level = 0; level < height; level++) {
+    assert(prev[level] == list->head || compare_keys(list, node_key(prev[level]), key) < 0);
+    assert(next[level] == NULL || compare_keys(list, node_key(next[level]), key) > 0);
+    assert(level == 0 || prev[level] == list->head || prev[level - 1] != list->head);
+    assert(level == 0 || next[level - 1] != NULL || next[level] == NULL);
+  }
+#endif
   if (height > load_height(list)) {
     /* prev/next above the old height are already head/NULL (the splice invariant). Relaxed: see the
      * height field; storing it before the node is linked is what LevelDB does and is safe either way. */
@@ -440,7 +476,8 @@ void mt_skiplist_iter_next(mt_skiplist_iter *iter) {
  * so stepping back searches for the last node before the current key, as LevelDB does. */
 void mt_skiplist_iter_prev(mt_skiplist_iter *iter) {
   if (!iter_is_valid(iter)) return;
-  skiplist_node *node = find_less_than(iter->list, node_key(skiplist_iter_node(iter)));
+  skiplist_node *after;
+  skiplist_node *node = find_less_than(iter->list, node_key(skiplist_iter_node(iter)), &after);
   iter->node = node == iter->list->head ? NULL : node;
 }
 
@@ -450,6 +487,21 @@ void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target) {
   if (iter->list == NULL || target == NULL) return;
   bool equal;
   iter->node = find_greater_or_equal(iter->list, target, NULL, NULL, &equal);
+}
+
+void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
+                                            mt_skiplist_iter *predecessor) {
+  if (predecessor != NULL) predecessor->node = NULL;
+  if (iter == NULL) return;
+  iter->node = NULL;
+  if (iter->list == NULL || target == NULL) return;
+  skiplist_node *after;
+  skiplist_node *node = find_less_than(iter->list, target, &after);
+  iter->node = after;
+  if (predecessor != NULL) {
+    predecessor->list = iter->list;
+    predecessor->node = node == iter->list->head ? NULL : node;
+  }
 }
 
 void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target) {

@@ -92,12 +92,18 @@ static inline skiplist_node *skiplist_iter_node(const mt_skiplist_iter *iter) {
 /* The iterator's key, or NULL when it is not valid. */
 static inline const char *skiplist_iter_key_inline(const mt_skiplist_iter *iter) { return iter->node; }
 
+/* The size recorded for a key stored in the list (one the comparator is handed as `stored`), or 0 when the
+ * list does not record sizes. */
+static inline size_t skiplist_stored_key_size(const mt_skiplist *list, const char *stored) {
+  if (list->key_header_size == 0) return 0;
+  uint32_t key_size;
+  memcpy(&key_size, stored - SKIPLIST_KEY_SIZE_BYTES, sizeof(key_size));
+  return key_size;
+}
+
 /* The key size the node was allocated with, or 0 when the list does not record key sizes. Requires valid. */
 static inline size_t skiplist_iter_key_size_inline(const mt_skiplist_iter *iter) {
-  if (iter->list->key_header_size == 0) return 0;
-  uint32_t key_size;
-  memcpy(&key_size, (const char *)iter->node - SKIPLIST_KEY_SIZE_BYTES, sizeof(key_size));
-  return key_size;
+  return skiplist_stored_key_size(iter->list, iter->node);
 }
 
 /* One step forward. Requires valid. */

@@ -28,9 +28,11 @@ extern "C" {
 
 typedef struct mt_skiplist mt_skiplist;
 
-/* Total order over keys: negative, zero or positive as a sorts before, equal to, or after b.
- * Called concurrently from readers and the writer, so it must be thread-safe for its ctx. */
-typedef int (*mt_skiplist_compare_fn)(void *ctx, const char *a, const char *b);
+/* Total order over keys: negative, zero or positive as `stored` sorts before, equal to, or after `key`.
+ * `stored` is always a key in the list (so a comparator may read what the list keeps beside it, e.g. its
+ * recorded size); `key` is the search target or the key being inserted. Called concurrently from readers
+ * and the writer, so it must be thread-safe for its ctx. */
+typedef int (*mt_skiplist_compare_fn)(void *ctx, const char *stored, const char *key);
 
 #define MT_SKIPLIST_DEFAULT_MAX_HEIGHT 12
 #define MT_SKIPLIST_MAX_HEIGHT_LIMIT 32
@@ -53,8 +55,12 @@ typedef struct mt_skiplist_options {
 MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
 
 /* Creates an empty list whose header and nodes live in `arena` (which must outlive every use of the list;
- * destroying the arena frees the list, there is no separate destroy). Returns NULL when arena or options
- * are NULL, compare is NULL, max_height or branching is out of range, or the arena cannot allocate. */
+ * destroying the arena frees the list, there is no separate destroy). On MT_OK *out is the list; otherwise
+ * *out is NULL and the status says why: MT_INVALID_ARGUMENT (out, arena, options or compare NULL,
+ * max_height or branching out of range), or the arena's MT_FULL / MT_NOMEM. */
+MT_API mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *options, mt_skiplist **out);
+
+/* As mt_skiplist_try_create, returning the list, or NULL for any failure. */
 MT_API mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *options);
 
 /* Reserves a node with room for a key of key_size bytes and stores in *key a pointer to those bytes,
@@ -65,8 +71,9 @@ MT_API mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_option
 MT_API mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **key);
 
 /* Links the node whose key buffer `key` came from mt_skiplist_allocate_key on this list, and publishes it
- * to readers. MT_EXISTS (nothing changed) when an equal key is already present; MT_INVALID_ARGUMENT for
- * NULL. Writer only. */
+ * to readers. MT_EXISTS when an equal key is already present: nothing changed, and when the node is still
+ * the arena's latest allocation it is given back (mt_arena_undo_last), so the arena's memory usage is as
+ * before the reservation. MT_INVALID_ARGUMENT for NULL. Writer only. */
 MT_API mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key);
 
 /* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */
@@ -113,6 +120,12 @@ MT_API void mt_skiplist_iter_next(mt_skiplist_iter *iter);
 MT_API void mt_skiplist_iter_prev(mt_skiplist_iter *iter);
 /* First key >= target. */
 MT_API void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target);
+/* As seek, and *predecessor (not NULL) is set, by the same search, to the last key < target (not valid when
+ * there is none): the two keys around the gap target falls in, for a caller that must check both (the
+ * memtable verifies the predecessor's checksum, so a damaged key that sorts wrongly cannot hide). Costs a
+ * few more comparisons than seek when target is in the list. */
+MT_API void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
+                                                   mt_skiplist_iter *predecessor);
 /* Last key <= target. */
 MT_API void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target);
 MT_API void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter);
