@@ -136,20 +136,24 @@ static inline size_t entry_fill(mt_entry *entry, const char *data, const char *u
 }
 /* Decodes one entry from [data, data + len); on success returns true, fills *entry (pointing into data)
  * and *consumed. Lengths are checked against the bytes left before they are used, so corrupted lengths
- * cannot move a read outside the range. */
+ * cannot move a read outside the range; no pointer past the bytes the entry occupies is ever formed, so
+ * any len is safe, SIZE_MAX included. */
 static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *entry, size_t *consumed) {
-  const char *end = data + len;
   uint32_t internal_len;
-  const char *p = decode_varint32(data, end, &internal_len);
-  if (p == NULL || internal_len < 8 || internal_len > (size_t)(end - p)) return false;
+  const char *p = decode_varint32(data, data + (len < MT_VARINT32_MAX_BYTES ? len : MT_VARINT32_MAX_BYTES),
+                                  &internal_len);
+  if (p == NULL) return false;
+  size_t left = len - (size_t)(p - data);
+  if (internal_len < 8 || internal_len > left) return false;
   uint64_t tag = decode_fixed64(p + internal_len - 8);
   if ((tag & 0xff) > MT_TYPE_VALUE) return false;
   const char *user_key = p;
   p += internal_len;
+  left -= internal_len;
   uint32_t value_len;
-  p = decode_varint32(p, end, &value_len);
-  if (p == NULL || value_len > (size_t)(end - p)) return false;
-  *consumed = entry_fill(entry, data, user_key, internal_len, tag, p, value_len);
+  const char *value = decode_varint32(p, p + (left < MT_VARINT32_MAX_BYTES ? left : MT_VARINT32_MAX_BYTES), &value_len);
+  if (value == NULL || value_len > left - (size_t)(value - p)) return false;
+  *consumed = entry_fill(entry, data, user_key, internal_len, tag, value, value_len);
   return true;
 }
 

@@ -99,10 +99,12 @@ static void counting_free(void *ctx, void *ptr, size_t size) {
   free(ptr);
 }
 
+/* Both the arena's hooks (the writer's) and the reader allocator (iterators, long lookup keys). */
 static void use_counting_allocator(mt_memtable_options *options, counting_allocator *allocator) {
   options->arena.allocator.alloc = counting_alloc;
   options->arena.allocator.free = counting_free;
   options->arena.allocator.ctx = allocator;
+  options->reader_allocator = options->arena.allocator;
 }
 
 static void memtable_test_empty(void **state) {

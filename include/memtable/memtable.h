@@ -2,7 +2,16 @@
  *
  * Threading: mt_memtable_add requires external synchronization (one writer at a time). Gets and iterators
  * need no lock and may run while the writer adds; they require only that the caller holds a reference.
- * mt_memtable_ref / mt_memtable_unref may be called from any thread.
+ * mt_memtable_ref / mt_memtable_unref, mt_memtable_freeze and the statistics may be called from any thread.
+ *
+ * References: the creator holds one; each iterator holds its own from create to destroy, so a table stays
+ * whole (gets, other iterators, the slices they returned) while anyone holds one, and the last unref, from
+ * whichever thread drops it, frees everything. An iterator is used by one thread at a time; it may be
+ * handed to another thread when the hand-over synchronises (a mutex, a queue, a thread join).
+ *
+ * Allocator hooks: the arena's (options.arena.allocator) are called only by the writer (adds) and by the
+ * thread that drops the last reference (the free). Readers never call them: iterators and lookup keys of
+ * long keys come from options.reader_allocator, which is called from any reader thread.
  *
  * Each entry is written once into arena memory in LevelDB's MemTable format:
  *
@@ -42,6 +51,14 @@ typedef enum mt_entry_type {
   MT_TYPE_VALUE = 1
 } mt_entry_type;
 
+/* The decoded view of one encoded entry. */
+typedef struct mt_entry {
+  mt_slice user_key;
+  uint64_t seq;
+  mt_entry_type type;
+  mt_slice value;
+} mt_entry;
+
 /* Largest sequence number: seq << 8 | type must fit 64 bits. */
 #define MT_MAX_SEQUENCE ((UINT64_C(1) << 56) - 1)
 /* Largest user key: key_len + 8 must fit a varint32. */
@@ -58,9 +75,7 @@ typedef struct mt_memtable_options {
   mt_compare_fn compare;
   void *compare_ctx;
   /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB), optional hard capacity
-   * (MT_FULL beyond it) and optional allocator hooks. The hooks also allocate iterators and the lookup keys
-   * of keys longer than about 240 bytes, from whichever thread creates or seeks them: with concurrent
-   * readers they must be thread-safe. */
+   * (MT_FULL beyond it) and optional allocator hooks (called by the writer and the last unref only). */
   mt_arena_options arena;
   /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default (and 0) 4 MiB. */
   size_t write_buffer_size;
@@ -82,19 +97,29 @@ typedef struct mt_memtable_options {
   unsigned checksum_bytes;
   /* Seeds the skiplist's height generator (reproducible layouts). */
   uint64_t seed;
+  /* Where readers get memory: iterators (create / destroy) and the lookup keys of user keys longer than
+   * about 240 bytes (each seek or get of one allocates and frees one). Called from any thread that reads, so
+   * it must be thread-safe. All-NULL (the default) means malloc/free; alloc and free must be both set or both
+   * NULL. Never counted in the table's memory usage. */
+  mt_allocator reader_allocator;
 } mt_memtable_options;
 
 #define MT_MEMTABLE_DEFAULT_BLOCK_SIZE ((size_t)64 * 1024)
 #define MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE ((size_t)4 * 1024 * 1024)
 #define MT_MEMTABLE_OPTIONS_INIT                                                                 \
   {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}},                          \
-   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu}
+   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}}
 
 MT_API void mt_memtable_options_init(mt_memtable_options *options);
 
-/* Creates an empty table holding one reference (the caller's). options NULL means the defaults.
- * Returns NULL when the options are invalid (checksum_bytes not 0/1/2/4/8, bad arena options) or memory
- * (or capacity) does not suffice for the table's header and filter. */
+/* Creates an empty table holding one reference (the caller's). options NULL means the defaults. On MT_OK
+ * *out is the table; otherwise *out is NULL and the status says why: MT_INVALID_ARGUMENT (out NULL,
+ * checksum_bytes not 0/1/2/4/8, bad arena options, only one reader_allocator hook, a bloom filter too
+ * large to size), MT_NOMEM (the allocator failed) or MT_FULL (the arena's capacity cannot hold the
+ * table's header and filter). */
+MT_API mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable **out);
+
+/* As mt_memtable_try_create, returning the table, or NULL for any failure. */
 MT_API mt_memtable *mt_memtable_create(const mt_memtable_options *options);
 
 /* Takes one more reference. Any thread. */
@@ -104,7 +129,9 @@ MT_API void mt_memtable_unref(mt_memtable *table);
 
 /* Adds one entry. type is MT_TYPE_VALUE or MT_TYPE_DELETION (a deletion's value is usually empty, but
  * any value is stored). Returns:
- *   MT_OK; MT_EXISTS if an entry with the same user key and seq is already stored;
+ *   MT_OK; MT_EXISTS if an entry with the same user key and seq is already stored (the memory reserved for
+ *   the refused entry is given back: the memory usage is as before the call); MT_FROZEN once the table is
+ *   frozen;
  *   MT_INVALID_ARGUMENT for a NULL table, seq > MT_MAX_SEQUENCE, an unknown type, key_len > MT_MAX_KEY_LEN,
  *   value_len > MT_MAX_VALUE_LEN, an encoded entry (with checksum) above 4 GiB - 1, or NULL key/value with a
  *   non-zero length;
@@ -117,12 +144,18 @@ MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type
 /* Looks up the newest entry for the user key with seq <= snapshot_seq (snapshot_seq above
  * MT_MAX_SEQUENCE reads everything). Returns MT_OK and sets *value to the stored value (zero-copy: valid
  * while the caller holds a reference), MT_DELETED if that entry is a deletion, MT_NOT_FOUND if there is
- * none, MT_CORRUPTION if the entry the search lands on fails its checks (value is not set),
- * MT_INVALID_ARGUMENT for NULL table, a NULL key with a non-zero length or key_len > MT_MAX_KEY_LEN,
- * MT_NOMEM if a key longer than about 240 bytes could not be copied into its lookup key. value may be
- * NULL. */
+ * none, MT_CORRUPTION if the entry the search lands on, or (with checksums) the entry just before it,
+ * fails its checks (value is not set), MT_INVALID_ARGUMENT for NULL table, a NULL key with a non-zero
+ * length or key_len > MT_MAX_KEY_LEN, MT_NOMEM if the reader allocator could not give a key longer than
+ * about 240 bytes its lookup key. value may be NULL. */
 MT_API mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
                                  mt_slice *value);
+
+/* As mt_memtable_get, reporting the whole entry found (RocksDB's Get reports its sequence number): on
+ * MT_OK and on MT_DELETED, *found (if not NULL) holds the entry's user key, seq, type and value, valid
+ * while the caller holds a reference; on any other status it is not written. */
+MT_API mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_t key_len,
+                                       uint64_t snapshot_seq, mt_entry *found);
 
 /* Bytes of memory held (arena blocks, filter, bookkeeping). Any thread. */
 MT_API size_t mt_memtable_approximate_memory_usage(const mt_memtable *table);
@@ -132,19 +165,21 @@ MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
 /* True once memory usage has reached write_buffer_size: time to flush and start a fresh table. */
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 
+/* The smallest and largest sequence numbers added: MT_OK, MT_NOT_FOUND (outputs untouched) while the table
+ * is empty, MT_INVALID_ARGUMENT for NULL. Any thread; exact once the writer is quiescent (e.g. frozen). */
+MT_API mt_status mt_memtable_sequence_range(const mt_memtable *table, uint64_t *smallest, uint64_t *largest);
+
+/* Marks the table immutable, as a flush starts: every add that begins after the freeze is visible to the
+ * writer (through the synchronisation that hands the writer its next table, say) returns MT_FROZEN and
+ * changes nothing. Reads are unaffected. There is no thaw. Any thread; MT_INVALID_ARGUMENT for NULL. */
+MT_API mt_status mt_memtable_freeze(mt_memtable *table);
+MT_API bool mt_memtable_is_frozen(const mt_memtable *table);
+
 /* Walks the whole structure: order at every skiplist level, every link inside the arena, every entry
  * decodable within the arena (and, with checksums, exactly filling its recorded size and matching its
  * checksum), the entry and deletion counts. Returns MT_OK, or MT_CORRUPTION for the first fault
  * (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
 MT_API mt_status mt_memtable_validate(const mt_memtable *table);
-
-/* The decoded view of one encoded entry. */
-typedef struct mt_entry {
-  mt_slice user_key;
-  uint64_t seq;
-  mt_entry_type type;
-  mt_slice value;
-} mt_entry;
 
 /* Bytes mt_entry_encode writes for this key and value (without checksum); 0 if too long to encode. */
 MT_API size_t mt_entry_encoded_size(size_t key_len, size_t value_len);
@@ -159,10 +194,13 @@ MT_API mt_status mt_entry_decode(const void *data, size_t len, mt_entry *entry, 
 
 /* An iterator over every entry in internal-key order. Holds a reference on the table until destroyed, so
  * the table may be unreferenced by everyone else (e.g. after a flush) while the iterator runs. Entries
- * added while iterating may or may not be seen; none is seen half-written. One iterator per thread. */
+ * added while iterating may or may not be seen; none is seen half-written, and none is returned twice or
+ * out of order by the user view. One thread at a time per iterator (see References above). With
+ * checksums, each search also checks the entry beside the one it lands on, and a damaged entry ends the
+ * iteration with MT_CORRUPTION rather than change what it returns. */
 typedef struct mt_memtable_iter mt_memtable_iter;
 
-/* NULL on allocation failure or NULL table. Starts not valid. */
+/* NULL on allocation failure (reader_allocator) or NULL table. Starts not valid. */
 MT_API mt_memtable_iter *mt_memtable_iter_create(mt_memtable *table);
 /* Releases the iterator and its reference. NULL is ignored. */
 MT_API void mt_memtable_iter_destroy(mt_memtable_iter *iter);
@@ -170,16 +208,25 @@ MT_API bool mt_memtable_iter_valid(const mt_memtable_iter *iter);
 MT_API void mt_memtable_iter_seek_to_first(mt_memtable_iter *iter);
 MT_API void mt_memtable_iter_seek_to_last(mt_memtable_iter *iter);
 /* First entry at or after (key, snapshot_seq) in internal-key order: LevelDB's LookupKey seek, i.e. the
- * newest version of key visible at snapshot_seq if there is one, else the next entry. */
+ * newest version of key visible at snapshot_seq if there is one, else the next entry. snapshot_seq above
+ * MT_MAX_SEQUENCE is clamped to it. */
 MT_API void mt_memtable_iter_seek(mt_memtable_iter *iter, const void *key, size_t key_len, uint64_t snapshot_seq);
-/* Last entry at or before (key, snapshot_seq) in internal-key order. */
+/* Last entry at or before the internal key (key, position_seq). position_seq is a position in internal-key
+ * order, not a visibility bound: versions of key are ordered newest first, so with position_seq = s this
+ * lands on the oldest version of key with seq >= s (or, when there is none, the last entry of an earlier
+ * key) - position_seq 0 lands on key's oldest version, MT_MAX_SEQUENCE before all of key's versions.
+ * position_seq above MT_MAX_SEQUENCE is clamped to it. For "the newest version visible at a snapshot" use
+ * mt_memtable_iter_seek or mt_memtable_get. */
 MT_API void mt_memtable_iter_seek_for_prev(mt_memtable_iter *iter, const void *key, size_t key_len,
-                                           uint64_t snapshot_seq);
+                                           uint64_t position_seq);
 /* Require valid. */
 MT_API void mt_memtable_iter_next(mt_memtable_iter *iter);
 MT_API void mt_memtable_iter_prev(mt_memtable_iter *iter);
 /* Accessors; require valid. Slices are valid while the iterator (or another reference) lives. */
 MT_API mt_slice mt_memtable_iter_user_key(const mt_memtable_iter *iter);
+/* LevelDB's internal key: the user key followed by fixed64le(seq << 8 | type) - what an SSTable builder
+ * stores as the key. */
+MT_API mt_slice mt_memtable_iter_internal_key(const mt_memtable_iter *iter);
 MT_API uint64_t mt_memtable_iter_seq(const mt_memtable_iter *iter);
 MT_API mt_entry_type mt_memtable_iter_type(const mt_memtable_iter *iter);
 MT_API mt_slice mt_memtable_iter_value(const mt_memtable_iter *iter);
@@ -195,7 +242,8 @@ MT_API mt_status mt_memtable_iter_status(const mt_memtable_iter *iter);
  * keys whose newest visible entry is a deletion - what a flush or a range scan wants. Holds a reference. */
 typedef struct mt_memtable_user_iter mt_memtable_user_iter;
 
-/* NULL on allocation failure or NULL table. Starts not valid. */
+/* NULL on allocation failure (reader_allocator) or NULL table. Starts not valid. snapshot_seq above
+ * MT_MAX_SEQUENCE is clamped to it. */
 MT_API mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t snapshot_seq);
 MT_API void mt_memtable_user_iter_destroy(mt_memtable_user_iter *iter);
 MT_API bool mt_memtable_user_iter_valid(const mt_memtable_user_iter *iter);

@@ -1,0 +1,126 @@
+/* Reading entries out of the skiplist: lookup keys, checked loads, and the searches and backward steps that
+ * get, the internal-key iterator and the user view share. See memtable_internal.h for why each search
+ * also checks the entry on the far side of its landing gap when the table has checksums. */
+#include <stdlib.h>
+
+#include <xxhash.h>
+
+#include "memtable/memtable_internal.h"
+
+/* Lookup keys up to this size are built on the stack; longer ones (keys above ~240 bytes) come from the
+ * reader allocator. */
+#define LOOKUP_KEY_STACK_BYTES 256
+
+void *memtable_reader_alloc(const mt_memtable *table, size_t size) {
+  return table->reader_allocator.alloc(table->reader_allocator.ctx, size);
+}
+
+void memtable_reader_free(const mt_memtable *table, void *ptr, size_t size) {
+  table->reader_allocator.free(table->reader_allocator.ctx, ptr, size);
+}
+
+/* varint32(key_len + 8) | key | fixed64(seq << 8 | type): compares like a stored entry. The comparator
+ * never reads the type (an entry's identity is its user key and seq), so the type byte is left as
+ * MT_TYPE_VALUE, LevelDB's kValueTypeForSeek. */
+typedef struct lookup_key {
+  char *data;
+  size_t size;
+  char stack[LOOKUP_KEY_STACK_BYTES];
+} lookup_key;
+
+static mt_status lookup_key_build(const mt_memtable *table, lookup_key *lookup, mt_slice key, uint64_t seq) {
+  if ((key.data == NULL && key.len != 0) || key.len > MT_MAX_KEY_LEN) return MT_INVALID_ARGUMENT;
+  if (seq > MT_MAX_SEQUENCE) seq = MT_MAX_SEQUENCE;
+  lookup->size = varint32_length((uint32_t)(key.len + 8)) + key.len + 8;
+  lookup->data = lookup->stack;
+  if (lookup->size > sizeof(lookup->stack)) {
+    lookup->data = memtable_reader_alloc(table, lookup->size);
+    if (lookup->data == NULL) return MT_NOMEM;
+  }
+  char *p = encode_varint32(lookup->data, (uint32_t)(key.len + 8));
+  if (key.len != 0) memcpy(p, key.data, key.len);
+  encode_fixed64(p + key.len, pack_tag(seq, MT_TYPE_VALUE));
+  return MT_OK;
+}
+
+static void lookup_key_release(const mt_memtable *table, lookup_key *lookup) {
+  if (lookup->data != lookup->stack) memtable_reader_free(table, lookup->data, lookup->size);
+}
+
+static inline uint64_t checksum_mask(unsigned bytes) {
+  return bytes >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * bytes)) - 1;
+}
+
+bool memtable_decode_checked(const mt_memtable *table, const char *stored, size_t stored_size, mt_entry *entry,
+                             size_t *entry_len) {
+  if (stored_size < table->checksum_bytes) return false;
+  size_t expected_len = stored_size - table->checksum_bytes;
+  size_t consumed;
+  if (!entry_decode_bounded(stored, expected_len, entry, &consumed) || consumed != expected_len) return false;
+  if (table->checksum_bytes != 0) {
+    uint64_t expected = XXH3_64bits(stored, expected_len) & checksum_mask(table->checksum_bytes);
+    if (decode_low_bytes(stored + expected_len, table->checksum_bytes) != expected) return false;
+  }
+  *entry_len = expected_len;
+  return true;
+}
+
+MEMTABLE_NOINLINE mt_status cursor_load_checked(const mt_memtable *table, entry_cursor *cursor) {
+  const char *stored = skiplist_iter_key_inline(&cursor->position);
+  if (stored == NULL) return MT_NOT_FOUND;
+  size_t stored_size = skiplist_iter_key_size_inline(&cursor->position);
+  bool decoded = memtable_decode_checked(table, stored, stored_size, &cursor->entry, &cursor->entry_len);
+  return decoded ? MT_OK : MT_CORRUPTION;
+}
+
+/* A neighbour a search ended beside (not valid: none) passes its checks. Only called with checksums. */
+static bool neighbour_is_sound(const mt_memtable *table, const mt_skiplist_iter *neighbour) {
+  const char *stored = skiplist_iter_key_inline(neighbour);
+  if (stored == NULL) return true;
+  mt_entry entry;
+  size_t entry_len;
+  return memtable_decode_checked(table, stored, skiplist_iter_key_size_inline(neighbour), &entry, &entry_len);
+}
+
+/* With checksums: the level-0 successor of a backward landing (the first entry when it landed before the
+ * first), unless it is `left`, the entry the step came from (already checked). */
+static bool successor_is_sound(const mt_memtable *table, const entry_cursor *cursor, const char *left) {
+  mt_skiplist_iter successor = cursor->position;
+  if (skiplist_iter_key_inline(&successor) == NULL) {
+    mt_skiplist_iter_seek_to_first(&successor);
+  } else {
+    skiplist_iter_next_inline(&successor);
+  }
+  return skiplist_iter_key_inline(&successor) == left || neighbour_is_sound(table, &successor);
+}
+
+mt_status cursor_step_back(const mt_memtable *table, entry_cursor *cursor) {
+  const char *left = skiplist_iter_key_inline(&cursor->position);
+  mt_skiplist_iter_prev(&cursor->position);
+  mt_status status = cursor_load(table, cursor);
+  if (table->checksum_bytes != 0 && status != MT_CORRUPTION && !successor_is_sound(table, cursor, left)) {
+    status = MT_CORRUPTION;
+  }
+  return status;
+}
+
+mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
+                      bool for_prev) {
+  lookup_key lookup;
+  mt_status status = lookup_key_build(table, &lookup, user_key, seq);
+  if (status != MT_OK) return status;
+  bool checked = table->checksum_bytes != 0;
+  mt_skiplist_iter predecessor;
+  if (for_prev) {
+    mt_skiplist_iter_seek_for_prev(&cursor->position, lookup.data);
+  } else if (checked) {
+    mt_skiplist_iter_seek_with_predecessor(&cursor->position, lookup.data, &predecessor);
+  } else {
+    mt_skiplist_iter_seek(&cursor->position, lookup.data);
+  }
+  lookup_key_release(table, &lookup);
+  status = cursor_load(table, cursor);
+  if (!checked || status == MT_CORRUPTION) return status;
+  bool sound = for_prev ? successor_is_sound(table, cursor, NULL) : neighbour_is_sound(table, &predecessor);
+  return sound ? status : MT_CORRUPTION;
+}
