@@ -37,15 +37,15 @@ struct mt_arena {
   size_t block_size;
   size_t capacity; /* 0 = unlimited */
   mt_allocator allocator;
-  /* How to take back the most recent allocation (mt_arena_undo_last). A bump records only its result: the
-   * undo rewinds alloc_ptr to it. A fallback also records the block it obtained and, when that block
-   * became the current one, the previous block's position. */
+  /* How to take back the most recent allocation (mt_arena_undo_last). A bump records its result and where
+   * it started (alloc_ptr before it); a fallback records the block it obtained and the position before it
+   * (restored when that block became the current one). */
   struct {
     char *result;      /* the most recent allocation, NULL when there is nothing to undo */
     mt_block *block;   /* the block that allocation obtained, or NULL (a bump) */
-    mt_block *current; /* the current block before it (restored if block became current) */
-    char *alloc_ptr;
-    size_t alloc_bytes_remaining;
+    mt_block *current; /* fallback only: the current block before it */
+    char *alloc_ptr;   /* alloc_ptr before the allocation */
+    size_t alloc_bytes_remaining; /* fallback only: alloc_bytes_remaining before it */
   } undo;
 };
 
@@ -194,6 +194,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
            arena->alloc_ptr + arena->alloc_bytes_remaining == (char *)arena->current + arena->current->h.size);
     arena->undo.result = result;
     arena->undo.block = NULL;
+    arena->undo.alloc_ptr = result - padding;
     *out = result;
     return MT_OK;
   }
@@ -202,14 +203,15 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
 
 mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr) {
   if (arena == NULL || ptr == NULL || ptr != arena->undo.result) return MT_INVALID_ARGUMENT;
-  char *result = arena->undo.result;
   mt_block *block = arena->undo.block;
   arena->undo.result = NULL;
   if (block == NULL) {
-    /* A bump: the bytes from result on are free again (its alignment padding stays consumed). */
-    assert(result >= (char *)arena->current + MT_BLOCK_HEADER && result <= arena->alloc_ptr);
-    arena->alloc_bytes_remaining += (size_t)(arena->alloc_ptr - result);
-    arena->alloc_ptr = result;
+    /* A bump: the bytes from where it started (alignment padding included) are free again. */
+    char *start = arena->undo.alloc_ptr;
+    assert(start >= (char *)arena->current + MT_BLOCK_HEADER && start <= (const char *)ptr &&
+           (const char *)ptr <= arena->alloc_ptr);
+    arena->alloc_bytes_remaining += (size_t)(arena->alloc_ptr - start);
+    arena->alloc_ptr = start;
     return MT_OK;
   }
   /* The allocation obtained the newest block: give that block back and restore the position before it. */

@@ -251,6 +251,7 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   if (status != MT_OK) return status;
   mt_skiplist *list = memory;
   list->key_header_size = options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0;
+  list->max_height = options->max_height; /* before any link is stored: the link helpers assert against it */
   skiplist_node *head;
   status = allocate_node(arena, list->key_header_size, options->max_height, 0, &head);
   if (status != MT_OK) return status;
@@ -262,10 +263,10 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   list->compare_ctx = options->compare_ctx;
   list->head = head;
   list->arena = arena;
-  list->max_height = options->max_height;
   atomic_init(&list->height, 1);
   atomic_init(&list->count, 0);
   list->random_state = options->seed;
+  list->reserve_state = options->seed;
   list->grow_threshold = UINT64_MAX / (uint64_t)options->branching;
   list->splice_is_valid = true;
   list->splice_is_useful = false;
@@ -287,6 +288,7 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   if (key != NULL) *key = NULL;
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
   skiplist_node *node;
+  list->reserve_state = list->random_state;
   int height = random_height(list);
   mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
   if (status != MT_OK) return status;
@@ -296,10 +298,14 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
 }
 
 /* A node refused before it was linked goes back to the arena when it is still the arena's latest allocation
- * (the memtable allocates nothing between reserving and inserting). Its height is still parked in link 0. */
+ * (the memtable allocates nothing between reserving and inserting), and its height draw is rewound, so the
+ * refusal leaves no trace: the next node gets the memory and the height this one had. Its height is still
+ * parked in link 0. */
 static void give_back_node(mt_skiplist *list, skiplist_node *node) {
   size_t tower = (size_t)stashed_height(list, node) * sizeof(skiplist_link);
-  (void)mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower);
+  if (mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower) == MT_OK) {
+    list->random_state = list->reserve_state;
+  }
 }
 
 /* True when key lies strictly inside the splice's level-0 interval (so inside every level's). */

@@ -54,6 +54,7 @@ struct mt_skiplist {
    * readers' caches. */
   alignas(SKIPLIST_CACHE_LINE) _Atomic size_t count; /* written by the writer, read by any thread: a statistic */
   uint64_t random_state;   /* splitmix64 state for tower heights */
+  uint64_t reserve_state;  /* random_state before the latest mt_skiplist_allocate_key: a refused node rewinds it */
   uint64_t grow_threshold; /* a random value below this adds a level: probability 1/branching */
   /* splice[0..max_height) = prev, splice[max_height..2*max_height) = next: after every completed insert,
    * for each level i, prev[i] is the last inserted node or a node before it, next[i] = prev[i]'s link i,
