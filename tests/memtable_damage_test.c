@@ -1,0 +1,379 @@
+/* memtable_damage_test: with 4- or 8-byte checksums, one damaged byte anywhere in a stored entry (length
+ * prefixes, key, sequence and type, value, checksum) never changes an answer silently. Every get, seek and
+ * scan, in both directions and in both views, either answers exactly as the undamaged table did or reports
+ * MT_CORRUPTION (a scan: the undamaged prefix, then MT_CORRUPTION). Entries are given blocks of their own,
+ * so under AddressSanitizer a read that leaves its entry (e.g. a comparison misled by a damaged length) is
+ * reported too. */
+#include "test_util.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memtable/memtable.h>
+
+/* One-letter user keys b, d, f, ... so that a damaged key byte can land on a neighbour's key or between. */
+#define DAMAGE_KEYS 8
+#define DAMAGE_VALUE_LEN 70
+#define TRANSCRIPT_BYTES 65536
+
+typedef struct transcript {
+  char text[TRANSCRIPT_BYTES];
+  size_t len;
+} transcript;
+
+static void say(transcript *t, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  int n = vsnprintf(t->text + t->len, sizeof(t->text) - t->len, format, args);
+  va_end(args);
+  assert_true(n >= 0 && (size_t)n < sizeof(t->text) - t->len);
+  t->len += (size_t)n;
+}
+
+static void say_entry(transcript *t, mt_slice key, uint64_t seq, int type, mt_slice value) {
+  say(t, "%.*s@%" PRIu64 "/%d=%.*s\n", (int)key.len, key.data, seq, type, (int)value.len, value.data);
+}
+
+/* The damaged transcript of one query must equal the undamaged one, or be a line-aligned prefix of it
+ * followed by one line naming MT_CORRUPTION. */
+static bool acceptable(const transcript *undamaged, const transcript *damaged) {
+  if (damaged->len == undamaged->len && memcmp(damaged->text, undamaged->text, damaged->len) == 0) return true;
+  static const char corruption[] = "MT_CORRUPTION\n";
+  size_t tail = sizeof(corruption) - 1;
+  if (damaged->len < tail || memcmp(damaged->text + damaged->len - tail, corruption, tail) != 0) return false;
+  /* The line before the marker (if any) ends a prefix of the undamaged transcript. */
+  size_t prefix = damaged->len - tail;
+  while (prefix > 0 && damaged->text[prefix - 1] != '\n') prefix--;
+  return prefix <= undamaged->len && memcmp(damaged->text, undamaged->text, prefix) == 0;
+}
+
+static const uint64_t snapshots[] = {0, 3, 7, 12, 17, UINT64_MAX};
+#define SNAPSHOTS (sizeof(snapshots) / sizeof(snapshots[0]))
+/* Every key and every gap: 'a' .. 'q'. */
+#define PROBES 17
+
+typedef void (*query_fn)(mt_memtable *table, size_t variant, transcript *t);
+
+static void query_get(mt_memtable *table, size_t variant, transcript *t) {
+  char probe = (char)('a' + variant / SNAPSHOTS);
+  mt_entry found;
+  mt_status status = mt_memtable_get_entry(table, &probe, 1, snapshots[variant % SNAPSHOTS], &found);
+  if (status == MT_OK || status == MT_DELETED) say_entry(t, found.user_key, found.seq, found.type, found.value);
+  say(t, "%s\n", mt_status_str(status));
+}
+
+static void say_iter(mt_memtable_iter *iter, transcript *t) {
+  if (mt_memtable_iter_valid(iter)) {
+    say_entry(t, mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter), mt_memtable_iter_type(iter),
+              mt_memtable_iter_value(iter));
+  } else {
+    say(t, "%s\n", mt_status_str(mt_memtable_iter_status(iter)));
+  }
+}
+
+/* Internal-key view: a seek or seek_for_prev and two steps on, or a whole scan either way. */
+static void query_iter(mt_memtable *table, size_t variant, transcript *t) {
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  size_t kind = variant % 4;
+  size_t rest = variant / 4;
+  char probe = (char)('a' + rest / SNAPSHOTS);
+  uint64_t seq = snapshots[rest % SNAPSHOTS];
+  int steps = 2;
+  bool forward = kind != 1 && kind != 3;
+  if (kind == 0) mt_memtable_iter_seek(iter, &probe, 1, seq);
+  if (kind == 1) mt_memtable_iter_seek_for_prev(iter, &probe, 1, seq);
+  if (kind == 2) mt_memtable_iter_seek_to_first(iter);
+  if (kind == 3) mt_memtable_iter_seek_to_last(iter);
+  if (kind >= 2) steps = 1000;
+  say_iter(iter, t);
+  for (int i = 0; i < steps && mt_memtable_iter_valid(iter); i++) {
+    if (forward) {
+      mt_memtable_iter_next(iter);
+    } else {
+      mt_memtable_iter_prev(iter);
+    }
+    say_iter(iter, t);
+  }
+  mt_memtable_iter_destroy(iter);
+}
+
+static void say_user_iter(mt_memtable_user_iter *iter, transcript *t) {
+  if (mt_memtable_user_iter_valid(iter)) {
+    say_entry(t, mt_memtable_user_iter_key(iter), mt_memtable_user_iter_seq(iter), 1, mt_memtable_user_iter_value(iter));
+  } else {
+    say(t, "%s\n", mt_status_str(mt_memtable_user_iter_status(iter)));
+  }
+}
+
+/* User view at a snapshot: a seek or seek_for_prev and two steps on, or a whole scan either way. */
+static void query_user_iter(mt_memtable *table, size_t variant, transcript *t) {
+  size_t kind = variant % 4;
+  size_t rest = variant / 4;
+  char probe = (char)('a' + rest / SNAPSHOTS);
+  mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, snapshots[rest % SNAPSHOTS]);
+  assert_non_null(iter);
+  int steps = 2;
+  bool forward = kind != 1 && kind != 3;
+  if (kind == 0) mt_memtable_user_iter_seek(iter, &probe, 1);
+  if (kind == 1) mt_memtable_user_iter_seek_for_prev(iter, &probe, 1);
+  if (kind == 2) mt_memtable_user_iter_seek_to_first(iter);
+  if (kind == 3) mt_memtable_user_iter_seek_to_last(iter);
+  if (kind >= 2) steps = 1000;
+  say_user_iter(iter, t);
+  for (int i = 0; i < steps && mt_memtable_user_iter_valid(iter); i++) {
+    if (forward) {
+      mt_memtable_user_iter_next(iter);
+    } else {
+      mt_memtable_user_iter_prev(iter);
+    }
+    say_user_iter(iter, t);
+  }
+  mt_memtable_user_iter_destroy(iter);
+}
+
+typedef struct query {
+  const char *name;
+  query_fn run;
+  size_t variants;
+} query;
+
+static const query queries[] = {
+    {"get", query_get, PROBES * SNAPSHOTS},
+    {"iter", query_iter, 4 * PROBES * SNAPSHOTS},
+    {"user_iter", query_user_iter, 4 * PROBES * SNAPSHOTS},
+};
+#define QUERIES (sizeof(queries) / sizeof(queries[0]))
+
+static size_t total_variants(void) {
+  size_t total = 0;
+  for (size_t q = 0; q < QUERIES; q++) total += queries[q].variants;
+  return total;
+}
+
+static void run_query(mt_memtable *table, size_t index, transcript *t) {
+  t->len = 0;
+  for (size_t q = 0; q < QUERIES; q++) {
+    if (index < queries[q].variants) {
+      queries[q].run(table, index, t);
+      return;
+    }
+    index -= queries[q].variants;
+  }
+  fail_msg("query %zu out of range", index);
+}
+
+/* Versions of the keys b, d, ..., p: some keys with one version, some with several, deletions newest,
+ * oldest and between, sequence numbers interleaved across keys. */
+static mt_memtable *damage_table(unsigned checksum_bytes) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.checksum_bytes = checksum_bytes;
+  options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  static const struct {
+    char key;
+    uint64_t seq;
+    mt_entry_type type;
+  } versions[] = {
+      {'b', 1, MT_TYPE_VALUE},    {'d', 2, MT_TYPE_VALUE},    {'d', 9, MT_TYPE_DELETION}, {'f', 3, MT_TYPE_VALUE},
+      {'f', 8, MT_TYPE_VALUE},    {'f', 14, MT_TYPE_VALUE},   {'h', 4, MT_TYPE_DELETION}, {'h', 10, MT_TYPE_VALUE},
+      {'j', 5, MT_TYPE_VALUE},    {'k', 6, MT_TYPE_VALUE},    {'k', 11, MT_TYPE_DELETION}, {'l', 7, MT_TYPE_VALUE},
+      {'l', 12, MT_TYPE_VALUE},   {'l', 13, MT_TYPE_DELETION}, {'l', 15, MT_TYPE_VALUE},  {'n', 16, MT_TYPE_VALUE},
+      {'p', 17, MT_TYPE_DELETION}, {'p', 18, MT_TYPE_VALUE},
+  };
+  for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+    char value[DAMAGE_VALUE_LEN];
+    memset(value, 'a' + (int)(i % 26), sizeof(value));
+    snprintf(value, sizeof(value), "%c%" PRIu64, versions[i].key, versions[i].seq);
+    value[strlen(value)] = '.';
+    assert_int_equal(mt_memtable_add(table, versions[i].seq, versions[i].type, &versions[i].key, 1, value,
+                                     sizeof(value)),
+                     MT_OK);
+  }
+  return table;
+}
+
+typedef struct stored_entry {
+  char *bytes;
+  size_t size; /* the entry and its checksum */
+} stored_entry;
+
+static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored_entry *out, size_t capacity) {
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  size_t count = 0;
+  for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+    assert_true(count < capacity);
+    mt_slice raw = mt_memtable_iter_entry(iter);
+    /* The test damages the table's memory on purpose: the bytes are the arena's, handed out const. */
+    out[count].bytes = (char *)(uintptr_t)raw.data;
+    out[count].size = raw.len + checksum_bytes;
+    count++;
+  }
+  mt_memtable_iter_destroy(iter);
+  return count;
+}
+
+static void run_damage(unsigned checksum_bytes) {
+  mt_memtable *table = damage_table(checksum_bytes);
+  size_t variants = total_variants();
+  transcript *undamaged = malloc(variants * sizeof(*undamaged));
+  transcript *damaged = malloc(sizeof(*damaged));
+  assert_non_null(undamaged);
+  assert_non_null(damaged);
+  for (size_t v = 0; v < variants; v++) run_query(table, v, &undamaged[v]);
+
+  stored_entry entries[32];
+  size_t count = stored_entries(table, checksum_bytes, entries, 32);
+  static const unsigned char masks[] = {0x01, 0x80, 0xff};
+  size_t trials = 0, reported = 0;
+  for (size_t e = 0; e < count; e++) {
+    for (size_t offset = 0; offset < entries[e].size; offset++) {
+      for (size_t m = 0; m < sizeof(masks); m++) {
+        char *byte = entries[e].bytes + offset;
+        char original = *byte;
+        *byte = (char)(original ^ masks[m]);
+        trials++;
+        bool any_reported = false;
+        for (size_t v = 0; v < variants; v++) {
+          run_query(table, v, damaged);
+          if (!acceptable(&undamaged[v], damaged)) {
+            *byte = original;
+            fail_msg("checksum_bytes %u: entry %zu byte %zu ^ 0x%02x changed query %zu\nundamaged:\n%.*s"
+                     "damaged:\n%.*s",
+                     checksum_bytes, e, offset, masks[m], v, (int)undamaged[v].len, undamaged[v].text,
+                     (int)damaged->len, damaged->text);
+          }
+          if (damaged->len != undamaged[v].len || memcmp(damaged->text, undamaged[v].text, damaged->len) != 0) {
+            any_reported = true;
+          }
+        }
+        /* Every damage is seen by something: at least the full scans read every entry. */
+        assert_true(any_reported);
+        reported++;
+        *byte = original;
+      }
+    }
+  }
+  assert_int_equal(reported, trials);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  free(damaged);
+  free(undamaged);
+  mt_memtable_unref(table);
+}
+
+static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(8);
+}
+
+static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(4);
+}
+
+/* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
+ * answered the older value as MT_OK - a deleted key came back. */
+static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(void **state) {
+  (void)state;
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.checksum_bytes = 8;
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  assert_int_equal(mt_memtable_add(table, 1, MT_TYPE_VALUE, "k", 1, "old", 3), MT_OK);
+  assert_int_equal(mt_memtable_add(table, 5, MT_TYPE_DELETION, "k", 1, NULL, 0), MT_OK);
+  assert_int_equal(mt_memtable_add(table, 2, MT_TYPE_VALUE, "a", 1, "x", 1), MT_OK);
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  mt_memtable_iter_seek(iter, "k", 1, 5);
+  assert_true(mt_memtable_iter_valid(iter));
+  assert_int_equal(mt_memtable_iter_type(iter), MT_TYPE_DELETION);
+  char *key_byte = (char *)(uintptr_t)mt_memtable_iter_user_key(iter).data;
+  mt_memtable_iter_destroy(iter);
+  assert_int_equal(mt_memtable_get(table, "k", 1, UINT64_MAX, NULL), MT_DELETED);
+
+  *key_byte = 'j';
+  mt_slice value = {NULL, 0};
+  assert_int_equal(mt_memtable_get(table, "k", 1, UINT64_MAX, &value), MT_CORRUPTION);
+  assert_null(value.data);
+  mt_memtable_user_iter *user = mt_memtable_user_iter_create(table, UINT64_MAX);
+  assert_non_null(user);
+  for (mt_memtable_user_iter_seek_to_last(user); mt_memtable_user_iter_valid(user); mt_memtable_user_iter_prev(user)) {
+    mt_slice key = mt_memtable_user_iter_key(user);
+    assert_false(key.len == 1 && key.data[0] == 'k'); /* never the older value */
+  }
+  assert_int_equal(mt_memtable_user_iter_status(user), MT_CORRUPTION);
+  for (mt_memtable_user_iter_seek_to_first(user); mt_memtable_user_iter_valid(user); mt_memtable_user_iter_next(user)) {
+    mt_slice key = mt_memtable_user_iter_key(user);
+    assert_false(key.len == 1 && key.data[0] == 'k');
+  }
+  assert_int_equal(mt_memtable_user_iter_status(user), MT_CORRUPTION);
+  mt_memtable_user_iter_destroy(user);
+  assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+
+  *key_byte = 'k';
+  assert_int_equal(mt_memtable_get(table, "k", 1, UINT64_MAX, NULL), MT_DELETED);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(table);
+}
+
+/* A damaged internal-key length must not send a comparison past the entry: the comparator honours the
+ * recorded size too (under AddressSanitizer a read past the entry's block is reported). The entry sits in a
+ * block of its own and the damaged length claims up to 127 or 16383 bytes. */
+static void memtable_damage_test_damaged_length_prefix_stays_inside_the_entry(void **state) {
+  (void)state;
+  static const unsigned char prefixes[][2] = {{0x7f, 0}, {0xff, 0x7f}, {0x09 | 0x80, 0x01}, {0x08, 0}, {0x00, 0}};
+  for (unsigned checksum_bytes = 4; checksum_bytes <= 8; checksum_bytes += 4) {
+    for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+      mt_memtable *table = damage_table(checksum_bytes);
+      stored_entry entries[32];
+      size_t count = stored_entries(table, checksum_bytes, entries, 32);
+      for (size_t e = 0; e < count; e++) {
+        char saved[2] = {entries[e].bytes[0], entries[e].bytes[1]};
+        entries[e].bytes[0] = (char)prefixes[p][0];
+        if (prefixes[p][0] & 0x80) entries[e].bytes[1] = (char)prefixes[p][1];
+        /* Long probes: a comparison reads up to the shorter key's length, so these would read far past. */
+        char probe[200];
+        for (char first = 'a'; first <= 'q'; first++) {
+          memset(probe, first, sizeof(probe));
+          for (size_t len = 1; len <= sizeof(probe); len += sizeof(probe) - 1) {
+            mt_status status = mt_memtable_get(table, probe, len, UINT64_MAX, NULL);
+            assert_true(status == MT_OK || status == MT_DELETED || status == MT_NOT_FOUND || status == MT_CORRUPTION);
+          }
+        }
+        mt_memtable_user_iter *user = mt_memtable_user_iter_create(table, UINT64_MAX);
+        assert_non_null(user);
+        for (mt_memtable_user_iter_seek_to_first(user); mt_memtable_user_iter_valid(user);
+             mt_memtable_user_iter_next(user)) {
+        }
+        assert_int_equal(mt_memtable_user_iter_status(user), MT_CORRUPTION);
+        for (mt_memtable_user_iter_seek_to_last(user); mt_memtable_user_iter_valid(user);
+             mt_memtable_user_iter_prev(user)) {
+        }
+        assert_int_equal(mt_memtable_user_iter_status(user), MT_CORRUPTION);
+        mt_memtable_user_iter_destroy(user);
+        assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+        entries[e].bytes[0] = saved[0];
+        entries[e].bytes[1] = saved[1];
+      }
+      assert_int_equal(mt_memtable_validate(table), MT_OK);
+      mt_memtable_unref(table);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped),
+      cmocka_unit_test(memtable_damage_test_damaged_length_prefix_stays_inside_the_entry),
+      cmocka_unit_test(memtable_damage_test_8_byte_checksum_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_4_byte_checksum_never_changes_an_answer),
+  };
+  return MT_RUN_TESTS(tests, argc, argv);
+}
