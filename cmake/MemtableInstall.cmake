@@ -8,6 +8,7 @@ install(TARGETS memtable EXPORT memtableTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/memtable DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${MEMTABLE_GENERATED_INCLUDE_DIR}/memtable/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/memtable)
 install(EXPORT memtableTargets NAMESPACE memtable:: DESTINATION ${MEMTABLE_CMAKE_DIR})
 
 configure_package_config_file(cmake/memtableConfig.cmake.in
