@@ -40,7 +40,7 @@ function(memtable_layer name)
   target_include_directories(${name}
     PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<BUILD_INTERFACE:${MEMTABLE_GENERATED_INCLUDE_DIR}>
     PRIVATE ${PROJECT_SOURCE_DIR})
-  # The library's calls to its own exported functions bind locally instead of going through the PLT.
+  # Calls to an exported function from its own file bind directly (calls across files: -Bsymbolic-functions).
   target_compile_options(${name} PRIVATE $<$<C_COMPILER_ID:GNU,Clang>:-fno-semantic-interposition>)
   target_link_libraries(${name} PRIVATE $<BUILD_INTERFACE:memtable_build_flags> ${ARG_DEPENDS})
   set_target_properties(${name} PROPERTIES MEMTABLE_LAYER_OBJECTS "${objects}" MEMTABLE_LAYER_DEPENDS "${depends}")
