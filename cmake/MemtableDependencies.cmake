@@ -10,7 +10,8 @@ if(NOT XXHASH_FOUND)
   message(FATAL_ERROR "xxHash not found: install the Debian package 'libxxhash-dev' (or run scripts/install-deps.sh)")
 endif()
 
-if(MEMTABLE_BUILD_TESTS OR MEMTABLE_BUILD_FUZZ)
+# Only the test suites use cmocka; the fuzz targets and their corpus replays do not.
+if(MEMTABLE_BUILD_TESTS)
   pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET cmocka)
   if(NOT CMOCKA_FOUND)
     message(FATAL_ERROR "cmocka not found: install the Debian package 'libcmocka-dev' (or run scripts/install-deps.sh), or configure with -DMEMTABLE_BUILD_TESTS=OFF")

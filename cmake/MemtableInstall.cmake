@@ -8,6 +8,7 @@ install(TARGETS memtable EXPORT memtableTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY include/memtable DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${MEMTABLE_GENERATED_INCLUDE_DIR}/memtable/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/memtable)
 install(EXPORT memtableTargets NAMESPACE memtable:: DESTINATION ${MEMTABLE_CMAKE_DIR})
 
 configure_package_config_file(cmake/memtableConfig.cmake.in
@@ -25,5 +26,24 @@ else()
   set(MEMTABLE_PC_REQUIRES_PRIVATE "")
   set(MEMTABLE_PC_REQUIRES "libxxhash")
 endif()
+# The .pc file finds its prefix from its own location, so `cmake --install --prefix DIR` (prefix chosen at
+# install time) and a moved install both work. Absolute install directories (a distribution's choice) are
+# written as they are.
+set(MEMTABLE_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(IS_ABSOLUTE "${MEMTABLE_PC_DIR}")
+  set(MEMTABLE_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  cmake_path(RELATIVE_PATH CMAKE_INSTALL_PREFIX BASE_DIRECTORY "${CMAKE_INSTALL_PREFIX}/${MEMTABLE_PC_DIR}"
+    OUTPUT_VARIABLE pc_to_prefix)
+  string(REGEX REPLACE "/$" "" pc_to_prefix "${pc_to_prefix}")
+  set(MEMTABLE_PC_PREFIX "\${pcfiledir}/${pc_to_prefix}")
+endif()
+foreach(dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
+    set(MEMTABLE_PC_${dir} "${CMAKE_INSTALL_${dir}}")
+  else()
+    set(MEMTABLE_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+  endif()
+endforeach()
 configure_file(cmake/memtable.pc.in ${PROJECT_BINARY_DIR}/memtable.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/memtable.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/memtable.pc DESTINATION ${MEMTABLE_PC_DIR})

@@ -14,11 +14,9 @@
 #define MT_API
 #endif
 
-/* The version of these headers; mt_version() in status.c reports the library's. */
-#define MT_VERSION_MAJOR 0
-#define MT_VERSION_MINOR 1
-#define MT_VERSION_PATCH 0
-#define MT_VERSION_NUMBER (MT_VERSION_MAJOR * 10000 + MT_VERSION_MINOR * 100 + MT_VERSION_PATCH)
+/* The version of these headers (MT_VERSION_MAJOR, _MINOR, _PATCH, _NUMBER), generated from the project's
+ * version by CMake; mt_version_number() reports the library's. */
+#include <memtable/version.h>
 
 #ifdef __cplusplus
 extern "C" {
