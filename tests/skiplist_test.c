@@ -1,8 +1,12 @@
 /* skiplist_test: LevelDB's db/skiplist_test.cc ported (same parameters), then the cases it lacks. */
-#include "test_util.h"
+#include "support/test_util.h"
 
 #include <memtable/arena.h>
 #include <memtable/skiplist.h>
+
+#include "support/allocator.h"
+#include "support/check.h"
+#include "support/rng.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,11 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fails the test with the seed that reproduces it. */
-#define CHECK_SEEDED(condition, seed)                                                      \
-  do {                                                                                     \
-    if (!(condition)) fail_msg("%s:%d: %s (seed %u)", __FILE__, __LINE__, #condition, (unsigned)(seed)); \
-  } while (0)
+/* Fails the test with the seed that reproduces it and the test it ran in. */
+#define CHECK_SEEDED(condition, seed) MT_CHECK_SEEDED(condition, seed, __func__)
 
 /* Keys of these tests are 8-byte integers stored in native byte order. */
 static uint64_t decode_u64(const char *key) {
@@ -199,9 +200,7 @@ static uint64_t packed_generation(uint64_t key) { return (key >> 8) & 0xffffffff
 static uint64_t packed_hash(uint64_t key) { return key & 0xff; }
 
 static uint64_t hash_numbers(uint64_t k, uint64_t generation) {
-  uint64_t z = k * UINT64_C(0x9e3779b97f4a7c15) ^ generation;
-  z = (z ^ (z >> 31)) * UINT64_C(0xbf58476d1ce4e5b9);
-  return z ^ (z >> 29);
+  return mt_mix64(k * UINT64_C(0x9e3779b97f4a7c15) ^ generation);
 }
 
 static uint64_t make_packed_key(uint64_t k, uint64_t generation) {
@@ -729,23 +728,6 @@ static void skiplist_test_invalid_arguments(void **state) {
   mt_arena_destroy(arena);
 }
 
-typedef struct failing_allocator {
-  int allocations_left;
-} failing_allocator;
-
-static void *failing_alloc(void *ctx, size_t size) {
-  failing_allocator *allocator = ctx;
-  if (allocator->allocations_left == 0) return NULL;
-  allocator->allocations_left--;
-  return malloc(size);
-}
-
-static void failing_free(void *ctx, void *ptr, size_t size) {
-  (void)ctx;
-  (void)size;
-  free(ptr);
-}
-
 /* Fills the list until the arena refuses; checks the refusal changed nothing. Returns the keys inserted. */
 static size_t fill_until_refused(mt_skiplist *list, mt_status refusal) {
   size_t inserted = 0;
@@ -807,11 +789,11 @@ static void skiplist_test_allocation_failure(void **state) {
   mt_arena_destroy(arena);
 
   /* The allocator fails after the first block: MT_NOMEM, list unchanged. */
-  failing_allocator allocator = {2}; /* the arena's header and one block */
+  test_allocator allocator = TEST_ALLOCATOR_INIT;
+  allocator.fail_at = 3; /* after the arena's header and one block */
+  allocator.fail_after = true;
   arena_options.capacity = 0;
-  arena_options.allocator.alloc = failing_alloc;
-  arena_options.allocator.free = failing_free;
-  arena_options.allocator.ctx = &allocator;
+  arena_options.allocator = test_allocator_hooks(&allocator);
   arena = mt_arena_create(&arena_options);
   list = create_u64_list(arena);
   assert_non_null(list);
