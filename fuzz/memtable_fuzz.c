@@ -5,7 +5,8 @@
  * (keys from a small space, so versions collide, and a large one; sequence numbers mostly increasing but
  * also repeated, out of order, at and past MT_MAX_SEQUENCE; unknown types and out-of-contract lengths),
  * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
- * taken and dropped, validation, and checksum corruption that must be detected. Each operation runs on the
+ * taken and dropped, validation, and checksum corruption that must be detected (with the header's
+ * any-byte flag, damage to any byte of an entry, checked by damaged_reads). Each operation runs on the
  * table and on a sorted array of (key, seq, type, value), and the first disagreement aborts with a message
  * naming the operation, what the model expected and what the table returned. Beyond the model, every entry
  * an iterator shows must equal mt_entry_encode of its fields with the low checksum bytes of XXH3-64 after
@@ -128,6 +129,14 @@ typedef struct run {
     model_entry from;
   } detail;
   bool stepping;          /* an iterator step: entries added since its seek may be missed */
+  bool damage_any_byte;   /* header flag: corrupt may damage any byte of an entry, not only value and checksum */
+  /* While corrupt has damaged an entry: which byte of it (entry and checksum bytes) and how, for messages. */
+  struct {
+    bool active;
+    model_entry entry;
+    size_t offset, stored_len;
+    uint8_t mask;
+  } damage;
   iter_slot iters[MAX_ITERS];
   user_iter_slot user_iters[MAX_ITERS];
   char key_buffer[MAX_LONG_KEY];
@@ -180,6 +189,11 @@ static void failf(const run *r, const char *format, ...) {
   }
   fprintf(stderr, "memtable_fuzz: during %s%s: ", r->op, detail);
   vfprintf(stderr, format, args);
+  if (r->damage.active) {
+    describe_entry(text, sizeof(text), &r->damage.entry);
+    fprintf(stderr, "\n  (with byte %zu of the %zu stored bytes of %s xored with 0x%02x)", r->damage.offset,
+            r->damage.stored_len, text, r->damage.mask);
+  }
   fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, comparator %d, block %zu, capacity %zu, "
                   "allocator %s fail_at %llu%s; model holds %zu entries, op %llu)\n",
           r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->comparator,
@@ -769,12 +783,191 @@ static void op_full_scan(run *r, fuzz_input *in) {
   mt_memtable_user_iter_destroy(user.iter);
 }
 
-/* Flips one bit of a stored entry's value or checksum; every reader must report MT_CORRUPTION (unless the
- * flip happens to leave the checksum matching, which the fuzzer computes itself), then the bit is restored. */
+/* Reads while one entry is damaged (corrupt with the header's any-byte flag). The promise checked, with
+ * checksum_bytes 4 or 8 (`strict`): every get and every iterator position either is exactly the model's
+ * answer or reports MT_CORRUPTION (get returns it; an iterator is not valid with that status), in both
+ * directions; MT_NOMEM only where a long key's lookup key could not be allocated. With 1 or 2 checksum
+ * bytes a damaged entry may pass its check, so there the same reads run for memory safety alone (ASan). */
+static bool damaged_read_refused(const run *r, mt_status status, bool valid) {
+  return !valid && (status == MT_CORRUPTION || (status == MT_NOMEM && r->allocator.failures != r->failures_mark));
+}
+
+static void damaged_get(run *r, const char *key, size_t key_len, uint64_t snapshot, bool strict) {
+  r->op = "get with an entry damaged";
+  set_seek_detail(r, key, key_len, true, snapshot);
+  r->failures_mark = r->allocator.failures;
+  mt_slice value = {NULL, 0};
+  mt_status status = mt_memtable_get(r->table, key, key_len, snapshot, &value);
+  if (!strict || damaged_read_refused(r, status, false)) return;
+  const model_entry *e = model_get(&r->model, key, key_len, snapshot);
+  mt_status expected = e == NULL ? MT_NOT_FOUND : e->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+  if (status != expected)
+    failf(r, "got %s, expected %s or MT_CORRUPTION", mt_status_str(status), mt_status_str(expected));
+  if (status == MT_OK && !slice_equals(value, e->value, e->value_len)) {
+    char want[64], have[64];
+    describe_bytes(want, sizeof(want), e->value, e->value_len);
+    describe_bytes(have, sizeof(have), value.data, value.len);
+    failf(r, "value \"%s\" (%zu bytes), expected \"%s\" (%zu bytes) or MT_CORRUPTION", have, value.len, want,
+          e->value_len);
+  }
+}
+
+/* From the iterator's position (expected: the model's answer there), up to max_steps steps one way. */
+static void damaged_iter_walk(run *r, mt_memtable_iter *it, const model_entry *expected, bool forward,
+                              size_t max_steps, bool strict) {
+  for (size_t step = 0;; step++) {
+    mt_status status = mt_memtable_iter_status(it);
+    bool valid = mt_memtable_iter_valid(it);
+    if (damaged_read_refused(r, status, valid)) return;
+    if (strict && (status != MT_OK || !iter_matches(it, expected))) {
+      char want[256], have[256];
+      describe_entry(want, sizeof(want), expected);
+      if (valid) {
+        mt_slice k = mt_memtable_iter_user_key(it), v = mt_memtable_iter_value(it);
+        model_entry seen = {k.data, k.len, mt_memtable_iter_seq(it), mt_memtable_iter_type(it), v.data, v.len, 0};
+        describe_entry(have, sizeof(have), &seen);
+      } else {
+        snprintf(have, sizeof(have), "(not valid)");
+      }
+      failf(r, "iterator after %zu steps: status %s\n  expected %s (or not valid with MT_CORRUPTION)\n  got      %s",
+            step, mt_status_str(status), want, have);
+    }
+    if (!valid || step == max_steps) return;
+    if (strict) set_step_detail(r, expected);
+    r->failures_mark = r->allocator.failures;
+    if (forward) mt_memtable_iter_next(it);
+    else mt_memtable_iter_prev(it);
+    if (strict)
+      expected = forward ? model_next(&r->model, expected, MODEL_EVER) : model_prev(&r->model, expected, MODEL_EVER);
+  }
+}
+
+static void damaged_user_iter_walk(run *r, mt_memtable_user_iter *it, uint64_t snapshot, const model_entry *expected,
+                                   bool forward, size_t max_steps, bool strict) {
+  for (size_t step = 0;; step++) {
+    mt_status status = mt_memtable_user_iter_status(it);
+    bool valid = mt_memtable_user_iter_valid(it);
+    if (damaged_read_refused(r, status, valid)) return;
+    if (strict && (status != MT_OK || !user_iter_matches(it, expected))) {
+      char want[256], have[256];
+      describe_entry(want, sizeof(want), expected);
+      if (valid) {
+        mt_slice k = mt_memtable_user_iter_key(it), v = mt_memtable_user_iter_value(it);
+        model_entry seen = {k.data, k.len, mt_memtable_user_iter_seq(it), MT_TYPE_VALUE, v.data, v.len, 0};
+        describe_entry(have, sizeof(have), &seen);
+      } else {
+        snprintf(have, sizeof(have), "(not valid)");
+      }
+      failf(r, "user iterator at snapshot %llu after %zu steps: status %s\n  expected %s (or not valid with "
+               "MT_CORRUPTION)\n  got      %s",
+            (unsigned long long)snapshot, step, mt_status_str(status), want, have);
+    }
+    if (!valid || step == max_steps) return;
+    if (strict) set_step_detail(r, expected);
+    r->failures_mark = r->allocator.failures;
+    if (forward) mt_memtable_user_iter_next(it);
+    else mt_memtable_user_iter_prev(it);
+    if (strict)
+      expected = model_user_find(&r->model, snapshot, MODEL_EVER, expected->key, expected->key_len,
+                                 forward ? USER_AFTER : USER_BEFORE);
+  }
+}
+
+/* Every reader over the table with entry e (index pick in the model) damaged. */
+static void damaged_reads(run *r, const model_entry *e, size_t pick, bool strict) {
+  const model *m = &r->model;
+  r->op = "validate with an entry damaged";
+  r->detail.kind = DETAIL_NONE;
+  mt_status status = mt_memtable_validate(r->table);
+  if (strict && status != MT_CORRUPTION) failf(r, "validate: %s, expected MT_CORRUPTION", mt_status_str(status));
+
+  damaged_get(r, e->key, e->key_len, e->seq, strict);
+  damaged_get(r, e->key, e->key_len, UINT64_MAX, strict);
+  for (size_t i = pick == 0 ? 0 : pick - 1; i <= pick + 1 && i < m->count; i++) {
+    if (i == pick) continue;
+    damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, m->entries[i]->seq, strict);
+    damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, UINT64_MAX, strict);
+  }
+
+  /* A damaged link could make a walk circle: no walk is longer than the model. */
+  const size_t whole = m->count + 1, few = 3;
+  mt_memtable_iter *it = mt_memtable_iter_create(r->table);
+  if (it != NULL) {
+    r->detail.kind = DETAIL_NONE;
+    r->op = "iter_seek_to_first then next with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_to_first(it);
+    damaged_iter_walk(r, it, model_first(m, MODEL_EVER), true, whole, strict);
+    r->detail.kind = DETAIL_NONE;
+    r->op = "iter_seek_to_last then prev with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_to_last(it);
+    damaged_iter_walk(r, it, model_last(m, MODEL_EVER), false, whole, strict);
+    r->op = "iter_seek to the damaged entry then next";
+    set_seek_detail(r, e->key, e->key_len, true, e->seq);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek(it, e->key, e->key_len, e->seq);
+    damaged_iter_walk(r, it, model_seek(m, e->key, e->key_len, e->seq, MODEL_EVER), true, few, strict);
+    r->op = "iter_seek_for_prev to the damaged entry then prev";
+    set_seek_detail(r, e->key, e->key_len, true, e->seq);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_for_prev(it, e->key, e->key_len, e->seq);
+    damaged_iter_walk(r, it, model_seek_for_prev(m, e->key, e->key_len, e->seq, MODEL_EVER), false, few, strict);
+    mt_memtable_iter_destroy(it);
+  }
+
+  const uint64_t snapshots[2] = {UINT64_MAX, e->seq};
+  for (int s = 0; s < 2; s++) {
+    uint64_t snapshot = snapshots[s];
+    mt_memtable_user_iter *user = mt_memtable_user_iter_create(r->table, snapshot);
+    if (user == NULL) continue;
+    r->detail.kind = DETAIL_NONE;
+    r->op = "user_iter_seek_to_first then next with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_to_first(user);
+    damaged_user_iter_walk(r, user, snapshot, model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_AT_OR_AFTER),
+                           true, whole, strict);
+    r->detail.kind = DETAIL_NONE;
+    r->op = "user_iter_seek_to_last then prev with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_to_last(user);
+    damaged_user_iter_walk(r, user, snapshot, model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_BEFORE), false,
+                           whole, strict);
+    r->op = "user_iter_seek to the damaged entry's key then next";
+    set_seek_detail(r, e->key, e->key_len, false, 0);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek(user, e->key, e->key_len);
+    damaged_user_iter_walk(r, user, snapshot,
+                           model_user_find(m, snapshot, MODEL_EVER, e->key, e->key_len, USER_AT_OR_AFTER), true, few,
+                           strict);
+    r->op = "user_iter_seek_for_prev to the damaged entry's key then prev";
+    set_seek_detail(r, e->key, e->key_len, false, 0);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_for_prev(user, e->key, e->key_len);
+    damaged_user_iter_walk(r, user, snapshot,
+                           model_user_find(m, snapshot, MODEL_EVER, e->key, e->key_len, USER_AT_OR_BEFORE), false,
+                           few, strict);
+    mt_memtable_user_iter_destroy(user);
+  }
+  r->detail.kind = DETAIL_NONE;
+}
+
+/* Damages one byte of a stored entry, looks at the table through its readers, and restores the byte.
+ * Without the header's any-byte flag (every input made before it): one bit of the entry's value or checksum
+ * flips, and every reader of that entry must report MT_CORRUPTION (unless the flip happens to leave the
+ * checksum matching, which the fuzzer computes itself). With the flag, two more input bytes choose any byte
+ * of the entry and its checksum (length prefixes, key, sequence and type included) and the bits to flip,
+ * and damaged_reads checks the promise for that case. Tables without checksums are never damaged. */
 static void op_corrupt(run *r, fuzz_input *in) {
   r->op = "corrupt";
   size_t pick = fuzz_below(in, r->model.count);
   uint8_t where = fuzz_u8(in);
+  uint16_t any_offset = 0;
+  uint8_t any_mask = 0;
+  if (r->damage_any_byte) {
+    any_offset = fuzz_u16(in);
+    any_mask = fuzz_u8(in);
+  }
   if (r->options.checksum_bytes == 0 || r->model.count == 0) return;
   model_entry e = *r->model.entries[pick];
   mt_memtable_iter *it = mt_memtable_iter_create(r->table);
@@ -795,6 +988,24 @@ static void op_corrupt(run *r, fuzz_input *in) {
   else target = (unsigned char *)(uintptr_t)value.data + value.len + (where % r->options.checksum_bytes);
   unsigned char mask = (unsigned char)(1u << (where & 7));
   mt_memtable_iter_destroy(it);
+  if (r->damage_any_byte) {
+    size_t stored_len = raw.len + r->options.checksum_bytes;
+    size_t offset = any_offset % stored_len;
+    target = (unsigned char *)(uintptr_t)raw.data + offset;
+    if (any_mask != 0) mask = any_mask;
+    r->damage.active = true;
+    r->damage.entry = e;
+    r->damage.offset = offset;
+    r->damage.stored_len = stored_len;
+    r->damage.mask = mask;
+    *target ^= mask;
+    damaged_reads(r, &e, pick, r->options.checksum_bytes >= 4);
+    *target ^= mask;
+    r->damage.active = false;
+    r->op = "corrupt (restored)";
+    check_get(r, e.key, e.key_len, e.seq, true);
+    return;
+  }
 
   *target ^= mask;
   uint64_t hash = XXH3_64bits(raw.data, raw.len);
@@ -918,6 +1129,7 @@ static void decode_options(run *r, fuzz_input *in) {
   mt_memtable_options *o = &r->options;
   mt_memtable_options_init(o);
   o->checksum_bytes = checksum_sizes[flags & 7];
+  r->damage_any_byte = (flags & 0x80) != 0;
   r->comparator = (comparator_kind)((flags >> 4) & 3);
   switch (r->comparator) {
     case COMPARE_REVERSE: o->compare = table_compare_reverse; break;
