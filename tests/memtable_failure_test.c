@@ -10,8 +10,8 @@
 
 #include <memtable/memtable.h>
 
-#include "support/memtable_checks.h"
 #include "support/allocator.h"
+#include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
 
@@ -86,7 +86,7 @@ static void memtable_test_allocation_failure_at_every_point(void **state) {
   size_t create_failures = 0, add_failures = 0, iterator_failures = 0;
   test_allocator clean = TEST_ALLOCATOR_INIT;
   run_with_failing_allocation(&clean, &create_failures, &add_failures, &iterator_failures);
-  size_t total = (size_t)clean.calls;
+  size_t total = clean.calls;
   assert_true(total > FAILURE_ENTRIES / 4); /* blocks are small: adds allocate often */
   for (size_t k = 1; k <= total + 2; k++) {
     test_allocator allocator = TEST_ALLOCATOR_INIT;
@@ -405,7 +405,9 @@ static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
           mt_status status = mt_memtable_get(table, other->key, other->key_len, UINT64_MAX, &value);
           mt_status expected = other->type == MT_TYPE_VALUE ? MT_OK : MT_DELETED;
           if (status == expected) {
-            if (status == MT_OK && model_bytewise(value.data, value.len, other->value, other->value_len) != 0) damaged++;
+            if (status == MT_OK && model_bytewise(value.data, value.len, other->value, other->value_len) != 0) {
+              damaged++;
+            }
           } else {
             assert_true(status == MT_CORRUPTION || status == MT_NOT_FOUND);
           }

@@ -11,8 +11,8 @@
 
 #include <memtable/memtable.h>
 
-#include "support/memtable_checks.h"
 #include "support/allocator.h"
+#include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
 

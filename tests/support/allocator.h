@@ -31,17 +31,17 @@ _Static_assert(TEST_ALLOCATOR_PREFIX % alignof(max_align_t) == 0, "the prefix ke
 typedef struct test_allocator_block test_allocator_block;
 
 typedef struct test_allocator {
-  uint64_t calls;        /* alloc calls so far, refused ones included */
-  uint64_t free_calls;
-  uint64_t fail_at;      /* 1-based alloc call that fails; 0 = none */
+  size_t calls;          /* alloc calls so far, refused ones included */
+  size_t free_calls;
+  size_t fail_at;        /* 1-based alloc call that fails; 0 = none */
   bool fail_after;       /* every call from fail_at on fails */
   size_t refuse_above;   /* larger requests are refused; 0 = no limit */
   bool fail_on_misuse;   /* a bad free ends the run at once (fuzz targets) instead of only being counted */
-  uint64_t failures;     /* alloc calls refused, for any reason */
+  size_t failures;       /* alloc calls refused, for any reason */
   size_t last_alloc_size;
   size_t live_blocks;
   size_t live_bytes;     /* sum of the sizes asked for by live blocks */
-  uint64_t bad_frees;    /* frees of a block with another size or from another allocator */
+  size_t bad_frees;      /* frees of a block with another size or from another allocator */
   test_allocator_block *live; /* most recent first */
 } test_allocator;
 

@@ -155,7 +155,9 @@ static inline const model_entry *model_backward_before(const model *m, size_t i,
 }
 
 /* The internal iterator. */
-static inline const model_entry *model_first(const model *m, uint64_t cutoff) { return model_forward_from(m, 0, cutoff); }
+static inline const model_entry *model_first(const model *m, uint64_t cutoff) {
+  return model_forward_from(m, 0, cutoff);
+}
 
 static inline const model_entry *model_last(const model *m, uint64_t cutoff) {
   return model_backward_before(m, m->count, cutoff);
