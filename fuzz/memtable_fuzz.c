@@ -119,7 +119,9 @@ typedef struct run {
   uint64_t clock;
   size_t last_usage;
   const char *op; /* the operation running, for messages */
-  uint64_t failures_mark; /* allocator failures before the call being checked */
+  /* Allocator failures before the call being checked. ITERATOR MEMORY FROM THE ARENA HOOKS: iterators and long
+   * lookup keys are drawn through the one hooked allocator, so its failures explain an iterator's MT_NOMEM. */
+  uint64_t failures_mark;
   /* The operation's arguments, formatted only if a message needs them. */
   struct {
     enum { DETAIL_NONE, DETAIL_KEY, DETAIL_KEY_AT_SNAPSHOT, DETAIL_STEP } kind;

@@ -103,6 +103,7 @@ static void memtable_test_allocation_failure_at_every_point(void **state) {
 
 static void memtable_test_long_keys_and_lookup_allocation_failure(void **state) {
   (void)state;
+  /* ITERATOR MEMORY FROM THE ARENA HOOKS: long lookup keys are drawn through the table's one allocator. */
   test_allocator allocator = TEST_ALLOCATOR_INIT;
   mt_memtable_options options;
   mt_memtable_options_init(&options);
@@ -208,7 +209,8 @@ static void memtable_test_capacity_full(void **state) {
 static void memtable_test_user_iterator_without_memory_for_seeks(void **state) {
   (void)state;
   /* Long keys with many versions: passing over them, the user iterator seeks (with heap lookup keys); when
-   * the allocator refuses, stepping gives the same answers. */
+   * the allocator refuses, stepping gives the same answers. ITERATOR MEMORY FROM THE ARENA HOOKS: those lookup
+   * keys come from the table's one allocator. */
   test_allocator allocator = TEST_ALLOCATOR_INIT;
   mt_memtable_options options;
   mt_memtable_options_init(&options);
