@@ -252,11 +252,6 @@ size_t mt_arena_memory_usage(const mt_arena *arena) {
   return atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
 }
 
-mt_allocator mt_arena_allocator(const mt_arena *arena) {
-  mt_allocator none = {NULL, NULL, NULL};
-  return arena == NULL ? none : arena->allocator;
-}
-
 int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
   if (arena == NULL || ptr == NULL) return 0;
   uintptr_t start = (uintptr_t)ptr;

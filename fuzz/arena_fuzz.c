@@ -17,8 +17,8 @@
 
 #include <memtable/arena.h>
 
-#include "fuzz_allocator.h"
 #include "fuzz_input.h"
+#include "support/allocator.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,7 +37,7 @@ typedef struct allocation {
 typedef struct arena_run {
   mt_arena *arena;
   bool hooked;
-  fuzz_allocator allocator;
+  test_allocator allocator;
   size_t block_size; /* effective: after the defaults and the minimum are applied */
   size_t capacity;
   size_t header_bytes;  /* hook bytes held by an empty arena (its own header) */
@@ -220,11 +220,11 @@ static void check_invalid_options(arena_run *run, const mt_arena_options *valid)
   if (arena != NULL) fail("create accepted a block size above the maximum", run);
   options = *valid;
   options.allocator.free = NULL;
-  options.allocator.alloc = fuzz_allocator_alloc;
+  options.allocator.alloc = test_allocator_alloc;
   options.allocator.ctx = &run->allocator;
   if (mt_arena_create(&options) != NULL) fail("create accepted alloc without free", run);
   options.allocator.alloc = NULL;
-  options.allocator.free = fuzz_allocator_free;
+  options.allocator.free = test_allocator_free;
   if (mt_arena_create(&options) != NULL) fail("create accepted free without alloc", run);
   if (run->allocator.live_blocks != 0) fail("a rejected create leaked allocator memory", run);
 }
@@ -250,7 +250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   run.block_size = options.block_size == 0 ? MT_ARENA_DEFAULT_BLOCK_SIZE : options.block_size < 256 ? 256
                                                                                                    : options.block_size;
   run.capacity = options.capacity;
-  run.allocator.max_size = HOOK_MAX_SIZE;
+  run.allocator.refuse_above = HOOK_MAX_SIZE;
+  run.allocator.fail_on_misuse = true;
   switch (flags & 3) {
     case 0: break; /* malloc */
     case 1: run.hooked = true; break;
@@ -260,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       run.allocator.fail_after = (flags & 1) != 0;
       break;
   }
-  if (run.hooked) options.allocator = fuzz_allocator_hooks(&run.allocator);
+  if (run.hooked) options.allocator = test_allocator_hooks(&run.allocator);
   if (flags & 0x40) check_invalid_options(&run, &options);
 
   run.arena = mt_arena_create(&options);

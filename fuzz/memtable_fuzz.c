@@ -5,17 +5,15 @@
  * (keys from a small space, so versions collide, and a large one; sequence numbers mostly increasing but
  * also repeated, out of order, at and past MT_MAX_SEQUENCE; unknown types and out-of-contract lengths),
  * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
- * taken and dropped, validation, and checksum corruption that must be detected. Each operation runs on the
+ * taken and dropped, validation, and checksum corruption that must be detected (with the header's
+ * any-byte flag, damage to any byte of an entry, checked by damaged_reads). Each operation runs on the
  * table and on a sorted array of (key, seq, type, value), and the first disagreement aborts with a message
  * naming the operation, what the model expected and what the table returned. Beyond the model, every entry
  * an iterator shows must equal mt_entry_encode of its fields with the low checksum bytes of XXH3-64 after
  * it, and the allocator hook must get every block back at the last unref. MEMTABLE_FUZZ_TRACE=1 lists the
  * operations an input decodes to.
  *
- * Where the header leaves room, the model reads it as follows (memtable.c agrees):
- * - a snapshot above MT_MAX_SEQUENCE behaves as MT_MAX_SEQUENCE (an internal key cannot hold more);
- * - iter_seek_for_prev(key, s) includes the entry (key, s) whatever its type;
- * - the user view's key is the bytes of the newest visible entry (matters for the case-folding comparator);
+ * The model (tests/support/model.h) states how it reads the header where the header leaves room. Beyond it:
  * - an iterator step may or may not see entries added since its last seek (the header's "may or may not be
  *   seen"), so a step is checked against the table as it is now and as it was at that seek.
  */
@@ -31,8 +29,9 @@
 
 #include <memtable/memtable.h>
 
-#include "fuzz_allocator.h"
 #include "fuzz_input.h"
+#include "support/allocator.h"
+#include "support/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,16 +41,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_LONG_KEY 3000
 #define MAX_VALUE 20000
 #define HOOK_MAX_SIZE ((size_t)64 << 20)
-#define CLOCK_EVER UINT64_MAX
 
 /* Comparators: the table gets them through its options, the model calls them directly. */
 typedef enum comparator_kind { COMPARE_DEFAULT, COMPARE_REVERSE, COMPARE_CASEFOLD, COMPARE_BYTEWISE } comparator_kind;
 
 static int bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
-  size_t common = a_len < b_len ? a_len : b_len;
-  int c = common == 0 ? 0 : memcmp(a, b, common);
-  if (c != 0) return c < 0 ? -1 : 1;
-  return a_len < b_len ? -1 : a_len > b_len ? 1 : 0;
+  return model_bytewise(a, a_len, b, b_len);
+}
+
+static int reverse_bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
+  return -bytewise(a, a_len, b, b_len);
 }
 
 static int casefold(const char *a, size_t a_len, const char *b, size_t b_len) {
@@ -91,185 +90,10 @@ static int table_compare_bytewise(void *ctx, const char *a, size_t a_len, const 
   return bytewise(a, a_len, b, b_len);
 }
 
-/* The reference model: a sorted array in internal-key order. */
-typedef struct model_entry {
-  char *key; /* owned; never moves once added, so cursors may point at it */
-  size_t key_len;
-  uint64_t seq;
-  mt_entry_type type;
-  char *value;
-  size_t value_len;
-  uint64_t added_at; /* the op clock when it was added */
-} model_entry;
-
-typedef struct model {
-  model_entry *entries;
-  size_t count, capacity;
-  uint64_t deletions;
-  comparator_kind comparator;
-} model;
-
-static int model_compare_keys(const model *m, const char *a, size_t a_len, const char *b, size_t b_len) {
-  switch (m->comparator) {
-    case COMPARE_REVERSE: return -bytewise(a, a_len, b, b_len);
-    case COMPARE_CASEFOLD: return casefold(a, a_len, b, b_len);
-    default: return bytewise(a, a_len, b, b_len);
-  }
-}
-
-/* Internal-key order: user key ascending, then seq descending, then type descending. */
-static int model_compare_internal(const model *m, const char *key, size_t key_len, uint64_t seq, mt_entry_type type,
-                                  const model_entry *e) {
-  int c = model_compare_keys(m, key, key_len, e->key, e->key_len);
-  if (c != 0) return c;
-  if (seq != e->seq) return seq > e->seq ? -1 : 1;
-  if (type != e->type) return type > e->type ? -1 : 1;
-  return 0;
-}
-
-static uint64_t clamp_snapshot(uint64_t snapshot) { return snapshot > MT_MAX_SEQUENCE ? MT_MAX_SEQUENCE : snapshot; }
-
-static bool in_view(const model_entry *e, uint64_t cutoff) { return e->added_at <= cutoff; }
-
-/* The entry stored for this user key and seq, if any (the table rejects a second one with MT_EXISTS). */
-static const model_entry *model_find(const model *m, const char *key, size_t key_len, uint64_t seq) {
-  for (size_t i = 0; i < m->count; i++) {
-    const model_entry *e = &m->entries[i];
-    if (e->seq == seq && model_compare_keys(m, key, key_len, e->key, e->key_len) == 0) return e;
-  }
-  return NULL;
-}
-
-static void model_add(model *m, uint64_t seq, mt_entry_type type, const char *key, size_t key_len, const char *value,
-                      size_t value_len, uint64_t clock) {
-  if (m->count == m->capacity) {
-    m->capacity = m->capacity == 0 ? 64 : m->capacity * 2;
-    m->entries = realloc(m->entries, m->capacity * sizeof(model_entry));
-    if (m->entries == NULL) abort();
-  }
-  size_t at = 0;
-  while (at < m->count && model_compare_internal(m, key, key_len, seq, type, &m->entries[at]) > 0) at++;
-  memmove(&m->entries[at + 1], &m->entries[at], (m->count - at) * sizeof(model_entry));
-  model_entry e = {malloc(key_len + 1), key_len, seq, type, malloc(value_len + 1), value_len, clock};
-  if (e.key == NULL || e.value == NULL) abort();
-  if (key_len != 0) memcpy(e.key, key, key_len);
-  if (value_len != 0) memcpy(e.value, value, value_len);
-  m->entries[at] = e;
-  m->count++;
-  if (type == MT_TYPE_DELETION) m->deletions++;
-}
-
-static void model_free(model *m) {
-  for (size_t i = 0; i < m->count; i++) {
-    free(m->entries[i].key);
-    free(m->entries[i].value);
-  }
-  free(m->entries);
-}
-
-/* Newest entry for key with seq <= snapshot, or NULL. */
-static const model_entry *model_get(const model *m, const char *key, size_t key_len, uint64_t snapshot) {
-  for (size_t i = 0; i < m->count; i++) {
-    const model_entry *e = &m->entries[i];
-    if (e->seq <= snapshot && model_compare_keys(m, key, key_len, e->key, e->key_len) == 0) return e;
-  }
-  return NULL;
-}
-
-/* Internal iterator expectations over the entries added by `cutoff`. */
-static const model_entry *model_seek(const model *m, const char *key, size_t key_len, uint64_t snapshot,
-                                     uint64_t cutoff) {
-  snapshot = clamp_snapshot(snapshot);
-  for (size_t i = 0; i < m->count; i++) {
-    const model_entry *e = &m->entries[i];
-    if (!in_view(e, cutoff)) continue;
-    int c = model_compare_keys(m, e->key, e->key_len, key, key_len);
-    if (c > 0 || (c == 0 && e->seq <= snapshot)) return e;
-  }
-  return NULL;
-}
-
-static const model_entry *model_seek_for_prev(const model *m, const char *key, size_t key_len, uint64_t snapshot,
-                                              uint64_t cutoff) {
-  snapshot = clamp_snapshot(snapshot);
-  for (size_t i = m->count; i-- > 0;) {
-    const model_entry *e = &m->entries[i];
-    if (!in_view(e, cutoff)) continue;
-    int c = model_compare_keys(m, e->key, e->key_len, key, key_len);
-    if (c < 0 || (c == 0 && e->seq >= snapshot)) return e;
-  }
-  return NULL;
-}
-
-static const model_entry *model_after(const model *m, const model_entry *cur, uint64_t cutoff) {
-  for (size_t i = 0; i < m->count; i++) {
-    const model_entry *e = &m->entries[i];
-    if (in_view(e, cutoff) && model_compare_internal(m, cur->key, cur->key_len, cur->seq, cur->type, e) < 0) return e;
-  }
-  return NULL;
-}
-
-static const model_entry *model_before(const model *m, const model_entry *cur, uint64_t cutoff) {
-  for (size_t i = m->count; i-- > 0;) {
-    const model_entry *e = &m->entries[i];
-    if (in_view(e, cutoff) && model_compare_internal(m, cur->key, cur->key_len, cur->seq, cur->type, e) > 0) return e;
-  }
-  return NULL;
-}
-
-static const model_entry *model_first(const model *m, uint64_t cutoff) {
-  for (size_t i = 0; i < m->count; i++)
-    if (in_view(&m->entries[i], cutoff)) return &m->entries[i];
-  return NULL;
-}
-
-static const model_entry *model_last(const model *m, uint64_t cutoff) {
-  for (size_t i = m->count; i-- > 0;)
-    if (in_view(&m->entries[i], cutoff)) return &m->entries[i];
-  return NULL;
-}
-
-/* User view: the newest entry with seq <= snapshot of the user key group starting at index `start`, if it is a
- * value; *next gets the index of the next group. */
-static const model_entry *model_user_group(const model *m, size_t start, uint64_t snapshot, uint64_t cutoff,
-                                           size_t *next) {
-  const model_entry *newest = NULL;
-  size_t i = start;
-  while (i < m->count && model_compare_keys(m, m->entries[i].key, m->entries[i].key_len, m->entries[start].key,
-                                            m->entries[start].key_len) == 0) {
-    const model_entry *e = &m->entries[i];
-    if (newest == NULL && in_view(e, cutoff) && e->seq <= snapshot) newest = e;
-    i++;
-  }
-  *next = i;
-  return newest != NULL && newest->type == MT_TYPE_VALUE ? newest : NULL;
-}
-
-typedef enum user_bound { USER_AT_OR_AFTER, USER_AFTER, USER_AT_OR_BEFORE, USER_BEFORE } user_bound;
-
-/* The visible user entry nearest to key in the direction bound says (key NULL: the first or last). */
-static const model_entry *model_user_find(const model *m, uint64_t snapshot, uint64_t cutoff, const char *key,
-                                          size_t key_len, user_bound bound) {
-  const model_entry *found = NULL;
-  size_t next;
-  for (size_t start = 0; start < m->count; start = next) {
-    const model_entry *visible = model_user_group(m, start, snapshot, cutoff, &next);
-    if (visible == NULL) continue;
-    int c = key == NULL ? 0 : model_compare_keys(m, visible->key, visible->key_len, key, key_len);
-    switch (bound) {
-      case USER_AT_OR_AFTER: if (c >= 0) return visible; break;
-      case USER_AFTER: if (c > 0) return visible; break;
-      case USER_AT_OR_BEFORE: if (c <= 0) found = visible; break;
-      case USER_BEFORE: if (c < 0 || key == NULL) found = visible; break;
-    }
-  }
-  return found;
-}
-
 /* One input's run: the table, the model, and the iterators alive on both. */
 typedef struct iter_slot {
   mt_memtable_iter *iter; /* NULL: slot free */
-  model_entry cursor; /* a copy: the model array moves, the key and value buffers do not */
+  model_entry cursor; /* a copy, pointing at the model's bytes (which never move) */
   bool valid;
   uint64_t positioned_at;
 } iter_slot;
@@ -287,14 +111,17 @@ typedef struct run {
   bool freed;      /* every reference dropped */
   int caller_refs; /* references the fuzzer holds itself (the creator's included) */
   model model;
+  comparator_kind comparator;
   mt_memtable_options options;
   bool hooked;
-  fuzz_allocator allocator;
+  test_allocator allocator;
   uint64_t last_seq;
   uint64_t clock;
   size_t last_usage;
   const char *op; /* the operation running, for messages */
-  uint64_t failures_mark; /* allocator failures before the call being checked */
+  /* Allocator failures before the call being checked. The arena and the reader allocator (iterators, long
+   * lookup keys) share the one hooked allocator, so its failures explain an iterator's MT_NOMEM. */
+  uint64_t failures_mark;
   /* The operation's arguments, formatted only if a message needs them. */
   struct {
     enum { DETAIL_NONE, DETAIL_KEY, DETAIL_KEY_AT_SNAPSHOT, DETAIL_STEP } kind;
@@ -304,6 +131,14 @@ typedef struct run {
     model_entry from;
   } detail;
   bool stepping;          /* an iterator step: entries added since its seek may be missed */
+  bool damage_any_byte;   /* header flag: corrupt may damage any byte of an entry, not only value and checksum */
+  /* While corrupt has damaged an entry: which byte of it (entry and checksum bytes) and how, for messages. */
+  struct {
+    bool active;
+    model_entry entry;
+    size_t offset, stored_len;
+    uint8_t mask;
+  } damage;
   iter_slot iters[MAX_ITERS];
   user_iter_slot user_iters[MAX_ITERS];
   char key_buffer[MAX_LONG_KEY];
@@ -356,9 +191,14 @@ static void failf(const run *r, const char *format, ...) {
   }
   fprintf(stderr, "memtable_fuzz: during %s%s: ", r->op, detail);
   vfprintf(stderr, format, args);
+  if (r->damage.active) {
+    describe_entry(text, sizeof(text), &r->damage.entry);
+    fprintf(stderr, "\n  (with byte %zu of the %zu stored bytes of %s xored with 0x%02x)", r->damage.offset,
+            r->damage.stored_len, text, r->damage.mask);
+  }
   fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, comparator %d, block %zu, capacity %zu, "
                   "allocator %s fail_at %llu%s; model holds %zu entries, op %llu)\n",
-          r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->model.comparator,
+          r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->comparator,
           r->options.arena.block_size, r->options.arena.capacity, r->hooked ? "hook" : "malloc",
           (unsigned long long)r->allocator.fail_at, r->allocator.fail_after ? "+" : "", r->model.count,
           (unsigned long long)r->clock);
@@ -497,7 +337,7 @@ static const char *pick_key(run *r, fuzz_input *in, size_t *len) {
     return small_keys[i].bytes;
   }
   if (choice < 176 && r->model.count > 0) {
-    const model_entry *e = &r->model.entries[fuzz_below(in, r->model.count)];
+    const model_entry *e = r->model.entries[fuzz_below(in, r->model.count)];
     *len = e->key_len;
     return e->key;
   }
@@ -520,7 +360,7 @@ static uint64_t pick_snapshot(run *r, fuzz_input *in) {
     case 3: return r->last_seq;
     case 4: case 5: case 6:
       if (r->model.count > 0) {
-        uint64_t seq = r->model.entries[fuzz_below(in, r->model.count)].seq;
+        uint64_t seq = r->model.entries[fuzz_below(in, r->model.count)]->seq;
         return choice == 6 && seq > 0 ? seq - 1 : seq;
       }
       return r->last_seq;
@@ -576,7 +416,7 @@ static void op_add(run *r, fuzz_input *in) {
   uint8_t seq_choice = fuzz_u8(in);
   if (seq_choice < 160) seq = r->last_seq + 1 + (seq_choice & 3);
   else if (seq_choice < 192 && r->model.count > 0) {
-    const model_entry *e = &r->model.entries[fuzz_below(in, r->model.count)];
+    const model_entry *e = r->model.entries[fuzz_below(in, r->model.count)];
     seq = e->seq; /* with the same key below: a duplicate */
     if (seq_choice & 1) {
       key = e->key;
@@ -696,7 +536,7 @@ static void op_iter_move(run *r, fuzz_input *in) {
       set_seek_detail(r, key, key_len, true, snapshot);
       mt_memtable_iter_seek(slot->iter, key, key_len, snapshot);
       slot->positioned_at = r->clock;
-      settle_iter(r, slot, model_seek(m, key, key_len, snapshot, CLOCK_EVER), NULL);
+      settle_iter(r, slot, model_seek(m, key, key_len, snapshot, MODEL_EVER), NULL);
       break;
     case 2:
       r->op = "iter_seek_for_prev";
@@ -705,19 +545,19 @@ static void op_iter_move(run *r, fuzz_input *in) {
       set_seek_detail(r, key, key_len, true, snapshot);
       mt_memtable_iter_seek_for_prev(slot->iter, key, key_len, snapshot);
       slot->positioned_at = r->clock;
-      settle_iter(r, slot, model_seek_for_prev(m, key, key_len, snapshot, CLOCK_EVER), NULL);
+      settle_iter(r, slot, model_seek_for_prev(m, key, key_len, snapshot, MODEL_EVER), NULL);
       break;
     case 3:
       r->op = "iter_seek_to_first";
       mt_memtable_iter_seek_to_first(slot->iter);
       slot->positioned_at = r->clock;
-      settle_iter(r, slot, model_first(m, CLOCK_EVER), NULL);
+      settle_iter(r, slot, model_first(m, MODEL_EVER), NULL);
       break;
     case 4:
       r->op = "iter_seek_to_last";
       mt_memtable_iter_seek_to_last(slot->iter);
       slot->positioned_at = r->clock;
-      settle_iter(r, slot, model_last(m, CLOCK_EVER), NULL);
+      settle_iter(r, slot, model_last(m, MODEL_EVER), NULL);
       break;
     default: {
       /* A run of steps in one direction: long walks are what find broken links. */
@@ -730,9 +570,9 @@ static void op_iter_move(run *r, fuzz_input *in) {
         r->stepping = true;
         if (forward) mt_memtable_iter_next(slot->iter);
         else mt_memtable_iter_prev(slot->iter);
-        const model_entry *now = forward ? model_after(m, &cur, CLOCK_EVER) : model_before(m, &cur, CLOCK_EVER);
-        const model_entry *then = forward ? model_after(m, &cur, slot->positioned_at)
-                                          : model_before(m, &cur, slot->positioned_at);
+        const model_entry *now = forward ? model_next(m, &cur, MODEL_EVER) : model_prev(m, &cur, MODEL_EVER);
+        const model_entry *then = forward ? model_next(m, &cur, slot->positioned_at)
+                                          : model_prev(m, &cur, slot->positioned_at);
         settle_iter(r, slot, now, then);
       }
       break;
@@ -821,7 +661,7 @@ static void op_user_iter_move(run *r, fuzz_input *in) {
       set_seek_detail(r, key, key_len, false, 0);
       mt_memtable_user_iter_seek(slot->iter, key, key_len);
       slot->positioned_at = r->clock;
-      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, key, key_len, USER_AT_OR_AFTER), NULL);
+      settle_user_iter(r, slot, model_user_find(m, s, MODEL_EVER, key, key_len, USER_AT_OR_AFTER), NULL);
       break;
     case 2:
       r->op = "user_iter_seek_for_prev";
@@ -829,19 +669,19 @@ static void op_user_iter_move(run *r, fuzz_input *in) {
       set_seek_detail(r, key, key_len, false, 0);
       mt_memtable_user_iter_seek_for_prev(slot->iter, key, key_len);
       slot->positioned_at = r->clock;
-      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, key, key_len, USER_AT_OR_BEFORE), NULL);
+      settle_user_iter(r, slot, model_user_find(m, s, MODEL_EVER, key, key_len, USER_AT_OR_BEFORE), NULL);
       break;
     case 3:
       r->op = "user_iter_seek_to_first";
       mt_memtable_user_iter_seek_to_first(slot->iter);
       slot->positioned_at = r->clock;
-      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
+      settle_user_iter(r, slot, model_user_find(m, s, MODEL_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
       break;
     case 4:
       r->op = "user_iter_seek_to_last";
       mt_memtable_user_iter_seek_to_last(slot->iter);
       slot->positioned_at = r->clock;
-      settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, NULL, 0, USER_BEFORE), NULL);
+      settle_user_iter(r, slot, model_user_find(m, s, MODEL_EVER, NULL, 0, USER_BEFORE), NULL);
       break;
     default: {
       bool forward = move % 8 != 7;
@@ -851,10 +691,10 @@ static void op_user_iter_move(run *r, fuzz_input *in) {
         model_entry cur = slot->cursor;
         set_step_detail(r, &cur);
         r->stepping = true;
-        user_bound bound = forward ? USER_AFTER : USER_BEFORE;
+        model_user_bound bound = forward ? USER_AFTER : USER_BEFORE;
         if (forward) mt_memtable_user_iter_next(slot->iter);
         else mt_memtable_user_iter_prev(slot->iter);
-        settle_user_iter(r, slot, model_user_find(m, s, CLOCK_EVER, cur.key, cur.key_len, bound),
+        settle_user_iter(r, slot, model_user_find(m, s, MODEL_EVER, cur.key, cur.key_len, bound),
                          model_user_find(m, s, slot->positioned_at, cur.key, cur.key_len, bound));
       }
       break;
@@ -892,25 +732,25 @@ static void op_full_scan(run *r, fuzz_input *in) {
     failf(r, "iter_create returned NULL with no allocation failure");
   if (slot.iter != NULL) {
     mt_memtable_iter_seek_to_first(slot.iter);
-    settle_iter(r, &slot, model_first(&r->model, CLOCK_EVER), NULL);
+    settle_iter(r, &slot, model_first(&r->model, MODEL_EVER), NULL);
     for (size_t i = 0; slot.valid; i++) {
       model_entry cur = slot.cursor;
       r->op = "full_scan next";
       set_step_detail(r, &cur);
       mt_memtable_iter_next(slot.iter);
-      settle_iter(r, &slot, model_after(&r->model, &cur, CLOCK_EVER), NULL);
+      settle_iter(r, &slot, model_next(&r->model, &cur, MODEL_EVER), NULL);
       if (i > r->model.count) failf(r, "forward scan longer than the model");
     }
     r->op = "full_scan seek_to_last";
     r->detail.kind = DETAIL_NONE;
     mt_memtable_iter_seek_to_last(slot.iter);
-    settle_iter(r, &slot, model_last(&r->model, CLOCK_EVER), NULL);
+    settle_iter(r, &slot, model_last(&r->model, MODEL_EVER), NULL);
     while (slot.valid) {
       model_entry cur = slot.cursor;
       r->op = "full_scan prev";
       set_step_detail(r, &cur);
       mt_memtable_iter_prev(slot.iter);
-      settle_iter(r, &slot, model_before(&r->model, &cur, CLOCK_EVER), NULL);
+      settle_iter(r, &slot, model_prev(&r->model, &cur, MODEL_EVER), NULL);
     }
     mt_memtable_iter_destroy(slot.iter);
   }
@@ -923,42 +763,221 @@ static void op_full_scan(run *r, fuzz_input *in) {
   r->op = "full_user_scan seek_to_first";
   r->detail.kind = DETAIL_NONE;
   mt_memtable_user_iter_seek_to_first(user.iter);
-  settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
+  settle_user_iter(r, &user, model_user_find(&r->model, s, MODEL_EVER, NULL, 0, USER_AT_OR_AFTER), NULL);
   while (user.valid) {
     model_entry cur = user.cursor;
     r->op = "full_user_scan next";
     set_step_detail(r, &cur);
     mt_memtable_user_iter_next(user.iter);
-    settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, cur.key, cur.key_len, USER_AFTER), NULL);
+    settle_user_iter(r, &user, model_user_find(&r->model, s, MODEL_EVER, cur.key, cur.key_len, USER_AFTER), NULL);
   }
   r->op = "full_user_scan seek_to_last";
   r->detail.kind = DETAIL_NONE;
   mt_memtable_user_iter_seek_to_last(user.iter);
-  settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, NULL, 0, USER_BEFORE), NULL);
+  settle_user_iter(r, &user, model_user_find(&r->model, s, MODEL_EVER, NULL, 0, USER_BEFORE), NULL);
   while (user.valid) {
     model_entry cur = user.cursor;
     r->op = "full_user_scan prev";
     set_step_detail(r, &cur);
     mt_memtable_user_iter_prev(user.iter);
-    settle_user_iter(r, &user, model_user_find(&r->model, s, CLOCK_EVER, cur.key, cur.key_len, USER_BEFORE), NULL);
+    settle_user_iter(r, &user, model_user_find(&r->model, s, MODEL_EVER, cur.key, cur.key_len, USER_BEFORE), NULL);
   }
   mt_memtable_user_iter_destroy(user.iter);
 }
 
-/* Flips one bit of a stored entry's value or checksum; every reader must report MT_CORRUPTION (unless the
- * flip happens to leave the checksum matching, which the fuzzer computes itself), then the bit is restored. */
+/* Reads while one entry is damaged (corrupt with the header's any-byte flag). The promise checked, with
+ * checksum_bytes 4 or 8 (`strict`): every get and every iterator position either is exactly the model's
+ * answer or reports MT_CORRUPTION (get returns it; an iterator is not valid with that status), in both
+ * directions; MT_NOMEM only where a long key's lookup key could not be allocated. With 1 or 2 checksum
+ * bytes a damaged entry may pass its check, so there the same reads run for memory safety alone (ASan). */
+static bool damaged_read_refused(const run *r, mt_status status, bool valid) {
+  return !valid && (status == MT_CORRUPTION || (status == MT_NOMEM && r->allocator.failures != r->failures_mark));
+}
+
+static void damaged_get(run *r, const char *key, size_t key_len, uint64_t snapshot, bool strict) {
+  r->op = "get with an entry damaged";
+  set_seek_detail(r, key, key_len, true, snapshot);
+  r->failures_mark = r->allocator.failures;
+  mt_slice value = {NULL, 0};
+  mt_status status = mt_memtable_get(r->table, key, key_len, snapshot, &value);
+  if (!strict || damaged_read_refused(r, status, false)) return;
+  const model_entry *e = model_get(&r->model, key, key_len, snapshot);
+  mt_status expected = e == NULL ? MT_NOT_FOUND : e->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+  if (status != expected)
+    failf(r, "got %s, expected %s or MT_CORRUPTION", mt_status_str(status), mt_status_str(expected));
+  if (status == MT_OK && !slice_equals(value, e->value, e->value_len)) {
+    char want[64], have[64];
+    describe_bytes(want, sizeof(want), e->value, e->value_len);
+    describe_bytes(have, sizeof(have), value.data, value.len);
+    failf(r, "value \"%s\" (%zu bytes), expected \"%s\" (%zu bytes) or MT_CORRUPTION", have, value.len, want,
+          e->value_len);
+  }
+}
+
+/* From the iterator's position (expected: the model's answer there), up to max_steps steps one way. */
+static void damaged_iter_walk(run *r, mt_memtable_iter *it, const model_entry *expected, bool forward,
+                              size_t max_steps, bool strict) {
+  for (size_t step = 0;; step++) {
+    mt_status status = mt_memtable_iter_status(it);
+    bool valid = mt_memtable_iter_valid(it);
+    if (damaged_read_refused(r, status, valid)) return;
+    if (strict && (status != MT_OK || !iter_matches(it, expected))) {
+      char want[256], have[256];
+      describe_entry(want, sizeof(want), expected);
+      if (valid) {
+        mt_slice k = mt_memtable_iter_user_key(it), v = mt_memtable_iter_value(it);
+        model_entry seen = {k.data, k.len, mt_memtable_iter_seq(it), mt_memtable_iter_type(it), v.data, v.len, 0};
+        describe_entry(have, sizeof(have), &seen);
+      } else {
+        snprintf(have, sizeof(have), "(not valid)");
+      }
+      failf(r, "iterator after %zu steps: status %s\n  expected %s (or not valid with MT_CORRUPTION)\n  got      %s",
+            step, mt_status_str(status), want, have);
+    }
+    if (!valid || step == max_steps) return;
+    if (strict) set_step_detail(r, expected);
+    r->failures_mark = r->allocator.failures;
+    if (forward) mt_memtable_iter_next(it);
+    else mt_memtable_iter_prev(it);
+    if (strict)
+      expected = forward ? model_next(&r->model, expected, MODEL_EVER) : model_prev(&r->model, expected, MODEL_EVER);
+  }
+}
+
+static void damaged_user_iter_walk(run *r, mt_memtable_user_iter *it, uint64_t snapshot, const model_entry *expected,
+                                   bool forward, size_t max_steps, bool strict) {
+  for (size_t step = 0;; step++) {
+    mt_status status = mt_memtable_user_iter_status(it);
+    bool valid = mt_memtable_user_iter_valid(it);
+    if (damaged_read_refused(r, status, valid)) return;
+    if (strict && (status != MT_OK || !user_iter_matches(it, expected))) {
+      char want[256], have[256];
+      describe_entry(want, sizeof(want), expected);
+      if (valid) {
+        mt_slice k = mt_memtable_user_iter_key(it), v = mt_memtable_user_iter_value(it);
+        model_entry seen = {k.data, k.len, mt_memtable_user_iter_seq(it), MT_TYPE_VALUE, v.data, v.len, 0};
+        describe_entry(have, sizeof(have), &seen);
+      } else {
+        snprintf(have, sizeof(have), "(not valid)");
+      }
+      failf(r, "user iterator at snapshot %llu after %zu steps: status %s\n  expected %s (or not valid with "
+               "MT_CORRUPTION)\n  got      %s",
+            (unsigned long long)snapshot, step, mt_status_str(status), want, have);
+    }
+    if (!valid || step == max_steps) return;
+    if (strict) set_step_detail(r, expected);
+    r->failures_mark = r->allocator.failures;
+    if (forward) mt_memtable_user_iter_next(it);
+    else mt_memtable_user_iter_prev(it);
+    if (strict)
+      expected = model_user_find(&r->model, snapshot, MODEL_EVER, expected->key, expected->key_len,
+                                 forward ? USER_AFTER : USER_BEFORE);
+  }
+}
+
+/* Every reader over the table with entry e (index pick in the model) damaged. */
+static void damaged_reads(run *r, const model_entry *e, size_t pick, bool strict) {
+  const model *m = &r->model;
+  r->op = "validate with an entry damaged";
+  r->detail.kind = DETAIL_NONE;
+  mt_status status = mt_memtable_validate(r->table);
+  if (strict && status != MT_CORRUPTION) failf(r, "validate: %s, expected MT_CORRUPTION", mt_status_str(status));
+
+  damaged_get(r, e->key, e->key_len, e->seq, strict);
+  damaged_get(r, e->key, e->key_len, UINT64_MAX, strict);
+  for (size_t i = pick == 0 ? 0 : pick - 1; i <= pick + 1 && i < m->count; i++) {
+    if (i == pick) continue;
+    damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, m->entries[i]->seq, strict);
+    damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, UINT64_MAX, strict);
+  }
+
+  /* A damaged link could make a walk circle: no walk is longer than the model. */
+  const size_t whole = m->count + 1, few = 3;
+  mt_memtable_iter *it = mt_memtable_iter_create(r->table);
+  if (it != NULL) {
+    r->detail.kind = DETAIL_NONE;
+    r->op = "iter_seek_to_first then next with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_to_first(it);
+    damaged_iter_walk(r, it, model_first(m, MODEL_EVER), true, whole, strict);
+    r->detail.kind = DETAIL_NONE;
+    r->op = "iter_seek_to_last then prev with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_to_last(it);
+    damaged_iter_walk(r, it, model_last(m, MODEL_EVER), false, whole, strict);
+    r->op = "iter_seek to the damaged entry then next";
+    set_seek_detail(r, e->key, e->key_len, true, e->seq);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek(it, e->key, e->key_len, e->seq);
+    damaged_iter_walk(r, it, model_seek(m, e->key, e->key_len, e->seq, MODEL_EVER), true, few, strict);
+    r->op = "iter_seek_for_prev to the damaged entry then prev";
+    set_seek_detail(r, e->key, e->key_len, true, e->seq);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_iter_seek_for_prev(it, e->key, e->key_len, e->seq);
+    damaged_iter_walk(r, it, model_seek_for_prev(m, e->key, e->key_len, e->seq, MODEL_EVER), false, few, strict);
+    mt_memtable_iter_destroy(it);
+  }
+
+  const uint64_t snapshots[2] = {UINT64_MAX, e->seq};
+  for (int s = 0; s < 2; s++) {
+    uint64_t snapshot = snapshots[s];
+    mt_memtable_user_iter *user = mt_memtable_user_iter_create(r->table, snapshot);
+    if (user == NULL) continue;
+    r->detail.kind = DETAIL_NONE;
+    r->op = "user_iter_seek_to_first then next with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_to_first(user);
+    damaged_user_iter_walk(r, user, snapshot, model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_AT_OR_AFTER),
+                           true, whole, strict);
+    r->detail.kind = DETAIL_NONE;
+    r->op = "user_iter_seek_to_last then prev with an entry damaged";
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_to_last(user);
+    damaged_user_iter_walk(r, user, snapshot, model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_BEFORE), false,
+                           whole, strict);
+    r->op = "user_iter_seek to the damaged entry's key then next";
+    set_seek_detail(r, e->key, e->key_len, false, 0);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek(user, e->key, e->key_len);
+    damaged_user_iter_walk(r, user, snapshot,
+                           model_user_find(m, snapshot, MODEL_EVER, e->key, e->key_len, USER_AT_OR_AFTER), true, few,
+                           strict);
+    r->op = "user_iter_seek_for_prev to the damaged entry's key then prev";
+    set_seek_detail(r, e->key, e->key_len, false, 0);
+    r->failures_mark = r->allocator.failures;
+    mt_memtable_user_iter_seek_for_prev(user, e->key, e->key_len);
+    damaged_user_iter_walk(r, user, snapshot,
+                           model_user_find(m, snapshot, MODEL_EVER, e->key, e->key_len, USER_AT_OR_BEFORE), false,
+                           few, strict);
+    mt_memtable_user_iter_destroy(user);
+  }
+  r->detail.kind = DETAIL_NONE;
+}
+
+/* Damages one byte of a stored entry, looks at the table through its readers, and restores the byte.
+ * Without the header's any-byte flag (every input made before it): one bit of the entry's value or checksum
+ * flips, and every reader of that entry must report MT_CORRUPTION (unless the flip happens to leave the
+ * checksum matching, which the fuzzer computes itself). With the flag, two more input bytes choose any byte
+ * of the entry and its checksum (length prefixes, key, sequence and type included) and the bits to flip,
+ * and damaged_reads checks the promise for that case. Tables without checksums are never damaged. */
 static void op_corrupt(run *r, fuzz_input *in) {
   r->op = "corrupt";
   size_t pick = fuzz_below(in, r->model.count);
   uint8_t where = fuzz_u8(in);
+  uint16_t any_offset = 0;
+  uint8_t any_mask = 0;
+  if (r->damage_any_byte) {
+    any_offset = fuzz_u16(in);
+    any_mask = fuzz_u8(in);
+  }
   if (r->options.checksum_bytes == 0 || r->model.count == 0) return;
-  model_entry e = r->model.entries[pick];
+  model_entry e = *r->model.entries[pick];
   mt_memtable_iter *it = mt_memtable_iter_create(r->table);
   if (it == NULL) return;
   r->failures_mark = r->allocator.failures;
   mt_memtable_iter_seek(it, e.key, e.key_len, e.seq);
   iter_slot slot = {it, {0}, false, r->clock};
-  settle_iter(r, &slot, &r->model.entries[pick], NULL);
+  settle_iter(r, &slot, r->model.entries[pick], NULL);
   if (!slot.valid) { /* the seek's lookup key could not be allocated */
     mt_memtable_iter_destroy(it);
     return;
@@ -971,6 +990,24 @@ static void op_corrupt(run *r, fuzz_input *in) {
   else target = (unsigned char *)(uintptr_t)value.data + value.len + (where % r->options.checksum_bytes);
   unsigned char mask = (unsigned char)(1u << (where & 7));
   mt_memtable_iter_destroy(it);
+  if (r->damage_any_byte) {
+    size_t stored_len = raw.len + r->options.checksum_bytes;
+    size_t offset = any_offset % stored_len;
+    target = (unsigned char *)(uintptr_t)raw.data + offset;
+    if (any_mask != 0) mask = any_mask;
+    r->damage.active = true;
+    r->damage.entry = e;
+    r->damage.offset = offset;
+    r->damage.stored_len = stored_len;
+    r->damage.mask = mask;
+    *target ^= mask;
+    damaged_reads(r, &e, pick, r->options.checksum_bytes >= 4);
+    *target ^= mask;
+    r->damage.active = false;
+    r->op = "corrupt (restored)";
+    check_get(r, e.key, e.key_len, e.seq, true);
+    return;
+  }
 
   *target ^= mask;
   uint64_t hash = XXH3_64bits(raw.data, raw.len);
@@ -1081,7 +1118,7 @@ static void check_invalid_options(run *r) {
   options.arena.block_size = MT_ARENA_MAX_BLOCK_SIZE + 1;
   if (mt_memtable_create(&options) != NULL) failf(r, "create accepted a block size above the maximum");
   options = r->options;
-  options.arena.allocator.alloc = fuzz_allocator_alloc;
+  options.arena.allocator.alloc = test_allocator_alloc;
   options.arena.allocator.free = NULL;
   options.arena.allocator.ctx = &r->allocator;
   if (mt_memtable_create(&options) != NULL) failf(r, "create accepted alloc without free");
@@ -1094,20 +1131,24 @@ static void decode_options(run *r, fuzz_input *in) {
   mt_memtable_options *o = &r->options;
   mt_memtable_options_init(o);
   o->checksum_bytes = checksum_sizes[flags & 7];
-  r->model.comparator = (comparator_kind)((flags >> 4) & 3);
-  switch (r->model.comparator) {
+  r->damage_any_byte = (flags & 0x80) != 0;
+  r->comparator = (comparator_kind)((flags >> 4) & 3);
+  switch (r->comparator) {
     case COMPARE_REVERSE: o->compare = table_compare_reverse; break;
     case COMPARE_CASEFOLD: o->compare = table_compare_casefold; break;
     case COMPARE_BYTEWISE: o->compare = table_compare_bytewise; break;
     default: break;
   }
   if (o->compare != NULL) o->compare_ctx = &comparator_ctx_token;
+  model_init(&r->model, r->comparator == COMPARE_REVERSE    ? reverse_bytewise
+                        : r->comparator == COMPARE_CASEFOLD ? casefold
+                                                            : bytewise);
   if (flags & 8) {
     o->bloom_bits_per_key = 1 + (unsigned)fuzz_below(in, 20);
     if (more & 0x40) o->bloom_expected_entries = fuzz_u8(in);
     /* Case-folding makes comparator-equal keys differ in bytes: declaring them byte-equal would break the
      * caller's side of the contract. */
-    o->bloom_bytewise_equal_keys = (flags & 0x40) && r->model.comparator != COMPARE_CASEFOLD;
+    o->bloom_bytewise_equal_keys = (flags & 0x40) && r->comparator != COMPARE_CASEFOLD;
   }
   switch (more & 3) {
     case 0: break;
@@ -1118,8 +1159,12 @@ static void decode_options(run *r, fuzz_input *in) {
       r->allocator.fail_after = (more & 3) == 3;
       break;
   }
-  r->allocator.max_size = HOOK_MAX_SIZE;
-  if (r->hooked) o->arena.allocator = fuzz_allocator_hooks(&r->allocator);
+  r->allocator.refuse_above = HOOK_MAX_SIZE;
+  r->allocator.fail_on_misuse = true;
+  if (r->hooked) {
+    o->arena.allocator = test_allocator_hooks(&r->allocator);
+    o->reader_allocator = test_allocator_hooks(&r->allocator);
+  }
   if (more & 4) o->arena.capacity = (size_t)fuzz_u16(in) * 8;
   if (more & 8) o->arena.block_size = fuzz_below(in, 8192);
   if (more & 0x10) o->write_buffer_size = 1 + (size_t)fuzz_u16(in) * 4;

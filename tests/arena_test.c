@@ -2,8 +2,12 @@
  * allocator hooks (including failure at every call), reset, and the cross-thread usage read. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "test_util.h"
+#include "support/test_util.h"
+
 #include <memtable/arena.h>
+
+#include "support/allocator.h"
+#include "support/rng.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -80,94 +84,11 @@ static int points_into(const void *ptr, const void *start, size_t len) {
   return (uintptr_t)ptr >= (uintptr_t)start && (uintptr_t)ptr - (uintptr_t)start < len;
 }
 
-/* A caller allocator that counts every call, can fail one chosen call or every request above a size, and
- * remembers each live block so frees can be matched against allocs. */
-typedef struct hook_block {
-  void *ptr;
-  size_t size;
-} hook_block;
-
-typedef struct counting_hook {
-  size_t alloc_calls; /* every call, failed ones included */
-  size_t free_calls;
-  size_t fail_at;       /* the 1-based alloc call that returns NULL; 0 = none */
-  size_t refuse_above;  /* requests above this many bytes return NULL; 0 = no limit */
-  size_t failures;      /* alloc calls that returned NULL */
-  size_t last_alloc_size;
-  size_t live_bytes;
-  size_t bad_frees; /* frees of an unknown pointer or with a size other than alloc's */
-  hook_block *live;
-  size_t live_count;
-  size_t live_capacity;
-} counting_hook;
-
-static void *counting_alloc(void *ctx, size_t size) {
-  counting_hook *hook = ctx;
-  hook->alloc_calls++;
-  hook->last_alloc_size = size;
-  if (hook->alloc_calls == hook->fail_at || (hook->refuse_above != 0 && size > hook->refuse_above)) {
-    hook->failures++;
-    return NULL;
-  }
-  if (hook->live_count == hook->live_capacity) {
-    size_t capacity = hook->live_capacity == 0 ? 64 : 2 * hook->live_capacity;
-    hook_block *live = realloc(hook->live, capacity * sizeof(*live));
-    if (live == NULL) {
-      hook->failures++;
-      return NULL;
-    }
-    hook->live = live;
-    hook->live_capacity = capacity;
-  }
-  void *ptr = malloc(size);
-  if (ptr == NULL) {
-    hook->failures++;
-    return NULL;
-  }
-  hook->live[hook->live_count++] = (hook_block){ptr, size};
-  hook->live_bytes += size;
-  return ptr;
-}
-
-static void counting_free(void *ctx, void *ptr, size_t size) {
-  counting_hook *hook = ctx;
-  hook->free_calls++;
-  for (size_t i = 0; i < hook->live_count; i++) {
-    if (hook->live[i].ptr != ptr) continue;
-    if (hook->live[i].size != size) {
-      hook->bad_frees++;
-      return; /* leaked on purpose: LSan then names the block as well */
-    }
-    hook->live_bytes -= size;
-    hook->live[i] = hook->live[--hook->live_count];
-    free(ptr);
-    return;
-  }
-  hook->bad_frees++;
-}
-
-/* True when [ptr, ptr + len) lies inside one block the hook handed out. */
-static int hook_owns(const counting_hook *hook, const void *ptr, size_t len) {
-  uintptr_t start = (uintptr_t)ptr;
-  for (size_t i = 0; i < hook->live_count; i++) {
-    uintptr_t block = (uintptr_t)hook->live[i].ptr;
-    if (start >= block && start + len <= block + hook->live[i].size) return 1;
-  }
-  return 0;
-}
-
-static void hook_release(counting_hook *hook) {
-  free(hook->live);
-  hook->live = NULL;
-  hook->live_count = 0;
-  hook->live_capacity = 0;
-}
-
-static mt_arena_options hooked_options(counting_hook *hook, size_t block_size) {
+static mt_arena_options hooked_options(test_allocator *hook, size_t block_size) {
   mt_arena_options options;
   mt_arena_options_init(&options);
   options.block_size = block_size;
-  options.allocator = (mt_allocator){counting_alloc, counting_free, hook};
+  options.allocator = test_allocator_hooks(hook);
   return options;
 }
 
@@ -269,7 +190,7 @@ static void arena_test_aligned_allocations_are_aligned(void **state) {
 
 static void arena_test_bad_alignment_rejected(void **state) {
   (void)state;
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options = hooked_options(&hook, 4096);
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
@@ -279,7 +200,7 @@ static void arena_test_bad_alignment_rejected(void **state) {
   /* Twice: on a fresh arena (no block yet) and on one with a current block. */
   for (int round = 0; round < 2; round++) {
     size_t usage = mt_arena_memory_usage(arena);
-    size_t calls = hook.alloc_calls;
+    size_t calls = hook.calls;
     for (size_t a = 0; a < sizeof(bad_alignments) / sizeof(bad_alignments[0]); a++) {
       for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         assert_null(mt_arena_allocate_aligned_to(arena, sizes[s], bad_alignments[a]));
@@ -289,7 +210,7 @@ static void arena_test_bad_alignment_rejected(void **state) {
       }
     }
     assert_int_equal(mt_arena_memory_usage(arena), usage);
-    assert_int_equal(hook.alloc_calls, calls);
+    assert_int_equal(hook.calls, calls);
     void *usable = mt_arena_allocate_aligned_to(arena, 100, 64);
     assert_non_null(usable);
     assert_true(is_aligned(usable, 64));
@@ -297,13 +218,12 @@ static void arena_test_bad_alignment_rejected(void **state) {
   }
   mt_arena_destroy(arena);
   assert_int_equal(hook.live_bytes, 0);
-  hook_release(&hook);
 }
 
 static void arena_test_large_allocation_gets_own_block(void **state) {
   (void)state;
   const size_t block_size = 4096;
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options = hooked_options(&hook, block_size);
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
@@ -324,13 +244,13 @@ static void arena_test_large_allocation_gets_own_block(void **state) {
   const size_t large_sizes[] = {1100, 2048, 4096, 5000, 12288, 100000};
   for (size_t i = 0; i < sizeof(large_sizes) / sizeof(large_sizes[0]); i++) {
     size_t usage = mt_arena_memory_usage(arena);
-    size_t calls = hook.alloc_calls;
+    size_t calls = hook.calls;
     size_t alignment = i % 2 == 0 ? 1 : 4096;
     unsigned char *large = mt_arena_allocate_aligned_to(arena, large_sizes[i], alignment);
     assert_non_null(large);
     assert_true(is_aligned(large, alignment));
     log_fill_and_add(&log, large, large_sizes[i], (unsigned char)(10 + i));
-    assert_int_equal(hook.alloc_calls, calls + 1);
+    assert_int_equal(hook.calls, calls + 1);
     assert_true(hook.last_alloc_size >= large_sizes[i]);
     assert_true(hook.last_alloc_size < large_sizes[i] + alignment + 256);
     size_t growth = mt_arena_memory_usage(arena) - usage;
@@ -340,7 +260,7 @@ static void arena_test_large_allocation_gets_own_block(void **state) {
     /* The current block was kept: the next small request continues right where the last one ended. */
     unsigned char *tail = mt_arena_allocate(arena, 1);
     assert_ptr_equal(tail, next_small);
-    assert_int_equal(hook.alloc_calls, calls + 1);
+    assert_int_equal(hook.calls, calls + 1);
     log_fill_and_add(&log, tail, 1, (unsigned char)(20 + i));
     next_small = tail + 1;
   }
@@ -349,14 +269,13 @@ static void arena_test_large_allocation_gets_own_block(void **state) {
   assert_int_equal(hook.live_bytes, 0);
   assert_int_equal(hook.bad_frees, 0);
   log_release(&log);
-  hook_release(&hook);
 }
 
 static void arena_test_small_fallback_abandons_rest(void **state) {
   (void)state;
   const size_t block_size = 4096;
   const size_t chunk = 1000; /* at most a quarter block, so never a block of its own */
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options = hooked_options(&hook, block_size);
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
@@ -369,16 +288,16 @@ static void arena_test_small_fallback_abandons_rest(void **state) {
   unsigned char *fresh = NULL;
   for (int i = 1; i <= 5 && fresh == NULL; i++) {
     size_t usage = mt_arena_memory_usage(arena);
-    size_t calls = hook.alloc_calls;
+    size_t calls = hook.calls;
     unsigned char *p = mt_arena_allocate(arena, chunk);
     assert_non_null(p);
     log_fill_and_add(&log, p, chunk, (unsigned char)i);
     if (p == previous + chunk) {
-      assert_int_equal(hook.alloc_calls, calls);
+      assert_int_equal(hook.calls, calls);
     } else {
       /* The fallback: one new standard block, and it becomes the current one. */
       fresh = p;
-      assert_int_equal(hook.alloc_calls, calls + 1);
+      assert_int_equal(hook.calls, calls + 1);
       assert_int_equal(hook.last_alloc_size, block_size);
       assert_int_equal(mt_arena_memory_usage(arena) - usage, block_size);
       assert_false(points_into(p, first, block_size));
@@ -398,7 +317,6 @@ static void arena_test_small_fallback_abandons_rest(void **state) {
   mt_arena_destroy(arena);
   assert_int_equal(hook.live_bytes, 0);
   log_release(&log);
-  hook_release(&hook);
 }
 
 static void arena_test_zero_byte_requests(void **state) {
@@ -590,7 +508,7 @@ static void arena_test_allocator_hook_failure(void **state) {
   size_t runs_with_failure = 0;
   for (size_t k = 1;; k++) {
     if (k > 100000) fail_msg("seed %u: the run never stopped making allocator calls", seed);
-    counting_hook hook = {0};
+    test_allocator hook = TEST_ALLOCATOR_INIT;
     hook.fail_at = k;
     mt_arena_options options = hooked_options(&hook, block_size);
     mt_arena *arena = mt_arena_create(&options);
@@ -599,7 +517,6 @@ static void arena_test_allocator_hook_failure(void **state) {
       if (k != 1) fail_msg("seed %u, failing call %zu: create failed", seed, k);
       assert_int_equal(hook.failures, 1);
       assert_int_equal(hook.live_bytes, 0);
-      hook_release(&hook);
       runs_with_failure++;
       continue;
     }
@@ -612,7 +529,7 @@ static void arena_test_allocator_hook_failure(void **state) {
       mt_status status;
       void *p = issue_request(arena, r, &status);
       if (p == NULL) {
-        if (hook.failures != failures + 1 || hook.alloc_calls != k)
+        if (hook.failures != failures + 1 || hook.calls != k)
           fail_msg("seed %u, failing call %zu: request %zu failed with no allocator failure", seed, k, i);
         assert_int_equal(status, MT_NOMEM);
         assert_int_equal(mt_arena_memory_usage(arena), usage);
@@ -630,15 +547,14 @@ static void arena_test_allocator_hook_failure(void **state) {
     size_t damaged = log_first_damaged(&log);
     if (damaged != SIZE_MAX) fail_msg("seed %u, failing call %zu: request %zu lost its fill", seed, k, damaged);
     /* Call k failed exactly when the run reached it. */
-    assert_int_equal(hook.failures, hook.alloc_calls >= k ? 1 : 0);
+    assert_int_equal(hook.failures, hook.calls >= k ? 1 : 0);
     size_t run_failures = hook.failures;
     mt_arena_destroy(arena);
-    if (hook.live_bytes != 0 || hook.live_count != 0 || hook.bad_frees != 0)
+    if (hook.live_bytes != 0 || hook.live_blocks != 0 || hook.bad_frees != 0)
       fail_msg("seed %u, failing call %zu: %zu bytes in %zu blocks not freed, %zu bad frees", seed, k,
-               hook.live_bytes, hook.live_count, hook.bad_frees);
-    assert_int_equal(hook.alloc_calls - hook.failures, hook.free_calls);
+               hook.live_bytes, hook.live_blocks, hook.bad_frees);
+    assert_int_equal(hook.calls - hook.failures, hook.free_calls);
     log_release(&log);
-    hook_release(&hook);
     if (run_failures == 0) break;
     runs_with_failure++;
   }
@@ -652,7 +568,7 @@ static void arena_test_hooks_see_every_block(void **state) {
   const size_t block_size = 512;
   request requests[mixed_request_count];
   make_mixed_requests(seed, block_size, requests, mixed_request_count);
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options = hooked_options(&hook, block_size);
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
@@ -664,7 +580,7 @@ static void arena_test_hooks_see_every_block(void **state) {
       assert_int_equal(status, MT_OK);
       size_t bytes = requests[i].bytes == 0 ? 1 : requests[i].bytes;
       /* The arena draws only from the caller's pool. */
-      if (!hook_owns(&hook, p, bytes)) fail_msg("seed %u: request %zu not inside a hook block", seed, i);
+      if (!test_allocator_owns(&hook, p, bytes)) fail_msg("seed %u: request %zu not inside a hook block", seed, i);
       memset(p, 0xcd, bytes);
       size_t usage = mt_arena_memory_usage(arena);
       assert_true(usage >= hook.live_bytes - header_bytes);
@@ -676,11 +592,10 @@ static void arena_test_hooks_see_every_block(void **state) {
   }
   mt_arena_destroy(arena);
   assert_int_equal(hook.bad_frees, 0);
-  assert_int_equal(hook.live_count, 0);
+  assert_int_equal(hook.live_blocks, 0);
   assert_int_equal(hook.live_bytes, 0);
   assert_int_equal(hook.failures, 0);
-  assert_int_equal(hook.alloc_calls, hook.free_calls);
-  hook_release(&hook);
+  assert_int_equal(hook.calls, hook.free_calls);
 }
 
 static void arena_test_size_overflow(void **state) {
@@ -694,7 +609,7 @@ static void arena_test_size_overflow(void **state) {
    * so they are tried only where neither malloc nor a sanitizer's malloc sees them. */
   const size_t huge[] = {(size_t)PTRDIFF_MAX - 8192, (size_t)1 << 40};
 
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   hook.refuse_above = (size_t)1 << 30;
   mt_arena_options hooked = hooked_options(&hook, 4096);
   mt_arena_options capped;
@@ -732,12 +647,11 @@ static void arena_test_size_overflow(void **state) {
     mt_arena_destroy(arena);
   }
   assert_int_equal(hook.live_bytes, 0);
-  hook_release(&hook);
 }
 
 static void arena_test_invalid_options(void **state) {
   (void)state;
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options;
 
   mt_arena_options_init(&options);
@@ -747,11 +661,11 @@ static void arena_test_invalid_options(void **state) {
   assert_null(options.allocator.free);
   mt_arena_options_init(NULL);
 
-  options.allocator = (mt_allocator){counting_alloc, NULL, &hook};
+  options.allocator = (mt_allocator){test_allocator_alloc, NULL, &hook};
   assert_null(mt_arena_create(&options));
-  options.allocator = (mt_allocator){NULL, counting_free, &hook};
+  options.allocator = (mt_allocator){NULL, test_allocator_free, &hook};
   assert_null(mt_arena_create(&options));
-  assert_int_equal(hook.alloc_calls, 0);
+  assert_int_equal(hook.calls, 0);
 
   mt_arena_options_init(&options);
   const size_t too_large[] = {MT_ARENA_MAX_BLOCK_SIZE + 1, MT_ARENA_MAX_BLOCK_SIZE * 2, SIZE_MAX};
@@ -781,13 +695,12 @@ static void arena_test_invalid_options(void **state) {
     assert_ptr_equal(q, (unsigned char *)p + 1);
     mt_arena_destroy(arena);
   }
-  hook_release(&hook);
 }
 
 static void arena_test_reset_keeps_one_block(void **state) {
   (void)state;
   const size_t block_size = 4096;
-  counting_hook hook = {0};
+  test_allocator hook = TEST_ALLOCATOR_INIT;
   mt_arena_options options = hooked_options(&hook, block_size);
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
@@ -812,12 +725,12 @@ static void arena_test_reset_keeps_one_block(void **state) {
     size_t block_start_count = 0;
     allocation_log log = {NULL, 0, 0};
     for (size_t i = 0; i < 400; i++) {
-      size_t calls = hook.alloc_calls;
+      size_t calls = hook.calls;
       size_t bytes = i % 40 == 7 ? 3000 + i : 1 + (i * 13) % 90;
       unsigned char *p = mt_arena_allocate(arena, bytes);
       assert_non_null(p);
       log_fill_and_add(&log, p, bytes, (unsigned char)(round + (int)i));
-      if (hook.alloc_calls != calls && hook.last_alloc_size == block_size) {
+      if (hook.calls != calls && hook.last_alloc_size == block_size) {
         assert_true(block_start_count < max_block_starts);
         block_starts[block_start_count++] = p;
       }
@@ -826,19 +739,19 @@ static void arena_test_reset_keeps_one_block(void **state) {
     assert_int_equal(log_first_damaged(&log), SIZE_MAX);
     log_release(&log);
     size_t frees = hook.free_calls;
-    size_t live_blocks = hook.live_count - 1;
+    size_t live_blocks = hook.live_blocks - 1;
 
     mt_arena_reset(arena);
     assert_int_equal(mt_arena_memory_usage(arena), block_size);
-    assert_int_equal(hook.live_count, 2); /* the header and the kept block */
+    assert_int_equal(hook.live_blocks, 2); /* the header and the kept block */
     assert_int_equal(hook.live_bytes, header_bytes + block_size);
     assert_int_equal(hook.free_calls - frees, live_blocks - 1);
     assert_int_equal(hook.bad_frees, 0);
 
     /* The kept block serves the next request from its start, without asking the allocator. */
-    size_t calls = hook.alloc_calls;
+    size_t calls = hook.calls;
     unsigned char *reused = mt_arena_allocate(arena, 100);
-    assert_int_equal(hook.alloc_calls, calls);
+    assert_int_equal(hook.calls, calls);
     int found = 0;
     for (size_t b = 0; b < block_start_count; b++) found |= reused == block_starts[b];
     assert_true(found);
@@ -852,7 +765,6 @@ static void arena_test_reset_keeps_one_block(void **state) {
   mt_arena_destroy(arena);
   assert_int_equal(hook.live_bytes, 0);
   assert_int_equal(hook.bad_frees, 0);
-  hook_release(&hook);
 }
 
 static void arena_test_contains(void **state) {
@@ -1006,42 +918,61 @@ static void arena_test_null_arguments(void **state) {
   mt_arena_destroy(arena);
 }
 
-static void arena_test_allocator_reports_its_hooks(void **state) {
+static void arena_test_undo_last_bump(void **state) {
   (void)state;
-  counting_hook hook = {0};
-  mt_arena_options options = hooked_options(&hook, 4096);
-  mt_arena *hooked = mt_arena_create(&options);
-  assert_non_null(hooked);
-  mt_allocator reported = mt_arena_allocator(hooked);
-  assert_ptr_equal(reported.alloc, counting_alloc);
-  assert_ptr_equal(reported.free, counting_free);
-  assert_ptr_equal(reported.ctx, &hook);
-  /* Memory drawn through the reported hooks is the caller's source's: the hook counts it. */
-  size_t live = hook.live_bytes;
-  void *beside = reported.alloc(reported.ctx, 40);
-  assert_non_null(beside);
-  assert_int_equal(hook.live_bytes, live + 40);
-  reported.free(reported.ctx, beside, 40);
-  assert_int_equal(hook.live_bytes, live);
-  mt_arena_destroy(hooked);
-  assert_int_equal(hook.live_bytes, 0);
-  hook_release(&hook);
+  mt_arena *arena = mt_arena_create(NULL);
+  assert_non_null(arena);
+  char *first = mt_arena_allocate(arena, 10);
+  char *second = mt_arena_allocate_aligned_to(arena, 100, 64);
+  assert_non_null(second);
+  size_t usage = mt_arena_memory_usage(arena);
+  assert_int_equal(mt_arena_undo_last(arena, first), MT_INVALID_ARGUMENT); /* not the latest */
+  assert_int_equal(mt_arena_undo_last(arena, second), MT_OK);
+  assert_int_equal(mt_arena_undo_last(arena, second), MT_INVALID_ARGUMENT); /* once */
+  assert_int_equal(mt_arena_memory_usage(arena), usage);
+  /* The bytes, alignment padding included, are handed out again. */
+  char *again = mt_arena_allocate(arena, 1);
+  assert_ptr_equal(again, first + 10);
+  assert_int_equal(mt_arena_undo_last(NULL, again), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_arena_undo_last(arena, NULL), MT_INVALID_ARGUMENT);
+  mt_arena_reset(arena);
+  assert_int_equal(mt_arena_undo_last(arena, again), MT_INVALID_ARGUMENT);
+  mt_arena_destroy(arena);
+}
 
-  /* Without hooks: working malloc/free stand-ins, never NULL. */
-  mt_arena *plain = mt_arena_create(NULL);
-  assert_non_null(plain);
-  mt_allocator fallback = mt_arena_allocator(plain);
-  assert_non_null(fallback.alloc);
-  assert_non_null(fallback.free);
-  void *p = fallback.alloc(fallback.ctx, 16);
-  assert_non_null(p);
-  memset(p, 0xab, 16);
-  fallback.free(fallback.ctx, p, 16);
-  mt_arena_destroy(plain);
-
-  mt_allocator none = mt_arena_allocator(NULL);
-  assert_null(none.alloc);
-  assert_null(none.free);
+static void arena_test_undo_last_gives_a_block_back(void **state) {
+  (void)state;
+  mt_arena_options options;
+  mt_arena_options_init(&options);
+  options.block_size = 1024;
+  options.capacity = 4096;
+  mt_arena *arena = mt_arena_create(&options);
+  assert_non_null(arena);
+  /* Four requests just under a quarter block leave less than 250 bytes of the first standard block. */
+  char *small = NULL;
+  for (int i = 0; i < 4; i++) {
+    small = mt_arena_allocate(arena, 200);
+    assert_non_null(small);
+  }
+  size_t usage = mt_arena_memory_usage(arena);
+  /* A request above a quarter block gets its own block; undone, the block goes back. */
+  char *own = mt_arena_allocate(arena, 2000);
+  assert_non_null(own);
+  assert_true(mt_arena_memory_usage(arena) > usage);
+  assert_int_equal(mt_arena_undo_last(arena, own), MT_OK);
+  assert_int_equal(mt_arena_memory_usage(arena), usage);
+  /* A small request that opened a new standard block: undone, the old block's tail serves again. */
+  char *opener = mt_arena_allocate(arena, 250);
+  assert_non_null(opener);
+  assert_true(mt_arena_memory_usage(arena) > usage);
+  assert_int_equal(mt_arena_undo_last(arena, opener), MT_OK);
+  assert_int_equal(mt_arena_memory_usage(arena), usage);
+  char *tail = mt_arena_allocate(arena, 8);
+  assert_ptr_equal(tail, small + 200);
+  /* The capacity counts what was given back: the whole budget is still there. */
+  char *big = mt_arena_allocate(arena, 2500);
+  assert_non_null(big);
+  mt_arena_destroy(arena);
 }
 
 int main(int argc, char **argv) {
@@ -1062,7 +993,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(arena_test_contains),
       cmocka_unit_test(arena_test_memory_usage_concurrent_reader),
       cmocka_unit_test(arena_test_null_arguments),
-      cmocka_unit_test(arena_test_allocator_reports_its_hooks),
+      cmocka_unit_test(arena_test_undo_last_bump),
+      cmocka_unit_test(arena_test_undo_last_gives_a_block_back),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

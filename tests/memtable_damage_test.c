@@ -4,7 +4,7 @@
  * MT_CORRUPTION (a scan: the undamaged prefix, then MT_CORRUPTION). Entries are given blocks of their own,
  * so under AddressSanitizer a read that leaves its entry (e.g. a comparison misled by a damaged length) is
  * reported too. */
-#include "test_util.h"
+#include "support/test_util.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

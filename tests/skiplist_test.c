@@ -1,8 +1,12 @@
 /* skiplist_test: LevelDB's db/skiplist_test.cc ported (same parameters), then the cases it lacks. */
-#include "test_util.h"
+#include "support/test_util.h"
 
 #include <memtable/arena.h>
 #include <memtable/skiplist.h>
+
+#include "support/allocator.h"
+#include "support/check.h"
+#include "support/rng.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,11 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fails the test with the seed that reproduces it. */
-#define CHECK_SEEDED(condition, seed)                                                      \
-  do {                                                                                     \
-    if (!(condition)) fail_msg("%s:%d: %s (seed %u)", __FILE__, __LINE__, #condition, (unsigned)(seed)); \
-  } while (0)
+/* Fails the test with the seed that reproduces it and the test it ran in. */
+#define CHECK_SEEDED(condition, seed) MT_CHECK_SEEDED(condition, seed, __func__)
 
 /* Keys of these tests are 8-byte integers stored in native byte order. */
 static uint64_t decode_u64(const char *key) {
@@ -199,9 +200,7 @@ static uint64_t packed_generation(uint64_t key) { return (key >> 8) & 0xffffffff
 static uint64_t packed_hash(uint64_t key) { return key & 0xff; }
 
 static uint64_t hash_numbers(uint64_t k, uint64_t generation) {
-  uint64_t z = k * UINT64_C(0x9e3779b97f4a7c15) ^ generation;
-  z = (z ^ (z >> 31)) * UINT64_C(0xbf58476d1ce4e5b9);
-  return z ^ (z >> 29);
+  return mt_mix64(k * UINT64_C(0x9e3779b97f4a7c15) ^ generation);
 }
 
 static uint64_t make_packed_key(uint64_t k, uint64_t generation) {
@@ -729,23 +728,6 @@ static void skiplist_test_invalid_arguments(void **state) {
   mt_arena_destroy(arena);
 }
 
-typedef struct failing_allocator {
-  int allocations_left;
-} failing_allocator;
-
-static void *failing_alloc(void *ctx, size_t size) {
-  failing_allocator *allocator = ctx;
-  if (allocator->allocations_left == 0) return NULL;
-  allocator->allocations_left--;
-  return malloc(size);
-}
-
-static void failing_free(void *ctx, void *ptr, size_t size) {
-  (void)ctx;
-  (void)size;
-  free(ptr);
-}
-
 /* Fills the list until the arena refuses; checks the refusal changed nothing. Returns the keys inserted. */
 static size_t fill_until_refused(mt_skiplist *list, mt_status refusal) {
   size_t inserted = 0;
@@ -807,11 +789,11 @@ static void skiplist_test_allocation_failure(void **state) {
   mt_arena_destroy(arena);
 
   /* The allocator fails after the first block: MT_NOMEM, list unchanged. */
-  failing_allocator allocator = {2}; /* the arena's header and one block */
+  test_allocator allocator = TEST_ALLOCATOR_INIT;
+  allocator.fail_at = 3; /* after the arena's header and one block */
+  allocator.fail_after = true;
   arena_options.capacity = 0;
-  arena_options.allocator.alloc = failing_alloc;
-  arena_options.allocator.free = failing_free;
-  arena_options.allocator.ctx = &allocator;
+  arena_options.allocator = test_allocator_hooks(&allocator);
   arena = mt_arena_create(&arena_options);
   list = create_u64_list(arena);
   assert_non_null(list);
@@ -1084,6 +1066,82 @@ static void skiplist_test_validate_checks_recorded_key_size(void **state) {
   mt_arena_destroy(arena);
 }
 
+static void skiplist_test_seek_with_predecessor_matches_model(void **state) {
+  (void)state;
+  enum { N = 2000, R = 5000 };
+  const uint32_t seed = 2025;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_u64_list(arena);
+  assert_non_null(list);
+  uint64_t storage[N];
+  sorted_model model = insert_random_keys(list, storage, N, R, seed);
+
+  mt_skiplist_iter iter, predecessor;
+  mt_skiplist_iter_init(&iter, list);
+  for (uint64_t target = 0; target <= R; target++) {
+    char bytes[sizeof(target)];
+    memcpy(bytes, &target, sizeof(target));
+    mt_skiplist_iter_seek_with_predecessor(&iter, bytes, &predecessor);
+    /* The first key >= target, and the last key < target: the two sides of target's gap. */
+    size_t first = model_lower_bound(&model, target);
+    if (first == model.count) {
+      CHECK_SEEDED(!mt_skiplist_iter_valid(&iter), seed);
+    } else {
+      CHECK_SEEDED(mt_skiplist_iter_valid(&iter) && iter_u64(&iter) == model.keys[first], seed);
+    }
+    if (first == 0) {
+      CHECK_SEEDED(!mt_skiplist_iter_valid(&predecessor), seed);
+    } else {
+      CHECK_SEEDED(mt_skiplist_iter_valid(&predecessor) && iter_u64(&predecessor) == model.keys[first - 1], seed);
+      /* The predecessor is an ordinary iterator: its next is the landing. */
+      mt_skiplist_iter_next(&predecessor);
+      CHECK_SEEDED(mt_skiplist_iter_valid(&predecessor) == (first < model.count), seed);
+    }
+  }
+  mt_skiplist_iter_seek_with_predecessor(&iter, NULL, &predecessor);
+  assert_false(mt_skiplist_iter_valid(&iter));
+  assert_false(mt_skiplist_iter_valid(&predecessor));
+  mt_arena_destroy(arena);
+}
+
+/* A duplicate refused by insert gives its node back and rewinds its height draw: the list, its arena and
+ * every later node are exactly as if the duplicate had never been tried. */
+static void skiplist_test_refused_duplicate_leaves_no_trace(void **state) {
+  (void)state;
+  mt_arena *arenas[2] = {mt_arena_create(NULL), mt_arena_create(NULL)};
+  mt_skiplist *lists[2] = {create_u64_list(arenas[0]), create_u64_list(arenas[1])};
+  assert_non_null(lists[0]);
+  assert_non_null(lists[1]);
+  leveldb_random rnd = leveldb_random_make(301);
+  for (int i = 0; i < 3000; i++) {
+    uint64_t key = (uint64_t)i * 7919 % 3001;
+    assert_int_equal(insert_u64(lists[0], key), MT_OK);
+    assert_int_equal(insert_u64(lists[1], key), MT_OK);
+    /* Only the first list sees duplicates, of the key just inserted or of an earlier one. */
+    size_t usage = mt_arena_memory_usage(arenas[0]);
+    for (int d = 0; d < 3; d++) {
+      uint64_t duplicate = leveldb_random_one_in(&rnd, 2) ? key : (uint64_t)(i / 2) * 7919 % 3001;
+      assert_int_equal(insert_u64(lists[0], duplicate), MT_EXISTS);
+    }
+    assert_int_equal(mt_arena_memory_usage(arenas[0]), usage);
+  }
+  assert_int_equal(mt_arena_memory_usage(arenas[0]), mt_arena_memory_usage(arenas[1]));
+  mt_skiplist_iter a, b;
+  mt_skiplist_iter_init(&a, lists[0]);
+  mt_skiplist_iter_init(&b, lists[1]);
+  mt_skiplist_iter_seek_to_first(&a);
+  mt_skiplist_iter_seek_to_first(&b);
+  for (; mt_skiplist_iter_valid(&a); mt_skiplist_iter_next(&a), mt_skiplist_iter_next(&b)) {
+    assert_true(mt_skiplist_iter_valid(&b));
+    assert_int_equal(iter_u64(&a), iter_u64(&b));
+    assert_int_equal(mt_skiplist_iter_height(&a), mt_skiplist_iter_height(&b));
+  }
+  assert_false(mt_skiplist_iter_valid(&b));
+  assert_int_equal(mt_skiplist_validate(lists[0], NULL, NULL), MT_OK);
+  mt_arena_destroy(arenas[0]);
+  mt_arena_destroy(arenas[1]);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(skiplist_test_empty),
@@ -1106,6 +1164,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_test_node_holds_links_and_key_only),
       cmocka_unit_test(skiplist_test_insert_allocated_twice),
       cmocka_unit_test(skiplist_test_validate_checks_recorded_key_size),
+      cmocka_unit_test(skiplist_test_seek_with_predecessor_matches_model),
+      cmocka_unit_test(skiplist_test_refused_duplicate_leaves_no_trace),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

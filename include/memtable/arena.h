@@ -24,8 +24,9 @@ extern "C" {
 typedef struct mt_arena mt_arena;
 
 /* Caller-supplied memory source. alloc returns size bytes aligned to at least max_align_t, or NULL;
- * free receives the pointer and the size that alloc was asked for. Both are called only from the
- * thread that allocates from the arena (or destroys it). */
+ * free receives the pointer and the size that alloc was asked for. An arena calls both only from the
+ * thread that allocates from it (or destroys it); other users of the type (the memtable's
+ * reader_allocator) say which threads they call it from. */
 typedef struct mt_allocator {
   void *(*alloc)(void *ctx, size_t size);
   void (*free)(void *ctx, void *ptr, size_t size);
@@ -95,10 +96,6 @@ MT_API mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr);
  * out. Safe to call from any thread while another allocates (a relaxed atomic read: the figure may lag
  * the allocating thread by the allocations still in flight, never by a completed block). */
 MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
-
-/* The hooks the arena draws its blocks from: the caller's, or malloc/free when none were given. Lets a layer
- * above allocate beside the arena (short-lived objects it frees itself) from the same source. */
-MT_API mt_allocator mt_arena_allocator(const mt_arena *arena);
 
 /* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for
  * validators: it walks the block list). Requires the same external synchronization as allocation. */
