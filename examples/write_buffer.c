@@ -193,6 +193,14 @@ static void join_reader(engine *e) {
 static void flush(engine *e) {
   mt_memtable *frozen = e->active;
   uint64_t snapshot = e->last_seq;
+  /* From here on the table is immutable: a stray add would get MT_FROZEN instead of landing in a table
+   * whose flush has begun. Its sequence range names the run file's contents. */
+  check(mt_memtable_freeze(frozen) == MT_OK, "freeze the table being flushed");
+  check(mt_memtable_add(frozen, snapshot + 1, MT_TYPE_VALUE, "late", 4, "x", 1) == MT_FROZEN,
+        "a frozen table refuses adds");
+  uint64_t smallest, largest;
+  check(mt_memtable_sequence_range(frozen, &smallest, &largest) == MT_OK && largest == snapshot,
+        "the frozen table's sequence range ends at the snapshot");
   join_reader(e);
   /* A reader (say, a range scan that started before the flush) still iterates the frozen table. */
   reader_job *job = calloc(1, sizeof(*job));
