@@ -291,7 +291,10 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   list->reserve_state = list->random_state;
   int height = random_height(list);
   mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
-  if (status != MT_OK) return status;
+  if (status != MT_OK) {
+    list->random_state = list->reserve_state; /* a failed reservation leaves no trace either */
+    return status;
+  }
   stash_height(list, node, height);
   *key = (char *)(uintptr_t)node_key(node);
   return MT_OK;
