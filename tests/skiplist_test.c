@@ -1142,6 +1142,37 @@ static void skiplist_test_refused_duplicate_leaves_no_trace(void **state) {
   mt_arena_destroy(arenas[1]);
 }
 
+/* A reservation the arena refuses (here: a key beyond the capacity) rewinds its height draw as well: later
+ * nodes get the heights they would have had. */
+static void skiplist_test_failed_reservation_leaves_no_trace(void **state) {
+  (void)state;
+  mt_arena_options capped;
+  mt_arena_options_init(&capped);
+  capped.capacity = (size_t)1 << 20;
+  mt_arena *arenas[2] = {mt_arena_create(&capped), mt_arena_create(&capped)};
+  mt_skiplist *lists[2] = {create_u64_list(arenas[0]), create_u64_list(arenas[1])};
+  assert_non_null(lists[0]);
+  assert_non_null(lists[1]);
+  for (uint64_t key = 0; key < 2000; key++) {
+    char *buffer = NULL;
+    if (key % 3 == 0) assert_int_equal(mt_skiplist_allocate_key(lists[0], (size_t)2 << 20, &buffer), MT_FULL);
+    assert_null(buffer);
+    assert_int_equal(insert_u64(lists[0], key), MT_OK);
+    assert_int_equal(insert_u64(lists[1], key), MT_OK);
+  }
+  mt_skiplist_iter a, b;
+  mt_skiplist_iter_init(&a, lists[0]);
+  mt_skiplist_iter_init(&b, lists[1]);
+  for (mt_skiplist_iter_seek_to_first(&a), mt_skiplist_iter_seek_to_first(&b); mt_skiplist_iter_valid(&a);
+       mt_skiplist_iter_next(&a), mt_skiplist_iter_next(&b)) {
+    assert_true(mt_skiplist_iter_valid(&b));
+    assert_int_equal(mt_skiplist_iter_height(&a), mt_skiplist_iter_height(&b));
+  }
+  assert_int_equal(mt_arena_memory_usage(arenas[0]), mt_arena_memory_usage(arenas[1]));
+  mt_arena_destroy(arenas[0]);
+  mt_arena_destroy(arenas[1]);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(skiplist_test_empty),
@@ -1166,6 +1197,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_test_validate_checks_recorded_key_size),
       cmocka_unit_test(skiplist_test_seek_with_predecessor_matches_model),
       cmocka_unit_test(skiplist_test_refused_duplicate_leaves_no_trace),
+      cmocka_unit_test(skiplist_test_failed_reservation_leaves_no_trace),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }
