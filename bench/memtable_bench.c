@@ -104,7 +104,9 @@ static sample g_samples[MAX_IMPLS][BENCH_COUNT][MAX_REPETITIONS];
 static memory_sample g_memory[MAX_IMPLS][TABLE_KINDS][MAX_REPETITIONS];
 static uint64_t *g_sorted_hashes; /* the key hashes in ascending order: fillseq's insertion order */
 static char *g_value_pool;
-static char g_ours_description[256];
+
+/* Slot 0 is always our memtable (register_impls puts it first): the numerator of every ratio. */
+static bool is_ours(const bench_impl *impl) { return impl == g_impls[0].impl; }
 
 /* ---- keys, values, randomness ---- */
 
@@ -229,129 +231,6 @@ static void progress_finish(void) {
   if (g_progress.dots) fputc('\n', stderr);
   g_progress.dots = false;
 }
-
-/* ---- our memtable behind the bench_impl interface ---- */
-
-typedef struct ours_table {
-  mt_memtable *table;
-  uint64_t num;
-} ours_table;
-
-typedef struct ours_reader {
-  mt_memtable *table;
-  mt_memtable_iter *iter;
-} ours_reader;
-
-static void *ours_create(const bench_table_config *config, char *error, size_t error_len) {
-  mt_memtable_options options;
-  mt_memtable_options_init(&options);
-  options.bloom_bits_per_key = config->bloom_bits;
-  options.bloom_expected_entries = (size_t)config->num;
-  options.checksum_bytes = config->checksum_bytes;
-  options.seed = config->seed;
-  ours_table *ours = malloc(sizeof *ours);
-  if (ours == NULL) {
-    snprintf(error, error_len, "out of memory");
-    return NULL;
-  }
-  ours->num = config->num;
-  ours->table = mt_memtable_create(&options);
-  if (ours->table == NULL) {
-    snprintf(error, error_len, "mt_memtable_create failed (options rejected or out of memory)");
-    free(ours);
-    return NULL;
-  }
-  return ours;
-}
-
-static void ours_destroy(void *opaque) {
-  ours_table *ours = opaque;
-  mt_memtable_unref(ours->table);
-  free(ours);
-}
-
-static int ours_put(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value,
-                    size_t value_len, char *error, size_t error_len) {
-  mt_status status = mt_memtable_add(((ours_table *)opaque)->table, seq, MT_TYPE_VALUE, key, key_len, value,
-                                     value_len);
-  if (status == MT_OK) return 0;
-  snprintf(error, error_len, "mt_memtable_add: %s", mt_status_str(status));
-  return -1;
-}
-
-static int ours_check_after_fill(void *opaque, char *error, size_t error_len) {
-  ours_table *ours = opaque;
-  uint64_t entries = mt_memtable_entry_count(ours->table);
-  if (entries == ours->num) return 0;
-  snprintf(error, error_len, "entry count %" PRIu64 " after adding %" PRIu64, entries, ours->num);
-  return -1;
-}
-
-static size_t ours_memory_usage(void *opaque) {
-  return mt_memtable_approximate_memory_usage(((ours_table *)opaque)->table);
-}
-
-static void *ours_reader_create(void *opaque) {
-  ours_reader *reader = malloc(sizeof *reader);
-  if (reader == NULL) return NULL;
-  reader->table = ((ours_table *)opaque)->table;
-  reader->iter = mt_memtable_iter_create(reader->table);
-  if (reader->iter == NULL) {
-    free(reader);
-    return NULL;
-  }
-  return reader;
-}
-
-static void ours_reader_destroy(void *opaque) {
-  ours_reader *reader = opaque;
-  mt_memtable_iter_destroy(reader->iter);
-  free(reader);
-}
-
-static int ours_get(void *opaque, const char *key, size_t key_len, size_t *value_len) {
-  mt_slice value;
-  mt_status status = mt_memtable_get(((ours_reader *)opaque)->table, key, key_len, UINT64_MAX, &value);
-  if (status == MT_OK) {
-    *value_len = value.len;
-    return 1;
-  }
-  return status == MT_NOT_FOUND || status == MT_DELETED ? 0 : -1;
-}
-
-static int ours_seek(void *opaque, const char *key, size_t key_len) {
-  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
-  mt_memtable_iter_seek(iter, key, key_len, UINT64_MAX);
-  if (!mt_memtable_iter_valid(iter)) return mt_memtable_iter_status(iter) == MT_OK ? 0 : -1;
-  mt_slice found = mt_memtable_iter_user_key(iter);
-  return found.len == key_len && memcmp(found.data, key, key_len) == 0;
-}
-
-static uint64_t ours_scan(void *opaque, bool reverse, uint64_t *bytes) {
-  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
-  uint64_t count = 0;
-  uint64_t total = 0;
-  if (reverse) {
-    for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) {
-      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
-      count++;
-    }
-  } else {
-    for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
-      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
-      count++;
-    }
-  }
-  if (mt_memtable_iter_status(iter) != MT_OK) return UINT64_MAX;
-  *bytes += total;
-  return count;
-}
-
-static const bench_impl ours_impl = {
-    "memtable",         "memtable",          g_ours_description, NULL,     ours_create,
-    ours_destroy,       ours_put,            ours_check_after_fill, ours_memory_usage,
-    ours_reader_create, ours_reader_destroy, ours_get,           ours_seek, ours_scan,
-};
 
 /* ---- flags ---- */
 
@@ -619,7 +498,7 @@ static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bi
   config.num = g_options.num;
   config.key_size = g_options.key_size;
   config.value_size = g_options.value_size;
-  config.bloom_bits = impl == &ours_impl ? bloom_bits : 0;
+  config.bloom_bits = is_ours(impl) ? bloom_bits : 0;
   config.checksum_bytes = g_options.checksum_bytes;
   config.seed = g_options.seed;
   return config;
@@ -627,7 +506,7 @@ static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bi
 
 static void disable_impl(size_t impl_index, const char *why) {
   impl_slot *slot = &g_impls[impl_index];
-  if (slot->impl == &ours_impl) fatal("memtable: %s", why);
+  if (is_ours(slot->impl)) fatal("memtable: %s", why);
   slot->enabled = false;
   snprintf(slot->skipped_reason, sizeof slot->skipped_reason, "%s", why);
   fprintf(stderr, "memtable-bench: skipping %s for the rest of the run: %s\n", slot->impl->label, why);
@@ -657,7 +536,7 @@ static void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned
   memset(group, 0, sizeof *group);
   group->rep = rep;
   for (size_t i = 0; i < g_impl_count; i++) {
-    if (!g_impls[i].enabled || (ours_only && g_impls[i].impl != &ours_impl)) continue;
+    if (!g_impls[i].enabled || (ours_only && !is_ours(g_impls[i].impl))) continue;
     impl_run *run = &group->runs[group->count++];
     run->index = i;
     run->impl = g_impls[i].impl;
@@ -821,10 +700,10 @@ static bool include_every_run(const impl_run *run) {
 /* readmissing_bloom on the fillrandom table: the peers (no filter to turn on), and ours when --bloom_bits
  * already gave that table the filter. */
 static bool include_filter_ready_run(const impl_run *run) {
-  return run->impl != &ours_impl || g_options.bloom_bits == missing_bloom_bits();
+  return !is_ours(run->impl) || g_options.bloom_bits == missing_bloom_bits();
 }
 
-static bool include_ours(const impl_run *run) { return run->impl == &ours_impl; }
+static bool include_ours(const impl_run *run) { return is_ours(run->impl); }
 
 /* Full scans take milliseconds, so the implementations simply take turns. */
 static void group_scans(run_group *group, unsigned bench, bool reverse) {
@@ -1036,7 +915,7 @@ static void run_repetition(unsigned rep) {
          * the measurement rather than spend the time twice. */
         for (size_t r = 0; r < group.count; r++) {
           const impl_run *run = &group.runs[r];
-          if (run->active && run->impl != &ours_impl)
+          if (run->active && !is_ours(run->impl))
             g_samples[run->index][BENCH_READMISSING_BLOOM][rep] = g_samples[run->index][BENCH_READMISSING][rep];
         }
         if (ours_filter_ready) group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
@@ -1222,7 +1101,7 @@ static void print_text_report(double wall_seconds) {
       if (b == BENCH_READWHILEWRITING) {
         printf("  (%u reader%s, %.0f%% found, writer %.0f ops/s)", g_options.threads,
                g_options.threads == 1 ? "" : "s", 100.0 * f.found_fraction, f.writer_ops_per_sec);
-      } else if (b == BENCH_READMISSING_BLOOM && g_impls[i].impl != &ours_impl) {
+      } else if (b == BENCH_READMISSING_BLOOM && !is_ours(g_impls[i].impl)) {
         printf("  (no memtable filter: plain readmissing)");
       }
       printf("\n");
@@ -1240,7 +1119,7 @@ static void print_text_report(double wall_seconds) {
   }
 
   printf("\nSummary (median throughput; ratio = ours / peer, > 1 means ours is faster or smaller):\n");
-  printf("%-24s %-12s", "benchmark", ours_impl.label);
+  printf("%-24s %-12s", "benchmark", g_impls[0].impl->label);
   for (size_t i = 1; i < g_impl_count; i++) printf(" | %-18s %6s", g_impls[i].impl->label, "ratio");
   printf("\n");
   size_t width = 37 + (g_impl_count - 1) * 30;
@@ -1470,11 +1349,8 @@ static void prepare_data(void) {
 }
 
 static void register_impls(void) {
-  snprintf(g_ours_description, sizeof g_ours_description,
-           "this library (version %u): mt_memtable, bloom %u bits/key (readmissing_bloom: %u), checksum %u B",
-           mt_version_number(), g_options.bloom_bits,
-           g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS, g_options.checksum_bytes);
-  g_impls[g_impl_count++] = (impl_slot){&ours_impl, true, {0}};
+  const bench_impl *ours = bench_peer_memtable(g_options.bloom_bits, missing_bloom_bits(), g_options.checksum_bytes);
+  g_impls[g_impl_count++] = (impl_slot){ours, true, {0}};
 #ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
   if (g_options.want_rocksdb) g_impls[g_impl_count++] = (impl_slot){bench_peer_rocksdb(), true, {0}};
 #endif
