@@ -23,17 +23,18 @@
 
 #include <memtable/memtable.h>
 
+#include "clock.h"
+#include "console.h"
 #include "options.h"
 #include "peer.h"
+#include "workload.h"
 
 /* The tables a pass builds; memory is reported after each fill. */
 enum { TABLE_SEQ, TABLE_RANDOM, TABLE_RANDOM_BLOOM, TABLE_KINDS };
 static const char *const table_names[TABLE_KINDS] = {"fillseq", "fillrandom", "fillrandom+bloom"};
 
 #define MAX_IMPLS 3
-#define VALUE_POOL_SIZE ((size_t)1 << 20)
 #define PROGRESS_STRIDE_MASK ((uint64_t)0x3fff)
-#define NS_PER_SEC 1e9
 
 typedef struct sample {
   bool present;
@@ -61,135 +62,9 @@ static impl_slot g_impls[MAX_IMPLS];
 static size_t g_impl_count;
 static sample g_samples[MAX_IMPLS][BENCH_COUNT][MAX_REPETITIONS];
 static memory_sample g_memory[MAX_IMPLS][TABLE_KINDS][MAX_REPETITIONS];
-static uint64_t *g_sorted_hashes; /* the key hashes in ascending order: fillseq's insertion order */
-static char *g_value_pool;
 
 /* Slot 0 is always our memtable (register_impls puts it first): the numerator of every ratio. */
 static bool is_ours(const bench_impl *impl) { return impl == g_impls[0].impl; }
-
-/* ---- keys, values, randomness ---- */
-
-/* SplitMix64's output function applied to i + the golden gamma: splitmix64(i) is the first number a SplitMix64
- * generator seeded with i returns. A bijection on 64 bits, so distinct i give distinct keys. */
-static inline uint64_t splitmix64(uint64_t i) {
-  uint64_t z = i + UINT64_C(0x9e3779b97f4a7c15);
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-/* The 16 hex digits of the hash, then (key_size > 16) those digits repeated, or (key_size < 16) their prefix.
- * Byte order of the keys is the numeric order of the hashes, which fillseq relies on. */
-static inline void format_key(uint64_t hash, char *out, size_t key_size) {
-  static const char digits[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
-                                  '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
-  char hex[16];
-  for (unsigned i = 0; i < 16; i++) hex[i] = digits[(hash >> (60 - 4 * i)) & 0xf];
-  if (key_size <= 16) {
-    memcpy(out, hex, key_size);
-    return;
-  }
-  for (size_t done = 0; done < key_size; done += 16) {
-    size_t chunk = key_size - done < 16 ? key_size - done : 16;
-    memcpy(out + done, hex, chunk);
-  }
-}
-
-/* A value is a window into a fixed pseudo-random pool, chosen by the key's hash: deterministic per key. */
-static inline const char *value_for(uint64_t hash) {
-  return g_value_pool + ((hash >> 40) & (VALUE_POOL_SIZE - 1));
-}
-
-typedef struct rng {
-  uint64_t state;
-} rng;
-
-static inline uint64_t rng_next(rng *r) {
-  r->state += UINT64_C(0x9e3779b97f4a7c15);
-  uint64_t z = r->state;
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-/* Uniform in [0, bound) by a 64x64->128 multiply (Lemire), no division in the timed loop. */
-static inline uint64_t rng_below(rng *r, uint64_t bound) {
-  __extension__ typedef unsigned __int128 u128;
-  return (uint64_t)(((u128)rng_next(r) * bound) >> 64);
-}
-
-/* The same read sequence for every implementation within a repetition; a fresh one per repetition. */
-static rng rng_for(unsigned bench, unsigned rep, unsigned thread) {
-  rng r = {splitmix64(g_options.seed ^ ((uint64_t)bench << 48) ^ ((uint64_t)rep << 32) ^ thread)};
-  return r;
-}
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- errors and progress ---- */
-
-static void fatal(const char *format, ...) {
-  va_list args;
-  va_start(args, format);
-  fputs("memtable-bench: ", stderr);
-  vfprintf(stderr, format, args);
-  fputc('\n', stderr);
-  va_end(args);
-  exit(1);
-}
-
-/* Live percentage on a terminal once a measurement passes one second; in a log, one dot per measurement
- * that took a second or more. */
-static struct {
-  bool tty;
-  char label[128];
-  uint64_t total;
-  uint64_t start_ns;
-  uint64_t last_print_ns;
-  bool printed;
-  bool dots;
-} g_progress;
-
-static void progress_begin(const char *what, unsigned rep, uint64_t total) {
-  snprintf(g_progress.label, sizeof g_progress.label, "[%u/%u] %s", rep + 1, g_options.repetitions, what);
-  g_progress.total = total;
-  g_progress.start_ns = now_ns();
-  g_progress.last_print_ns = g_progress.start_ns;
-  g_progress.printed = false;
-}
-
-static void progress_update(uint64_t done) {
-  if (!g_progress.tty) return;
-  uint64_t now = now_ns();
-  if (now - g_progress.start_ns < UINT64_C(1000000000) || now - g_progress.last_print_ns < UINT64_C(100000000))
-    return;
-  g_progress.last_print_ns = now;
-  g_progress.printed = true;
-  double percent = g_progress.total ? 100.0 * (double)done / (double)g_progress.total : 0.0;
-  fprintf(stderr, "\r%-60s %3.0f%%", g_progress.label, percent);
-  fflush(stderr);
-}
-
-static void progress_end(void) {
-  uint64_t elapsed = now_ns() - g_progress.start_ns;
-  if (g_progress.tty) {
-    if (g_progress.printed) fprintf(stderr, "\r%-66s\r", "");
-  } else if (elapsed >= UINT64_C(1000000000)) {
-    if (!g_progress.dots) fputs("memtable-bench: progress ", stderr);
-    fputc('.', stderr);
-    g_progress.dots = true;
-  }
-  fflush(stderr);
-}
-
-static void progress_finish(void) {
-  if (g_progress.dots) fputc('\n', stderr);
-  g_progress.dots = false;
-}
 
 /* ---- measurements ---- */
 
@@ -1033,43 +908,6 @@ static void print_json_report(double wall_seconds) {
   printf("\n}\n");
 }
 
-/* ---- setup ---- */
-
-static void sort_hashes(uint64_t *values, uint64_t count) {
-  uint64_t *scratch = malloc(count * sizeof *scratch);
-  size_t *counts = malloc(65536 * sizeof *counts);
-  if (scratch == NULL || counts == NULL) fatal("out of memory for %" PRIu64 " keys", count);
-  /* LSD radix sort, four 16-bit digits: linear, and 1M keys take a few milliseconds. */
-  for (unsigned shift = 0; shift < 64; shift += 16) {
-    memset(counts, 0, 65536 * sizeof *counts);
-    for (uint64_t i = 0; i < count; i++) counts[(values[i] >> shift) & 0xffff]++;
-    size_t total = 0;
-    for (size_t d = 0; d < 65536; d++) {
-      size_t c = counts[d];
-      counts[d] = total;
-      total += c;
-    }
-    for (uint64_t i = 0; i < count; i++) scratch[counts[(values[i] >> shift) & 0xffff]++] = values[i];
-    memcpy(values, scratch, count * sizeof *values);
-  }
-  free(counts);
-  free(scratch);
-}
-
-static void prepare_data(void) {
-  g_value_pool = malloc(VALUE_POOL_SIZE + g_options.value_size + 1);
-  if (g_value_pool == NULL) fatal("out of memory");
-  rng r = {UINT64_C(0x76616c7565)};
-  for (size_t i = 0; i < VALUE_POOL_SIZE + g_options.value_size + 1; i++)
-    g_value_pool[i] = (char)(' ' + rng_below(&r, 95));
-  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
-    g_sorted_hashes = malloc(g_options.num * sizeof *g_sorted_hashes);
-    if (g_sorted_hashes == NULL) fatal("out of memory for %" PRIu64 " keys", g_options.num);
-    for (uint64_t i = 0; i < g_options.num; i++) g_sorted_hashes[i] = splitmix64(i);
-    sort_hashes(g_sorted_hashes, g_options.num);
-  }
-}
-
 static void register_impls(void) {
   const bench_impl *ours = bench_peer_memtable(g_options.bloom_bits, missing_bloom_bits(), g_options.checksum_bytes);
   g_impls[g_impl_count++] = (impl_slot){ours, true, {0}};
@@ -1083,9 +921,9 @@ static void register_impls(void) {
 
 int main(int argc, char **argv) {
   parse_flags(argc, argv);
-  g_progress.tty = isatty(STDERR_FILENO) != 0;
+  progress_init();
   register_impls();
-  prepare_data();
+  workload_prepare();
   if (!g_options.json) print_text_header();
 
   uint64_t start = now_ns();
@@ -1098,7 +936,6 @@ int main(int argc, char **argv) {
   } else {
     print_text_report(wall_seconds);
   }
-  free(g_sorted_hashes);
-  free(g_value_pool);
+  workload_free();
   return 0;
 }
