@@ -17,14 +17,18 @@
 extern char *g_value_pool;        /* VALUE_POOL_SIZE + --value_size + 1 bytes */
 extern uint64_t *g_sorted_hashes; /* the key hashes in ascending order: fillseq's insertion order */
 
-/* SplitMix64's output function applied to i + the golden gamma: splitmix64(i) is the first number a SplitMix64
- * generator seeded with i returns. A bijection on 64 bits, so distinct i give distinct keys. */
-static inline uint64_t splitmix64(uint64_t i) {
-  uint64_t z = i + UINT64_C(0x9e3779b97f4a7c15);
+#define SPLITMIX64_GAMMA UINT64_C(0x9e3779b97f4a7c15)
+
+/* SplitMix64's output function: a bijection on 64 bits. */
+static inline uint64_t splitmix64_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
   z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
   return z ^ (z >> 31);
 }
+
+/* SplitMix64's output function applied to i + the golden gamma: splitmix64(i) is the first number a SplitMix64
+ * generator seeded with i returns. A bijection on 64 bits, so distinct i give distinct keys. */
+static inline uint64_t splitmix64(uint64_t i) { return splitmix64_mix(i + SPLITMIX64_GAMMA); }
 
 /* The 16 hex digits of the hash, then (key_size > 16) those digits repeated, or (key_size < 16) their prefix.
  * Byte order of the keys is the numeric order of the hashes, which fillseq relies on. */
@@ -54,11 +58,8 @@ typedef struct rng {
 } rng;
 
 static inline uint64_t rng_next(rng *r) {
-  r->state += UINT64_C(0x9e3779b97f4a7c15);
-  uint64_t z = r->state;
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
+  r->state += SPLITMIX64_GAMMA;
+  return splitmix64_mix(r->state);
 }
 
 /* Uniform in [0, bound) by a 64x64->128 multiply (Lemire), no division in the timed loop. */
