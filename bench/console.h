@@ -14,7 +14,7 @@ _Noreturn void fatal(const char *format, ...);
 void progress_init(void);
 /* A measurement of total operations starts; rep is the repetition, shown as [rep+1/repetitions]. */
 void progress_begin(const char *what, unsigned rep, uint64_t total);
-/* done of total operations are complete; cheap unless a tenth of a second has passed since the last print. */
+/* done of total operations are complete: on a terminal, redraws the percentage at most every tenth of a second. */
 void progress_update(uint64_t done);
 void progress_end(void);
 /* After the last measurement: ends the line of dots, if any. */

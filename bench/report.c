@@ -18,8 +18,6 @@
 #include "options.h"
 #include "results.h"
 
-/* ---- statistics and reports ---- */
-
 typedef struct figures {
   bool present;
   unsigned count;
