@@ -38,11 +38,11 @@ static void sort_hashes(uint64_t *values, uint64_t count) {
 }
 
 void workload_prepare(void) {
-  g_value_pool = malloc(VALUE_POOL_SIZE + g_options.value_size + 1);
+  const size_t pool_bytes = VALUE_POOL_SIZE + g_options.value_size + 1;
+  g_value_pool = malloc(pool_bytes);
   if (g_value_pool == NULL) fatal("out of memory");
   rng r = {UINT64_C(0x76616c7565)};
-  for (size_t i = 0; i < VALUE_POOL_SIZE + g_options.value_size + 1; i++)
-    g_value_pool[i] = (char)(' ' + rng_below(&r, 95));
+  for (size_t i = 0; i < pool_bytes; i++) g_value_pool[i] = (char)(' ' + rng_below(&r, 95));
   if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
     g_sorted_hashes = malloc(g_options.num * sizeof *g_sorted_hashes);
     if (g_sorted_hashes == NULL) fatal("out of memory for %" PRIu64 " keys", g_options.num);
