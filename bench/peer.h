@@ -54,6 +54,10 @@ typedef struct bench_impl {
   uint64_t (*scan)(void *reader, bool reverse, uint64_t *bytes);
 } bench_impl;
 
+/* Our memtable (peer_memtable.c). Its description names the run's settings, so they are passed here: call it
+ * once, after the flags (a later call rewrites the description). The table stays valid for the run. */
+const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes);
+
 #ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
 const bench_impl *bench_peer_rocksdb(void);
 #endif

@@ -1,0 +1,498 @@
+/* bench/driver.c - the benchmarks themselves (driver.h).
+ *
+ * Every implementation is driven through its bench_impl table with the same keys, values, read order and timed
+ * loops. Each timed benchmark is cut into INTERLEAVE_SLICES slices that the implementations take in turn. A read
+ * benchmark's results are checked (keys found, value bytes, entries visited; when --key_size >= 16 makes the
+ * keys distinct) before its sample is recorded in results.h: a wrong answer ends the run.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "driver.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "console.h"
+#include "options.h"
+#include "peer.h"
+#include "results.h"
+#include "workload.h"
+
+#define PROGRESS_STRIDE_MASK ((uint64_t)0x3fff)
+
+/* One implementation's part in a group of benchmarks that share a table. */
+typedef struct impl_run {
+  size_t index; /* into g_impls */
+  const bench_impl *impl;
+  void *table;
+  void *reader;
+  rng read_rng;
+  uint64_t elapsed_ns;
+  uint64_t found;
+  uint64_t value_bytes;
+  bool active;
+} impl_run;
+
+typedef struct run_group {
+  unsigned rep;
+  size_t count;
+  impl_run runs[MAX_IMPLS];
+  char error[512];
+} run_group;
+
+static bool keys_are_unique(void) { return g_options.key_size >= 16; }
+
+static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bits) {
+  bench_table_config config;
+  config.num = g_options.num;
+  config.key_size = g_options.key_size;
+  config.value_size = g_options.value_size;
+  config.bloom_bits = is_ours(impl) ? bloom_bits : 0;
+  config.checksum_bytes = g_options.checksum_bytes;
+  config.seed = g_options.seed;
+  return config;
+}
+
+static void disable_impl(size_t impl_index, const char *why) {
+  impl_slot *slot = &g_impls[impl_index];
+  if (is_ours(slot->impl)) fatal("memtable: %s", why);
+  slot->enabled = false;
+  snprintf(slot->skipped_reason, sizeof slot->skipped_reason, "%s", why);
+  fprintf(stderr, "memtable-bench: skipping %s for the rest of the run: %s\n", slot->impl->label, why);
+}
+
+static void wrong_results(const bench_impl *impl, unsigned bench, uint64_t got, uint64_t expected, const char *what) {
+  fatal("%s %s: %" PRIu64 " %s, expected %" PRIu64 " - wrong results, figures discarded", impl->label,
+        bench_names[bench], got, what, expected);
+}
+
+static void run_release(impl_run *run) {
+  if (run->reader != NULL) run->impl->reader_destroy(run->reader);
+  if (run->table != NULL) run->impl->destroy(run->table);
+  run->reader = NULL;
+  run->table = NULL;
+}
+
+/* Drops an implementation that failed (a peer's limit, not a wrong answer) from this group and the run. */
+static void run_fail(impl_run *run, const char *why) {
+  run_release(run);
+  run->active = false;
+  disable_impl(run->index, why);
+}
+
+/* Creates a table for every enabled implementation (only ours when ours_only). */
+static void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits) {
+  memset(group, 0, sizeof *group);
+  group->rep = rep;
+  for (size_t i = 0; i < g_impl_count; i++) {
+    if (!g_impls[i].enabled || (ours_only && !is_ours(g_impls[i].impl))) continue;
+    impl_run *run = &group->runs[group->count++];
+    run->index = i;
+    run->impl = g_impls[i].impl;
+    run->active = true;
+    bench_table_config config = table_config(run->impl, bloom_bits);
+    run->table = run->impl->create(&config, group->error, sizeof group->error);
+    if (run->table == NULL) run_fail(run, group->error);
+  }
+}
+
+static void group_end(run_group *group) {
+  for (size_t r = 0; r < group->count; r++) run_release(&group->runs[r]);
+}
+
+static size_t active_runs(const run_group *group) {
+  size_t active = 0;
+  for (size_t r = 0; r < group->count; r++) active += group->runs[r].active;
+  return active;
+}
+
+static void group_progress_begin(const run_group *group, const char *what, uint64_t ops_per_run) {
+  progress_begin(what, group->rep, ops_per_run * active_runs(group));
+}
+
+/* Fills every table, slice by slice in turn; records the fill's time (when timed_bench is a benchmark) and
+ * each table's memory afterwards. */
+static void group_fill(run_group *group, bool sequential, unsigned timed_bench, unsigned table_kind) {
+  const uint64_t num = g_options.num;
+  const size_t key_size = g_options.key_size;
+  const size_t value_size = g_options.value_size;
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
+  for (size_t r = 0; r < group->count; r++) group->runs[r].elapsed_ns = 0;
+  group_progress_begin(group, timed_bench < BENCH_COUNT ? bench_names[timed_bench] : "fill (untimed)", num);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = num * slice / INTERLEAVE_SLICES;
+    const uint64_t end = num * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      impl_run *run = &group->runs[r];
+      if (!run->active) continue;
+      const bench_impl *impl = run->impl;
+      uint64_t start = now_ns();
+      for (uint64_t j = begin; j < end; j++) {
+        uint64_t hash = sequential ? g_sorted_hashes[j] : splitmix64(j);
+        format_key(hash, key, key_size);
+        if (impl->put(run->table, j + 1, key, key_size, value_for(hash), value_size, group->error,
+                      sizeof group->error) != 0) {
+          run_fail(run, group->error);
+          break;
+        }
+        if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(completed + (j - begin));
+      }
+      run->elapsed_ns += now_ns() - start;
+      completed += end - begin;
+    }
+  }
+  progress_end();
+  free(key);
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active) continue;
+    if (run->impl->check_after_fill != NULL &&
+        run->impl->check_after_fill(run->table, group->error, sizeof group->error) != 0) {
+      run_fail(run, group->error);
+      continue;
+    }
+    if (timed_bench < BENCH_COUNT) {
+      g_samples[run->index][timed_bench][group->rep] = (sample){
+          true, (double)run->elapsed_ns / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
+    }
+    g_memory[run->index][table_kind][group->rep] = (memory_sample){true, run->impl->memory_usage(run->table), num};
+  }
+}
+
+static void *make_reader(const impl_run *run) {
+  void *reader = run->impl->reader_create(run->table);
+  if (reader == NULL) fatal("%s: reader_create failed (out of memory)", run->impl->label);
+  return reader;
+}
+
+/* readrandom, readmissing and readmissing_bloom (missing), seekrandom (seek), for the runs that include()
+ * accepts; every run reads the same key sequence. */
+static void group_point_reads(run_group *group, unsigned bench, bool missing, bool seek,
+                              bool (*include)(const impl_run *run)) {
+  const uint64_t num = g_options.num;
+  const uint64_t reads = g_options.reads;
+  const size_t key_size = g_options.key_size;
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
+  bool taking_part[MAX_IMPLS] = {false};
+  uint64_t participants = 0;
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active || !include(run)) continue;
+    taking_part[r] = true;
+    participants++;
+    run->reader = make_reader(run);
+    run->read_rng = rng_for(bench, group->rep, 0);
+    run->elapsed_ns = 0;
+    run->found = 0;
+    run->value_bytes = 0;
+  }
+  progress_begin(bench_names[bench], group->rep, reads * participants);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = reads * slice / INTERLEAVE_SLICES;
+    const uint64_t end = reads * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      if (!taking_part[r]) continue;
+      impl_run *run = &group->runs[r];
+      const bench_impl *impl = run->impl;
+      uint64_t found = 0;
+      uint64_t value_bytes = 0;
+      uint64_t start = now_ns();
+      for (uint64_t i = begin; i < end; i++) {
+        uint64_t index = rng_below(&run->read_rng, num) + (missing ? num : 0);
+        format_key(splitmix64(index), key, key_size);
+        int result;
+        if (seek) {
+          result = impl->seek(run->reader, key, key_size);
+        } else {
+          size_t value_len = 0;
+          result = impl->get(run->reader, key, key_size, &value_len);
+          if (result == 1) value_bytes += value_len;
+        }
+        if (result < 0) fatal("%s %s: read error", impl->label, bench_names[bench]);
+        found += (uint64_t)result;
+        if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(completed + (i - begin));
+      }
+      run->elapsed_ns += now_ns() - start;
+      run->found += found;
+      run->value_bytes += value_bytes;
+      completed += end - begin;
+    }
+  }
+  progress_end();
+  free(key);
+  for (size_t r = 0; r < group->count; r++) {
+    if (!taking_part[r]) continue;
+    impl_run *run = &group->runs[r];
+    run->impl->reader_destroy(run->reader);
+    run->reader = NULL;
+    if (keys_are_unique()) {
+      uint64_t expected = missing ? 0 : reads;
+      if (run->found != expected) wrong_results(run->impl, bench, run->found, expected, "keys found");
+      if (!seek && !missing && run->value_bytes != reads * g_options.value_size)
+        wrong_results(run->impl, bench, run->value_bytes, reads * g_options.value_size, "value bytes");
+    }
+    uint64_t bytes = seek ? run->found * (key_size + g_options.value_size) : run->found * key_size + run->value_bytes;
+    g_samples[run->index][bench][group->rep] =
+        (sample){true, (double)run->elapsed_ns / NS_PER_SEC, reads, bytes, run->found, 1, 0.0};
+  }
+}
+
+static bool include_every_run(const impl_run *run) {
+  (void)run;
+  return true;
+}
+
+/* readmissing_bloom on the fillrandom table: the peers (no filter to turn on), and ours when --bloom_bits
+ * already gave that table the filter. */
+static bool include_filter_ready_run(const impl_run *run) {
+  return !is_ours(run->impl) || g_options.bloom_bits == missing_bloom_bits();
+}
+
+static bool include_ours(const impl_run *run) { return is_ours(run->impl); }
+
+/* Full scans take milliseconds, so the implementations simply take turns. */
+static void group_scans(run_group *group, unsigned bench, bool reverse) {
+  progress_begin(bench_names[bench], group->rep, g_options.num * active_runs(group));
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active) continue;
+    run->reader = make_reader(run);
+    uint64_t bytes = 0;
+    uint64_t start = now_ns();
+    uint64_t count = run->impl->scan(run->reader, reverse, &bytes);
+    uint64_t elapsed = now_ns() - start;
+    run->impl->reader_destroy(run->reader);
+    run->reader = NULL;
+    if (count == UINT64_MAX) fatal("%s %s: iteration error", run->impl->label, bench_names[bench]);
+    if (keys_are_unique()) {
+      if (count != g_options.num) wrong_results(run->impl, bench, count, g_options.num, "entries visited");
+      uint64_t expected_bytes = g_options.num * (g_options.key_size + g_options.value_size);
+      if (bytes != expected_bytes) wrong_results(run->impl, bench, bytes, expected_bytes, "bytes visited");
+    }
+    g_samples[run->index][bench][group->rep] = (sample){true, (double)elapsed / NS_PER_SEC, count, bytes, count, 1, 0.0};
+  }
+  progress_end();
+}
+
+/* One readwhilewriting reader; its counters and random state carry over from slice to slice. */
+typedef struct reader_thread {
+  pthread_t thread;
+  const bench_impl *impl;
+  void *reader;
+  char *key;
+  rng read_rng;
+  atomic_uint *ready;
+  atomic_bool *go;
+  atomic_bool *stop;
+  uint64_t ops;
+  uint64_t found;
+  uint64_t bytes;
+  uint64_t elapsed_ns;
+  bool failed;
+} reader_thread;
+
+static void *reader_main(void *arg) {
+  reader_thread *self = arg;
+  const size_t key_size = g_options.key_size;
+  const uint64_t num = g_options.num;
+  /* release/acquire pair with the writer's start flag: only a rendezvous, the table publishes its own data. */
+  atomic_fetch_add_explicit(self->ready, 1, memory_order_release);
+  while (!atomic_load_explicit(self->go, memory_order_acquire)) {
+  }
+  uint64_t start = now_ns();
+  uint64_t ops = 0;
+  uint64_t found = 0;
+  uint64_t bytes = 0;
+  /* relaxed: the stop flag only ends the loop; nothing is read through it. */
+  while (!atomic_load_explicit(self->stop, memory_order_relaxed)) {
+    format_key(splitmix64(rng_below(&self->read_rng, num)), self->key, key_size);
+    size_t value_len = 0;
+    int result = self->impl->get(self->reader, self->key, key_size, &value_len);
+    if (result < 0) {
+      self->failed = true;
+      break;
+    }
+    if (result == 1) {
+      found++;
+      bytes += key_size + value_len;
+    }
+    ops++;
+  }
+  self->elapsed_ns += now_ns() - start;
+  self->ops += ops;
+  self->found += found;
+  self->bytes += bytes;
+  return NULL;
+}
+
+/* --threads readers get random keys while the writer adds one slice of the fill; 0, or -1 if a put failed
+ * (message in error). */
+static int read_while_writing_slice(impl_run *run, reader_thread *readers, uint64_t begin, uint64_t end,
+                                    char *key, uint64_t *completed, char *error, size_t error_len) {
+  const unsigned threads = g_options.threads;
+  const bench_impl *impl = run->impl;
+  atomic_uint ready;
+  atomic_bool go;
+  atomic_bool stop;
+  atomic_init(&ready, 0);
+  atomic_init(&go, false);
+  atomic_init(&stop, false);
+  for (unsigned t = 0; t < threads; t++) {
+    readers[t].ready = &ready;
+    readers[t].go = &go;
+    readers[t].stop = &stop;
+    if (pthread_create(&readers[t].thread, NULL, reader_main, &readers[t]) != 0) fatal("pthread_create failed");
+  }
+  while (atomic_load_explicit(&ready, memory_order_acquire) < threads) {
+  }
+  /* release: pairs with the readers' acquire spin; a start signal only. */
+  atomic_store_explicit(&go, true, memory_order_release);
+  int status = 0;
+  uint64_t start = now_ns();
+  for (uint64_t j = begin; j < end; j++) {
+    uint64_t hash = splitmix64(j);
+    format_key(hash, key, g_options.key_size);
+    if (impl->put(run->table, j + 1, key, g_options.key_size, value_for(hash), g_options.value_size, error,
+                  error_len) != 0) {
+      status = -1;
+      break;
+    }
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(*completed + (j - begin));
+  }
+  run->elapsed_ns += now_ns() - start;
+  *completed += end - begin;
+  /* relaxed: see reader_main. */
+  atomic_store_explicit(&stop, true, memory_order_relaxed);
+  for (unsigned t = 0; t < threads; t++) pthread_join(readers[t].thread, NULL);
+  return status;
+}
+
+/* readwhilewriting: a fresh table per implementation, filled in hash order in slices; during each slice the
+ * readers run against it, and the implementations take the slices in turn like every other benchmark. */
+static void group_read_while_writing(run_group *group) {
+  const unsigned threads = g_options.threads;
+  const uint64_t num = g_options.num;
+  reader_thread *readers[MAX_IMPLS] = {NULL};
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    run->elapsed_ns = 0;
+    if (!run->active) continue;
+    readers[r] = calloc(threads, sizeof *readers[r]);
+    if (readers[r] == NULL) fatal("out of memory");
+    for (unsigned t = 0; t < threads; t++) {
+      reader_thread *reader = &readers[r][t];
+      reader->impl = run->impl;
+      reader->reader = make_reader(run);
+      reader->key = malloc(g_options.key_size);
+      if (reader->key == NULL) fatal("out of memory");
+      reader->read_rng = rng_for(BENCH_READWHILEWRITING, group->rep, t + 1);
+    }
+  }
+  char *key = malloc(g_options.key_size);
+  if (key == NULL) fatal("out of memory");
+  group_progress_begin(group, bench_names[BENCH_READWHILEWRITING], num);
+  uint64_t completed = 0;
+  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
+    const uint64_t begin = num * slice / INTERLEAVE_SLICES;
+    const uint64_t end = num * (slice + 1) / INTERLEAVE_SLICES;
+    for (size_t r = 0; r < group->count; r++) {
+      impl_run *run = &group->runs[r];
+      if (!run->active) continue;
+      if (read_while_writing_slice(run, readers[r], begin, end, key, &completed, group->error,
+                                   sizeof group->error) != 0) {
+        for (unsigned t = 0; t < threads; t++) {
+          run->impl->reader_destroy(readers[r][t].reader);
+          free(readers[r][t].key);
+        }
+        free(readers[r]);
+        readers[r] = NULL;
+        run_fail(run, group->error);
+      }
+    }
+  }
+  progress_end();
+  free(key);
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (readers[r] == NULL) continue;
+    sample s = {true, 0.0, 0, 0, 0, threads, (double)run->elapsed_ns / NS_PER_SEC};
+    bool failed = false;
+    for (unsigned t = 0; t < threads; t++) {
+      reader_thread *reader = &readers[r][t];
+      run->impl->reader_destroy(reader->reader);
+      free(reader->key);
+      failed |= reader->failed;
+      s.ops += reader->ops;
+      s.found += reader->found;
+      s.bytes += reader->bytes;
+      s.seconds += (double)reader->elapsed_ns / NS_PER_SEC / threads;
+    }
+    free(readers[r]);
+    if (failed) fatal("%s readwhilewriting: read error", run->impl->label);
+    g_samples[run->index][BENCH_READWHILEWRITING][group->rep] = s;
+  }
+}
+
+/* One repetition: every selected benchmark for every implementation. Benchmarks that read the same kind of
+ * table share it (reads never modify a table); every implementation's table is alive at once so that their
+ * slices can alternate. */
+void run_repetition(unsigned rep) {
+  run_group group;
+
+  if (selected(BENCH_FILLSEQ) || selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_fill(&group, true, selected(BENCH_FILLSEQ) ? BENCH_FILLSEQ : BENCH_COUNT, TABLE_SEQ);
+    if (selected(BENCH_READSEQ)) group_scans(&group, BENCH_READSEQ, false);
+    if (selected(BENCH_READREVERSE)) group_scans(&group, BENCH_READREVERSE, true);
+    group_end(&group);
+  }
+
+  const bool ours_filter_ready = g_options.bloom_bits == missing_bloom_bits();
+  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ||
+      selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_fill(&group, false, selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
+    if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
+    if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
+    if (selected(BENCH_READMISSING_BLOOM)) {
+      if (selected(BENCH_READMISSING)) {
+        /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
+         * the measurement rather than spend the time twice. */
+        for (size_t r = 0; r < group.count; r++) {
+          const impl_run *run = &group.runs[r];
+          if (run->active && !is_ours(run->impl))
+            g_samples[run->index][BENCH_READMISSING_BLOOM][rep] = g_samples[run->index][BENCH_READMISSING][rep];
+        }
+        if (ours_filter_ready) group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+      } else {
+        group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_filter_ready_run);
+      }
+    }
+    if (selected(BENCH_SEEKRANDOM)) group_point_reads(&group, BENCH_SEEKRANDOM, false, true, include_every_run);
+    group_end(&group);
+  }
+
+  if (selected(BENCH_READMISSING_BLOOM) && !ours_filter_ready) {
+    group_begin(&group, rep, true, missing_bloom_bits());
+    group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_BLOOM);
+    group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+    group_end(&group);
+  }
+
+  if (selected(BENCH_READWHILEWRITING)) {
+    group_begin(&group, rep, false, g_options.bloom_bits);
+    group_read_while_writing(&group);
+    group_end(&group);
+  }
+}

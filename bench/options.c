@@ -1,0 +1,245 @@
+/* bench/options.c - memtable-bench's flags and --help: db_bench style, --name=value, checked strictly. */
+#include "options.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const bench_names[BENCH_COUNT] = {
+    "fillseq",  "fillrandom",  "readrandom", "readmissing",      "readmissing_bloom",
+    "readseq",  "readreverse", "seekrandom", "readwhilewriting",
+};
+
+bench_options g_options;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: memtable-bench [--flag=value ...]\n"
+          "\n"
+          "Benchmarks our memtable (LevelDB entry format, skiplist) against RocksDB's skiplist memtable rep and\n"
+          "LevelDB, when those were found at build time. Each implementation runs the same workload. Every\n"
+          "timed benchmark is cut into %u slices that the implementations take in turn (ours, rocksdb,\n"
+          "leveldb, ours, ...), so load from other processes falls on all of them alike; each figure is the\n"
+          "median of the repetitions.\n"
+          "\n"
+          "Flags:\n"
+          "  --benchmarks=LIST     comma list, default all; they run in this order:\n"
+          "        fillseq            insert N entries in ascending key order\n"
+          "        fillrandom         insert N entries in random key order (key i for i = 0..N-1)\n"
+          "        readrandom         --reads gets of random present keys (table from fillrandom)\n"
+          "        readmissing        --reads gets of absent keys (table from fillrandom)\n"
+          "        readmissing_bloom  readmissing with our bloom filter on (--bloom_bits, or %u when it is 0);\n"
+          "                           RocksDB's rep and LevelDB have no memtable filter, so their figure is\n"
+          "                           their plain readmissing\n"
+          "        readseq            iterate every entry forward (table from fillseq)\n"
+          "        readreverse        iterate every entry backward (table from fillseq)\n"
+          "        seekrandom         --reads iterator seeks to random present keys (table from fillrandom)\n"
+          "        readwhilewriting   --threads readers doing random gets while one writer runs fillrandom;\n"
+          "                           reports the readers' throughput (readers pause between slices)\n"
+          "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
+          "      fill benchmark itself is selected.\n"
+          "  --num=N               entries per table (default 1000000)\n"
+          "  --key_size=N          key bytes (default 16): key i is the 16 hex digits of splitmix64(i),\n"
+          "                        truncated or repeated to N bytes (below 16, keys may collide)\n"
+          "  --value_size=N        value bytes (default 100), deterministic per key\n"
+          "  --reads=N             operations of readrandom/readmissing/seekrandom (default --num)\n"
+          "  --threads=N           reader threads of readwhilewriting (default 1)\n"
+          "  --seed=N              seeds the read order and our skiplist heights (default 1)\n"
+          "  --repetitions=N       repetitions per implementation, medians reported (default 3, max %u)\n"
+          "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
+          "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
+          "  --peers=LIST          rocksdb,leveldb (default: those built in), or none\n"
+          "  --json                print one JSON document on stdout instead of the text report\n"
+          "  --verbose             also print every repetition's figures\n"
+          "  --help                this text\n",
+          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, MAX_REPETITIONS);
+  fprintf(out,
+          "\n"
+          "Peers (compiled in: %s):\n"
+          "  rocksdb             RocksDB's SkipListFactory memtable rep (InlineSkipList) through\n"
+          "                      rocksdb/memtablerep.h, with our own bump arena (64 KiB blocks, 16-byte aligned\n"
+          "                      nodes as RocksDB's Arena) and a direct bytewise internal-key comparator. Memory\n"
+          "                      is the arena's blocks. A librocksdb built without NDEBUG (Debian's is) runs\n"
+          "                      InlineSkipList's assertions, two extra key comparisons per search step;\n"
+          "                      the report then says so under the table.\n"
+          "  leveldb(db+memenv)  LevelDB's MemTable is internal (not exported by libleveldb.so), so this is a\n"
+          "                      whole leveldb::DB on NewMemEnv with a write buffer larger than the data (no\n"
+          "                      flush, checked). It measures the DB path around the memtable: a put is a\n"
+          "                      one-entry WriteBatch plus a CRC'd log record appended in memory (sync off); a\n"
+          "                      get takes the DB mutex and copies the value; seeks and scans go through\n"
+          "                      DBIter. Memory is leveldb.approximate-memory-usage (the memtable's arena).\n"
+          "\n"
+          "Progress goes to stderr: a live percentage on a terminal, one dot per second-long measurement\n"
+          "otherwise. Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
+#if defined(MEMTABLE_BENCH_HAVE_ROCKSDB) && defined(MEMTABLE_BENCH_HAVE_LEVELDB)
+          "rocksdb, leveldb"
+#elif defined(MEMTABLE_BENCH_HAVE_ROCKSDB)
+          "rocksdb"
+#elif defined(MEMTABLE_BENCH_HAVE_LEVELDB)
+          "leveldb"
+#else
+          "none"
+#endif
+  );
+}
+
+static void flag_error(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("memtable-bench: ", stderr);
+  vfprintf(stderr, format, args);
+  fputs("\nTry 'memtable-bench --help'.\n", stderr);
+  va_end(args);
+  exit(2);
+}
+
+static uint64_t parse_unsigned(const char *flag, const char *text, uint64_t min, uint64_t max) {
+  if (*text < '0' || *text > '9') flag_error("--%s: '%s' is not a non-negative integer", flag, text);
+  errno = 0;
+  char *end = NULL;
+  unsigned long long value = strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0') flag_error("--%s: '%s' is not a non-negative integer", flag, text);
+  if (value < min || value > max)
+    flag_error("--%s: %llu is out of range [%" PRIu64 ", %" PRIu64 "]", flag, value, min, max);
+  return (uint64_t)value;
+}
+
+static bool parse_bool(const char *flag, const char *text) {
+  if (text == NULL || strcmp(text, "true") == 0 || strcmp(text, "1") == 0) return true;
+  if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0) return false;
+  flag_error("--%s: '%s' is not true/false/1/0", flag, text);
+  return false;
+}
+
+/* Splits a comma list in place-free fashion, calling on_item for each non-empty item. */
+static void parse_list(const char *flag, const char *text, void (*on_item)(const char *flag, const char *item)) {
+  if (*text == '\0') flag_error("--%s: empty list", flag);
+  char item[64];
+  const char *start = text;
+  for (;;) {
+    const char *comma = strchr(start, ',');
+    size_t len = comma ? (size_t)(comma - start) : strlen(start);
+    if (len == 0) flag_error("--%s: empty item in '%s'", flag, text);
+    if (len >= sizeof item) flag_error("--%s: unknown item '%.*s'", flag, (int)len, start);
+    memcpy(item, start, len);
+    item[len] = '\0';
+    on_item(flag, item);
+    if (comma == NULL) break;
+    start = comma + 1;
+  }
+}
+
+static void select_benchmark(const char *flag, const char *name) {
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (strcmp(name, bench_names[b]) == 0) {
+      g_options.selected[b] = true;
+      return;
+    }
+  }
+  flag_error("--%s: unknown benchmark '%s'", flag, name);
+}
+
+static void select_peer(const char *flag, const char *name) {
+  if (strcmp(name, "none") == 0) return;
+  if (strcmp(name, "rocksdb") == 0) {
+#ifndef MEMTABLE_BENCH_HAVE_ROCKSDB
+    flag_error("--%s: the rocksdb peer was not built (install librocksdb-dev and reconfigure)", flag);
+#endif
+    g_options.want_rocksdb = true;
+    return;
+  }
+  if (strcmp(name, "leveldb") == 0) {
+#ifndef MEMTABLE_BENCH_HAVE_LEVELDB
+    flag_error("--%s: the leveldb peer was not built (install libleveldb-dev and reconfigure)", flag);
+#endif
+    g_options.want_leveldb = true;
+    return;
+  }
+  flag_error("--%s: unknown peer '%s' (rocksdb, leveldb or none)", flag, name);
+}
+
+void parse_flags(int argc, char **argv) {
+  bool any_benchmark = false;
+  bool reads_set = false;
+  bool peers_set = false;
+  g_options.num = 1000000;
+  g_options.key_size = 16;
+  g_options.value_size = 100;
+  g_options.threads = 1;
+  g_options.repetitions = 3;
+  g_options.seed = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage(stdout);
+      exit(0);
+    }
+    if (strncmp(arg, "--", 2) != 0) flag_error("unexpected argument '%s'", arg);
+    char name[64];
+    const char *equals = strchr(arg + 2, '=');
+    size_t name_len = equals ? (size_t)(equals - (arg + 2)) : strlen(arg + 2);
+    if (name_len == 0 || name_len >= sizeof name) flag_error("unknown flag '%s'", arg);
+    memcpy(name, arg + 2, name_len);
+    name[name_len] = '\0';
+    const char *value = equals ? equals + 1 : NULL;
+    bool is_bool = strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0;
+    bool known = is_bool || strcmp(name, "benchmarks") == 0 || strcmp(name, "num") == 0 ||
+                 strcmp(name, "key_size") == 0 || strcmp(name, "value_size") == 0 || strcmp(name, "reads") == 0 ||
+                 strcmp(name, "threads") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
+                 strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
+                 strcmp(name, "peers") == 0;
+    if (!known) flag_error("unknown flag '--%s'", name);
+    if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
+    if (strcmp(name, "json") == 0) {
+      g_options.json = parse_bool(name, value);
+    } else if (strcmp(name, "verbose") == 0) {
+      g_options.verbose = parse_bool(name, value);
+    } else if (strcmp(name, "benchmarks") == 0) {
+      memset(g_options.selected, 0, sizeof g_options.selected);
+      parse_list(name, value, select_benchmark);
+      any_benchmark = true;
+    } else if (strcmp(name, "num") == 0) {
+      g_options.num = parse_unsigned(name, value, 1, UINT64_C(1000000000));
+    } else if (strcmp(name, "key_size") == 0) {
+      g_options.key_size = (size_t)parse_unsigned(name, value, 1, 1u << 20);
+    } else if (strcmp(name, "value_size") == 0) {
+      g_options.value_size = (size_t)parse_unsigned(name, value, 0, 1u << 26);
+    } else if (strcmp(name, "reads") == 0) {
+      g_options.reads = parse_unsigned(name, value, 1, UINT64_C(100000000000));
+      reads_set = true;
+    } else if (strcmp(name, "threads") == 0) {
+      g_options.threads = (unsigned)parse_unsigned(name, value, 1, 256);
+    } else if (strcmp(name, "seed") == 0) {
+      g_options.seed = parse_unsigned(name, value, 0, UINT64_MAX);
+    } else if (strcmp(name, "repetitions") == 0) {
+      g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
+    } else if (strcmp(name, "bloom_bits") == 0) {
+      g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
+    } else if (strcmp(name, "checksum_bytes") == 0) {
+      unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
+      if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
+        flag_error("--checksum_bytes: %u is not 0, 1, 2, 4 or 8", bytes);
+      g_options.checksum_bytes = bytes;
+    } else {
+      g_options.want_rocksdb = false;
+      g_options.want_leveldb = false;
+      parse_list(name, value, select_peer);
+      peers_set = true;
+    }
+  }
+  if (!any_benchmark) {
+    for (unsigned b = 0; b < BENCH_COUNT; b++) g_options.selected[b] = true;
+  }
+  if (!reads_set) g_options.reads = g_options.num;
+  if (!peers_set) {
+#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
+    g_options.want_rocksdb = true;
+#endif
+#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
+    g_options.want_leveldb = true;
+#endif
+  }
+}

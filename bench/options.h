@@ -1,0 +1,68 @@
+/* bench/options.h - what a memtable-bench run does: the benchmarks it knows, the flags that choose among them,
+ * and the fixed parameters --help states. parse_flags fills g_options once, before anything else runs; from
+ * then on it is only read.
+ */
+#ifndef MEMTABLE_BENCH_OPTIONS_H
+#define MEMTABLE_BENCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* In the order they run. */
+enum {
+  BENCH_FILLSEQ,
+  BENCH_FILLRANDOM,
+  BENCH_READRANDOM,
+  BENCH_READMISSING,
+  BENCH_READMISSING_BLOOM,
+  BENCH_READSEQ,
+  BENCH_READREVERSE,
+  BENCH_SEEKRANDOM,
+  BENCH_READWHILEWRITING,
+  BENCH_COUNT
+};
+
+/* What --benchmarks accepts and the report prints, indexed by the enum above. */
+extern const char *const bench_names[BENCH_COUNT];
+
+/* --repetitions' upper bound: every repetition's samples are kept for the medians. */
+#define MAX_REPETITIONS 99
+/* readmissing_bloom's filter when --bloom_bits is 0 (see missing_bloom_bits). */
+#define DEFAULT_MISSING_BLOOM_BITS 10u
+/* Each timed benchmark is cut into this many slices and the implementations' slices alternate (ours,
+ * rocksdb, leveldb, ours, ...): load from other processes on a shared machine then falls on every column
+ * alike instead of on whichever implementation ran during a busy spell. */
+#define INTERLEAVE_SLICES 10u
+
+typedef struct bench_options {
+  bool selected[BENCH_COUNT];
+  uint64_t num;
+  uint64_t reads;
+  size_t key_size;
+  size_t value_size;
+  unsigned threads;
+  unsigned repetitions;
+  unsigned bloom_bits;
+  unsigned checksum_bytes;
+  uint64_t seed;
+  bool want_rocksdb;
+  bool want_leveldb;
+  bool json;
+  bool verbose;
+} bench_options;
+
+extern bench_options g_options;
+
+/* Fills g_options from the command line. --help prints the usage and exits 0; an invalid flag prints why and
+ * exits 2. */
+void parse_flags(int argc, char **argv);
+
+static inline bool selected(unsigned bench) { return g_options.selected[bench]; }
+
+/* Our bloom filter bits per key in readmissing_bloom: --bloom_bits, or the default when that is 0. */
+static inline unsigned missing_bloom_bits(void) {
+  return g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS;
+}
+
+#endif

@@ -1,0 +1,146 @@
+/* bench/peer_memtable.c - our memtable behind the bench_impl interface (peer.h), driven exactly as the peers.
+ *
+ * A reader handle holds one iterator that its thread reuses for every seek and scan; gets go to the memtable
+ * directly. Every read asks for the newest version (sequence UINT64_MAX).
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memtable/memtable.h>
+
+#include "peer.h"
+
+typedef struct ours_table {
+  mt_memtable *table;
+  uint64_t num;
+} ours_table;
+
+typedef struct ours_reader {
+  mt_memtable *table;
+  mt_memtable_iter *iter;
+} ours_reader;
+
+static void *ours_create(const bench_table_config *config, char *error, size_t error_len) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.bloom_bits_per_key = config->bloom_bits;
+  options.bloom_expected_entries = (size_t)config->num;
+  options.checksum_bytes = config->checksum_bytes;
+  options.seed = config->seed;
+  ours_table *ours = malloc(sizeof *ours);
+  if (ours == NULL) {
+    snprintf(error, error_len, "out of memory");
+    return NULL;
+  }
+  ours->num = config->num;
+  ours->table = mt_memtable_create(&options);
+  if (ours->table == NULL) {
+    snprintf(error, error_len, "mt_memtable_create failed (options rejected or out of memory)");
+    free(ours);
+    return NULL;
+  }
+  return ours;
+}
+
+static void ours_destroy(void *opaque) {
+  ours_table *ours = opaque;
+  mt_memtable_unref(ours->table);
+  free(ours);
+}
+
+static int ours_put(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value,
+                    size_t value_len, char *error, size_t error_len) {
+  mt_status status = mt_memtable_add(((ours_table *)opaque)->table, seq, MT_TYPE_VALUE, key, key_len, value,
+                                     value_len);
+  if (status == MT_OK) return 0;
+  snprintf(error, error_len, "mt_memtable_add: %s", mt_status_str(status));
+  return -1;
+}
+
+static int ours_check_after_fill(void *opaque, char *error, size_t error_len) {
+  ours_table *ours = opaque;
+  uint64_t entries = mt_memtable_entry_count(ours->table);
+  if (entries == ours->num) return 0;
+  snprintf(error, error_len, "entry count %" PRIu64 " after adding %" PRIu64, entries, ours->num);
+  return -1;
+}
+
+static size_t ours_memory_usage(void *opaque) {
+  return mt_memtable_approximate_memory_usage(((ours_table *)opaque)->table);
+}
+
+static void *ours_reader_create(void *opaque) {
+  ours_reader *reader = malloc(sizeof *reader);
+  if (reader == NULL) return NULL;
+  reader->table = ((ours_table *)opaque)->table;
+  reader->iter = mt_memtable_iter_create(reader->table);
+  if (reader->iter == NULL) {
+    free(reader);
+    return NULL;
+  }
+  return reader;
+}
+
+static void ours_reader_destroy(void *opaque) {
+  ours_reader *reader = opaque;
+  mt_memtable_iter_destroy(reader->iter);
+  free(reader);
+}
+
+static int ours_get(void *opaque, const char *key, size_t key_len, size_t *value_len) {
+  mt_slice value;
+  mt_status status = mt_memtable_get(((ours_reader *)opaque)->table, key, key_len, UINT64_MAX, &value);
+  if (status == MT_OK) {
+    *value_len = value.len;
+    return 1;
+  }
+  return status == MT_NOT_FOUND || status == MT_DELETED ? 0 : -1;
+}
+
+static int ours_seek(void *opaque, const char *key, size_t key_len) {
+  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
+  mt_memtable_iter_seek(iter, key, key_len, UINT64_MAX);
+  if (!mt_memtable_iter_valid(iter)) return mt_memtable_iter_status(iter) == MT_OK ? 0 : -1;
+  mt_slice found = mt_memtable_iter_user_key(iter);
+  return found.len == key_len && memcmp(found.data, key, key_len) == 0;
+}
+
+static uint64_t ours_scan(void *opaque, bool reverse, uint64_t *bytes) {
+  mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
+  uint64_t count = 0;
+  uint64_t total = 0;
+  if (reverse) {
+    for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) {
+      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
+      count++;
+    }
+  } else {
+    for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+      total += mt_memtable_iter_user_key(iter).len + mt_memtable_iter_value(iter).len;
+      count++;
+    }
+  }
+  if (mt_memtable_iter_status(iter) != MT_OK) return UINT64_MAX;
+  *bytes += total;
+  return count;
+}
+
+static char ours_description[256];
+
+static const bench_impl ours_impl = {
+    "memtable",         "memtable",          ours_description, NULL,       ours_create,
+    ours_destroy,       ours_put,            ours_check_after_fill, ours_memory_usage,
+    ours_reader_create, ours_reader_destroy, ours_get,           ours_seek, ours_scan,
+};
+
+const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes) {
+  snprintf(ours_description, sizeof ours_description,
+           "this library (version %u): mt_memtable, bloom %u bits/key (readmissing_bloom: %u), checksum %u B",
+           mt_version_number(), bloom_bits, readmissing_bloom_bits, checksum_bytes);
+  return &ours_impl;
+}

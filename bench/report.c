@@ -1,0 +1,387 @@
+/* bench/report.c - the text and JSON reports (report.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "report.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <memtable/memtable.h>
+
+#include "clock.h"
+#include "options.h"
+#include "results.h"
+
+typedef struct figures {
+  bool present;
+  unsigned count;
+  double ops_per_sec;
+  double ns_per_op;
+  double mb_per_sec;
+  double found_fraction;
+  double writer_ops_per_sec;
+} figures;
+
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a;
+  double y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *values, unsigned count) {
+  qsort(values, count, sizeof *values, compare_doubles);
+  return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2.0;
+}
+
+static double sample_ops_per_sec(const sample *s) {
+  return s->seconds > 0 ? (double)s->ops / s->seconds : 0.0;
+}
+
+static figures figures_for(size_t impl, unsigned bench) {
+  double ops[MAX_REPETITIONS], ns[MAX_REPETITIONS], mb[MAX_REPETITIONS], found[MAX_REPETITIONS],
+      writer[MAX_REPETITIONS];
+  figures f = {0};
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+    const sample *s = &g_samples[impl][bench][rep];
+    if (!s->present || s->ops == 0) continue;
+    /* Per-thread latency: elapsed x threads / ops. */
+    ops[f.count] = sample_ops_per_sec(s);
+    ns[f.count] = s->seconds * NS_PER_SEC * s->threads / (double)s->ops;
+    mb[f.count] = s->seconds > 0 ? (double)s->bytes / 1048576.0 / s->seconds : 0.0;
+    found[f.count] = (double)s->found / (double)s->ops;
+    writer[f.count] = s->writer_seconds > 0 ? (double)g_options.num / s->writer_seconds : 0.0;
+    f.count++;
+  }
+  if (f.count == 0) return f;
+  f.present = true;
+  f.ops_per_sec = median(ops, f.count);
+  f.ns_per_op = median(ns, f.count);
+  f.mb_per_sec = median(mb, f.count);
+  f.found_fraction = median(found, f.count);
+  f.writer_ops_per_sec = median(writer, f.count);
+  return f;
+}
+
+typedef struct memory_figures {
+  bool present;
+  double bytes;
+  double per_entry;
+  double beyond_payload;
+} memory_figures;
+
+static memory_figures memory_for(size_t impl, unsigned kind) {
+  double bytes[MAX_REPETITIONS];
+  unsigned count = 0;
+  for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+    const memory_sample *m = &g_memory[impl][kind][rep];
+    if (m->present && m->entries > 0) bytes[count++] = (double)m->bytes;
+  }
+  memory_figures f = {0};
+  if (count == 0) return f;
+  f.present = true;
+  f.bytes = median(bytes, count);
+  f.per_entry = f.bytes / (double)g_options.num;
+  f.beyond_payload = f.per_entry - (double)(g_options.key_size + g_options.value_size);
+  return f;
+}
+
+static void cpu_model(char *out, size_t out_len) {
+  snprintf(out, out_len, "unknown CPU");
+  FILE *cpuinfo = fopen("/proc/cpuinfo", "r");
+  if (cpuinfo == NULL) return;
+  char line[256];
+  while (fgets(line, sizeof line, cpuinfo) != NULL) {
+    if (strncmp(line, "model name", 10) == 0) {
+      const char *colon = strchr(line, ':');
+      if (colon != NULL) {
+        colon++;
+        while (*colon == ' ') colon++;
+        snprintf(out, out_len, "%s", colon);
+        out[strcspn(out, "\n")] = '\0';
+      }
+      break;
+    }
+  }
+  fclose(cpuinfo);
+}
+
+static const char *build_kind(void) {
+#if defined(__OPTIMIZE__) && defined(NDEBUG)
+  return "optimised (NDEBUG)";
+#elif defined(__OPTIMIZE__)
+  return "optimised, assertions on";
+#else
+  return "NOT optimised: figures are not representative";
+#endif
+}
+
+void print_text_header(void) {
+  char cpu[160];
+  cpu_model(cpu, sizeof cpu);
+  printf("memtable-bench: num %" PRIu64 ", key %zu B (hex of splitmix64(i)), value %zu B, reads %" PRIu64
+         ", readwhilewriting readers %u, seed %" PRIu64 ", repetitions %u (medians, interleaved)\n",
+         g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
+         g_options.seed, g_options.repetitions);
+  printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
+  for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
+  fflush(stdout);
+}
+
+static void format_throughput(char *out, size_t out_len, const figures *f) {
+  if (!f->present) {
+    snprintf(out, out_len, "n/a");
+  } else if (f->ops_per_sec >= 1e6) {
+    snprintf(out, out_len, "%.2f Mop/s", f->ops_per_sec / 1e6);
+  } else {
+    snprintf(out, out_len, "%.0f Kop/s", f->ops_per_sec / 1e3);
+  }
+}
+
+void print_text_report(double wall_seconds) {
+  if (g_options.verbose) {
+    printf("\nEvery repetition:\n");
+    for (unsigned b = 0; b < BENCH_COUNT; b++) {
+      for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+        for (size_t i = 0; i < g_impl_count; i++) {
+          const sample *s = &g_samples[i][b][rep];
+          if (!s->present || s->ops == 0) continue;
+          printf("  %-18s rep %-2u %-20s %10.1f ns/op %12.0f ops/s\n", bench_names[b], rep + 1,
+                 g_impls[i].impl->label, s->seconds * NS_PER_SEC * s->threads / (double)s->ops,
+                 sample_ops_per_sec(s));
+        }
+      }
+    }
+  }
+
+  printf("\nResults (median of %u):\n", g_options.repetitions);
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    for (size_t i = 0; i < g_impl_count; i++) {
+      figures f = figures_for(i, b);
+      if (!f.present) {
+        const char *why = g_impls[i].skipped_reason;
+        if (why[0] == '\0' && b == BENCH_READWHILEWRITING)
+          why = "the readers got no CPU time before the writer finished: raise --num";
+        printf("%-18s : %-20s n/a%s%s\n", bench_names[b], g_impls[i].impl->label, why[0] ? " - " : "", why);
+        continue;
+      }
+      printf("%-18s : %-20s %10.1f ns/op %12.0f ops/s %9.1f MB/s", bench_names[b], g_impls[i].impl->label,
+             f.ns_per_op, f.ops_per_sec, f.mb_per_sec);
+      if (b == BENCH_READWHILEWRITING) {
+        printf("  (%u reader%s, %.0f%% found, writer %.0f ops/s)", g_options.threads,
+               g_options.threads == 1 ? "" : "s", 100.0 * f.found_fraction, f.writer_ops_per_sec);
+      } else if (b == BENCH_READMISSING_BLOOM && !is_ours(g_impls[i].impl)) {
+        printf("  (no memtable filter: plain readmissing)");
+      }
+      printf("\n");
+    }
+  }
+
+  printf("\nMemory after the fill (payload %zu B/entry):\n", g_options.key_size + g_options.value_size);
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    for (size_t i = 0; i < g_impl_count; i++) {
+      memory_figures m = memory_for(i, kind);
+      if (!m.present) continue;
+      printf("%-18s : %-20s %10.1f MiB %8.1f B/entry %8.1f B/entry beyond payload\n", table_names[kind],
+             g_impls[i].impl->label, m.bytes / 1048576.0, m.per_entry, m.beyond_payload);
+    }
+  }
+
+  printf("\nSummary (median throughput; ratio = ours / peer, > 1 means ours is faster or smaller):\n");
+  printf("%-24s %-12s", "benchmark", g_impls[0].impl->label);
+  for (size_t i = 1; i < g_impl_count; i++) printf(" | %-18s %6s", g_impls[i].impl->label, "ratio");
+  printf("\n");
+  size_t width = 37 + (g_impl_count - 1) * 30;
+  for (size_t c = 0; c < width; c++) putchar('-');
+  printf("\n");
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    figures ours = figures_for(0, b);
+    char cell[32];
+    format_throughput(cell, sizeof cell, &ours);
+    printf("%-24s %-12s", bench_names[b], cell);
+    for (size_t i = 1; i < g_impl_count; i++) {
+      figures peer = figures_for(i, b);
+      format_throughput(cell, sizeof cell, &peer);
+      if (ours.present && peer.present && peer.ops_per_sec > 0) {
+        printf(" | %-18s %5.2fx", cell, ours.ops_per_sec / peer.ops_per_sec);
+      } else {
+        printf(" | %-18s %6s", cell, "-");
+      }
+    }
+    printf("\n");
+  }
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    memory_figures ours = memory_for(0, kind);
+    if (!ours.present) continue;
+    bool any_peer = false;
+    for (size_t i = 1; i < g_impl_count; i++) any_peer |= memory_for(i, kind).present;
+    if (!any_peer && g_impl_count > 1) continue;
+    char label[64];
+    static const char *const short_names[TABLE_KINDS] = {"seq", "random", "+bloom"};
+    snprintf(label, sizeof label, "B/entry>payload %s", short_names[kind]);
+    char cell[32];
+    snprintf(cell, sizeof cell, "%.1f B", ours.beyond_payload);
+    printf("%-24s %-12s", label, cell);
+    for (size_t i = 1; i < g_impl_count; i++) {
+      memory_figures peer = memory_for(i, kind);
+      if (!peer.present) {
+        printf(" | %-18s %6s", "n/a", "-");
+        continue;
+      }
+      snprintf(cell, sizeof cell, "%.1f B", peer.beyond_payload);
+      if (ours.beyond_payload > 0) {
+        printf(" | %-18s %5.2fx", cell, peer.beyond_payload / ours.beyond_payload);
+      } else {
+        printf(" | %-18s %6s", cell, "-");
+      }
+    }
+    printf("\n");
+  }
+  bool peers_present = g_impl_count > 1;
+  if (peers_present && selected(BENCH_READMISSING_BLOOM))
+    printf("readmissing_bloom: ours with a %u bits/key bloom filter; the peers have no memtable filter.\n",
+           missing_bloom_bits());
+  for (size_t i = 1; i < g_impl_count; i++) {
+    if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
+    if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
+  }
+  printf("wall time %.1f s\n", wall_seconds);
+}
+
+static void json_string(const char *text) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      printf("\\%c", *p);
+    } else if (*p < 0x20) {
+      printf("\\u%04x", *p);
+    } else {
+      putchar(*p);
+    }
+  }
+  putchar('"');
+}
+
+static void json_number(double value) {
+  if (isfinite(value)) {
+    printf("%.6g", value);
+  } else {
+    printf("null");
+  }
+}
+
+void print_json_report(double wall_seconds) {
+  char cpu[160];
+  cpu_model(cpu, sizeof cpu);
+  printf("{\n  \"tool\": \"memtable-bench\",\n  \"memtable_version\": %u,\n  \"machine\": {\"cpu\": ",
+         mt_version_number());
+  json_string(cpu);
+  printf(", \"online_cpus\": %ld, \"build\": ", sysconf(_SC_NPROCESSORS_ONLN));
+  json_string(build_kind());
+  printf("},\n  \"config\": {\"num\": %" PRIu64 ", \"key_size\": %zu, \"value_size\": %zu, \"reads\": %" PRIu64
+         ", \"threads\": %u, \"seed\": %" PRIu64 ", \"repetitions\": %u, \"bloom_bits\": %u, "
+         "\"readmissing_bloom_bits\": %u, \"checksum_bytes\": %u, \"benchmarks\": [",
+         g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
+         g_options.seed, g_options.repetitions, g_options.bloom_bits,
+         missing_bloom_bits(), g_options.checksum_bytes);
+  bool first = true;
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    printf("%s\"%s\"", first ? "" : ", ", bench_names[b]);
+    first = false;
+  }
+  printf("]},\n  \"implementations\": [\n");
+  for (size_t i = 0; i < g_impl_count; i++) {
+    printf("    {\"name\": ");
+    json_string(g_impls[i].impl->name);
+    printf(", \"label\": ");
+    json_string(g_impls[i].impl->label);
+    printf(", \"description\": ");
+    json_string(g_impls[i].impl->description);
+    printf(", \"caveat\": ");
+    if (g_impls[i].impl->caveat != NULL) {
+      json_string(g_impls[i].impl->caveat);
+    } else {
+      printf("null");
+    }
+    printf(", \"skipped_reason\": ");
+    if (g_impls[i].skipped_reason[0]) {
+      json_string(g_impls[i].skipped_reason);
+    } else {
+      printf("null");
+    }
+    printf("}%s\n", i + 1 < g_impl_count ? "," : "");
+  }
+  printf("  ],\n  \"results\": [\n");
+  first = true;
+  for (unsigned b = 0; b < BENCH_COUNT; b++) {
+    if (!selected(b)) continue;
+    for (size_t i = 0; i < g_impl_count; i++) {
+      figures f = figures_for(i, b);
+      if (!f.present) continue;
+      printf("%s    {\"benchmark\": \"%s\", \"implementation\": ", first ? "" : ",\n", bench_names[b]);
+      first = false;
+      json_string(g_impls[i].impl->name);
+      printf(", \"ops_per_sec\": ");
+      json_number(f.ops_per_sec);
+      printf(", \"ns_per_op\": ");
+      json_number(f.ns_per_op);
+      printf(", \"mb_per_sec\": ");
+      json_number(f.mb_per_sec);
+      printf(", \"found_fraction\": ");
+      json_number(f.found_fraction);
+      if (b == BENCH_READWHILEWRITING) {
+        printf(", \"reader_threads\": %u, \"writer_ops_per_sec\": ", g_options.threads);
+        json_number(f.writer_ops_per_sec);
+      }
+      if (i > 0) {
+        figures ours = figures_for(0, b);
+        printf(", \"ours_over_this\": ");
+        if (ours.present && f.ops_per_sec > 0) {
+          json_number(ours.ops_per_sec / f.ops_per_sec);
+        } else {
+          printf("null");
+        }
+      }
+      printf(", \"samples\": [");
+      bool first_sample = true;
+      for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
+        const sample *s = &g_samples[i][b][rep];
+        if (!s->present) continue;
+        printf("%s{\"ops\": %" PRIu64 ", \"seconds\": ", first_sample ? "" : ", ", s->ops);
+        json_number(s->seconds);
+        printf(", \"found\": %" PRIu64 "}", s->found);
+        first_sample = false;
+      }
+      printf("]}");
+    }
+  }
+  printf("\n  ],\n  \"memory\": [\n");
+  first = true;
+  for (unsigned kind = 0; kind < TABLE_KINDS; kind++) {
+    for (size_t i = 0; i < g_impl_count; i++) {
+      memory_figures m = memory_for(i, kind);
+      if (!m.present) continue;
+      printf("%s    {\"table\": \"%s\", \"implementation\": ", first ? "" : ",\n", table_names[kind]);
+      first = false;
+      json_string(g_impls[i].impl->name);
+      printf(", \"bytes\": ");
+      json_number(m.bytes);
+      printf(", \"bytes_per_entry\": ");
+      json_number(m.per_entry);
+      printf(", \"bytes_per_entry_beyond_payload\": ");
+      json_number(m.beyond_payload);
+      printf("}");
+    }
+  }
+  printf("\n  ],\n  \"wall_seconds\": ");
+  json_number(wall_seconds);
+  printf("\n}\n");
+}
