@@ -1,9 +1,9 @@
 /* memtable/coding.h - private: LevelDB's byte encodings (varint32, fixed64 little-endian) and the entry
  * codec, inline for the memtable's hot paths. entry.c wraps them as the public mt_entry_* functions.
  *
- * Decoders take an end pointer and never read at or past it (except entry_decode_self_delimited, whose
- * bounds are the entry's own lengths); encoders trust their caller to have sized the buffer with the
- * matching *_length function.
+ * Decoders take a bound (an end pointer, or entry_decode_bounded's length) and never read at or past it
+ * (except entry_decode_self_delimited, whose bounds are the entry's own lengths); encoders trust their caller
+ * to have sized the buffer with the matching *_length function.
  */
 #ifndef MEMTABLE_CODING_H
 #define MEMTABLE_CODING_H

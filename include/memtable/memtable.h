@@ -88,8 +88,11 @@ typedef struct mt_memtable_options {
   bool bloom_bytewise_equal_keys;
   /* Per-entry checksum bytes: 0 (default), 1, 2, 4 or 8: corruption detection. Each entry then costs
    * checksum_bytes + 4 bytes more (the 4 record its stored size), and get, iterators and validate check
-   * every entry they read against its size (decoding never reads outside it; the entry must fill it
-   * exactly) and its checksum, answering MT_CORRUPTION on a mismatch.
+   * every entry they read against its size (decoding and key comparisons never read outside it; the entry
+   * must fill it exactly) and its checksum, answering MT_CORRUPTION on a mismatch. Every search also checks
+   * the entry on the other side of the gap it lands in, so with 4 or 8 bytes one damaged byte anywhere in an
+   * entry never changes an answer: a get or scan answers as the undamaged table would, or MT_CORRUPTION.
+   * (1 and 2 bytes let a damaged entry pass its check with probability 2^-8 / 2^-16.)
    * Without checksums nothing is stored beside the entry: it is read by its own length prefixes, and
    * corruption detection is not promised (damaged lengths can make a read leave the entry; only an
    * unknown type or an internal key shorter than 8 bytes is refused). validate still checks, through the
