@@ -49,12 +49,6 @@ static inline int compare_bytewise(const char *a, size_t a_len, const char *b, s
   return (a_len > b_len) - (a_len < b_len);
 }
 
-static inline int compare_user_keys(const mt_memtable *table, const char *a, size_t a_len, const char *b,
-                                    size_t b_len) {
-  if (table->compare == NULL) return compare_bytewise(a, a_len, b, b_len);
-  return table->compare(table->compare_ctx, a, a_len, b, b_len);
-}
-
 static int compare_entries_bytewise(void *ctx, const char *stored, const char *key) {
   (void)ctx;
   size_t a_len, b_len;
@@ -79,9 +73,9 @@ static int compare_entries_custom(void *ctx, const char *stored, const char *key
  * `stored` is read only inside its recorded size, whatever its length bytes say: a prefix that does not
  * fit reads as an empty user key with seq 0, an internal key running past the entry is cut at its end.
  * Such an entry then sorts in the wrong place, and the searches' neighbour checks (cursor.c) report it. */
-static int compare_entries_checked(void *ctx, const char *stored, const char *key) {
-  const mt_memtable *table = ctx;
-  size_t stored_size = skiplist_stored_key_size(table->list, stored);
+static inline int compare_entries_checked(const mt_memtable *table, const char *stored, const char *key,
+                                          bool bytewise) {
+  size_t stored_size = skiplist_recorded_key_size(stored);
   size_t bound = stored_size > table->checksum_bytes ? stored_size - table->checksum_bytes : 0;
   uint32_t internal_len = 0;
   const char *a_key = decode_varint32(stored, stored + (bound < MT_VARINT32_MAX_BYTES ? bound : MT_VARINT32_MAX_BYTES),
@@ -100,9 +94,18 @@ static int compare_entries_checked(void *ctx, const char *stored, const char *ke
   }
   size_t b_len;
   const char *b_key = user_key_of(key, &b_len);
-  int order = compare_user_keys(table, a_key, a_len, b_key, b_len);
+  int order = bytewise ? compare_bytewise(a_key, a_len, b_key, b_len)
+                       : table->compare(table->compare_ctx, a_key, a_len, b_key, b_len);
   if (order != 0) return order;
   return compare_seq_descending(a_tag, decode_fixed64(b_key + b_len));
+}
+
+static int compare_entries_checked_bytewise(void *ctx, const char *stored, const char *key) {
+  return compare_entries_checked(ctx, stored, key, true);
+}
+
+static int compare_entries_checked_custom(void *ctx, const char *stored, const char *key) {
+  return compare_entries_checked(ctx, stored, key, false);
 }
 
 /* NULL is a valid empty key; the hash is not handed a NULL pointer. */
@@ -225,9 +228,11 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   }
 
   mt_skiplist_options list_options = MT_SKIPLIST_OPTIONS_INIT;
-  list_options.compare = cks != 0 ? compare_entries_checked
-                         : opts.compare == NULL ? compare_entries_bytewise
-                                                : compare_entries_custom;
+  if (cks != 0) {
+    list_options.compare = opts.compare == NULL ? compare_entries_checked_bytewise : compare_entries_checked_custom;
+  } else {
+    list_options.compare = opts.compare == NULL ? compare_entries_bytewise : compare_entries_custom;
+  }
   list_options.compare_ctx = table;
   list_options.seed = opts.seed;
   /* Checksums ask for corruption detection, which needs each entry's true size; without them the entry's

@@ -93,13 +93,17 @@ static inline skiplist_node *skiplist_iter_node(const mt_skiplist_iter *iter) {
 /* The iterator's key, or NULL when it is not valid. */
 static inline const char *skiplist_iter_key_inline(const mt_skiplist_iter *iter) { return iter->node; }
 
-/* The size recorded for a key stored in the list (one the comparator is handed as `stored`), or 0 when the
- * list does not record sizes. */
-static inline size_t skiplist_stored_key_size(const mt_skiplist *list, const char *stored) {
-  if (list->key_header_size == 0) return 0;
+/* The size recorded for a key stored in a list created with record_key_size (a key the comparator is handed
+ * as `stored`, say): no list needed, for a comparator's hot path. */
+static inline size_t skiplist_recorded_key_size(const char *stored) {
   uint32_t key_size;
   memcpy(&key_size, stored - SKIPLIST_KEY_SIZE_BYTES, sizeof(key_size));
   return key_size;
+}
+
+/* The size recorded for a key stored in the list, or 0 when the list does not record sizes. */
+static inline size_t skiplist_stored_key_size(const mt_skiplist *list, const char *stored) {
+  return list->key_header_size == 0 ? 0 : skiplist_recorded_key_size(stored);
 }
 
 /* The key size the node was allocated with, or 0 when the list does not record key sizes. Requires valid. */
