@@ -33,8 +33,8 @@ static void say(transcript *t, const char *format, ...) {
   t->len += (size_t)n;
 }
 
-static void say_entry(transcript *t, mt_slice key, uint64_t seq, int type, mt_slice value) {
-  say(t, "%.*s@%" PRIu64 "/%d=%.*s\n", (int)key.len, key.data, seq, type, (int)value.len, value.data);
+static void say_entry(transcript *t, mt_slice key, uint64_t seq, mt_entry_type type, mt_slice value) {
+  say(t, "%.*s@%" PRIu64 "/%d=%.*s\n", (int)key.len, key.data, seq, (int)type, (int)value.len, value.data);
 }
 
 /* The damaged transcript of one query must equal the undamaged one, or be a line-aligned prefix of it
@@ -103,7 +103,8 @@ static void query_iter(mt_memtable *table, size_t variant, transcript *t) {
 
 static void say_user_iter(mt_memtable_user_iter *iter, transcript *t) {
   if (mt_memtable_user_iter_valid(iter)) {
-    say_entry(t, mt_memtable_user_iter_key(iter), mt_memtable_user_iter_seq(iter), 1, mt_memtable_user_iter_value(iter));
+    say_entry(t, mt_memtable_user_iter_key(iter), mt_memtable_user_iter_seq(iter), MT_TYPE_VALUE,
+              mt_memtable_user_iter_value(iter));
   } else {
     say(t, "%s\n", mt_status_str(mt_memtable_user_iter_status(iter)));
   }
