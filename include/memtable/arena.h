@@ -1,6 +1,7 @@
 /* memtable/arena.h - a bump allocator whose memory is freed all at once.
  *
- * Threading: allocation, reset and destroy require external synchronization (one thread at a time).
+ * Threading: allocation, reset and destroy require external synchronization (one thread at a time), unless
+ * the arena is in concurrent mode (options.concurrent), where any number of threads may allocate at once.
  * mt_arena_memory_usage may be called from any thread at any time while the arena is alive.
  * Memory handed out stays valid, and never moves, until mt_arena_reset or mt_arena_destroy.
  *
@@ -43,12 +44,18 @@ typedef struct mt_arena_options {
   /* Where blocks come from; all-NULL (the default) means malloc/free. alloc and free must be both set
    * or both NULL. */
   mt_allocator allocator;
+  /* Concurrent mode (default false): any number of threads may allocate at once (the allocate functions,
+   * mt_arena_try_allocate, mt_arena_undo_last of the calling thread's own latest allocation), without a lock
+   * on the fast path; the allocator hooks are then called from any allocating thread (never two at once).
+   * mt_arena_reset, mt_arena_destroy and mt_arena_contains still require every allocating thread to be
+   * quiescent. See "Concurrent mode" above for the memory a thread's shard can leave unused. */
+  bool concurrent;
 } mt_arena_options;
 
 #define MT_ARENA_DEFAULT_BLOCK_SIZE ((size_t)4096)
 #define MT_ARENA_MAX_BLOCK_SIZE ((size_t)1 << 30)
 #define MT_ARENA_MAX_ALIGNMENT ((size_t)4096)
-#define MT_ARENA_OPTIONS_INIT {MT_ARENA_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}}
+#define MT_ARENA_OPTIONS_INIT {MT_ARENA_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false}
 
 /* Fills *options with the documented defaults. */
 MT_API void mt_arena_options_init(mt_arena_options *options);

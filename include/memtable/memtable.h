@@ -105,13 +105,18 @@ typedef struct mt_memtable_options {
    * it must be thread-safe. All-NULL (the default) means malloc/free; alloc and free must be both set or both
    * NULL. Never counted in the table's memory usage. */
   mt_allocator reader_allocator;
+  /* Concurrent writers (default false): mt_memtable_add and mt_memtable_add_batch may be called from any
+   * number of threads at once, with no lock (the arena allocates from per-thread shards, the skiplist links by
+   * compare-and-swap). The arena's allocator hooks are then called from any writing thread, one at a time.
+   * Costs nothing to readers; a single writer is a little faster without it. */
+  bool concurrent_writes;
 } mt_memtable_options;
 
 #define MT_MEMTABLE_DEFAULT_BLOCK_SIZE ((size_t)64 * 1024)
 #define MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE ((size_t)4 * 1024 * 1024)
 #define MT_MEMTABLE_OPTIONS_INIT                                                                 \
   {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}},                          \
-   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}}
+   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false}
 
 MT_API void mt_memtable_options_init(mt_memtable_options *options);
 
@@ -153,6 +158,26 @@ MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type
  * about 240 bytes its lookup key. value may be NULL. */
 MT_API mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
                                  mt_slice *value);
+
+/* One entry of a write batch (mt_memtable_add_batch). */
+typedef struct mt_memtable_batch_entry {
+  mt_entry_type type;
+  const void *key;
+  size_t key_len;
+  const void *value;
+  size_t value_len;
+} mt_memtable_batch_entry;
+
+/* Adds a write batch: entries[i] gets sequence number first_seq + i. Every entry is checked first, as
+ * mt_memtable_add checks one: if any is invalid (or first_seq + count - 1 exceeds MT_MAX_SEQUENCE, or
+ * entries is NULL with count > 0), nothing is applied and the call returns MT_INVALID_ARGUMENT (MT_FROZEN
+ * likewise for a frozen table). Otherwise the entries are added in order, reusing one search position and
+ * prefetching the next entry's path; the first that fails (MT_EXISTS, MT_FULL, MT_NOMEM) stops the batch:
+ * the entries before it are applied and visible, it and the ones after are not. *applied (if not NULL)
+ * gets how many were applied. Writer only, or any thread with concurrent_writes (a batch is then one
+ * thread's unit of work; batches of different threads interleave). */
+MT_API mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
+                                       size_t count, size_t *applied);
 
 /* As mt_memtable_get, reporting the whole entry found (RocksDB's Get reports its sequence number): on
  * MT_OK and on MT_DELETED, *found (if not NULL) holds the entry's user key, seq, type and value, valid

@@ -47,10 +47,16 @@ typedef struct mt_skiplist_options {
   /* Store each key's size (4 bytes per node) for mt_skiplist_iter_key_size and validate. Default false:
    * nodes are then links and key only, and key size answers 0. */
   bool record_key_size;
+  /* Many writers (default false): mt_skiplist_allocate_key, mt_skiplist_insert_allocated and
+   * mt_skiplist_insert may be called from any number of threads at once (each node is linked level by level,
+   * bottom up, by compare-and-swap). The arena must be in concurrent mode (mt_arena_options.concurrent).
+   * Heights then come from a per-thread generator, so seed no longer fixes the layout. An equal key inserted
+   * by several threads at once is linked exactly once: the others get MT_EXISTS. */
+  bool concurrent_inserts;
 } mt_skiplist_options;
 
 #define MT_SKIPLIST_OPTIONS_INIT \
-  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu, false}
+  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu, false, false}
 
 MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
 
