@@ -3,119 +3,27 @@
  * Every implementation is driven through its bench_impl table with the same keys, values, read order and timed
  * loops. Each timed benchmark is cut into INTERLEAVE_SLICES slices that the implementations take in turn. A read
  * benchmark's results are checked (keys found, value bytes, entries visited; when --key_size >= 16 makes the
- * keys distinct) before its sample is recorded in results.h: a wrong answer ends the run.
+ * keys distinct) before its sample is recorded in results.h: a wrong answer ends the run. The tables and their
+ * groups are group.c's; fillconcurrent and fillbatch are fills.c's.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "driver.h"
 
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "clock.h"
 #include "console.h"
+#include "fills.h"
+#include "group.h"
 #include "options.h"
 #include "peer.h"
 #include "results.h"
 #include "workload.h"
-
-#define PROGRESS_STRIDE_MASK ((uint64_t)0x3fff)
-
-/* One implementation's part in a group of benchmarks that share a table. */
-typedef struct impl_run {
-  size_t index; /* into g_impls */
-  const bench_impl *impl;
-  void *table;
-  void *reader;
-  rng read_rng;
-  uint64_t elapsed_ns;
-  uint64_t found;
-  uint64_t value_bytes;
-  bool active;
-} impl_run;
-
-typedef struct run_group {
-  unsigned rep;
-  size_t count;
-  impl_run runs[MAX_IMPLS];
-  char error[512];
-} run_group;
-
-static bool keys_are_unique(void) { return g_options.key_size >= 16; }
-
-static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bits) {
-  bench_table_config config;
-  config.num = g_options.num;
-  config.key_size = g_options.key_size;
-  config.value_size = g_options.value_size;
-  config.bloom_bits = is_ours(impl) ? bloom_bits : 0;
-  config.checksum_bytes = g_options.checksum_bytes;
-  config.seed = g_options.seed;
-  return config;
-}
-
-static void disable_impl(size_t impl_index, const char *why) {
-  impl_slot *slot = &g_impls[impl_index];
-  if (is_ours(slot->impl)) fatal("memtable: %s", why);
-  slot->enabled = false;
-  snprintf(slot->skipped_reason, sizeof slot->skipped_reason, "%s", why);
-  fprintf(stderr, "memtable-bench: skipping %s for the rest of the run: %s\n", slot->impl->label, why);
-}
-
-static void wrong_results(const bench_impl *impl, unsigned bench, uint64_t got, uint64_t expected, const char *what) {
-  fatal("%s %s: %" PRIu64 " %s, expected %" PRIu64 " - wrong results, figures discarded", impl->label,
-        bench_names[bench], got, what, expected);
-}
-
-static void run_release(impl_run *run) {
-  if (run->reader != NULL) run->impl->reader_destroy(run->reader);
-  if (run->table != NULL) run->impl->destroy(run->table);
-  run->reader = NULL;
-  run->table = NULL;
-}
-
-/* Drops an implementation that failed (a peer's limit, not a wrong answer) from this group and the run. */
-static void run_fail(impl_run *run, const char *why) {
-  run_release(run);
-  run->active = false;
-  disable_impl(run->index, why);
-}
-
-/* Creates a table for every enabled implementation (only ours when ours_only). */
-static void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits) {
-  memset(group, 0, sizeof *group);
-  group->rep = rep;
-  for (size_t i = 0; i < g_impl_count; i++) {
-    if (!g_impls[i].enabled || (ours_only && !is_ours(g_impls[i].impl))) continue;
-    impl_run *run = &group->runs[group->count++];
-    run->index = i;
-    run->impl = g_impls[i].impl;
-    run->active = true;
-    bench_table_config config = table_config(run->impl, bloom_bits);
-    run->table = run->impl->create(&config, group->error, sizeof group->error);
-    if (run->table == NULL) run_fail(run, group->error);
-  }
-}
-
-static void group_end(run_group *group) {
-  for (size_t r = 0; r < group->count; r++) run_release(&group->runs[r]);
-}
-
-static size_t active_runs(const run_group *group) {
-  size_t active = 0;
-  for (size_t r = 0; r < group->count; r++) active += group->runs[r].active;
-  return active;
-}
-
-static void group_progress_begin(const run_group *group, const char *what, uint64_t ops_per_run) {
-  progress_begin(what, group->rep, ops_per_run * active_runs(group));
-}
 
 /* Fills every table, slice by slice in turn; records the fill's time (when timed_bench is a benchmark) and
  * each table's memory afterwards. */
@@ -166,12 +74,6 @@ static void group_fill(run_group *group, bool sequential, unsigned timed_bench, 
     }
     g_memory[run->index][table_kind][group->rep] = (memory_sample){true, run->impl->memory_usage(run->table), num};
   }
-}
-
-static void *make_reader(const impl_run *run) {
-  void *reader = run->impl->reader_create(run->table);
-  if (reader == NULL) fatal("%s: reader_create failed (out of memory)", run->impl->label);
-  return reader;
 }
 
 /* readrandom, readmissing and readmissing_bloom (missing), seekrandom (seek), for the runs that include()
@@ -493,6 +395,18 @@ void run_repetition(unsigned rep) {
   if (selected(BENCH_READWHILEWRITING)) {
     group_begin(&group, rep, false, g_options.bloom_bits);
     group_read_while_writing(&group);
+    group_end(&group);
+  }
+
+  if (selected(BENCH_FILLCONCURRENT)) {
+    group_begin_for(&group, rep, false, g_options.bloom_bits, WRITE_CONCURRENT);
+    group_fill_concurrent(&group);
+    group_end(&group);
+  }
+
+  if (selected(BENCH_FILLBATCH)) {
+    group_begin_for(&group, rep, false, g_options.bloom_bits, WRITE_BATCH);
+    group_fill_batches(&group);
     group_end(&group);
   }
 }

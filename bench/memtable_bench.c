@@ -6,7 +6,8 @@
  * on a shared machine hits all columns alike. Figures reported are medians over the repetitions.
  *
  * The parts: options.c (flags, --help), results.c (the implementations and their samples), workload.c (keys,
- * values, read orders), driver.c (the benchmarks), report.c (text and JSON), console.c (progress, fatal
+ * values, read orders), group.c (the implementations' tables for a group of benchmarks), driver.c (the
+ * benchmarks), fills.c (fillconcurrent, fillbatch), report.c (text and JSON), console.c (progress, fatal
  * errors); peer_memtable.c, peer_rocksdb.cc and peer_leveldb.cc put each implementation behind peer.h.
  */
 #define _POSIX_C_SOURCE 200809L

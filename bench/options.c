@@ -10,7 +10,8 @@
 
 const char *const bench_names[BENCH_COUNT] = {
     "fillseq",  "fillrandom",  "readrandom", "readmissing",      "readmissing_bloom",
-    "readseq",  "readreverse", "seekrandom", "readwhilewriting",
+    "readseq",  "readreverse", "seekrandom", "readwhilewriting", "fillconcurrent",
+    "fillbatch",
 };
 
 bench_options g_options;
@@ -39,14 +40,27 @@ static void usage(FILE *out) {
           "        seekrandom         --reads iterator seeks to random present keys (table from fillrandom)\n"
           "        readwhilewriting   --threads readers doing random gets while one writer runs fillrandom;\n"
           "                           reports the readers' throughput (readers pause between slices)\n"
+          "        fillconcurrent     --writers threads add fillrandom's N entries to one table at once:\n"
+          "                           thread t adds key i for every i = t mod W (seq i+1), ours with\n"
+          "                           concurrent_writes, rocksdb with InsertKeyConcurrently over a\n"
+          "                           thread-safe arena, leveldb with DB::Put from every thread (LevelDB\n"
+          "                           queues them: one writer at a time); N / wall time, threads restart\n"
+          "                           each slice\n"
+          "        fillbatch          one writer adds fillrandom's N entries in batches of --batch_size\n"
+          "                           consecutive keys: ours mt_memtable_add_batch, rocksdb the batch's\n"
+          "                           entries one by one into the rep (what a WriteBatch does to it),\n"
+          "                           leveldb one WriteBatch per DB::Write; entries per second\n"
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
-          "      fill benchmark itself is selected.\n"
+          "      fill benchmark itself is selected. After fillconcurrent and fillbatch every key is looked up\n"
+          "      and the table scanned (untimed).\n"
           "  --num=N               entries per table (default 1000000)\n"
           "  --key_size=N          key bytes (default 16): key i is the 16 hex digits of splitmix64(i),\n"
           "                        truncated or repeated to N bytes (below 16, keys may collide)\n"
           "  --value_size=N        value bytes (default 100), deterministic per key\n"
           "  --reads=N             operations of readrandom/readmissing/seekrandom (default --num)\n"
           "  --threads=N           reader threads of readwhilewriting (default 1)\n"
+          "  --writers=N           writer threads of fillconcurrent (default %u, max %u)\n"
+          "  --batch_size=N        entries per batch of fillbatch (default %u, max %u)\n"
           "  --seed=N              seeds the read order and our skiplist heights (default 1)\n"
           "  --repetitions=N       repetitions per implementation, medians reported (default 3, max %u)\n"
           "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
@@ -55,22 +69,26 @@ static void usage(FILE *out) {
           "  --json                print one JSON document on stdout instead of the text report\n"
           "  --verbose             also print every repetition's figures\n"
           "  --help                this text\n",
-          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, MAX_REPETITIONS);
+          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE,
+          MAX_BATCH_SIZE, MAX_REPETITIONS);
   fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
           "  rocksdb             RocksDB's SkipListFactory memtable rep (InlineSkipList) through\n"
           "                      rocksdb/memtablerep.h, with our own bump arena (64 KiB blocks, 16-byte aligned\n"
-          "                      nodes as RocksDB's Arena) and a direct bytewise internal-key comparator. Memory\n"
-          "                      is the arena's blocks. A librocksdb built without NDEBUG (Debian's is) runs\n"
-          "                      InlineSkipList's assertions, two extra key comparisons per search step;\n"
-          "                      the report then says so under the table.\n"
+          "                      nodes as RocksDB's Arena; fillconcurrent: a thread-safe one, a shard per writer)\n"
+          "                      and a direct bytewise internal-key comparator. Memory is the arena's blocks.\n"
+          "                      A librocksdb built without NDEBUG (Debian's is) runs InlineSkipList's\n"
+          "                      assertions, two extra key comparisons per search step; the report then says\n"
+          "                      so under the table.\n"
           "  leveldb(db+memenv)  LevelDB's MemTable is internal (not exported by libleveldb.so), so this is a\n"
           "                      whole leveldb::DB on NewMemEnv with a write buffer larger than the data (no\n"
           "                      flush, checked). It measures the DB path around the memtable: a put is a\n"
           "                      one-entry WriteBatch plus a CRC'd log record appended in memory (sync off); a\n"
           "                      get takes the DB mutex and copies the value; seeks and scans go through\n"
           "                      DBIter. Memory is leveldb.approximate-memory-usage (the memtable's arena).\n"
+          "                      No concurrent memtable insert: fillconcurrent's writers call DB::Put, which\n"
+          "                      LevelDB queues and applies one group at a time.\n"
           "\n"
           "Progress goes to stderr: a live percentage on a terminal, one dot per second-long measurement\n"
           "otherwise. Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
@@ -169,6 +187,8 @@ void parse_flags(int argc, char **argv) {
   g_options.key_size = 16;
   g_options.value_size = 100;
   g_options.threads = 1;
+  g_options.writers = DEFAULT_WRITERS;
+  g_options.batch_size = DEFAULT_BATCH_SIZE;
   g_options.repetitions = 3;
   g_options.seed = 1;
   for (int i = 1; i < argc; i++) {
@@ -188,7 +208,8 @@ void parse_flags(int argc, char **argv) {
     bool is_bool = strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0;
     bool known = is_bool || strcmp(name, "benchmarks") == 0 || strcmp(name, "num") == 0 ||
                  strcmp(name, "key_size") == 0 || strcmp(name, "value_size") == 0 || strcmp(name, "reads") == 0 ||
-                 strcmp(name, "threads") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
+                 strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
+                 strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
                  strcmp(name, "peers") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
@@ -212,6 +233,10 @@ void parse_flags(int argc, char **argv) {
       reads_set = true;
     } else if (strcmp(name, "threads") == 0) {
       g_options.threads = (unsigned)parse_unsigned(name, value, 1, 256);
+    } else if (strcmp(name, "writers") == 0) {
+      g_options.writers = (unsigned)parse_unsigned(name, value, 1, MAX_WRITERS);
+    } else if (strcmp(name, "batch_size") == 0) {
+      g_options.batch_size = (unsigned)parse_unsigned(name, value, 1, MAX_BATCH_SIZE);
     } else if (strcmp(name, "seed") == 0) {
       g_options.seed = parse_unsigned(name, value, 0, UINT64_MAX);
     } else if (strcmp(name, "repetitions") == 0) {

@@ -20,6 +20,8 @@ enum {
   BENCH_READREVERSE,
   BENCH_SEEKRANDOM,
   BENCH_READWHILEWRITING,
+  BENCH_FILLCONCURRENT,
+  BENCH_FILLBATCH,
   BENCH_COUNT
 };
 
@@ -34,6 +36,11 @@ extern const char *const bench_names[BENCH_COUNT];
  * rocksdb, leveldb, ours, ...): load from other processes on a shared machine then falls on every column
  * alike instead of on whichever implementation ran during a busy spell. */
 #define INTERLEAVE_SLICES 10u
+/* --writers and --batch_size: their defaults and upper bounds. */
+#define DEFAULT_WRITERS 2u
+#define MAX_WRITERS 64u
+#define DEFAULT_BATCH_SIZE 32u
+#define MAX_BATCH_SIZE 65536u
 
 typedef struct bench_options {
   bool selected[BENCH_COUNT];
@@ -42,6 +49,8 @@ typedef struct bench_options {
   size_t key_size;
   size_t value_size;
   unsigned threads;
+  unsigned writers;    /* fillconcurrent's writer threads */
+  unsigned batch_size; /* fillbatch's entries per batch */
   unsigned repetitions;
   unsigned bloom_bits;
   unsigned checksum_bytes;

@@ -2,8 +2,9 @@
  *
  * Our memtable and each peer (RocksDB's skiplist rep, LevelDB) are wrapped in the same table of functions,
  * so the timed loops, key generation and call overhead are identical for all of them; only what happens
- * inside put/get/seek/scan differs. Threading follows the memtable contract: one thread calls put, any
- * number of readers (each with its own reader handle) may call get/seek/scan concurrently with it.
+ * inside put/get/seek/scan differs. Threading follows the memtable contract: one thread calls put or put_batch,
+ * any number of readers (each with its own reader handle) may call get/seek/scan concurrently with it. A table
+ * created with concurrent_writes is the exception: any number of threads may call put_concurrent on it at once.
  */
 #ifndef MEMTABLE_BENCH_PEER_H
 #define MEMTABLE_BENCH_PEER_H
@@ -23,7 +24,17 @@ typedef struct bench_table_config {
   unsigned bloom_bits;   /* ours only: bloom filter bits per key, 0 = off */
   unsigned checksum_bytes; /* ours only */
   uint64_t seed;
+  bool concurrent_writes; /* put_concurrent will be called from several threads at once (fillconcurrent) */
+  size_t batch_size;      /* the most entries one put_batch call passes */
 } bench_table_config;
+
+/* One entry of a put_batch call: a value (never a deletion) for key. */
+typedef struct bench_batch_entry {
+  const char *key;
+  size_t key_len;
+  const char *value;
+  size_t value_len;
+} bench_batch_entry;
 
 typedef struct bench_impl {
   const char *name;        /* what --peers and the JSON output call it: "memtable", "rocksdb", "leveldb" */
@@ -52,6 +63,15 @@ typedef struct bench_impl {
   /* Walks every entry from the first (or, reverse, from the last); returns the entries visited and adds
    * their key and value bytes to *bytes. UINT64_MAX on error. */
   uint64_t (*scan)(void *reader, bool reverse, uint64_t *bytes);
+  /* As put, on a table created with concurrent_writes, from any number of threads at once. */
+  int (*put_concurrent)(void *table, uint64_t seq, const char *key, size_t key_len, const char *value,
+                        size_t value_len, char *error, size_t error_len);
+  /* Adds count (1..batch_size) entries as one batch, entries[i] with sequence number first_seq + i: 0 when
+   * all were added, otherwise -1 with a message. Writer only. */
+  int (*put_batch)(void *table, uint64_t first_seq, const bench_batch_entry *entries, size_t count, char *error,
+                   size_t error_len);
+  /* NULL, or how fillconcurrent differs for this implementation; printed under the summary when it ran. */
+  const char *concurrent_caveat;
 } bench_impl;
 
 /* Our memtable (peer_memtable.c). Its description names the run's settings, so they are passed here: call it

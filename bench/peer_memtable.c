@@ -1,7 +1,9 @@
 /* bench/peer_memtable.c - our memtable behind the bench_impl interface (peer.h), driven exactly as the peers.
  *
  * A reader handle holds one iterator that its thread reuses for every seek and scan; gets go to the memtable
- * directly. Every read asks for the newest version (sequence UINT64_MAX).
+ * directly. Every read asks for the newest version (sequence UINT64_MAX). fillconcurrent's table is created with
+ * concurrent_writes and its writers call mt_memtable_add directly; fillbatch converts each batch into the
+ * table's reusable mt_memtable_batch_entry array for mt_memtable_add_batch.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -18,6 +20,8 @@
 typedef struct ours_table {
   mt_memtable *table;
   uint64_t num;
+  mt_memtable_batch_entry *batch; /* batch_size entries, the writer's only */
+  size_t batch_size;
 } ours_table;
 
 typedef struct ours_reader {
@@ -32,15 +36,27 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
   options.bloom_expected_entries = (size_t)config->num;
   options.checksum_bytes = config->checksum_bytes;
   options.seed = config->seed;
+  options.concurrent_writes = config->concurrent_writes;
   ours_table *ours = malloc(sizeof *ours);
   if (ours == NULL) {
     snprintf(error, error_len, "out of memory");
     return NULL;
   }
   ours->num = config->num;
+  ours->batch_size = config->batch_size;
+  ours->batch = NULL;
+  if (config->batch_size > 0) {
+    ours->batch = calloc(config->batch_size, sizeof *ours->batch);
+    if (ours->batch == NULL) {
+      snprintf(error, error_len, "out of memory");
+      free(ours);
+      return NULL;
+    }
+  }
   ours->table = mt_memtable_create(&options);
   if (ours->table == NULL) {
     snprintf(error, error_len, "mt_memtable_create failed (options rejected or out of memory)");
+    free(ours->batch);
     free(ours);
     return NULL;
   }
@@ -50,6 +66,7 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
 static void ours_destroy(void *opaque) {
   ours_table *ours = opaque;
   mt_memtable_unref(ours->table);
+  free(ours->batch);
   free(ours);
 }
 
@@ -59,6 +76,25 @@ static int ours_put(void *opaque, uint64_t seq, const char *key, size_t key_len,
                                      value_len);
   if (status == MT_OK) return 0;
   snprintf(error, error_len, "mt_memtable_add: %s", mt_status_str(status));
+  return -1;
+}
+
+static int ours_put_batch(void *opaque, uint64_t first_seq, const bench_batch_entry *entries, size_t count,
+                          char *error, size_t error_len) {
+  ours_table *ours = opaque;
+  if (count > ours->batch_size) {
+    snprintf(error, error_len, "batch of %zu entries, table made for %zu", count, ours->batch_size);
+    return -1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    ours->batch[i] = (mt_memtable_batch_entry){MT_TYPE_VALUE, entries[i].key, entries[i].key_len, entries[i].value,
+                                               entries[i].value_len};
+  }
+  size_t applied = 0;
+  mt_status status = mt_memtable_add_batch(ours->table, first_seq, ours->batch, count, &applied);
+  if (status == MT_OK && applied == count) return 0;
+  snprintf(error, error_len, "mt_memtable_add_batch: %s after %zu of %zu entries", mt_status_str(status), applied,
+           count);
   return -1;
 }
 
@@ -132,10 +168,12 @@ static uint64_t ours_scan(void *opaque, bool reverse, uint64_t *bytes) {
 
 static char ours_description[256];
 
+/* put_concurrent is put itself: with concurrent_writes, mt_memtable_add may be called from any thread. */
 static const bench_impl ours_impl = {
     "memtable",         "memtable",          ours_description, NULL,       ours_create,
     ours_destroy,       ours_put,            ours_check_after_fill, ours_memory_usage,
     ours_reader_create, ours_reader_destroy, ours_get,           ours_seek, ours_scan,
+    ours_put,           ours_put_batch,      NULL,
 };
 
 const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes) {

@@ -3,7 +3,8 @@
 // The rep is reached through the installed public header rocksdb/memtablerep.h: SkipListFactory builds the
 // SkipListRep (an InlineSkipList) that RocksDB's own MemTable uses by default. The rep takes its memory
 // from a rocksdb::Allocator, whose declaration (memory/allocator.h) is not installed; we declare the same
-// abstract class ourselves and implement it with a small bump arena. Entries are encoded exactly as
+// abstract class ourselves and implement it with a small bump arena (fillconcurrent: a thread-safe one, a
+// shard per writer thread, as RocksDB's ConcurrentArena has a shard per core). Entries are encoded exactly as
 // LevelDB/RocksDB memtable entries (the format our memtable stores), and the comparator orders them as
 // internal keys: user key bytewise ascending, then the 8-byte tag (seq << 8 | type) descending. It compares
 // bytes directly rather than through a virtual rocksdb::Comparator, so this is the rep at its best.
@@ -12,11 +13,13 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/version.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -53,15 +56,92 @@ constexpr size_t kBlockSize = 64 * 1024;  // our memtable's default arena block 
 // padding in RocksDB, so they pay it here.
 constexpr size_t kAlignment = alignof(std::max_align_t);
 
-// Single-writer bump arena. Readers never allocate, and a block never moves once handed out.
+// The bump pointer inside one block: Take returns nullptr when the block cannot hold the request.
+struct BumpRegion {
+  char *cursor = nullptr;
+  size_t remaining = 0;
+
+  char *Take(size_t bytes, size_t alignment) {
+    if (cursor == nullptr) return nullptr;
+    size_t padding = (alignment - reinterpret_cast<uintptr_t>(cursor) % alignment) % alignment;
+    if (padding + bytes > remaining) return nullptr;
+    char *result = cursor + padding;
+    cursor = result + bytes;
+    remaining -= padding + bytes;
+    return result;
+  }
+};
+
+// The blocks an arena owns; a block never moves once handed out.
+class BlockList {
+ public:
+  BlockList() = default;
+  BlockList(const BlockList &) = delete;
+  BlockList &operator=(const BlockList &) = delete;
+  ~BlockList() {
+    for (char *block : blocks_) std::free(block);
+  }
+
+  char *NewBlock(size_t bytes) {  // malloc'd blocks are max_align_t-aligned
+    char *block = static_cast<char *>(std::malloc(bytes));
+    if (block == nullptr) throw std::bad_alloc();
+    try {
+      blocks_.push_back(block);
+    } catch (...) {
+      std::free(block);
+      throw;
+    }
+    block_bytes_ += bytes;
+    return block;
+  }
+
+  size_t MemoryUsage() const { return block_bytes_ + blocks_.capacity() * sizeof(char *); }
+
+ private:
+  std::vector<char *> blocks_;
+  size_t block_bytes_ = 0;
+};
+
+// Serves one request from region, or from a fresh block: big requests get their own block so the current
+// one keeps serving small ones (LevelDB's rule).
+inline char *AllocateFrom(BumpRegion *region, BlockList *blocks, size_t bytes, size_t alignment) {
+  if (char *result = region->Take(bytes, alignment)) return result;
+  if (bytes > kBlockSize / 4) return blocks->NewBlock(bytes);
+  char *block = blocks->NewBlock(kBlockSize);
+  region->cursor = block + bytes;
+  region->remaining = kBlockSize - bytes;
+  return block;
+}
+
+// Single-writer bump arena. Readers never allocate.
 class BumpArena final : public rocksdb::Allocator {
  public:
   BumpArena() = default;
   BumpArena(const BumpArena &) = delete;
   BumpArena &operator=(const BumpArena &) = delete;
-  ~BumpArena() override {
-    for (char *block : blocks_) std::free(block);
+
+  char *Allocate(size_t bytes) override { return AllocateFrom(&region_, &blocks_, bytes, 1); }
+  char *AllocateAligned(size_t bytes, size_t, rocksdb::Logger *) override {
+    return AllocateFrom(&region_, &blocks_, bytes, kAlignment);
   }
+  size_t BlockSize() const override { return kBlockSize; }
+
+  size_t MemoryUsage() const { return blocks_.MemoryUsage() + sizeof(*this); }
+
+ private:
+  BumpRegion region_;
+  BlockList blocks_;
+};
+
+// fillconcurrent's arena, for writers calling InsertKeyConcurrently at once. RocksDB's ConcurrentArena gives
+// each core a shard with its own small block under a spin lock, and takes the arena-wide lock only to refill
+// a shard; this does the same with a shard per writer thread (threads numbered as they first allocate, so
+// writers started together get distinct shards) and 64 KiB blocks like BumpArena's.
+class ConcurrentBumpArena final : public rocksdb::Allocator {
+ public:
+  ConcurrentBumpArena() = default;
+  ConcurrentBumpArena(const ConcurrentBumpArena &) = delete;
+  ConcurrentBumpArena &operator=(const ConcurrentBumpArena &) = delete;
 
   char *Allocate(size_t bytes) override { return AllocateWithAlignment(bytes, 1); }
   char *AllocateAligned(size_t bytes, size_t, rocksdb::Logger *) override {
@@ -69,37 +149,49 @@ class BumpArena final : public rocksdb::Allocator {
   }
   size_t BlockSize() const override { return kBlockSize; }
 
-  size_t MemoryUsage() const { return block_bytes_ + blocks_.capacity() * sizeof(char *) + sizeof(*this); }
+  size_t MemoryUsage() {
+    std::lock_guard<std::mutex> hold(blocks_mutex_);
+    return blocks_.MemoryUsage() + sizeof(*this);
+  }
 
  private:
+  static constexpr unsigned kShards = 16;
+
+  // One cache line each, so two writers' shards never share one.
+  struct alignas(64) Shard {
+    std::atomic<bool> busy{false};
+    BumpRegion region;
+  };
+
+  Shard &ShardOfThisThread() {
+    // relaxed: only distinctness matters, nothing is published through the counter.
+    static std::atomic<unsigned> next_thread{0};
+    thread_local unsigned thread_number = next_thread.fetch_add(1, std::memory_order_relaxed);
+    return shards_[thread_number % kShards];
+  }
+
   char *AllocateWithAlignment(size_t bytes, size_t alignment) {
-    size_t padding = (alignment - reinterpret_cast<uintptr_t>(cursor_) % alignment) % alignment;
-    if (cursor_ != nullptr && padding + bytes <= remaining_) {
-      char *result = cursor_ + padding;
-      cursor_ = result + bytes;
-      remaining_ -= padding + bytes;
-      return result;
+    Shard &shard = ShardOfThisThread();
+    // acquire/release: the spin lock hands the shard's region from one thread to the next.
+    while (shard.busy.exchange(true, std::memory_order_acquire)) {
     }
-    // Big requests get their own block so the current one keeps serving small ones (LevelDB's rule).
-    if (bytes > kBlockSize / 4) return NewBlock(bytes);
-    char *block = NewBlock(kBlockSize);  // malloc'd blocks are max_align_t-aligned
-    cursor_ = block + bytes;
-    remaining_ = kBlockSize - bytes;
-    return block;
+    char *result = shard.region.Take(bytes, alignment);
+    if (result == nullptr) {
+      try {
+        std::lock_guard<std::mutex> hold(blocks_mutex_);
+        result = AllocateFrom(&shard.region, &blocks_, bytes, alignment);
+      } catch (...) {
+        shard.busy.store(false, std::memory_order_release);
+        throw;
+      }
+    }
+    shard.busy.store(false, std::memory_order_release);
+    return result;
   }
 
-  char *NewBlock(size_t bytes) {
-    char *block = static_cast<char *>(std::malloc(bytes));
-    if (block == nullptr) throw std::bad_alloc();
-    blocks_.push_back(block);
-    block_bytes_ += bytes;
-    return block;
-  }
-
-  std::vector<char *> blocks_;
-  char *cursor_ = nullptr;
-  size_t remaining_ = 0;
-  size_t block_bytes_ = 0;
+  Shard shards_[kShards];
+  std::mutex blocks_mutex_;  // guards blocks_
+  BlockList blocks_;
 };
 
 inline char *EncodeVarint32(char *out, uint32_t value) {
@@ -184,7 +276,9 @@ class EntryComparator final : public rocksdb::MemTableRep::KeyComparator {
 
 struct Table {
   EntryComparator comparator;  // the rep keeps a reference: must outlive it
+  bool concurrent = false;     // the rep allocates from concurrent_arena, else from arena
   BumpArena arena;
+  ConcurrentBumpArena concurrent_arena;
   rocksdb::SkipListFactory factory;
   rocksdb::MemTableRep *rep = nullptr;
   ~Table() { delete rep; }
@@ -210,10 +304,13 @@ void CopyError(char *error, size_t error_len, const char *message) {
   if (error_len > 0) std::snprintf(error, error_len, "%s", message);
 }
 
-void *RocksCreate(const bench_table_config *, char *error, size_t error_len) {
+void *RocksCreate(const bench_table_config *config, char *error, size_t error_len) {
   try {
     Table *table = new Table();
-    table->rep = table->factory.CreateMemTableRep(table->comparator, &table->arena, nullptr, nullptr);
+    table->concurrent = config->concurrent_writes;
+    rocksdb::Allocator *allocator = table->concurrent ? static_cast<rocksdb::Allocator *>(&table->concurrent_arena)
+                                                      : static_cast<rocksdb::Allocator *>(&table->arena);
+    table->rep = table->factory.CreateMemTableRep(table->comparator, allocator, nullptr, nullptr);
     return table;
   } catch (const std::exception &e) {
     CopyError(error, error_len, e.what());
@@ -223,9 +320,11 @@ void *RocksCreate(const bench_table_config *, char *error, size_t error_len) {
 
 void RocksDestroy(void *table) { delete static_cast<Table *>(table); }
 
-int RocksPut(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value, size_t value_len,
-             char *error, size_t error_len) {
-  Table *table = static_cast<Table *>(opaque);
+// Encodes the entry into memory from the rep and links it in, as RocksDB's MemTable::Add does: InsertKey from
+// the single writer, InsertKeyConcurrently from fillconcurrent's writers.
+template <bool kConcurrent>
+int Insert(Table *table, uint64_t seq, const char *key, size_t key_len, const char *value, size_t value_len,
+           char *error, size_t error_len) {
   if (key_len > UINT32_MAX - 8 || value_len > UINT32_MAX || seq > kMaxSequence) {
     CopyError(error, error_len, "key, value or sequence number too large for the entry format");
     return -1;
@@ -243,7 +342,7 @@ int RocksPut(void *opaque, uint64_t seq, const char *key, size_t key_len, const 
     p += 8;
     p = EncodeVarint32(p, static_cast<uint32_t>(value_len));
     std::memcpy(p, value, value_len);
-    if (!table->rep->InsertKey(handle)) {
+    if (!(kConcurrent ? table->rep->InsertKeyConcurrently(handle) : table->rep->InsertKey(handle))) {
       CopyError(error, error_len, "duplicate (key, seq) rejected by the rep");
       return -1;
     }
@@ -254,9 +353,38 @@ int RocksPut(void *opaque, uint64_t seq, const char *key, size_t key_len, const 
   }
 }
 
+int RocksPut(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value, size_t value_len,
+             char *error, size_t error_len) {
+  return Insert<false>(static_cast<Table *>(opaque), seq, key, key_len, value, value_len, error, error_len);
+}
+
+int RocksPutConcurrent(void *opaque, uint64_t seq, const char *key, size_t key_len, const char *value,
+                       size_t value_len, char *error, size_t error_len) {
+  Table *table = static_cast<Table *>(opaque);
+  if (!table->concurrent) {
+    CopyError(error, error_len, "concurrent insert into a table made for one writer");
+    return -1;
+  }
+  return Insert<true>(table, seq, key, key_len, value, value_len, error, error_len);
+}
+
+// A WriteBatch reaches the rep entry by entry (MemTableInserter calls MemTable::Add for each).
+int RocksPutBatch(void *opaque, uint64_t first_seq, const bench_batch_entry *entries, size_t count, char *error,
+                  size_t error_len) {
+  Table *table = static_cast<Table *>(opaque);
+  for (size_t i = 0; i < count; i++) {
+    const bench_batch_entry &entry = entries[i];
+    if (Insert<false>(table, first_seq + i, entry.key, entry.key_len, entry.value, entry.value_len, error,
+                      error_len) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 size_t RocksMemoryUsage(void *opaque) {
   Table *table = static_cast<Table *>(opaque);
-  return table->arena.MemoryUsage() + table->rep->ApproximateMemoryUsage();
+  size_t arena_bytes = table->concurrent ? table->concurrent_arena.MemoryUsage() : table->arena.MemoryUsage();
+  return arena_bytes + table->rep->ApproximateMemoryUsage();
 }
 
 void *RocksReaderCreate(void *opaque) {
@@ -350,6 +478,10 @@ const bench_impl kRocksdbPeer = {
     RocksGet,
     RocksSeek,
     RocksScan,
+    RocksPutConcurrent,
+    RocksPutBatch,
+    "InsertKeyConcurrently over our thread-safe arena (a shard per writer thread, refilled under a mutex) in "
+    "place of RocksDB's ConcurrentArena (a shard per core)",
 };
 
 }  // namespace

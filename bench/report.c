@@ -128,6 +128,8 @@ void print_text_header(void) {
          ", readwhilewriting readers %u, seed %" PRIu64 ", repetitions %u (medians, interleaved)\n",
          g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
          g_options.seed, g_options.repetitions);
+  if (selected(BENCH_FILLCONCURRENT) || selected(BENCH_FILLBATCH))
+    printf("fillconcurrent writers %u, fillbatch batch size %u\n", g_options.writers, g_options.batch_size);
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
   for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
   fflush(stdout);
@@ -178,6 +180,10 @@ void print_text_report(double wall_seconds) {
                g_options.threads == 1 ? "" : "s", 100.0 * f.found_fraction, f.writer_ops_per_sec);
       } else if (b == BENCH_READMISSING_BLOOM && !is_ours(g_impls[i].impl)) {
         printf("  (no memtable filter: plain readmissing)");
+      } else if (b == BENCH_FILLCONCURRENT) {
+        printf("  (%u writer%s, ns/op per writer)", g_options.writers, g_options.writers == 1 ? "" : "s");
+      } else if (b == BENCH_FILLBATCH) {
+        printf("  (batches of %u, ops = entries)", g_options.batch_size);
       }
       printf("\n");
     }
@@ -250,6 +256,8 @@ void print_text_report(double wall_seconds) {
            missing_bloom_bits());
   for (size_t i = 1; i < g_impl_count; i++) {
     if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
+    if (selected(BENCH_FILLCONCURRENT) && g_impls[i].impl->concurrent_caveat != NULL)
+      printf("%s fillconcurrent: %s.\n", g_impls[i].impl->label, g_impls[i].impl->concurrent_caveat);
     if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
   }
   printf("wall time %.1f s\n", wall_seconds);
@@ -287,10 +295,14 @@ void print_json_report(double wall_seconds) {
   json_string(build_kind());
   printf("},\n  \"config\": {\"num\": %" PRIu64 ", \"key_size\": %zu, \"value_size\": %zu, \"reads\": %" PRIu64
          ", \"threads\": %u, \"seed\": %" PRIu64 ", \"repetitions\": %u, \"bloom_bits\": %u, "
-         "\"readmissing_bloom_bits\": %u, \"checksum_bytes\": %u, \"benchmarks\": [",
+         "\"readmissing_bloom_bits\": %u, \"checksum_bytes\": %u, ",
          g_options.num, g_options.key_size, g_options.value_size, g_options.reads, g_options.threads,
          g_options.seed, g_options.repetitions, g_options.bloom_bits,
          missing_bloom_bits(), g_options.checksum_bytes);
+  /* Only with the benchmarks they configure, so other runs' documents stay as they were. */
+  if (selected(BENCH_FILLCONCURRENT)) printf("\"writers\": %u, ", g_options.writers);
+  if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);
+  printf("\"benchmarks\": [");
   bool first = true;
   for (unsigned b = 0; b < BENCH_COUNT; b++) {
     if (!selected(b)) continue;
@@ -310,6 +322,14 @@ void print_json_report(double wall_seconds) {
       json_string(g_impls[i].impl->caveat);
     } else {
       printf("null");
+    }
+    if (selected(BENCH_FILLCONCURRENT)) {
+      printf(", \"fillconcurrent_caveat\": ");
+      if (g_impls[i].impl->concurrent_caveat != NULL) {
+        json_string(g_impls[i].impl->concurrent_caveat);
+      } else {
+        printf("null");
+      }
     }
     printf(", \"skipped_reason\": ");
     if (g_impls[i].skipped_reason[0]) {
@@ -340,6 +360,10 @@ void print_json_report(double wall_seconds) {
       if (b == BENCH_READWHILEWRITING) {
         printf(", \"reader_threads\": %u, \"writer_ops_per_sec\": ", g_options.threads);
         json_number(f.writer_ops_per_sec);
+      } else if (b == BENCH_FILLCONCURRENT) {
+        printf(", \"writer_threads\": %u", g_options.writers);
+      } else if (b == BENCH_FILLBATCH) {
+        printf(", \"batch_size\": %u", g_options.batch_size);
       }
       if (i > 0) {
         figures ours = figures_for(0, b);
