@@ -1,12 +1,28 @@
 /* Bump allocator: see include/memtable/arena.h for the contract.
  *
- * Invariants (asserted where they are relied on): alloc_ptr and alloc_ptr + alloc_bytes_remaining lie in
- * the current block's data; every block in the list is counted in memory_usage; undo.result is the most
- * recent allocation or NULL, and undo.block, when set, is the newest block (the head of the list).
+ * Invariants (asserted where they are relied on): a bump state's ptr and ptr + bytes_remaining lie in its
+ * current block's data; every block in the list is counted in memory_usage; undo.result is the most
+ * recent allocation from the arena's bump state (the private one, or in concurrent mode the shared one) or
+ * NULL, and undo.block, when set, is the newest block (the head of the list).
+ *
+ * Concurrent mode. The private bump state stays empty, so the inline bump of mt_arena_try_allocate always
+ * misses and the request reaches allocate_concurrent (the only test of the mode is on that slow path). Each
+ * thread keeps, per arena, a shard in thread-local storage: a chunk of chunk_size bytes cut from the shared
+ * blocks, which the thread alone bumps through, with no lock and no atomic. A shard names its arena by id,
+ * a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
+ * destroyed or reset arena can match no live arena, even one created at the same address. Everything
+ * shared (the shared bump state, the block list, undo, the memory_usage writes, the allocator hooks) is
+ * touched only under `lock`; chunks and requests above small_limit are served there. The lock is the only
+ * publication: a chunk reaches its thread under it, and memory handed out is published by whatever the
+ * caller uses to share it.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* pthread_mutex_* under -std=c11 */
+#endif
 #include <memtable/arena.h>
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,29 +41,70 @@ typedef union mt_block {
 
 #define MT_BLOCK_HEADER sizeof(mt_block)
 #define MT_MIN_BLOCK_SIZE ((size_t)256)
+/* Concurrent mode: a chunk is an eighth of a block (so it never needs a block of its own and a block
+ * change abandons less than a chunk), at most this much (what a thread can leave unused stays small). */
+#define MT_MAX_CHUNK_SIZE ((size_t)8192)
+/* Arenas a thread keeps a chunk in at once; one more in turn evicts the least recently used. */
+#define MT_SHARDS_PER_THREAD 4
+
+/* Where requests are bumped from: the arena's private state, or in concurrent mode the shared one. */
+typedef struct mt_bump {
+  char *ptr;              /* next free byte of the current standard block */
+  size_t bytes_remaining; /* bytes left after ptr in that block */
+  mt_block *current;      /* the standard block ptr points into (NULL before the first) */
+} mt_bump;
 
 struct mt_arena {
-  char *alloc_ptr;               /* next free byte of the current standard block */
-  size_t alloc_bytes_remaining;  /* bytes left after alloc_ptr in that block */
-  mt_block *blocks;              /* every block held, for destroy/reset/contains */
-  mt_block *current;             /* the standard block alloc_ptr points into (NULL before the first) */
-  /* Written only by the allocating thread, read by any: relaxed is enough because the figure is a
-   * statistic and publishes no memory (readers never dereference anything because of it). */
+  mt_bump bump;     /* single-threaded mode; always empty in concurrent mode */
+  mt_block *blocks; /* every block held, for destroy/reset/contains */
+  /* Written by one thread at a time (the allocating thread, in concurrent mode the holder of `lock`), read
+   * by any: relaxed is enough because the figure is a statistic and publishes no memory (readers never
+   * dereference anything because of it). */
   _Atomic size_t memory_usage;
   size_t block_size;
   size_t capacity; /* 0 = unlimited */
   mt_allocator allocator;
-  /* How to take back the most recent allocation (mt_arena_undo_last). A bump records its result and where
-   * it started (alloc_ptr before it); a fallback records the block it obtained and the position before it
-   * (restored when that block became the current one). */
+  /* How to take back the most recent allocation from `bump` (or, in concurrent mode, from `shared`). A bump
+   * records its result and where it started (ptr before it); a fallback records the block it obtained and
+   * the position before it (restored when that block became the current one). */
   struct {
     char *result;      /* the most recent allocation, NULL when there is nothing to undo */
     mt_block *block;   /* the block that allocation obtained, or NULL (a bump) */
     mt_block *current; /* fallback only: the current block before it */
-    char *alloc_ptr;   /* alloc_ptr before the allocation */
-    size_t alloc_bytes_remaining; /* fallback only: alloc_bytes_remaining before it */
+    char *ptr;         /* ptr before the allocation */
+    size_t bytes_remaining; /* fallback only: bytes_remaining before it */
   } undo;
+  bool concurrent;
+  /* Concurrent mode only. id, chunk_size and small_limit change only at create and reset, which exclude
+   * every allocating thread, so plain fields suffice. */
+  uint64_t id;        /* the shards' key: see the top of this file */
+  size_t chunk_size;  /* bytes a shard takes from the shared blocks at a time */
+  size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
+  pthread_mutex_t lock; /* guards shared, blocks, undo, memory_usage writes and the allocator hooks */
+  mt_bump shared;
 };
+
+/* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
+typedef struct mt_shard {
+  uint64_t arena_id;      /* 0: unused (ids start at 1) */
+  char *ptr;              /* next free byte of the chunk */
+  size_t bytes_remaining; /* bytes left after ptr in the chunk */
+  const char *last;       /* the thread's latest allocation here, NULL when there is nothing to undo */
+  char *last_start;       /* from the chunk: ptr before it (padding included); NULL: from the shared state */
+  char *refill;           /* the chunk it took (the shared allocation to give back), or NULL */
+  char *previous_ptr;     /* refill only: the chunk before it */
+  size_t previous_bytes_remaining;
+} mt_shard;
+
+/* Most recently used first. Never dereferenced for an arena whose id does not match. */
+static _Thread_local mt_shard thread_shards[MT_SHARDS_PER_THREAD];
+
+/* Relaxed: each fetch_add returns a distinct value by itself; an id publishes no memory. */
+static _Atomic uint64_t next_arena_id = 1;
+
+static uint64_t new_arena_id(void) {
+  return atomic_fetch_add_explicit(&next_arena_id, 1, memory_order_relaxed); /* uniqueness only */
+}
 
 static void *default_alloc(void *ctx, size_t size) {
   (void)ctx;
@@ -86,6 +143,21 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
   arena->allocator = opts.allocator;
+  arena->concurrent = opts.concurrent;
+  if (opts.concurrent) {
+    /* Only resource exhaustion can make a default mutex fail to initialise. */
+    if (pthread_mutex_init(&arena->lock, NULL) != 0) {
+      opts.allocator.free(opts.allocator.ctx, arena, sizeof(*arena));
+      return MT_NOMEM;
+    }
+    arena->id = new_arena_id();
+    size_t chunk_size = opts.block_size / 8;
+    if (chunk_size > MT_MAX_CHUNK_SIZE) chunk_size = MT_MAX_CHUNK_SIZE;
+    arena->chunk_size = chunk_size;
+    arena->small_limit = chunk_size / 4;
+    /* A chunk always comes from a standard block, so it never obtains a block of its own. */
+    assert(arena->chunk_size <= arena->block_size / 4 && MT_BLOCK_HEADER + arena->chunk_size <= arena->block_size);
+  }
   *out = arena;
   return MT_OK;
 }
@@ -95,6 +167,8 @@ mt_arena *mt_arena_create(const mt_arena_options *options) {
   (void)mt_arena_try_create(options, &arena);
   return arena;
 }
+
+bool mt_arena_is_concurrent(const mt_arena *arena) { return arena != NULL && arena->concurrent; }
 
 static void free_blocks(mt_arena *arena, mt_block *keep) {
   mt_block *block = arena->blocks;
@@ -108,31 +182,37 @@ static void free_blocks(mt_arena *arena, mt_block *keep) {
 void mt_arena_destroy(mt_arena *arena) {
   if (arena == NULL) return;
   free_blocks(arena, NULL);
+  if (arena->concurrent) pthread_mutex_destroy(&arena->lock);
   mt_allocator allocator = arena->allocator;
   allocator.free(allocator.ctx, arena, sizeof(*arena));
 }
 
 void mt_arena_reset(mt_arena *arena) {
   if (arena == NULL) return;
-  mt_block *keep = arena->current;
+  /* Every allocating thread is quiescent (the contract), so the lock is not needed. */
+  mt_bump *state = arena->concurrent ? &arena->shared : &arena->bump;
+  mt_block *keep = state->current;
   free_blocks(arena, keep);
   arena->blocks = keep;
   arena->undo.result = NULL;
+  /* Every thread's chunk and undo record die with the old id. */
+  if (arena->concurrent) arena->id = new_arena_id();
   if (keep == NULL) {
-    arena->alloc_ptr = NULL;
-    arena->alloc_bytes_remaining = 0;
+    state->ptr = NULL;
+    state->bytes_remaining = 0;
     atomic_store_explicit(&arena->memory_usage, 0, memory_order_relaxed); /* statistic only */
     return;
   }
   keep->h.next = NULL;
-  arena->alloc_ptr = (char *)keep + MT_BLOCK_HEADER;
-  arena->alloc_bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
+  state->ptr = (char *)keep + MT_BLOCK_HEADER;
+  state->bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
   atomic_store_explicit(&arena->memory_usage, keep->h.size, memory_order_relaxed); /* statistic only */
 }
 
 /* Obtains a block of `size` bytes (header included) and links it, or reports why not. */
 static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
-  size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed); /* own writes */
+  /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
+  size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   if (arena->capacity != 0 && (size > arena->capacity || usage > arena->capacity - size)) return MT_FULL;
   mt_block *block = arena->allocator.alloc(arena->allocator.ctx, size);
   if (block == NULL) return MT_NOMEM;
@@ -148,8 +228,8 @@ static inline size_t padding_for(const char *ptr, size_t alignment) {
   return (size_t)(-(uintptr_t)ptr) & (alignment - 1);
 }
 
-/* The request did not fit in the current block: see the fallback rule in arena.h. */
-static mt_status allocate_fallback(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
+/* The request did not fit in state's current block: see the fallback rule in arena.h. */
+static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t bytes, size_t alignment, void **out) {
   /* Blocks are aligned like max_align_t; stricter alignment needs room to slide the start. */
   size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
   /* The whole block, header and slack included, is one object: it must not exceed PTRDIFF_MAX either. */
@@ -164,17 +244,119 @@ static mt_status allocate_fallback(mt_arena *arena, size_t bytes, size_t alignme
   assert(result + bytes <= (char *)block + block->h.size);
   arena->undo.result = result;
   arena->undo.block = block;
-  arena->undo.current = arena->current;
-  arena->undo.alloc_ptr = arena->alloc_ptr;
-  arena->undo.alloc_bytes_remaining = arena->alloc_bytes_remaining;
+  arena->undo.current = state->current;
+  arena->undo.ptr = state->ptr;
+  arena->undo.bytes_remaining = state->bytes_remaining;
   if (!own_block) {
     /* The new block becomes the current one; the rest of the old one is abandoned. */
-    arena->current = block;
-    arena->alloc_ptr = result + bytes;
-    arena->alloc_bytes_remaining = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+    state->current = block;
+    state->ptr = result + bytes;
+    state->bytes_remaining = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
   }
   *out = result;
   return MT_OK;
+}
+
+/* Concurrent mode, under the lock: the single-threaded rule applied to the shared state. */
+static mt_status allocate_shared(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
+  mt_bump *state = &arena->shared;
+  size_t padding = padding_for(state->ptr, alignment);
+  if (bytes <= state->bytes_remaining && padding <= state->bytes_remaining - bytes) {
+    char *result = state->ptr + padding;
+    state->ptr = result + bytes;
+    state->bytes_remaining -= bytes + padding;
+    assert(state->current != NULL &&
+           state->ptr + state->bytes_remaining == (char *)state->current + state->current->h.size);
+    arena->undo.result = result;
+    arena->undo.block = NULL;
+    arena->undo.ptr = result - padding;
+    *out = result;
+    return MT_OK;
+  }
+  return allocate_new_block(arena, state, bytes, alignment, out);
+}
+
+static void lock_arena(mt_arena *arena) {
+  int error = pthread_mutex_lock(&arena->lock);
+  /* A default mutex fails only when misused (not initialised, or relocked by its holder). */
+  assert(error == 0);
+  (void)error;
+}
+
+static void unlock_arena(mt_arena *arena) {
+  int error = pthread_mutex_unlock(&arena->lock);
+  assert(error == 0);
+  (void)error;
+}
+
+/* The calling thread's shard for the arena, or NULL when it has none. */
+static mt_shard *find_shard(const mt_arena *arena) {
+  for (size_t i = 0; i < MT_SHARDS_PER_THREAD; i++) {
+    if (thread_shards[i].arena_id == arena->id) return &thread_shards[i];
+  }
+  return NULL;
+}
+
+/* The calling thread's shard for the arena, moved to the front; a new, empty one (in place of the least
+ * recently used, whose chunk is abandoned) when it has none. */
+static mt_shard *claim_shard(const mt_arena *arena) {
+  assert(arena->concurrent && arena->id != 0);
+  if (thread_shards[0].arena_id == arena->id) return &thread_shards[0];
+  mt_shard *found = find_shard(arena);
+  mt_shard shard = found != NULL ? *found : (mt_shard){arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0};
+  size_t last = found != NULL ? (size_t)(found - thread_shards) : MT_SHARDS_PER_THREAD - 1;
+  memmove(&thread_shards[1], &thread_shards[0], last * sizeof(mt_shard));
+  thread_shards[0] = shard;
+  return &thread_shards[0];
+}
+
+/* Concurrent mode: a small request from the thread's chunk (refilled under the lock when it does not fit),
+ * any other from the shared state under the lock. */
+static mt_status allocate_concurrent(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
+  mt_shard *shard = claim_shard(arena);
+  void *result;
+  /* Small means the request fits a quarter chunk even at its worst padding: a refill then abandons less
+   * than a quarter of the chunk. bytes <= PTRDIFF_MAX, so the sum cannot wrap. */
+  if (bytes + (alignment - 1) > arena->small_limit) {
+    lock_arena(arena);
+    mt_status status = allocate_shared(arena, bytes, alignment, &result);
+    unlock_arena(arena);
+    if (status != MT_OK) return status;
+    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0};
+    *out = result;
+    return MT_OK;
+  }
+  size_t padding = padding_for(shard->ptr, alignment);
+  char *refill = NULL;
+  char *previous_ptr = shard->ptr;
+  size_t previous_bytes_remaining = shard->bytes_remaining;
+  if (bytes > shard->bytes_remaining || padding > shard->bytes_remaining - bytes) {
+    lock_arena(arena);
+    mt_status status = allocate_shared(arena, arena->chunk_size, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    unlock_arena(arena);
+    if (status != MT_OK) return status; /* the old chunk stays, so nothing changed */
+    refill = result;
+    shard->ptr = refill;
+    shard->bytes_remaining = arena->chunk_size;
+    padding = padding_for(refill, alignment);
+  }
+  assert(bytes + padding <= shard->bytes_remaining);
+  char *start = shard->ptr;
+  shard->ptr = start + padding + bytes;
+  shard->bytes_remaining -= padding + bytes;
+  shard->last = start + padding;
+  shard->last_start = start;
+  shard->refill = refill;
+  shard->previous_ptr = previous_ptr;
+  shard->previous_bytes_remaining = previous_bytes_remaining;
+  *out = start + padding;
+  return MT_OK;
+}
+
+/* The request did not fit in the private bump state (always so in concurrent mode, where it stays empty). */
+static mt_status allocate_fallback(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
+  if (arena->concurrent) return allocate_concurrent(arena, bytes, alignment, out);
+  return allocate_new_block(arena, &arena->bump, bytes, alignment, out);
 }
 
 mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
@@ -185,46 +367,91 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
   /* No object may exceed PTRDIFF_MAX; refusing here keeps such sizes away from the allocator. */
   if (bytes > (size_t)PTRDIFF_MAX) return MT_INVALID_ARGUMENT;
   if (bytes == 0) bytes = 1;
-  size_t padding = padding_for(arena->alloc_ptr, alignment);
-  if (bytes <= arena->alloc_bytes_remaining && padding <= arena->alloc_bytes_remaining - bytes) {
-    char *result = arena->alloc_ptr + padding;
-    arena->alloc_ptr = result + bytes;
-    arena->alloc_bytes_remaining -= bytes + padding;
-    assert(arena->current != NULL &&
-           arena->alloc_ptr + arena->alloc_bytes_remaining == (char *)arena->current + arena->current->h.size);
+  size_t padding = padding_for(arena->bump.ptr, alignment);
+  if (bytes <= arena->bump.bytes_remaining && padding <= arena->bump.bytes_remaining - bytes) {
+    char *result = arena->bump.ptr + padding;
+    arena->bump.ptr = result + bytes;
+    arena->bump.bytes_remaining -= bytes + padding;
+    assert(!arena->concurrent && arena->bump.current != NULL &&
+           arena->bump.ptr + arena->bump.bytes_remaining ==
+               (char *)arena->bump.current + arena->bump.current->h.size);
     arena->undo.result = result;
     arena->undo.block = NULL;
-    arena->undo.alloc_ptr = result - padding;
+    arena->undo.ptr = result - padding;
     *out = result;
     return MT_OK;
   }
   return allocate_fallback(arena, bytes, alignment, out);
 }
 
-mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr) {
-  if (arena == NULL || ptr == NULL || ptr != arena->undo.result) return MT_INVALID_ARGUMENT;
+/* Takes back arena->undo.result from `state` (the caller checked it is the allocation named). */
+static void undo_from(mt_arena *arena, mt_bump *state) {
   mt_block *block = arena->undo.block;
-  arena->undo.result = NULL;
+  assert(arena->undo.result != NULL);
   if (block == NULL) {
     /* A bump: the bytes from where it started (alignment padding included) are free again. */
-    char *start = arena->undo.alloc_ptr;
-    assert(start >= (char *)arena->current + MT_BLOCK_HEADER && start <= (const char *)ptr &&
-           (const char *)ptr <= arena->alloc_ptr);
-    arena->alloc_bytes_remaining += (size_t)(arena->alloc_ptr - start);
-    arena->alloc_ptr = start;
-    return MT_OK;
+    char *start = arena->undo.ptr;
+    assert(start >= (char *)state->current + MT_BLOCK_HEADER && start <= arena->undo.result &&
+           arena->undo.result <= state->ptr);
+    arena->undo.result = NULL;
+    state->bytes_remaining += (size_t)(state->ptr - start);
+    state->ptr = start;
+    return;
   }
   /* The allocation obtained the newest block: give that block back and restore the position before it. */
   assert(arena->blocks == block);
+  arena->undo.result = NULL;
   arena->blocks = block->h.next;
-  if (arena->current == block) {
-    arena->current = arena->undo.current;
-    arena->alloc_ptr = arena->undo.alloc_ptr;
-    arena->alloc_bytes_remaining = arena->undo.alloc_bytes_remaining;
+  if (state->current == block) {
+    state->current = arena->undo.current;
+    state->ptr = arena->undo.ptr;
+    state->bytes_remaining = arena->undo.bytes_remaining;
   }
-  size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed); /* own writes */
+  /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
+  size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
   arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+}
+
+/* Concurrent mode: see mt_arena_undo_last in arena.h for what can be taken back. */
+static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
+  mt_shard *shard = find_shard(arena);
+  if (shard == NULL || shard->last == NULL || ptr != shard->last) return MT_INVALID_ARGUMENT;
+  if (shard->last_start == NULL) {
+    /* From the shared state: undoable while no thread has allocated from it since. */
+    lock_arena(arena);
+    bool latest = arena->undo.result == ptr;
+    if (latest) undo_from(arena, &arena->shared);
+    unlock_arena(arena);
+    if (!latest) return MT_INVALID_ARGUMENT;
+    shard->last = NULL;
+    return MT_OK;
+  }
+  shard->last = NULL;
+  if (shard->refill != NULL) {
+    /* The chunk it took goes back too (with its block, if it obtained one) while it is still the shared
+     * state's latest allocation; otherwise the chunk stays and only the bump is rewound. */
+    lock_arena(arena);
+    bool latest = arena->undo.result == shard->refill;
+    if (latest) undo_from(arena, &arena->shared);
+    unlock_arena(arena);
+    if (latest) {
+      shard->ptr = shard->previous_ptr;
+      shard->bytes_remaining = shard->previous_bytes_remaining;
+      return MT_OK;
+    }
+  }
+  assert(shard->last_start <= (const char *)ptr && (const char *)ptr < shard->ptr);
+  shard->bytes_remaining += (size_t)(shard->ptr - shard->last_start);
+  shard->ptr = shard->last_start;
+  return MT_OK;
+}
+
+mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr) {
+  if (arena == NULL || ptr == NULL) return MT_INVALID_ARGUMENT;
+  if (arena->concurrent) return undo_concurrent(arena, ptr);
+  if (ptr != arena->undo.result) return MT_INVALID_ARGUMENT;
+  undo_from(arena, &arena->bump);
   return MT_OK;
 }
 

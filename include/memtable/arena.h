@@ -9,6 +9,14 @@
  * left of the current block, a request larger than a quarter of the block size gets a block of its own
  * (the current block keeps serving small requests); a smaller one abandons the rest of the current block
  * and starts a new one. So at most a quarter of each block is ever wasted.
+ *
+ * Concurrent mode (options.concurrent): each thread carves small requests from a chunk of its own (an
+ * eighth of block_size, at most 8 KiB), cut from the shared blocks, with no lock and no atomic; refilling a
+ * chunk and every larger request (one whose size plus alignment - 1 exceeds a quarter chunk) take the
+ * arena's mutex, and so do the allocator hooks. Beyond the quarter-block rule above, a thread can leave
+ * unused, per arena: less than a quarter chunk each time it refills (the chunk rule is the block rule), and
+ * the rest of its current chunk, under one chunk, until reset or destroy. A thread keeps chunks for 4
+ * concurrent arenas at once; using a fifth abandons the chunk of the one it used least recently.
  */
 #ifndef MEMTABLE_ARENA_H
 #define MEMTABLE_ARENA_H
@@ -27,8 +35,9 @@ typedef struct mt_arena mt_arena;
 
 /* Caller-supplied memory source. alloc returns size bytes aligned to at least max_align_t, or NULL;
  * free receives the pointer and the size that alloc was asked for. An arena calls both only from the
- * thread that allocates from it (or destroys it); other users of the type (the memtable's
- * reader_allocator) say which threads they call it from. */
+ * thread that allocates from it (or destroys it); in concurrent mode, from any allocating thread, under the
+ * arena's mutex (so never two at once; a hook must not call into that arena). Other users of the type (the
+ * memtable's reader_allocator) say which threads they call it from. */
 typedef struct mt_allocator {
   void *(*alloc)(void *ctx, size_t size);
   void (*free)(void *ctx, void *ptr, size_t size);
@@ -49,7 +58,8 @@ typedef struct mt_arena_options {
    * mt_arena_try_allocate, mt_arena_undo_last of the calling thread's own latest allocation), without a lock
    * on the fast path; the allocator hooks are then called from any allocating thread (never two at once).
    * mt_arena_reset, mt_arena_destroy and mt_arena_contains still require every allocating thread to be
-   * quiescent. See "Concurrent mode" above for the memory a thread's shard can leave unused. */
+   * quiescent (joined, or synchronized with the caller). See "Concurrent mode" above for the memory a
+   * thread's chunk can leave unused. */
   bool concurrent;
 } mt_arena_options;
 
@@ -97,12 +107,22 @@ MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t ali
  * arena returns to its state before that allocation (a block obtained for it goes back to the allocator
  * and leaves the memory usage figure), so a refused operation leaves no trace. Only the latest allocation
  * can be undone, once: MT_INVALID_ARGUMENT (nothing changed) when ptr is not it, or after a reset. The
- * one exception to "nothing is freed piece by piece"; same threading as allocation. */
+ * one exception to "nothing is freed piece by piece"; same threading as allocation.
+ * In concurrent mode, "latest" means the calling thread's own latest allocation from this arena (another
+ * thread's is MT_INVALID_ARGUMENT). One from the thread's chunk is always taken back; if it refilled the
+ * chunk, the new chunk (and a block obtained for it) goes back too while no thread has taken memory from
+ * the shared blocks since, else the chunk stays with the thread, whole. A larger request is taken back
+ * (its block too) only while no thread has taken memory from the shared blocks since; otherwise
+ * MT_INVALID_ARGUMENT, nothing changed. */
 MT_API mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr);
+
+/* True when the arena was created in concurrent mode (false for NULL). Any thread. */
+MT_API bool mt_arena_is_concurrent(const mt_arena *arena);
 
 /* Bytes the arena holds: every block it allocated plus its bookkeeping. Never below the bytes handed
  * out. Safe to call from any thread while another allocates (a relaxed atomic read: the figure may lag
- * the allocating thread by the allocations still in flight, never by a completed block). */
+ * the allocating thread by the allocations still in flight, never by a completed block). In concurrent
+ * mode it counts blocks, not chunks: exact once the allocating threads are quiescent. */
 MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
 
 /* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for

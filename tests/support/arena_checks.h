@@ -1,5 +1,6 @@
 /* tests/support/arena_checks.h - what the arena suites share: a log of every allocation, filled with a
- * pattern and re-verified at the end (any overlap or reuse shows as lost fill), an alignment check, and
+ * pattern and re-verified at the end (any overlap or reuse shows as lost fill; concurrent suites also sort it
+ * and check disjointness, since two threads' fills can interleave), an alignment check, and
  * options that route an arena's blocks through a test allocator. Header-only; include support/test_util.h
  * first. */
 #ifndef MEMTABLE_SUPPORT_ARENA_CHECKS_H
@@ -53,6 +54,23 @@ static inline size_t log_first_damaged(const allocation_log *log) {
 static inline void log_release(allocation_log *log) {
   free(log->items);
   *log = (allocation_log){NULL, 0, 0};
+}
+
+static inline int allocation_by_address(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const allocation *)a)->ptr, y = (uintptr_t)((const allocation *)b)->ptr;
+  return (x > y) - (x < y);
+}
+
+/* Sorts the log by address and returns the index (in that order) of the first allocation that overlaps the
+ * one before it, or SIZE_MAX when all are disjoint: the direct check that no two allocations share a byte. */
+static inline size_t log_sort_first_overlap(allocation_log *log) {
+  if (log->count == 0) return SIZE_MAX;
+  qsort(log->items, log->count, sizeof(*log->items), allocation_by_address);
+  for (size_t i = 1; i < log->count; i++) {
+    const allocation *before = &log->items[i - 1];
+    if ((uintptr_t)log->items[i].ptr - (uintptr_t)before->ptr < before->size) return i;
+  }
+  return SIZE_MAX;
 }
 
 static inline int is_aligned(const void *ptr, size_t alignment) { return (uintptr_t)ptr % alignment == 0; }
