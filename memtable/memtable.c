@@ -193,6 +193,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   unsigned bloom_probes;
   if (!bloom_geometry(&opts, &bloom_bytes, &bloom_probes)) return MT_INVALID_ARGUMENT;
 
+  /* Concurrent writers allocate from the arena's per-thread shards. */
+  opts.arena.concurrent = opts.concurrent_writes;
   mt_arena *arena;
   mt_status status = mt_arena_try_create(&opts.arena, &arena);
   if (status != MT_OK) return status;
@@ -216,6 +218,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   atomic_init(&table->smallest_seq, UINT64_MAX);
   atomic_init(&table->largest_seq, 0);
   atomic_init(&table->frozen, false);
+  table->concurrent_writes = opts.concurrent_writes;
 
   if (bloom_bytes != 0) {
     status = mt_arena_try_allocate(arena, bloom_bytes, MEMTABLE_CACHE_LINE_BYTES, &memory);
@@ -234,6 +237,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
     list_options.compare = opts.compare == NULL ? compare_entries_bytewise : compare_entries_custom;
   }
   list_options.compare_ctx = table;
+  list_options.concurrent_inserts = opts.concurrent_writes;
   list_options.seed = opts.seed;
   /* Checksums ask for corruption detection, which needs each entry's true size; without them the entry's
    * own lengths delimit it and the 4 bytes per entry are saved. */
@@ -268,12 +272,31 @@ void mt_memtable_unref(mt_memtable *table) {
   if (atomic_fetch_sub_explicit(&table->refs, 1, memory_order_acq_rel) == 1) mt_arena_destroy(table->arena);
 }
 
-/* Relaxed load and store: only the writer changes these statistics, and they publish no memory. */
+/* Relaxed load and store: with one writer only it changes these statistics, and they publish no memory. */
 static inline void writer_increment(_Atomic uint64_t *counter) {
   atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
+/* Concurrent writers: the same statistics by read-modify-write. Relaxed: they publish no memory. */
+static void record_added_concurrently(mt_memtable *table, uint64_t seq, mt_entry_type type) {
+  atomic_fetch_add_explicit(&table->entry_count, 1, memory_order_relaxed);
+  if (type == MT_TYPE_DELETION) atomic_fetch_add_explicit(&table->deletion_count, 1, memory_order_relaxed);
+  /* Relaxed both ways: a bound is a statistic; a failed exchange reloads it and the loop re-checks. */
+  uint64_t smallest = atomic_load_explicit(&table->smallest_seq, memory_order_relaxed);
+  while (seq < smallest && !atomic_compare_exchange_weak_explicit(&table->smallest_seq, &smallest, seq,
+                                                                  memory_order_relaxed, memory_order_relaxed)) {
+  }
+  uint64_t largest = atomic_load_explicit(&table->largest_seq, memory_order_relaxed);
+  while (seq > largest && !atomic_compare_exchange_weak_explicit(&table->largest_seq, &largest, seq,
+                                                                 memory_order_relaxed, memory_order_relaxed)) {
+  }
+}
+
 static void record_added(mt_memtable *table, uint64_t seq, mt_entry_type type) {
+  if (table->concurrent_writes) {
+    record_added_concurrently(table, seq, type);
+    return;
+  }
   writer_increment(&table->entry_count);
   if (type == MT_TYPE_DELETION) writer_increment(&table->deletion_count);
   /* Relaxed, as above; a reader may see one bound updated before the other (see mt_memtable_sequence_range). */
@@ -285,19 +308,26 @@ static void record_added(mt_memtable *table, uint64_t seq, mt_entry_type type) {
   }
 }
 
-mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
-                          const void *value, size_t value_len) {
-  if (table == NULL || seq > MT_MAX_SEQUENCE || (type != MT_TYPE_DELETION && type != MT_TYPE_VALUE)) {
-    return MT_INVALID_ARGUMENT;
-  }
+/* The checks mt_memtable_add makes of one entry's arguments; *entry_len gets its encoded size. */
+static mt_status check_entry(const mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
+                             size_t key_len, const void *value, size_t value_len, size_t *entry_len) {
+  if (seq > MT_MAX_SEQUENCE || (type != MT_TYPE_DELETION && type != MT_TYPE_VALUE)) return MT_INVALID_ARGUMENT;
   if ((key == NULL && key_len != 0) || (value == NULL && value_len != 0)) return MT_INVALID_ARGUMENT;
-  /* Relaxed: the freeze that matters happened-before this add through the caller's own synchronisation
-   * (the contract), and coherence then shows it; a racing freeze may or may not stop this add. */
-  if (atomic_load_explicit(&table->frozen, memory_order_relaxed)) return MT_FROZEN;
-  size_t entry_len = entry_encoded_size(key_len, value_len);
+  *entry_len = entry_encoded_size(key_len, value_len);
   /* Node sizes are limited to 32 bits (the skiplist records them so with checksums), checksum included. */
-  if (entry_len == 0 || entry_len > UINT32_MAX - table->checksum_bytes) return MT_INVALID_ARGUMENT;
+  if (*entry_len == 0 || *entry_len > UINT32_MAX - table->checksum_bytes) return MT_INVALID_ARGUMENT;
+  return MT_OK;
+}
 
+/* Relaxed: the freeze that matters happened-before this add through the caller's own synchronisation (the
+ * contract), and coherence then shows it; a racing freeze may or may not stop this add. */
+static inline bool is_frozen(const mt_memtable *table) {
+  return atomic_load_explicit(&table->frozen, memory_order_relaxed);
+}
+
+/* Adds one checked entry of entry_len encoded bytes. */
+static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
+                             const void *value, size_t value_len, size_t entry_len) {
   char *stored;
   mt_status status = mt_skiplist_allocate_key(table->list, entry_len + table->checksum_bytes, &stored);
   if (status != MT_OK) return status;
@@ -312,6 +342,45 @@ mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, 
   status = mt_skiplist_insert_allocated(table->list, stored);
   if (status != MT_OK) return status;
   record_added(table, seq, type);
+  return MT_OK;
+}
+
+mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
+                          const void *value, size_t value_len) {
+  if (table == NULL) return MT_INVALID_ARGUMENT;
+  size_t entry_len;
+  mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
+  if (status != MT_OK) return status;
+  if (is_frozen(table)) return MT_FROZEN;
+  return add_checked(table, seq, type, key, key_len, value, value_len, entry_len);
+}
+
+mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
+                                size_t count, size_t *applied) {
+  if (applied != NULL) *applied = 0;
+  if (table == NULL || (entries == NULL && count != 0)) return MT_INVALID_ARGUMENT;
+  if (count != 0 && (first_seq > MT_MAX_SEQUENCE || count - 1 > MT_MAX_SEQUENCE - first_seq)) {
+    return MT_INVALID_ARGUMENT;
+  }
+  /* Every entry is checked before any is added: a bad batch changes nothing. */
+  for (size_t i = 0; i < count; i++) {
+    const mt_memtable_batch_entry *e = &entries[i];
+    size_t entry_len;
+    mt_status status = check_entry(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
+                                   &entry_len);
+    if (status != MT_OK) return status;
+  }
+  if (is_frozen(table)) return MT_FROZEN;
+  for (size_t i = 0; i < count; i++) {
+    const mt_memtable_batch_entry *e = &entries[i];
+    /* The next entry's key bytes are read by its search while this one links: start fetching them. */
+    if (i + 1 < count && entries[i + 1].key_len != 0) MEMTABLE_PREFETCH(entries[i + 1].key);
+    size_t entry_len = entry_encoded_size(e->key_len, e->value_len);
+    mt_status status = add_checked(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
+                                   entry_len);
+    if (status != MT_OK) return status;
+    if (applied != NULL) *applied = i + 1;
+  }
   return MT_OK;
 }
 

@@ -27,8 +27,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MEMTABLE_NOINLINE __attribute__((noinline))
+#define MEMTABLE_PREFETCH(address) __builtin_prefetch(address)
 #else
 #define MEMTABLE_NOINLINE
+#define MEMTABLE_PREFETCH(address) ((void)(address))
 #endif
 
 struct mt_memtable {
@@ -41,6 +43,7 @@ struct mt_memtable {
   mt_allocator reader_allocator; /* iterators and long lookup keys, from any thread; both hooks set */
   size_t write_buffer_size;
   unsigned checksum_bytes; /* 0, 1, 2, 4 or 8 */
+  bool concurrent_writes;  /* options.concurrent_writes: adds from many threads at once */
   /* Bloom filter over user keys, NULL when off. Bits are only ever set, by the writer, before the entry
    * that needs them is published. bloom_bits is a multiple of 64 (whole words). */
   _Atomic uint64_t *bloom_words;

@@ -1,10 +1,17 @@
 /* Concurrent-read skiplist: see include/memtable/skiplist.h for the contract, and
  * memtable/skiplist_inline.h for the node layout and the list's fields.
  *
- * Threading: one writer (serialised by the caller), readers without locks. Invariants:
+ * Threading: one writer (serialised by the caller), or with concurrent_inserts any number of writers;
+ * readers without locks. Invariants:
  *  - A node's key, key size and own links are written before it becomes reachable, and never change
- *    after, except the links, which only the writer changes, each by one release store of a fully written
- *    node.
+ *    after, except the links, which only writers change, each by one release store (one writer) or one
+ *    release compare-and-swap (several) that makes a fully written node reachable on that level.
+ *  - A node is linked bottom up: a reader that finds it on level i finds it on every level below.
+ *  - With several writers, a node is linked on level 0 by a compare-and-swap of its predecessor's link from
+ *    the successor its search found: it fails if any node was linked in between meanwhile, and the writer
+ *    then searches that level again from the same predecessor (nodes are never removed, so the predecessor
+ *    still sorts before the key). Two writers of an equal key race on the same link: one wins, the other's
+ *    search again finds the key and refuses it (MT_EXISTS) before its node is linked anywhere.
  *  - Every link a reader follows is read with an acquire load, pairing with that release store.
  *  - Nothing is ever unlinked or freed (the arena frees everything at once).
  *
@@ -211,6 +218,21 @@ static int random_height(mt_skiplist *list) {
   return height;
 }
 
+/* Concurrent writers draw heights from a per-thread generator, started from the address of the thread's own
+ * state (distinct per live thread) mixed with the list's seed. */
+static _Thread_local uint64_t thread_random_state;
+static _Thread_local bool thread_random_started;
+
+static int random_height_concurrent(const mt_skiplist *list) {
+  if (!thread_random_started) {
+    thread_random_state = (uint64_t)(uintptr_t)&thread_random_state ^ list->seed;
+    thread_random_started = true;
+  }
+  int height = 1;
+  while (height < list->max_height && next_random(&thread_random_state) < list->grow_threshold) height++;
+  return height;
+}
+
 /* A node of `height` links for a key of key_size bytes; records key_size when the list does. Its links are
  * left unwritten. */
 static mt_status allocate_node(mt_arena *arena, size_t key_header_size, int height, size_t key_size,
@@ -252,6 +274,8 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   mt_skiplist *list = memory;
   list->key_header_size = options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0;
   list->max_height = options->max_height; /* before any link is stored: the link helpers assert against it */
+  list->concurrent = options->concurrent_inserts;
+  list->seed = options->seed;
   skiplist_node *head;
   status = allocate_node(arena, list->key_header_size, options->max_height, 0, &head);
   if (status != MT_OK) return status;
@@ -288,12 +312,19 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   if (key != NULL) *key = NULL;
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
   skiplist_node *node;
-  list->reserve_state = list->random_state;
-  int height = random_height(list);
-  mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
-  if (status != MT_OK) {
-    list->random_state = list->reserve_state; /* a failed reservation leaves no trace either */
-    return status;
+  int height;
+  if (list->concurrent) {
+    height = random_height_concurrent(list);
+    mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
+    if (status != MT_OK) return status;
+  } else {
+    list->reserve_state = list->random_state;
+    height = random_height(list);
+    mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
+    if (status != MT_OK) {
+      list->random_state = list->reserve_state; /* a failed reservation leaves no trace either */
+      return status;
+    }
   }
   stash_height(list, node, height);
   *key = (char *)(uintptr_t)node_key(node);
@@ -306,7 +337,10 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
  * parked in link 0. */
 static void give_back_node(mt_skiplist *list, skiplist_node *node) {
   size_t tower = (size_t)stashed_height(list, node) * sizeof(skiplist_link);
-  if (mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower) == MT_OK) {
+  /* With concurrent writers the arena takes back the calling thread's own latest allocation; the height
+   * generator is the thread's, and is not rewound. */
+  if (mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower) == MT_OK &&
+      !list->concurrent) {
     list->random_state = list->reserve_state;
   }
 }
@@ -319,9 +353,72 @@ static inline bool splice_brackets(const mt_skiplist *list, const char *key) {
   return next == NULL || compare_keys(list, node_key(next), key) > 0;
 }
 
+/* With concurrent writers: walks level `level` right from *before (which sorts before key) to the gap key
+ * falls in, updating *before and *after; true when the node there equals key. */
+static bool find_gap_on_level(const mt_skiplist *list, const char *key, int level, skiplist_node **before,
+                              skiplist_node **after) {
+  skiplist_node *node = *before;
+  for (;;) {
+    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
+    int order = next == NULL ? 1 : compare_keys(list, node_key(next), key);
+    if (order < 0) {
+      node = next;
+      continue;
+    }
+    *before = node;
+    *after = next;
+    return order == 0;
+  }
+}
+
+/* The concurrent_inserts form of mt_skiplist_insert_allocated: see the invariants at the top. */
+static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
+  const char *key = node_key(node);
+  int height = stashed_height(list, node);
+  assert(height >= 1 && height <= list->max_height);
+  /* Raise the list's height first, so the search below starts high enough to fill every level the node
+   * needs. Relaxed both ways: the height publishes no memory (see the field); a failure reloads it. */
+  int list_height = load_height(list);
+  while (height > list_height &&
+         !atomic_compare_exchange_weak_explicit(&list->height, &list_height, height, memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
+  skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  bool equal;
+  (void)find_greater_or_equal(list, key, prev, next, &equal);
+  if (equal) {
+    give_back_node(list, node);
+    return MT_EXISTS;
+  }
+  for (int level = 0; level < height; level++) {
+    for (;;) {
+      /* Relaxed: the node is not reachable on this level yet; the compare-and-swap below publishes it. */
+      store_next_relaxed(list, node, level, next[level]);
+      skiplist_node *expected = next[level];
+      /* Release on success: the node's key and its links up to this level happen-before any reader that
+       * acquires this link. Relaxed on failure: nothing was written, and the level is searched again. */
+      if (atomic_compare_exchange_strong_explicit(skiplist_node_links(list, prev[level]) - level, &expected, node,
+                                                  memory_order_release, memory_order_relaxed)) {
+        break;
+      }
+      if (find_gap_on_level(list, key, level, &prev[level], &next[level])) {
+        /* Only on level 0, before the node is linked anywhere: an equal key won the race. */
+        assert(level == 0);
+        give_back_node(list, node);
+        return MT_EXISTS;
+      }
+    }
+  }
+  /* Relaxed: a statistic shared by the writers; it publishes no memory. */
+  atomic_fetch_add_explicit(&list->count, 1, memory_order_relaxed);
+  return MT_OK;
+}
+
 mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
   skiplist_node *node = node_of_key(key);
+  if (list->concurrent) return insert_concurrently(list, node);
   skiplist_node **prev = list->splice;
   skiplist_node **next = list->splice + list->max_height;
   bool use_splice = list->splice_is_valid && list->splice_is_useful && splice_brackets(list, key);

@@ -45,14 +45,17 @@ struct mt_skiplist {
   mt_arena *arena;
   size_t key_header_size; /* bytes between link 0 and the key: SKIPLIST_KEY_SIZE_BYTES or 0 */
   int max_height;
-  /* Tallest tower linked so far, 1..max_height. Written by the writer only; readers read it relaxed: it
-   * publishes no memory, because a reader that sees a new height early finds NULL in head's new links
-   * (and drops a level) or the new node itself, whose contents the acquire on that link makes visible. */
+  bool concurrent;        /* concurrent_inserts: many writers, linked by compare-and-swap */
+  uint64_t seed;          /* options.seed: mixed into each writer thread's height generator */
+  /* Tallest tower linked so far, 1..max_height. Written by the writer only (raised by compare-and-swap with
+   * concurrent writers); readers read it relaxed: it publishes no memory, because a reader that sees a new
+   * height early finds NULL in head's new links (and drops a level) or the new node itself, whose contents
+   * the acquire on that link makes visible. */
   _Atomic int height;
 
   /* Writer state, on its own cache line so the writer's stores do not evict the fields above from the
-   * readers' caches. */
-  alignas(SKIPLIST_CACHE_LINE) _Atomic size_t count; /* written by the writer, read by any thread: a statistic */
+   * readers' caches. With concurrent writers only count is used here (the rest is per call or per thread). */
+  alignas(SKIPLIST_CACHE_LINE) _Atomic size_t count; /* written by the writers, read by any thread: a statistic */
   uint64_t random_state;   /* splitmix64 state for tower heights */
   uint64_t reserve_state;  /* random_state before the latest mt_skiplist_allocate_key: a refused node rewinds it */
   uint64_t grow_threshold; /* a random value below this adds a level: probability 1/branching */

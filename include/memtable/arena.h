@@ -13,6 +13,7 @@
 #ifndef MEMTABLE_ARENA_H
 #define MEMTABLE_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <memtable/export.h>

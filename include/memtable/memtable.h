@@ -115,7 +115,7 @@ typedef struct mt_memtable_options {
 #define MT_MEMTABLE_DEFAULT_BLOCK_SIZE ((size_t)64 * 1024)
 #define MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE ((size_t)4 * 1024 * 1024)
 #define MT_MEMTABLE_OPTIONS_INIT                                                                 \
-  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}},                          \
+  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false},                        \
    MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false}
 
 MT_API void mt_memtable_options_init(mt_memtable_options *options);
