@@ -448,7 +448,7 @@ typedef struct failing_race {
   int retries;
   mt_status refusal; /* the only non-OK status allowed */
   writer_log *logs;
-  _Atomic bool unexpected;
+  _Atomic int unexpected; /* an add status other than MT_OK and the refusal, 0 (MT_OK) if none */
 } failing_race;
 
 typedef struct failing_arg {
@@ -467,7 +467,7 @@ static void *failing_writer_main(void *arg) {
       op->status = mt_memtable_add(r->table, op->seq, op->type, op->key, op->key_len, op->value, op->value_len);
     } while (op->status == r->refusal && attempts++ < r->retries);
     if (op->status != MT_OK) {
-      if (op->status != r->refusal) atomic_store_explicit(&r->unexpected, true, memory_order_relaxed);
+      if (op->status != r->refusal) atomic_store_explicit(&r->unexpected, (int)op->status, memory_order_relaxed);
       return NULL;
     }
   }
@@ -475,6 +475,7 @@ static void *failing_writer_main(void *arg) {
 }
 
 static void failing_ops(writer_log *log, unsigned w, unsigned writers, size_t count) {
+  assert_true(count <= OPS_PER_WRITER);
   log->count = count;
   for (size_t i = 0; i < count; i++) {
     writer_op *op = &log->ops[i];
@@ -512,7 +513,7 @@ static size_t check_accepted_ops(failing_race *r, const char *what, size_t fail_
   return accepted;
 }
 
-enum { FAILING_OPS = 400 };
+enum { FAILING_OPS = OPS_PER_WRITER < 400 ? OPS_PER_WRITER : 400 }; /* fits a writer_log */
 
 static void run_failing_allocator(size_t fail_offset, bool fail_after, int retries, unsigned writers) {
   shared_allocator allocator = {0};
@@ -524,7 +525,7 @@ static void run_failing_allocator(size_t fail_offset, bool fail_after, int retri
   size_t fail_at = atomic_load_explicit(&allocator.calls, memory_order_relaxed) + fail_offset;
   atomic_store_explicit(&allocator.fail_at, fail_at, memory_order_relaxed);
   allocator.fail_after = fail_after;
-  failing_race r = {table, writers, retries, MT_NOMEM, calloc(writers, sizeof(writer_log)), false};
+  failing_race r = {table, writers, retries, MT_NOMEM, calloc(writers, sizeof(writer_log)), MT_OK};
   assert_non_null(r.logs);
   for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
   pthread_t threads[MAX_WRITERS];
@@ -534,8 +535,9 @@ static void run_failing_allocator(size_t fail_offset, bool fail_after, int retri
     assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
   }
   for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
-  if (atomic_load_explicit(&r.unexpected, memory_order_relaxed))
-    fail_msg("fail_at %zu: an add returned neither MT_OK nor MT_NOMEM", fail_at);
+  int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
+  if (unexpected != MT_OK)
+    fail_msg("fail_at %zu: an add returned %s, neither MT_OK nor MT_NOMEM", fail_at, mt_status_str((mt_status)unexpected));
   size_t accepted = check_accepted_ops(&r, fail_after ? "allocator fails from" : "allocator fails once", fail_at);
   if (!fail_after && retries > 0) assert_int_equal(accepted, (size_t)FAILING_OPS * writers);
   if (fail_after) assert_true(accepted < (size_t)FAILING_OPS * writers); /* the failure was reached */
@@ -564,7 +566,7 @@ static void memtable_concurrent_test_capacity_reached_mid_race(void **state) {
     mt_memtable_options options = concurrent_options();
     options.arena.capacity = 24 * 1024;
     mt_memtable *table = new_table(&options);
-    failing_race r = {table, writers, 0, MT_FULL, calloc(writers, sizeof(writer_log)), false};
+    failing_race r = {table, writers, 0, MT_FULL, calloc(writers, sizeof(writer_log)), MT_OK};
     assert_non_null(r.logs);
     for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
     pthread_t threads[MAX_WRITERS];
@@ -574,8 +576,9 @@ static void memtable_concurrent_test_capacity_reached_mid_race(void **state) {
       assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
     }
     for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
-    if (atomic_load_explicit(&r.unexpected, memory_order_relaxed))
-      fail_msg("%u writers: an add returned neither MT_OK nor MT_FULL", writers);
+    int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
+    if (unexpected != MT_OK)
+      fail_msg("%u writers: an add returned %s, neither MT_OK nor MT_FULL", writers, mt_status_str((mt_status)unexpected));
     size_t accepted = check_accepted_ops(&r, "capacity", 0);
     assert_true(accepted > 0);
     assert_true(accepted < (size_t)FAILING_OPS * writers);
