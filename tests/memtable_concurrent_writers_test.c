@@ -1,0 +1,601 @@
+/* memtable_concurrent_writers_test: many writers on one table (concurrent_writes). Writers race on disjoint
+ * and shared keys while readers check everything already published; the exact same entry raced by several
+ * threads; allocator failure and capacity reached mid-race. Every assertion holds for every interleaving.
+ * (mt_memtable_add_batch has its own suite, memtable_add_batch_test.) */
+#define _POSIX_C_SOURCE 200809L
+#include "support/test_util.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memtable/memtable.h>
+
+#include "support/memtable_checks.h"
+#include "support/model.h"
+#include "support/rng.h"
+#include "support/thread_gate.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+/* ThreadSanitizer slows every add about tenfold; a race shows in far fewer. */
+#ifdef UNDER_TSAN
+#define OPS_PER_WRITER 300
+#else
+#define OPS_PER_WRITER 3000
+#endif
+
+enum { MAX_WRITERS = 4, MAX_READERS = 2, SHARED_KEYS = 16 };
+
+static mt_memtable_options concurrent_options(void) {
+  mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
+  options.concurrent_writes = true; /* arena.concurrent left false: the table sets it for its own arena */
+  options.arena.block_size = 4096; /* many blocks, so shards run out and refill while others write */
+  return options;
+}
+
+/* One add a writer makes. Sequence numbers are unique over the whole run: op i of writer w gets
+ * i * writers + w + 1, so a seq names its op (see op_of_seq), and a key two writers share gets distinct seqs. */
+typedef struct writer_op {
+  char key[24];
+  size_t key_len;
+  uint64_t seq;
+  mt_entry_type type;
+  char value[40];
+  size_t value_len;
+  mt_status status; /* written by the writer before it publishes the op */
+} writer_op;
+
+typedef struct writer_log {
+  writer_op ops[OPS_PER_WRITER];
+  size_t count;
+  /* How many ops the writer has finished: it stores i + 1 (release) after op i's add returned, so a reader
+   * that loads n (acquire) sees the add and the status of every op below n. */
+  _Atomic size_t published;
+} writer_log;
+
+typedef struct writers_race {
+  mt_memtable *table;
+  unsigned writers;
+  unsigned readers;
+  uint64_t seed;
+  writer_log *logs; /* writers of them */
+  _Atomic bool quit;
+  _Atomic bool failed;
+  atomic_flag failure_taken;
+  char failure[512];
+  _Atomic long reader_checks;
+} writers_race;
+
+typedef struct thread_arg {
+  writers_race *race;
+  unsigned index;
+} thread_arg;
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void race_fail(writers_race *r, const char *format, ...) {
+  if (!atomic_flag_test_and_set_explicit(&r->failure_taken, memory_order_acq_rel)) {
+    va_list args;
+    va_start(args, format);
+    vsnprintf(r->failure, sizeof(r->failure), format, args);
+    va_end(args);
+  }
+  atomic_store_explicit(&r->failed, true, memory_order_release);
+}
+
+static void generate_ops(writers_race *r, unsigned w) {
+  writer_log *log = &r->logs[w];
+  uint64_t rng = r->seed ^ ((uint64_t)w << 32);
+  log->count = OPS_PER_WRITER;
+  for (size_t i = 0; i < log->count; i++) {
+    writer_op *op = &log->ops[i];
+    int key_len = mt_rng_below(&rng, 5) == 0
+                      ? snprintf(op->key, sizeof(op->key), "shared-%02zu", mt_rng_below(&rng, SHARED_KEYS))
+                      : snprintf(op->key, sizeof(op->key), "w%u-%06zu", w, i);
+    op->key_len = (size_t)key_len;
+    op->seq = (uint64_t)i * r->writers + w + 1;
+    op->type = mt_rng_below(&rng, 7) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    int value_len = snprintf(op->value, sizeof(op->value), "v%u-%zu-%" PRIx64, w, i, mt_rng_next(&rng));
+    op->value_len = op->type == MT_TYPE_DELETION && i % 2 == 0 ? 0 : (size_t)value_len;
+    op->status = MT_INVALID_ARGUMENT; /* not attempted */
+  }
+}
+
+static const writer_op *op_of_seq(const writers_race *r, uint64_t seq) {
+  if (seq == 0) return NULL;
+  uint64_t w = (seq - 1) % r->writers, i = (seq - 1) / r->writers;
+  if (i >= r->logs[w].count) return NULL;
+  return &r->logs[w].ops[i];
+}
+
+static bool slice_is(mt_slice slice, const char *data, size_t len) {
+  return slice.len == len && (len == 0 || memcmp(slice.data, data, len) == 0);
+}
+
+static bool entry_is_op(const mt_entry *entry, const writer_op *op) {
+  return entry->seq == op->seq && entry->type == op->type && slice_is(entry->user_key, op->key, op->key_len) &&
+         slice_is(entry->value, op->value, op->value_len);
+}
+
+static void *writer_main(void *arg) {
+  thread_arg *self = arg;
+  writers_race *r = self->race;
+  writer_log *log = &r->logs[self->index];
+  for (size_t i = 0; i < log->count && !atomic_load_explicit(&r->failed, memory_order_relaxed); i++) {
+    writer_op *op = &log->ops[i];
+    op->status = mt_memtable_add(r->table, op->seq, op->type, op->key, op->key_len, op->value, op->value_len);
+    if (op->status != MT_OK) {
+      race_fail(r, "writer %u: add of %s seq %" PRIu64 " returned %s (seed %" PRIu64 ")", self->index, op->key,
+                op->seq, mt_status_str(op->status), r->seed);
+      return NULL;
+    }
+    /* Release: the add and op->status above happen before any read that acquires i + 1. */
+    atomic_store_explicit(&log->published, i + 1, memory_order_release);
+  }
+  return NULL;
+}
+
+/* A reader's pass: a published op must be found by get at its own seq, exactly as written; a short scan from
+ * a random key must show entries in strictly ascending internal-key order, each one an op that some writer
+ * makes, byte for byte (never half-written, never invented). */
+static bool read_pass(writers_race *r, thread_arg *self, uint64_t *rng) {
+  unsigned w = (unsigned)mt_rng_below(rng, r->writers);
+  size_t published = atomic_load_explicit(&r->logs[w].published, memory_order_acquire);
+  if (published > 0) {
+    const writer_op *op = &r->logs[w].ops[mt_rng_below(rng, published)];
+    mt_entry found;
+    mt_status status = mt_memtable_get_entry(r->table, op->key, op->key_len, op->seq, &found);
+    mt_status expected = op->type == MT_TYPE_VALUE ? MT_OK : MT_DELETED;
+    if (status != expected || !entry_is_op(&found, op)) {
+      race_fail(r, "reader %u: get(%s, %" PRIu64 ") published by writer %u returned %s%s (seed %" PRIu64 ")",
+                self->index, op->key, op->seq, w, mt_status_str(status),
+                status == expected ? " with another entry" : "", r->seed);
+      return false;
+    }
+  }
+  mt_memtable_iter *iter = mt_memtable_iter_create(r->table);
+  if (iter == NULL) {
+    race_fail(r, "reader %u: iterator creation failed", self->index);
+    return false;
+  }
+  char target[24];
+  int target_len = snprintf(target, sizeof(target), "w%zu-%06zu", mt_rng_below(rng, r->writers),
+                            mt_rng_below(rng, OPS_PER_WRITER));
+  mt_memtable_iter_seek(iter, target, (size_t)target_len, MT_MAX_SEQUENCE);
+  const writer_op *previous = NULL;
+  bool ok = true;
+  for (int step = 0; step < 32 && mt_memtable_iter_valid(iter); step++, mt_memtable_iter_next(iter)) {
+    mt_entry entry = {mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter), mt_memtable_iter_type(iter),
+                      mt_memtable_iter_value(iter)};
+    const writer_op *op = op_of_seq(r, entry.seq);
+    if (op == NULL || !entry_is_op(&entry, op)) {
+      race_fail(r, "reader %u: scan met seq %" PRIu64 " that no writer added as read (seed %" PRIu64 ")",
+                self->index, entry.seq, r->seed);
+      ok = false;
+      break;
+    }
+    if (previous != NULL) {
+      int order = model_bytewise(previous->key, previous->key_len, op->key, op->key_len);
+      if (order > 0 || (order == 0 && previous->seq <= op->seq)) {
+        race_fail(r, "reader %u: scan out of order: %s/%" PRIu64 " then %s/%" PRIu64 " (seed %" PRIu64 ")",
+                  self->index, previous->key, previous->seq, op->key, op->seq, r->seed);
+        ok = false;
+        break;
+      }
+    }
+    previous = op;
+  }
+  if (ok && mt_memtable_iter_status(iter) != MT_OK) {
+    race_fail(r, "reader %u: scan ended with %s", self->index, mt_status_str(mt_memtable_iter_status(iter)));
+    ok = false;
+  }
+  mt_memtable_iter_destroy(iter);
+  return ok;
+}
+
+static void *reader_main(void *arg) {
+  thread_arg *self = arg;
+  writers_race *r = self->race;
+  uint64_t rng = r->seed + 1000 + self->index;
+  long checks = 0;
+  while (!atomic_load_explicit(&r->quit, memory_order_acquire) && read_pass(r, self, &rng)) checks++;
+  atomic_fetch_add_explicit(&r->reader_checks, checks, memory_order_relaxed);
+  return NULL;
+}
+
+static int compare_ops(const void *a, const void *b) {
+  const writer_op *x = *(const writer_op *const *)a, *y = *(const writer_op *const *)b;
+  int order = model_bytewise(x->key, x->key_len, y->key, y->key_len);
+  if (order != 0) return order;
+  return x->seq > y->seq ? -1 : x->seq < y->seq ? 1 : 0;
+}
+
+/* The table after the writers joined against the union of their logs, sorted in internal-key order: the
+ * internal iterator must show each op exactly once, in that order, and nothing else. */
+static void check_table_is_union_of_logs(writers_race *r) {
+  size_t total = 0;
+  uint64_t deletions = 0;
+  for (unsigned w = 0; w < r->writers; w++) total += r->logs[w].count;
+  const writer_op **sorted = malloc(total * sizeof(*sorted));
+  assert_non_null(sorted);
+  size_t n = 0;
+  for (unsigned w = 0; w < r->writers; w++) {
+    for (size_t i = 0; i < r->logs[w].count; i++) {
+      sorted[n++] = &r->logs[w].ops[i];
+      if (r->logs[w].ops[i].type == MT_TYPE_DELETION) deletions++;
+    }
+  }
+  qsort(sorted, total, sizeof(*sorted), compare_ops);
+  mt_memtable_iter *iter = mt_memtable_iter_create(r->table);
+  assert_non_null(iter);
+  mt_memtable_iter_seek_to_first(iter);
+  for (size_t i = 0; i < total; i++, mt_memtable_iter_next(iter)) {
+    if (!mt_memtable_iter_valid(iter)) fail_msg("entry %zu of %zu missing (seed %" PRIu64 ")", i, total, r->seed);
+    mt_entry entry = {mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter), mt_memtable_iter_type(iter),
+                      mt_memtable_iter_value(iter)};
+    if (!entry_is_op(&entry, sorted[i]))
+      fail_msg("entry %zu is seq %" PRIu64 ", expected %s/%" PRIu64 " (seed %" PRIu64 ")", i, entry.seq,
+               sorted[i]->key, sorted[i]->seq, r->seed);
+  }
+  assert_false(mt_memtable_iter_valid(iter));
+  assert_int_equal(mt_memtable_iter_status(iter), MT_OK);
+  mt_memtable_iter_destroy(iter);
+  free(sorted);
+  assert_int_equal(mt_memtable_validate(r->table), MT_OK);
+  assert_int_equal(mt_memtable_entry_count(r->table), total);
+  assert_int_equal(mt_memtable_deletion_count(r->table), deletions);
+  uint64_t smallest = 0, largest = 0;
+  assert_int_equal(mt_memtable_sequence_range(r->table, &smallest, &largest), MT_OK);
+  assert_int_equal(smallest, 1);
+  assert_int_equal(largest, (uint64_t)OPS_PER_WRITER * r->writers);
+}
+
+static void run_writers_and_readers(unsigned writers, unsigned readers, uint64_t seed) {
+  writers_race *r = calloc(1, sizeof(*r));
+  assert_non_null(r);
+  r->writers = writers;
+  r->readers = readers;
+  r->seed = seed;
+  r->logs = calloc(writers, sizeof(*r->logs));
+  assert_non_null(r->logs);
+  atomic_flag_clear(&r->failure_taken);
+  for (unsigned w = 0; w < writers; w++) generate_ops(r, w);
+  mt_memtable_options options = concurrent_options();
+  r->table = new_table(&options);
+  pthread_t writer_threads[MAX_WRITERS], reader_threads[MAX_READERS];
+  thread_arg writer_args[MAX_WRITERS], reader_args[MAX_READERS];
+  for (unsigned i = 0; i < readers; i++) {
+    reader_args[i] = (thread_arg){r, i};
+    assert_int_equal(pthread_create(&reader_threads[i], NULL, reader_main, &reader_args[i]), 0);
+  }
+  for (unsigned w = 0; w < writers; w++) {
+    writer_args[w] = (thread_arg){r, w};
+    assert_int_equal(pthread_create(&writer_threads[w], NULL, writer_main, &writer_args[w]), 0);
+  }
+  for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(writer_threads[w], NULL), 0);
+  atomic_store_explicit(&r->quit, true, memory_order_release);
+  for (unsigned i = 0; i < readers; i++) assert_int_equal(pthread_join(reader_threads[i], NULL), 0);
+  if (atomic_load_explicit(&r->failed, memory_order_acquire)) fail_msg("%s", r->failure);
+  check_table_is_union_of_logs(r);
+  print_message("%u writers, %u readers: %ld reader passes (seed %" PRIu64 ")\n", writers, readers,
+                atomic_load_explicit(&r->reader_checks, memory_order_relaxed), seed);
+  mt_memtable_unref(r->table);
+  free(r->logs);
+  free(r);
+}
+
+static void memtable_concurrent_test_two_writers_one_reader_union_of_logs(void **state) {
+  (void)state;
+  run_writers_and_readers(2, 1, 0x12a1);
+}
+
+static void memtable_concurrent_test_three_writers_two_readers_union_of_logs(void **state) {
+  (void)state;
+  run_writers_and_readers(3, 2, 0x12a2);
+}
+
+static void memtable_concurrent_test_four_writers_two_readers_union_of_logs(void **state) {
+  (void)state;
+  run_writers_and_readers(4, 2, 0x12a3);
+}
+
+/* The exact same (key, seq) from several threads at once, many rounds. Even threads add a value, odd ones a
+ * deletion (a different internal key, the same user key and seq): still one entry per (key, seq). Exactly
+ * one add per round returns MT_OK, the others MT_EXISTS, and the stored entry is the winner's. */
+enum { DUPLICATE_THREADS = 3, DUPLICATE_ROUNDS = 400 };
+
+typedef struct duplicate_race {
+  mt_memtable *table;
+  thread_gate gate;
+  mt_status statuses[DUPLICATE_THREADS][DUPLICATE_ROUNDS];
+} duplicate_race;
+
+typedef struct duplicate_arg {
+  duplicate_race *race;
+  unsigned index;
+} duplicate_arg;
+
+static int duplicate_key(char *buf, int round) { return snprintf(buf, 16, "dup-%d", round % 7); }
+static int duplicate_value(char *buf, unsigned thread) { return snprintf(buf, 16, "thread-%u", thread); }
+static mt_entry_type duplicate_type(unsigned thread) { return thread % 2 == 0 ? MT_TYPE_VALUE : MT_TYPE_DELETION; }
+
+static void *duplicate_adder_main(void *arg) {
+  duplicate_arg *adder = arg;
+  char key[16], value[16];
+  int value_len = duplicate_value(value, adder->index);
+  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
+    int key_len = duplicate_key(key, round);
+    thread_gate_wait(&adder->race->gate);
+    adder->race->statuses[adder->index][round] =
+        mt_memtable_add(adder->race->table, (uint64_t)round + 1, duplicate_type(adder->index), key, (size_t)key_len,
+                        value, (size_t)value_len);
+  }
+  return NULL;
+}
+
+static void memtable_concurrent_test_same_entry_raced_accepted_exactly_once(void **state) {
+  (void)state;
+  duplicate_race *race = calloc(1, sizeof(*race));
+  assert_non_null(race);
+  mt_memtable_options options = concurrent_options();
+  race->table = new_table(&options);
+  assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
+  pthread_t threads[DUPLICATE_THREADS];
+  duplicate_arg args[DUPLICATE_THREADS];
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
+    args[t] = (duplicate_arg){race, t};
+    assert_int_equal(pthread_create(&threads[t], NULL, duplicate_adder_main, &args[t]), 0);
+  }
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  uint64_t deletions = 0;
+  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
+    int ok = 0, exists = 0;
+    unsigned winner = 0;
+    for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
+      if (race->statuses[t][round] == MT_OK) {
+        ok++;
+        winner = t;
+      } else if (race->statuses[t][round] == MT_EXISTS) {
+        exists++;
+      }
+    }
+    if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", round, ok, exists);
+    char key[16], value[16];
+    int key_len = duplicate_key(key, round), value_len = duplicate_value(value, winner);
+    mt_entry found;
+    mt_status status = mt_memtable_get_entry(race->table, key, (size_t)key_len, (uint64_t)round + 1, &found);
+    assert_int_equal(status, duplicate_type(winner) == MT_TYPE_VALUE ? MT_OK : MT_DELETED);
+    assert_int_equal(found.seq, (uint64_t)round + 1);
+    assert_true(slice_is(found.value, value, (size_t)value_len));
+    if (duplicate_type(winner) == MT_TYPE_DELETION) deletions++;
+  }
+  assert_int_equal(mt_memtable_entry_count(race->table), DUPLICATE_ROUNDS);
+  assert_int_equal(mt_memtable_deletion_count(race->table), deletions);
+  assert_int_equal(mt_memtable_validate(race->table), MT_OK);
+  mt_memtable_iter *iter = mt_memtable_iter_create(race->table);
+  assert_non_null(iter);
+  size_t entries = 0;
+  for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) entries++;
+  assert_int_equal(entries, DUPLICATE_ROUNDS);
+  mt_memtable_iter_destroy(iter);
+  thread_gate_destroy(&race->gate);
+  mt_memtable_unref(race->table);
+  free(race);
+}
+
+/* A thread-safe failing allocator for the arena of a concurrent table (support/allocator.h's is for one
+ * thread): an atomic call counter fails call fail_at (1-based, 0 never), or every call from it on; each block
+ * carries its size, so a free with another size is counted; live blocks are counted atomically. */
+typedef struct shared_allocator {
+  _Atomic size_t calls;
+  _Atomic size_t failures;
+  _Atomic size_t live_blocks;
+  _Atomic size_t bad_frees;
+  _Atomic size_t fail_at;
+  bool fail_after;
+} shared_allocator;
+
+enum { SHARED_PREFIX = 32 };
+
+static void *shared_alloc(void *ctx, size_t size) {
+  shared_allocator *allocator = ctx;
+  /* Relaxed: the counter only has to hand each call a distinct number; fail_at is set before the threads start. */
+  size_t call = atomic_fetch_add_explicit(&allocator->calls, 1, memory_order_relaxed) + 1;
+  size_t fail_at = atomic_load_explicit(&allocator->fail_at, memory_order_relaxed);
+  if (fail_at != 0 && (call == fail_at || (allocator->fail_after && call > fail_at))) {
+    atomic_fetch_add_explicit(&allocator->failures, 1, memory_order_relaxed);
+    return NULL;
+  }
+  char *memory = malloc(SHARED_PREFIX + size);
+  if (memory == NULL) return NULL;
+  memcpy(memory, &size, sizeof(size));
+  atomic_fetch_add_explicit(&allocator->live_blocks, 1, memory_order_relaxed);
+  return memory + SHARED_PREFIX;
+}
+
+static void shared_free(void *ctx, void *ptr, size_t size) {
+  shared_allocator *allocator = ctx;
+  char *memory = (char *)ptr - SHARED_PREFIX;
+  size_t allocated;
+  memcpy(&allocated, memory, sizeof(allocated));
+  if (allocated != size) {
+    atomic_fetch_add_explicit(&allocator->bad_frees, 1, memory_order_relaxed);
+    return; /* leaked on purpose: the size is wrong, so is the pointer perhaps */
+  }
+  atomic_fetch_sub_explicit(&allocator->live_blocks, 1, memory_order_relaxed);
+  free(memory);
+}
+
+/* Writers add their disjoint keys; a refusal (MT_NOMEM or, with a capacity, MT_FULL) is retried up to
+ * `retries` times and then ends the writer. Every op's status is recorded. */
+typedef struct failing_race {
+  mt_memtable *table;
+  unsigned writers;
+  int retries;
+  mt_status refusal; /* the only non-OK status allowed */
+  writer_log *logs;
+  _Atomic int unexpected; /* an add status other than MT_OK and the refusal, 0 (MT_OK) if none */
+} failing_race;
+
+typedef struct failing_arg {
+  failing_race *race;
+  unsigned index;
+} failing_arg;
+
+static void *failing_writer_main(void *arg) {
+  failing_arg *self = arg;
+  failing_race *r = self->race;
+  writer_log *log = &r->logs[self->index];
+  for (size_t i = 0; i < log->count; i++) {
+    writer_op *op = &log->ops[i];
+    int attempts = 0;
+    do {
+      op->status = mt_memtable_add(r->table, op->seq, op->type, op->key, op->key_len, op->value, op->value_len);
+    } while (op->status == r->refusal && attempts++ < r->retries);
+    if (op->status != MT_OK) {
+      if (op->status != r->refusal) atomic_store_explicit(&r->unexpected, (int)op->status, memory_order_relaxed);
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+static void failing_ops(writer_log *log, unsigned w, unsigned writers, size_t count) {
+  assert_true(count <= OPS_PER_WRITER);
+  log->count = count;
+  for (size_t i = 0; i < count; i++) {
+    writer_op *op = &log->ops[i];
+    op->key_len = (size_t)snprintf(op->key, sizeof(op->key), "w%u-%06zu", w, i);
+    op->seq = (uint64_t)i * writers + w + 1;
+    op->type = i % 5 == 4 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    op->value_len = (size_t)snprintf(op->value, sizeof(op->value), "value-%u-%zu-padding-padding", w, i);
+    op->status = MT_INVALID_ARGUMENT; /* not attempted */
+  }
+}
+
+/* After the race: every op that returned MT_OK is found, every other op is not, the counts are exact and the
+ * table validates. Returns how many ops were accepted. */
+static size_t check_accepted_ops(failing_race *r, const char *what, size_t fail_at) {
+  size_t accepted = 0;
+  uint64_t deletions = 0;
+  for (unsigned w = 0; w < r->writers; w++) {
+    for (size_t i = 0; i < r->logs[w].count; i++) {
+      const writer_op *op = &r->logs[w].ops[i];
+      mt_entry found;
+      mt_status status = mt_memtable_get_entry(r->table, op->key, op->key_len, MT_MAX_SEQUENCE, &found);
+      if (op->status == MT_OK) {
+        accepted++;
+        if (op->type == MT_TYPE_DELETION) deletions++;
+        if (status != (op->type == MT_TYPE_VALUE ? MT_OK : MT_DELETED) || !entry_is_op(&found, op))
+          fail_msg("%s (fail_at %zu): accepted %s missing: %s", what, fail_at, op->key, mt_status_str(status));
+      } else if (status != MT_NOT_FOUND) {
+        fail_msg("%s (fail_at %zu): refused %s (%s) is present", what, fail_at, op->key, mt_status_str(op->status));
+      }
+    }
+  }
+  assert_int_equal(mt_memtable_validate(r->table), MT_OK);
+  assert_int_equal(mt_memtable_entry_count(r->table), accepted);
+  assert_int_equal(mt_memtable_deletion_count(r->table), deletions);
+  return accepted;
+}
+
+enum { FAILING_OPS = OPS_PER_WRITER < 400 ? OPS_PER_WRITER : 400 }; /* fits a writer_log */
+
+static void run_failing_allocator(size_t fail_offset, bool fail_after, int retries, unsigned writers) {
+  shared_allocator allocator = {0};
+  mt_memtable_options options = concurrent_options();
+  options.arena.block_size = 1024;
+  options.arena.allocator = (mt_allocator){shared_alloc, shared_free, &allocator};
+  mt_memtable *table = new_table(&options);
+  /* Relaxed: the threads that read it are created after (pthread_create orders it). */
+  size_t fail_at = atomic_load_explicit(&allocator.calls, memory_order_relaxed) + fail_offset;
+  atomic_store_explicit(&allocator.fail_at, fail_at, memory_order_relaxed);
+  allocator.fail_after = fail_after;
+  failing_race r = {table, writers, retries, MT_NOMEM, calloc(writers, sizeof(writer_log)), MT_OK};
+  assert_non_null(r.logs);
+  for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
+  pthread_t threads[MAX_WRITERS];
+  failing_arg args[MAX_WRITERS];
+  for (unsigned w = 0; w < writers; w++) {
+    args[w] = (failing_arg){&r, w};
+    assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
+  }
+  for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
+  int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
+  if (unexpected != MT_OK)
+    fail_msg("fail_at %zu: an add returned %s, neither MT_OK nor MT_NOMEM", fail_at, mt_status_str((mt_status)unexpected));
+  size_t accepted = check_accepted_ops(&r, fail_after ? "allocator fails from" : "allocator fails once", fail_at);
+  if (!fail_after && retries > 0) assert_int_equal(accepted, (size_t)FAILING_OPS * writers);
+  if (fail_after) assert_true(accepted < (size_t)FAILING_OPS * writers); /* the failure was reached */
+  assert_true(atomic_load_explicit(&allocator.failures, memory_order_relaxed) >= 1);
+  mt_memtable_unref(table);
+  assert_int_equal(atomic_load_explicit(&allocator.live_blocks, memory_order_relaxed), 0);
+  assert_int_equal(atomic_load_explicit(&allocator.bad_frees, memory_order_relaxed), 0);
+  free(r.logs);
+}
+
+static void memtable_concurrent_test_allocator_fails_once_mid_race_writers_retry(void **state) {
+  (void)state;
+  for (size_t offset = 1; offset <= 12; offset++) run_failing_allocator(offset, false, 1, 3);
+}
+
+static void memtable_concurrent_test_allocator_fails_for_good_mid_race_writers_stop(void **state) {
+  (void)state;
+  for (size_t offset = 1; offset <= 12; offset++) run_failing_allocator(offset, true, 0, 3);
+}
+
+/* Capacity reached mid-race: each writer stops at its first MT_FULL; what was accepted is all there, and the
+ * table never holds more than its capacity. */
+static void memtable_concurrent_test_capacity_reached_mid_race(void **state) {
+  (void)state;
+  for (unsigned writers = 2; writers <= MAX_WRITERS; writers++) {
+    mt_memtable_options options = concurrent_options();
+    options.arena.capacity = 24 * 1024;
+    mt_memtable *table = new_table(&options);
+    failing_race r = {table, writers, 0, MT_FULL, calloc(writers, sizeof(writer_log)), MT_OK};
+    assert_non_null(r.logs);
+    for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
+    pthread_t threads[MAX_WRITERS];
+    failing_arg args[MAX_WRITERS];
+    for (unsigned w = 0; w < writers; w++) {
+      args[w] = (failing_arg){&r, w};
+      assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
+    }
+    for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
+    int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
+    if (unexpected != MT_OK)
+      fail_msg("%u writers: an add returned %s, neither MT_OK nor MT_FULL", writers, mt_status_str((mt_status)unexpected));
+    size_t accepted = check_accepted_ops(&r, "capacity", 0);
+    assert_true(accepted > 0);
+    assert_true(accepted < (size_t)FAILING_OPS * writers);
+    assert_true(mt_memtable_approximate_memory_usage(table) <= options.arena.capacity + 4096);
+    mt_memtable_unref(table);
+    free(r.logs);
+  }
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(memtable_concurrent_test_two_writers_one_reader_union_of_logs),
+      cmocka_unit_test(memtable_concurrent_test_three_writers_two_readers_union_of_logs),
+      cmocka_unit_test(memtable_concurrent_test_four_writers_two_readers_union_of_logs),
+      cmocka_unit_test(memtable_concurrent_test_same_entry_raced_accepted_exactly_once),
+      cmocka_unit_test(memtable_concurrent_test_allocator_fails_once_mid_race_writers_retry),
+      cmocka_unit_test(memtable_concurrent_test_allocator_fails_for_good_mid_race_writers_stop),
+      cmocka_unit_test(memtable_concurrent_test_capacity_reached_mid_race),
+  };
+  return MT_RUN_TESTS(tests, argc, argv);
+}
