@@ -267,6 +267,8 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   if (arena == NULL || options == NULL || options->compare == NULL) return MT_INVALID_ARGUMENT;
   if (options->max_height < 1 || options->max_height > MT_SKIPLIST_MAX_HEIGHT_LIMIT) return MT_INVALID_ARGUMENT;
   if (options->branching < 2) return MT_INVALID_ARGUMENT;
+  /* Many writers allocate nodes at once: only an arena in concurrent mode allows that. */
+  if (options->concurrent_inserts && !mt_arena_is_concurrent(arena)) return MT_INVALID_ARGUMENT;
   size_t splice_size = 2 * (size_t)options->max_height * sizeof(skiplist_node *);
   void *memory;
   mt_status status = mt_arena_try_allocate(arena, sizeof(mt_skiplist) + splice_size, alignof(mt_skiplist), &memory);
@@ -534,15 +536,21 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
   }
   if (seen != expected) return MT_CORRUPTION;
 
-  /* Each higher level must be a non-empty (its first node raised the height) in-order subsequence of the
-   * level below (so of level 0, and so strictly ascending without comparing again). Nodes are matched by
-   * address against the already-checked level below before anything of them is read, and each link is
-   * checked to lie in the arena before it is read. Heights are not stored, so a link that names a node
-   * shorter than its level cannot be told from a real one unless what it reads there breaks the rest. */
+  /* Each higher level must be an in-order subsequence of the level below (so of level 0, and so strictly
+   * ascending without comparing again). With one writer every level below the height is non-empty (its
+   * first node raised the height); concurrent writers raise the height before linking, and one refused as a
+   * duplicate leaves it raised, so there the top levels may be empty - but never a level below a non-empty
+   * one (a node is linked bottom up). Nodes are matched by address against the already-checked level below
+   * before anything of them is read, and each link is checked to lie in the arena before it is read. Heights
+   * are not stored, so a link that names a node shorter than its level cannot be told from a real one unless
+   * what it reads there breaks the rest. */
+  bool empty_below = false;
   for (int level = 1; level < height; level++) {
     const skiplist_node *below = skiplist_load_next_acquire(list, head, level - 1);
     const skiplist_node *node = skiplist_load_next_acquire(list, head, level);
-    if (node == NULL) return MT_CORRUPTION;
+    if (node == NULL && !list->concurrent) return MT_CORRUPTION;
+    if (node != NULL && empty_below) return MT_CORRUPTION;
+    if (node == NULL) empty_below = true;
     for (; node != NULL; node = skiplist_load_next_acquire(list, node, level)) {
       while (below != NULL && below != node) below = skiplist_load_next_acquire(list, below, level - 1);
       if (below == NULL || !link_is_readable(list, node, level)) return MT_CORRUPTION;

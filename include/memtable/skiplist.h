@@ -63,7 +63,8 @@ MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
 /* Creates an empty list whose header and nodes live in `arena` (which must outlive every use of the list;
  * destroying the arena frees the list, there is no separate destroy). On MT_OK *out is the list; otherwise
  * *out is NULL and the status says why: MT_INVALID_ARGUMENT (out, arena, options or compare NULL,
- * max_height or branching out of range), or the arena's MT_FULL / MT_NOMEM. */
+ * max_height or branching out of range, concurrent_inserts on an arena not in concurrent mode), or the
+ * arena's MT_FULL / MT_NOMEM. */
 MT_API mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *options, mt_skiplist **out);
 
 /* As mt_skiplist_try_create, returning the list, or NULL for any failure. */

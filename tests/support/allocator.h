@@ -8,7 +8,8 @@
  * alloc in O(1) (a pointer never handed out is read just before it: ASan reports that as the caller's bug)
  * and test_allocator_owns can say whether a range lies inside a live block. A mismatched free is counted
  * and leaked on purpose (LSan then names the block too); with fail_on_misuse it also ends the run through
- * mt_support_fail. The hooks are not thread-safe: the library calls them from the writer thread only.
+ * mt_support_fail. The hooks are not thread-safe: the library calls them from the writer thread only, or
+ * (an arena in concurrent mode) from any writer, under the arena's mutex.
  * Start from TEST_ALLOCATOR_INIT (or zero); blocks go back through the library, which frees what it took. */
 #ifndef MEMTABLE_SUPPORT_ALLOCATOR_H
 #define MEMTABLE_SUPPORT_ALLOCATOR_H
