@@ -213,10 +213,12 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   table->bloom_words = NULL;
   table->bloom_bits = 0;
   table->bloom_probes = 0;
-  atomic_init(&table->entry_count, 0);
-  atomic_init(&table->deletion_count, 0);
-  atomic_init(&table->smallest_seq, UINT64_MAX);
-  atomic_init(&table->largest_seq, 0);
+  for (unsigned i = 0; i < MT_STRIPES; i++) {
+    atomic_init(&table->stats[i].entries, 0);
+    atomic_init(&table->stats[i].deletions, 0);
+    atomic_init(&table->stats[i].smallest_seq, UINT64_MAX);
+    atomic_init(&table->stats[i].largest_seq, 0);
+  }
   atomic_init(&table->frozen, false);
   table->concurrent_writes = opts.concurrent_writes;
 
@@ -277,17 +279,19 @@ static inline void writer_increment(_Atomic uint64_t *counter) {
   atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-/* Concurrent writers: the same statistics by read-modify-write. Relaxed: they publish no memory. */
+/* Concurrent writers: the same statistics, in the thread's stripe, by read-modify-write (a stripe may be
+ * shared). Relaxed: they publish no memory. */
 static void record_added_concurrently(mt_memtable *table, uint64_t seq, mt_entry_type type) {
-  atomic_fetch_add_explicit(&table->entry_count, 1, memory_order_relaxed);
-  if (type == MT_TYPE_DELETION) atomic_fetch_add_explicit(&table->deletion_count, 1, memory_order_relaxed);
+  memtable_stats *stats = &table->stats[thread_stripe()];
+  atomic_fetch_add_explicit(&stats->entries, 1, memory_order_relaxed);
+  if (type == MT_TYPE_DELETION) atomic_fetch_add_explicit(&stats->deletions, 1, memory_order_relaxed);
   /* Relaxed both ways: a bound is a statistic; a failed exchange reloads it and the loop re-checks. */
-  uint64_t smallest = atomic_load_explicit(&table->smallest_seq, memory_order_relaxed);
-  while (seq < smallest && !atomic_compare_exchange_weak_explicit(&table->smallest_seq, &smallest, seq,
+  uint64_t smallest = atomic_load_explicit(&stats->smallest_seq, memory_order_relaxed);
+  while (seq < smallest && !atomic_compare_exchange_weak_explicit(&stats->smallest_seq, &smallest, seq,
                                                                   memory_order_relaxed, memory_order_relaxed)) {
   }
-  uint64_t largest = atomic_load_explicit(&table->largest_seq, memory_order_relaxed);
-  while (seq > largest && !atomic_compare_exchange_weak_explicit(&table->largest_seq, &largest, seq,
+  uint64_t largest = atomic_load_explicit(&stats->largest_seq, memory_order_relaxed);
+  while (seq > largest && !atomic_compare_exchange_weak_explicit(&stats->largest_seq, &largest, seq,
                                                                  memory_order_relaxed, memory_order_relaxed)) {
   }
 }
@@ -297,14 +301,15 @@ static void record_added(mt_memtable *table, uint64_t seq, mt_entry_type type) {
     record_added_concurrently(table, seq, type);
     return;
   }
-  writer_increment(&table->entry_count);
-  if (type == MT_TYPE_DELETION) writer_increment(&table->deletion_count);
+  memtable_stats *stats = &table->stats[0];
+  writer_increment(&stats->entries);
+  if (type == MT_TYPE_DELETION) writer_increment(&stats->deletions);
   /* Relaxed, as above; a reader may see one bound updated before the other (see mt_memtable_sequence_range). */
-  if (seq < atomic_load_explicit(&table->smallest_seq, memory_order_relaxed)) {
-    atomic_store_explicit(&table->smallest_seq, seq, memory_order_relaxed);
+  if (seq < atomic_load_explicit(&stats->smallest_seq, memory_order_relaxed)) {
+    atomic_store_explicit(&stats->smallest_seq, seq, memory_order_relaxed);
   }
-  if (seq > atomic_load_explicit(&table->largest_seq, memory_order_relaxed)) {
-    atomic_store_explicit(&table->largest_seq, seq, memory_order_relaxed);
+  if (seq > atomic_load_explicit(&stats->largest_seq, memory_order_relaxed)) {
+    atomic_store_explicit(&stats->largest_seq, seq, memory_order_relaxed);
   }
 }
 
@@ -416,22 +421,35 @@ size_t mt_memtable_approximate_memory_usage(const mt_memtable *table) {
   return table == NULL ? 0 : mt_arena_memory_usage(table->arena);
 }
 
-uint64_t mt_memtable_entry_count(const mt_memtable *table) {
-  /* Relaxed: a statistic (see record_added). */
-  return table == NULL ? 0 : atomic_load_explicit(&table->entry_count, memory_order_relaxed);
+/* Relaxed: statistics (see record_added); with concurrent writers the sum of the stripes may lag adds in
+ * flight, and is exact once they are done. */
+static uint64_t sum_stripes(const mt_memtable *table, bool deletions) {
+  uint64_t sum = 0;
+  unsigned stripes = table->concurrent_writes ? MT_STRIPES : 1;
+  for (unsigned i = 0; i < stripes; i++) {
+    const _Atomic uint64_t *counter = deletions ? &table->stats[i].deletions : &table->stats[i].entries;
+    sum += atomic_load_explicit(counter, memory_order_relaxed);
+  }
+  return sum;
 }
 
-uint64_t mt_memtable_deletion_count(const mt_memtable *table) {
-  /* Relaxed: a statistic (see record_added). */
-  return table == NULL ? 0 : atomic_load_explicit(&table->deletion_count, memory_order_relaxed);
-}
+uint64_t mt_memtable_entry_count(const mt_memtable *table) { return table == NULL ? 0 : sum_stripes(table, false); }
+
+uint64_t mt_memtable_deletion_count(const mt_memtable *table) { return table == NULL ? 0 : sum_stripes(table, true); }
 
 mt_status mt_memtable_sequence_range(const mt_memtable *table, uint64_t *smallest, uint64_t *largest) {
   if (table == NULL || smallest == NULL || largest == NULL) return MT_INVALID_ARGUMENT;
-  /* Relaxed: statistics (see record_added); both bounds only widen, so any pair read is a range some
+  /* Relaxed: statistics (see record_added); every bound only widens, so any pair read is a range some
    * prefix of the adds produced, or empty. */
-  uint64_t low = atomic_load_explicit(&table->smallest_seq, memory_order_relaxed);
-  uint64_t high = atomic_load_explicit(&table->largest_seq, memory_order_relaxed);
+  uint64_t low = UINT64_MAX, high = 0;
+  unsigned stripes = table->concurrent_writes ? MT_STRIPES : 1;
+  for (unsigned i = 0; i < stripes; i++) {
+    uint64_t stripe_low = atomic_load_explicit(&table->stats[i].smallest_seq, memory_order_relaxed);
+    uint64_t stripe_high = atomic_load_explicit(&table->stats[i].largest_seq, memory_order_relaxed);
+    if (stripe_low > stripe_high) continue; /* unused, or its first add half recorded */
+    if (stripe_low < low) low = stripe_low;
+    if (stripe_high > high) high = stripe_high;
+  }
   if (low > high) return MT_NOT_FOUND;
   *smallest = low;
   *largest = high;

@@ -22,6 +22,7 @@
 
 #include "memtable/coding.h"
 #include "memtable/skiplist_inline.h"
+#include "memtable/thread_stripe.h"
 
 #define MEMTABLE_CACHE_LINE_BYTES 64
 
@@ -32,6 +33,13 @@
 #define MEMTABLE_NOINLINE
 #define MEMTABLE_PREFETCH(address) ((void)(address))
 #endif
+
+typedef struct memtable_stats {
+  alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t entries;
+  _Atomic uint64_t deletions;
+  _Atomic uint64_t smallest_seq;
+  _Atomic uint64_t largest_seq;
+} memtable_stats;
 
 struct mt_memtable {
   /* Starts at 1 (the creator's). The last unref destroys the arena, and this header with it. */
@@ -49,14 +57,12 @@ struct mt_memtable {
   _Atomic uint64_t *bloom_words;
   uint64_t bloom_bits;
   unsigned bloom_probes;
-  /* Written by the writer only (frozen also by mt_memtable_freeze), read by anyone. On their own cache line:
-   * the writer's update on every add would otherwise take the line holding the fields above, which every
-   * get reads. smallest_seq > largest_seq while the table is empty. */
-  alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t entry_count;
-  _Atomic uint64_t deletion_count;
-  _Atomic uint64_t smallest_seq;
-  _Atomic uint64_t largest_seq;
-  _Atomic bool frozen;
+  _Atomic bool frozen; /* set once, by mt_memtable_freeze */
+  /* The statistics every add updates, read by anyone: a single writer uses stats[0]; concurrent writers
+   * each their thread's stripe (thread_stripe.h). On their own cache lines: the writers' updates would
+   * otherwise take the line holding the fields above, which every get reads. A stripe's smallest_seq is
+   * above its largest_seq while no add has used it. */
+  memtable_stats stats[MT_STRIPES];
 };
 
 /* A skiplist position and the entry decoded there. */

@@ -290,7 +290,7 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   list->head = head;
   list->arena = arena;
   atomic_init(&list->height, 1);
-  atomic_init(&list->count, 0);
+  for (unsigned i = 0; i < MT_STRIPES; i++) atomic_init(&list->counts[i].value, 0);
   list->random_state = options->seed;
   list->reserve_state = options->seed;
   list->grow_threshold = UINT64_MAX / (uint64_t)options->branching;
@@ -412,8 +412,9 @@ static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
       }
     }
   }
-  /* Relaxed: a statistic shared by the writers; it publishes no memory. */
-  atomic_fetch_add_explicit(&list->count, 1, memory_order_relaxed);
+  /* Relaxed: a statistic (a stripe may be shared by two writers, hence the read-modify-write); it publishes
+   * no memory. */
+  atomic_fetch_add_explicit(&list->counts[thread_stripe()].value, 1, memory_order_relaxed);
   return MT_OK;
 }
 
@@ -467,8 +468,8 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
   for (int level = 0; level < height; level++) prev[level] = node;
   /* Relaxed load and store: only this writer changes count, and count publishes no memory. A multi-writer
    * insert would use a relaxed fetch_add. */
-  size_t count = atomic_load_explicit(&list->count, memory_order_relaxed);
-  atomic_store_explicit(&list->count, count + 1, memory_order_relaxed);
+  size_t count = atomic_load_explicit(&list->counts[0].value, memory_order_relaxed);
+  atomic_store_explicit(&list->counts[0].value, count + 1, memory_order_relaxed);
   return MT_OK;
 }
 
@@ -491,7 +492,10 @@ bool mt_skiplist_contains(const mt_skiplist *list, const char *key) {
 size_t mt_skiplist_count(const mt_skiplist *list) {
   if (list == NULL) return 0;
   /* Relaxed: a statistic; it orders nothing. */
-  return atomic_load_explicit(&list->count, memory_order_relaxed);
+  size_t count = 0;
+  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
+  for (unsigned i = 0; i < stripes; i++) count += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
+  return count;
 }
 
 /* Link `level` of node is aligned and lies inside the arena, so it can be read. */

@@ -25,6 +25,8 @@
 
 #include <memtable/skiplist.h>
 
+#include "memtable/thread_stripe.h"
+
 typedef struct skiplist_node skiplist_node; /* never defined: the layout above is addressed by hand */
 typedef _Atomic(skiplist_node *) skiplist_link;
 
@@ -53,10 +55,14 @@ struct mt_skiplist {
    * the acquire on that link makes visible. */
   _Atomic int height;
 
-  /* Writer state, on its own cache line so the writer's stores do not evict the fields above from the
-   * readers' caches. With concurrent writers only count is used here (the rest is per call or per thread). */
-  alignas(SKIPLIST_CACHE_LINE) _Atomic size_t count; /* written by the writers, read by any thread: a statistic */
-  uint64_t random_state;   /* splitmix64 state for tower heights */
+  /* Keys linked: a single writer counts in counts[0]; concurrent writers each in their thread's stripe
+   * (thread_stripe.h), so they do not all read-modify-write one line. Read by any thread (the sum). */
+  struct {
+    alignas(SKIPLIST_CACHE_LINE) _Atomic size_t value;
+  } counts[MT_STRIPES];
+  /* Single-writer state, on its own cache line so the writer's stores do not evict the fields above from the
+   * readers' caches. Concurrent writers keep theirs per call and per thread instead. */
+  alignas(SKIPLIST_CACHE_LINE) uint64_t random_state;   /* splitmix64 state for tower heights */
   uint64_t reserve_state;  /* random_state before the latest mt_skiplist_allocate_key: a refused node rewinds it */
   uint64_t grow_threshold; /* a random value below this adds a level: probability 1/branching */
   /* splice[0..max_height) = prev, splice[max_height..2*max_height) = next: after every completed insert,
