@@ -22,7 +22,7 @@ for exe in $targets; do
   "$exe" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
     -artifact_prefix="fuzz-artifacts/$name/" "$scratch/$name" "$here/corpus/$name" >"$scratch/$name.log" 2>&1 ||
     status=$?
-  grep -E "^(stat::|Done |==[0-9]+==|SUMMARY|memtable_fuzz:|arena_fuzz:|entry_decode_fuzz:)" "$scratch/$name.log" | tail -n 40
+  grep -E "^(stat::|Done |==[0-9]+==|SUMMARY|[a-z_]+_fuzz:)" "$scratch/$name.log" | tail -n 40
   if [ "$status" -ne 0 ]; then
     tail -n 80 "$scratch/$name.log"
     echo "$name failed (exit $status); reproducer in fuzz-artifacts/$name/" >&2
