@@ -109,6 +109,18 @@ static inline size_t entry_encoded_size(size_t key_len, size_t value_len) {
   return header + key_len + value_len;
 }
 
+/* A lookup key: varint32(key_len + 8) | key | fixed64(seq << 8 | type), the prefix an entry with this user key
+ * and seq starts with, so it compares like one. Its size, and its encoding into dst (which holds that
+ * size; key_len <= MT_MAX_KEY_LEN). The type byte is MT_TYPE_VALUE, LevelDB's kValueTypeForSeek: the
+ * memtable's comparator never reads it. */
+static inline size_t lookup_key_size(size_t key_len) { return varint32_length((uint32_t)(key_len + 8)) + key_len + 8; }
+
+static inline void lookup_key_encode(char *dst, const void *key, size_t key_len, uint64_t seq) {
+  char *p = encode_varint32(dst, (uint32_t)(key_len + 8));
+  if (key_len != 0) memcpy(p, key, key_len);
+  encode_fixed64(p + key_len, pack_tag(seq, MT_TYPE_VALUE));
+}
+
 /* Writes an entry whose arguments the caller has validated into dst, which holds entry_encoded_size bytes;
  * returns the end. */
 static inline char *entry_encode_unchecked(char *dst, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,

@@ -19,9 +19,7 @@ void memtable_reader_free(const mt_memtable *table, void *ptr, size_t size) {
   table->reader_allocator.free(table->reader_allocator.ctx, ptr, size);
 }
 
-/* varint32(key_len + 8) | key | fixed64(seq << 8 | type): compares like a stored entry. The comparator
- * never reads the type (an entry's identity is its user key and seq), so the type byte is left as
- * MT_TYPE_VALUE, LevelDB's kValueTypeForSeek. */
+/* A lookup key (coding.h), on the stack when it is short. */
 typedef struct lookup_key {
   char *data;
   size_t size;
@@ -31,15 +29,13 @@ typedef struct lookup_key {
 static mt_status lookup_key_build(const mt_memtable *table, lookup_key *lookup, mt_slice key, uint64_t seq) {
   if ((key.data == NULL && key.len != 0) || key.len > MT_MAX_KEY_LEN) return MT_INVALID_ARGUMENT;
   if (seq > MT_MAX_SEQUENCE) seq = MT_MAX_SEQUENCE;
-  lookup->size = varint32_length((uint32_t)(key.len + 8)) + key.len + 8;
+  lookup->size = lookup_key_size(key.len);
   lookup->data = lookup->stack;
   if (lookup->size > sizeof(lookup->stack)) {
     lookup->data = memtable_reader_alloc(table, lookup->size);
     if (lookup->data == NULL) return MT_NOMEM;
   }
-  char *p = encode_varint32(lookup->data, (uint32_t)(key.len + 8));
-  if (key.len != 0) memcpy(p, key.data, key.len);
-  encode_fixed64(p + key.len, pack_tag(seq, MT_TYPE_VALUE));
+  lookup_key_encode(lookup->data, key.data, key.len, seq);
   return MT_OK;
 }
 

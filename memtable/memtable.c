@@ -17,6 +17,9 @@
 #include "memtable/memtable_internal.h"
 
 #define BLOOM_MAX_PROBES 30
+/* mt_memtable_add_batch searches this many entries at once, their lookup keys in this much stack. */
+#define BATCH_CHUNK 32
+#define BATCH_LOOKUP_BYTES 4096
 
 /* The user key and tag of an encoded entry (or lookup key) whose bytes are trusted. The skiplist hands
  * the comparator no sizes, so the length prefix is read unchecked but never beyond its 5 bytes, and an
@@ -330,9 +333,11 @@ static inline bool is_frozen(const mt_memtable *table) {
   return atomic_load_explicit(&table->frozen, memory_order_relaxed);
 }
 
-/* Adds one checked entry of entry_len encoded bytes. */
+/* Adds one checked entry of entry_len encoded bytes; position (NULL: none) is where the batch's interleaved
+ * search found it falls. */
 static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
-                             const void *value, size_t value_len, size_t entry_len) {
+                             const void *value, size_t value_len, size_t entry_len,
+                             const mt_skiplist_position *position) {
   char *stored;
   mt_status status = mt_skiplist_allocate_key(table->list, entry_len + table->checksum_bytes, &stored);
   if (status != MT_OK) return status;
@@ -344,7 +349,7 @@ static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type typ
   if (table->bloom_words != NULL) bloom_add(table, user_key_hash(key, key_len));
 
   /* A duplicate is refused and its node given back to the arena (the skiplist's contract). */
-  status = mt_skiplist_insert_allocated(table->list, stored);
+  status = mt_skiplist_insert_allocated_at(table->list, stored, position);
   if (status != MT_OK) return status;
   record_added(table, seq, type);
   return MT_OK;
@@ -357,7 +362,7 @@ mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, 
   mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
   if (status != MT_OK) return status;
   if (is_frozen(table)) return MT_FROZEN;
-  return add_checked(table, seq, type, key, key_len, value, value_len, entry_len);
+  return add_checked(table, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
 mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
@@ -376,15 +381,34 @@ mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt
     if (status != MT_OK) return status;
   }
   if (is_frozen(table)) return MT_FROZEN;
-  for (size_t i = 0; i < count; i++) {
-    const mt_memtable_batch_entry *e = &entries[i];
-    /* The next entry's key bytes are read by its search while this one links: start fetching them. */
-    if (i + 1 < count && entries[i + 1].key_len != 0) MEMTABLE_PREFETCH(entries[i + 1].key);
-    size_t entry_len = entry_encoded_size(e->key_len, e->value_len);
-    mt_status status = add_checked(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
-                                   entry_len);
-    if (status != MT_OK) return status;
-    if (applied != NULL) *applied = i + 1;
+  /* One writer: the batch's searches run interleaved, a chunk at a time (mt_skiplist_find_positions), so
+   * their cache misses overlap; each entry is then linked from its position. Concurrent writers search one
+   * entry at a time (the positions would go stale under the other writers anyway). */
+  size_t chunk = table->concurrent_writes ? 0 : BATCH_CHUNK;
+  for (size_t base = 0; base < count;) {
+    char scratch[BATCH_LOOKUP_BYTES];
+    const char *targets[BATCH_CHUNK];
+    mt_skiplist_position positions[BATCH_CHUNK];
+    size_t found = 0, used = 0;
+    while (found < chunk && base + found < count) {
+      const mt_memtable_batch_entry *e = &entries[base + found];
+      size_t size = lookup_key_size(e->key_len);
+      if (size > sizeof(scratch) - used) break; /* long keys: searched one by one below */
+      lookup_key_encode(scratch + used, e->key, e->key_len, first_seq + base + found);
+      targets[found++] = scratch + used;
+      used += size;
+    }
+    if (found != 0) mt_skiplist_find_positions(table->list, targets, found, positions);
+    size_t step = found != 0 ? found : 1;
+    for (size_t i = base; i < base + step; i++) {
+      const mt_memtable_batch_entry *e = &entries[i];
+      size_t entry_len = entry_encoded_size(e->key_len, e->value_len);
+      mt_status status = add_checked(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
+                                     entry_len, found != 0 ? &positions[i - base] : NULL);
+      if (status != MT_OK) return status;
+      if (applied != NULL) *applied = i + 1;
+    }
+    base += step;
   }
   return MT_OK;
 }

@@ -355,8 +355,11 @@ static inline bool splice_brackets(const mt_skiplist *list, const char *key) {
   return next == NULL || compare_keys(list, node_key(next), key) > 0;
 }
 
-/* With concurrent writers: walks level `level` right from *before (which sorts before key) to the gap key
- * falls in, updating *before and *after; true when the node there equals key. */
+static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
+                      skiplist_node *const *next);
+
+/* Walks level `level` right from *before (which sorts before key) to the gap key falls in, updating
+ * *before and *after; true when the node there equals key. */
 static bool find_gap_on_level(const mt_skiplist *list, const char *key, int level, skiplist_node **before,
                               skiplist_node **after) {
   skiplist_node *node = *before;
@@ -458,18 +461,118 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
      * height field; storing it before the node is linked is what LevelDB does and is safe either way. */
     atomic_store_explicit(&list->height, height, memory_order_relaxed);
   }
-  for (int level = 0; level < height; level++) store_next_relaxed(list, node, level, next[level]);
-  /* Bottom up, so a reader that finds the node on level i can also find it on every level below.
-   * Multi-writer: each writer keeps its own splice, and this store becomes a compare-and-swap of
-   * prev[level]'s link from next[level] to node (release on success, relaxed on failure); on failure the
-   * writer re-searches that level from prev[level], resets node's link with store_next_relaxed (node is
-   * still unreachable at that level) and retries. height would grow by CAS, count by fetch_add. */
-  for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
+  link_node(list, node, height, prev, next);
   for (int level = 0; level < height; level++) prev[level] = node;
-  /* Relaxed load and store: only this writer changes count, and count publishes no memory. A multi-writer
-   * insert would use a relaxed fetch_add. */
+  return MT_OK;
+}
+
+/* Single writer: links node (height levels) between prev[i] and next[i] on each level and counts it. */
+static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
+                      skiplist_node *const *next) {
+  for (int level = 0; level < height; level++) store_next_relaxed(list, node, level, next[level]);
+  /* Bottom up, so a reader that finds the node on level i can also find it on every level below. (Several
+   * writers link by compare-and-swap instead: insert_concurrently.) */
+  for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
+  /* Relaxed load and store: only this writer changes count, and count publishes no memory. */
   size_t count = atomic_load_explicit(&list->counts[0].value, memory_order_relaxed);
   atomic_store_explicit(&list->counts[0].value, count + 1, memory_order_relaxed);
+}
+
+/* One search of mt_skiplist_find_positions, advanced a step at a time. */
+typedef struct position_search {
+  const char *target;
+  mt_skiplist_position *position;
+  const skiplist_node *node;      /* the last node known to sort before target on this level */
+  const skiplist_node *candidate; /* node's link on this level, being fetched */
+  const skiplist_node *known_not_less;
+  int level; /* -1: done */
+} position_search;
+
+/* Compares the candidate (fetched since the last step), moves right or down, and starts fetching the next
+ * candidate; returns false when the search is done. */
+static bool position_search_step(const mt_skiplist *list, position_search *search) {
+  const skiplist_node *candidate = search->candidate;
+  if (candidate != NULL && candidate != search->known_not_less &&
+      compare_keys(list, node_key(candidate), search->target) < 0) {
+    search->node = candidate;
+  } else {
+    search->position->before[search->level] = search->node;
+    search->position->after[search->level] = candidate;
+    search->known_not_less = candidate;
+    if (search->level == 0) {
+      search->level = -1;
+      return false;
+    }
+    search->level--;
+  }
+  search->candidate = skiplist_load_next_acquire(list, search->node, search->level);
+  if (search->candidate != NULL) SKIPLIST_PREFETCH(search->candidate);
+  return true;
+}
+
+void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targets, size_t count,
+                                mt_skiplist_position *positions) {
+  if (list == NULL || targets == NULL || positions == NULL) return;
+  enum { IN_FLIGHT = 16 };
+  position_search searches[IN_FLIGHT];
+  size_t started = 0, running = 0;
+  int height = load_height(list);
+  for (;;) {
+    /* Keep up to IN_FLIGHT searches going; each step of one overlaps its fetch with the others' steps. */
+    while (running < IN_FLIGHT && started < count) {
+      position_search *search = &searches[running++];
+      search->target = targets[started];
+      search->position = &positions[started++];
+      search->position->levels = height;
+      search->node = list->head;
+      search->known_not_less = NULL;
+      search->level = height - 1;
+      search->candidate = skiplist_load_next_acquire(list, list->head, search->level);
+      if (search->candidate != NULL) SKIPLIST_PREFETCH(search->candidate);
+    }
+    if (running == 0) return;
+    for (size_t i = 0; i < running;) {
+      if (position_search_step(list, &searches[i])) {
+        i++;
+      } else {
+        searches[i] = searches[--running];
+      }
+    }
+  }
+}
+
+mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position) {
+  if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
+  if (list->concurrent || position == NULL) return mt_skiplist_insert_allocated(list, key);
+  skiplist_node *node = node_of_key(key);
+  int height = stashed_height(list, node);
+  assert(height >= 1 && height <= list->max_height);
+  skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  bool hint_usable = position->levels >= 1 && position->levels <= list->max_height;
+  for (int level = 0; level < height && hint_usable; level++) {
+    /* Levels the finding search did not reach start from the head. A position's nodes stay on their levels
+     * (nothing is unlinked), so each level is only walked right past the nodes linked since. */
+    prev[level] = level < position->levels ? (skiplist_node *)(uintptr_t)position->before[level] : list->head;
+    if (prev[level] == NULL) prev[level] = list->head;
+    if (prev[level] != list->head && compare_keys(list, node_key(prev[level]), key) >= 0) {
+      hint_usable = false; /* a position for another key: search from the head instead */
+      break;
+    }
+    if (find_gap_on_level(list, key, level, &prev[level], &next[level])) {
+      assert(level == 0);
+      list->splice_is_valid = false;
+      give_back_node(list, node);
+      return MT_EXISTS;
+    }
+  }
+  if (!hint_usable) return mt_skiplist_insert_allocated(list, key);
+  if (height > load_height(list)) {
+    /* Relaxed: as in mt_skiplist_insert_allocated. */
+    atomic_store_explicit(&list->height, height, memory_order_relaxed);
+  }
+  link_node(list, node, height, prev, next);
+  list->splice_is_valid = false; /* the list's own splice no longer brackets the last insert */
   return MT_OK;
 }
 

@@ -284,6 +284,78 @@ static void memtable_add_batch_test_batches_from_several_threads_all_land(void *
   mt_memtable_unref(table);
 }
 
+/* The batched path (interleaved searches, then links from the positions found) answers exactly as the same
+ * entries added one by one: random batches whose keys repeat within and across batches (so some reuse a
+ * sequence number and are refused mid-batch), long keys among them, both tables
+ * compared entry by entry at the end. */
+static void memtable_add_batch_test_matches_adding_one_by_one(void **state) {
+  (void)state;
+  enum { BATCHES = 300, MAX_BATCH = 48, KEY_RANGE = 400 };
+  uint64_t rng = 20261201;
+  mt_memtable *batched = mt_memtable_create(NULL);
+  mt_memtable *single = mt_memtable_create(NULL);
+  assert_non_null(batched);
+  assert_non_null(single);
+  static char keys[MAX_BATCH][5000];
+  mt_memtable_batch_entry entries[MAX_BATCH];
+  uint64_t seq = 1;
+  for (int b = 0; b < BATCHES; b++) {
+    rng = rng * 6364136223846793005u + 1442695040888963407u;
+    size_t count = (size_t)(rng >> 33) % MAX_BATCH + 1;
+    /* Now and then a batch reuses the previous batch's sequence numbers: its first entries may collide. */
+    uint64_t first_seq = (rng >> 20) % 7 == 0 && seq > 1 ? seq - 1 : seq;
+    for (size_t i = 0; i < count; i++) {
+      rng = rng * 6364136223846793005u + 1442695040888963407u;
+      unsigned k = (unsigned)(rng >> 33) % KEY_RANGE;
+      size_t len = (size_t)snprintf(keys[i], sizeof(keys[i]), "key-%04u", k);
+      /* Long keys: some fill the batch's lookup scratch sooner, some do not fit it at all (searched alone). */
+      size_t long_len = k % 97 == 0 ? 5000 : k % 50 == 0 ? 280 : 0;
+      if (long_len != 0) {
+        memset(keys[i] + len, 'x', long_len - len);
+        len = long_len;
+      }
+      entries[i].type = (rng >> 20) % 5 == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+      entries[i].key = keys[i];
+      entries[i].key_len = len;
+      entries[i].value = keys[i];
+      entries[i].value_len = entries[i].type == MT_TYPE_DELETION ? 0 : len;
+    }
+    size_t applied = 99;
+    mt_status got = mt_memtable_add_batch(batched, first_seq, entries, count, &applied);
+    mt_status expected = MT_OK;
+    size_t expected_applied = 0;
+    for (size_t i = 0; i < count && expected == MT_OK; i++) {
+      expected = mt_memtable_add(single, first_seq + i, entries[i].type, entries[i].key, entries[i].key_len,
+                                 entries[i].value, entries[i].value_len);
+      if (expected == MT_OK) expected_applied++;
+    }
+    if (got != expected || applied != expected_applied) {
+      fail_msg("batch %d (%zu entries from seq %" PRIu64 "): %s with %zu applied, one by one %s with %zu", b, count,
+               first_seq, mt_status_str(got), applied, mt_status_str(expected), expected_applied);
+    }
+    seq = first_seq + count;
+  }
+  assert_int_equal(mt_memtable_entry_count(batched), mt_memtable_entry_count(single));
+  assert_int_equal(mt_memtable_approximate_memory_usage(batched), mt_memtable_approximate_memory_usage(single));
+  mt_memtable_iter *a = mt_memtable_iter_create(batched);
+  mt_memtable_iter *b = mt_memtable_iter_create(single);
+  assert_non_null(a);
+  assert_non_null(b);
+  for (mt_memtable_iter_seek_to_first(a), mt_memtable_iter_seek_to_first(b); mt_memtable_iter_valid(a);
+       mt_memtable_iter_next(a), mt_memtable_iter_next(b)) {
+    assert_true(mt_memtable_iter_valid(b));
+    mt_slice x = mt_memtable_iter_entry(a), y = mt_memtable_iter_entry(b);
+    assert_int_equal(x.len, y.len);
+    assert_memory_equal(x.data, y.data, x.len);
+  }
+  assert_false(mt_memtable_iter_valid(b));
+  mt_memtable_iter_destroy(a);
+  mt_memtable_iter_destroy(b);
+  assert_int_equal(mt_memtable_validate(batched), MT_OK);
+  mt_memtable_unref(batched);
+  mt_memtable_unref(single);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(memtable_add_batch_test_invalid_entry_applies_nothing),
@@ -293,6 +365,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_add_batch_test_empty_batch_is_ok),
       cmocka_unit_test(memtable_add_batch_test_frozen_table_applies_nothing),
       cmocka_unit_test(memtable_add_batch_test_batches_from_several_threads_all_land),
+      cmocka_unit_test(memtable_add_batch_test_matches_adding_one_by_one),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

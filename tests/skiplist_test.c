@@ -529,6 +529,67 @@ static void skiplist_test_seek_with_predecessor_matches_model(void **state) {
   mt_arena_destroy(arena);
 }
 
+/* Interleaved searches find what one search finds; inserting from those positions, in any order and after
+ * other inserts made them stale, builds the same list as plain inserts (duplicates refused alike). */
+static void skiplist_test_batch_positions_insert_like_plain_inserts(void **state) {
+  (void)state;
+  enum { BATCHES = 200, BATCH = 37, RANGE = 3000 };
+  const uint32_t seed = 77;
+  leveldb_random rnd = leveldb_random_make(seed);
+  mt_arena *arenas[2] = {mt_arena_create(NULL), mt_arena_create(NULL)};
+  mt_skiplist *batched = create_u64_list(arenas[0]);
+  mt_skiplist *plain = create_u64_list(arenas[1]);
+  assert_non_null(batched);
+  assert_non_null(plain);
+  static mt_skiplist_position positions[BATCH];
+  for (int b = 0; b < BATCHES; b++) {
+    uint64_t keys[BATCH];
+    char bytes[BATCH][sizeof(uint64_t)];
+    const char *targets[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+      keys[i] = leveldb_random_next(&rnd) % RANGE; /* repeats within and across batches */
+      memcpy(bytes[i], &keys[i], sizeof(keys[i]));
+      targets[i] = bytes[i];
+    }
+    mt_skiplist_find_positions(batched, targets, BATCH, positions);
+    for (int i = 0; i < BATCH; i++) {
+      /* Each position brackets its key as a plain seek does. */
+      mt_skiplist_iter iter;
+      mt_skiplist_iter_init(&iter, batched);
+      seek_u64(&iter, keys[i]);
+      const void *after = positions[i].after[0];
+      CHECK_SEEDED(after == NULL ? !mt_skiplist_iter_valid(&iter)
+                                 : mt_skiplist_iter_valid(&iter) && (const void *)mt_skiplist_iter_key(&iter) == after,
+                   seed);
+    }
+    for (int i = 0; i < BATCH; i++) {
+      char *buffer;
+      assert_int_equal(mt_skiplist_allocate_key(batched, sizeof(uint64_t), &buffer), MT_OK);
+      memcpy(buffer, &keys[i], sizeof(keys[i]));
+      /* Every third insert uses another key's position: it must notice and search instead. */
+      const mt_skiplist_position *position = &positions[i % 3 == 2 ? (i + 1) % BATCH : i];
+      mt_status got = mt_skiplist_insert_allocated_at(batched, buffer, position);
+      mt_status expected = insert_u64(plain, keys[i]);
+      CHECK_SEEDED(got == expected, seed);
+    }
+  }
+  assert_int_equal(mt_skiplist_count(batched), mt_skiplist_count(plain));
+  mt_skiplist_iter a, b;
+  mt_skiplist_iter_init(&a, batched);
+  mt_skiplist_iter_init(&b, plain);
+  for (mt_skiplist_iter_seek_to_first(&a), mt_skiplist_iter_seek_to_first(&b); mt_skiplist_iter_valid(&a);
+       mt_skiplist_iter_next(&a), mt_skiplist_iter_next(&b)) {
+    assert_true(mt_skiplist_iter_valid(&b));
+    assert_int_equal(iter_u64(&a), iter_u64(&b));
+  }
+  assert_false(mt_skiplist_iter_valid(&b));
+  assert_int_equal(mt_skiplist_validate(batched, NULL, NULL), MT_OK);
+  /* Refused duplicates gave their nodes back: both arenas hold the same. */
+  assert_int_equal(mt_arena_memory_usage(arenas[0]), mt_arena_memory_usage(arenas[1]));
+  mt_arena_destroy(arenas[0]);
+  mt_arena_destroy(arenas[1]);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(skiplist_test_empty),
@@ -540,6 +601,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_test_variable_length_keys),
       cmocka_unit_test(skiplist_test_insert_allocated_twice),
       cmocka_unit_test(skiplist_test_seek_with_predecessor_matches_model),
+      cmocka_unit_test(skiplist_test_batch_positions_insert_like_plain_inserts),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

@@ -83,6 +83,28 @@ MT_API mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, ch
  * before the reservation. MT_INVALID_ARGUMENT for NULL. Writer only. */
 MT_API mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key);
 
+/* Where a key falls in the list: on each level below `levels`, the last node before it and the one after
+ * (opaque; filled by mt_skiplist_find_positions). */
+typedef struct mt_skiplist_position {
+  const void *before[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  const void *after[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  int levels;
+} mt_skiplist_position;
+
+/* Finds where each of count targets falls (positions[i] for targets[i]), running up to 16 searches
+ * interleaved: each step of one compares a node fetched during the others' steps and starts fetching the
+ * next, so their cache misses overlap instead of queueing (memtable-bench fillbatch). A target compares like
+ * a key (it may be a lookup key the comparator understands). Any thread. */
+MT_API void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targets, size_t count,
+                                       mt_skiplist_position *positions);
+
+/* As mt_skiplist_insert_allocated, starting from a position mt_skiplist_find_positions found for a key that
+ * compares equal to this one: each level is walked right from it past whatever was linked since (other keys
+ * of the same batch, say), so no search from the head is needed. A position that does not fit the key is
+ * detected and a normal search made. With concurrent_inserts (or position NULL) the position is ignored.
+ * Writer only. */
+MT_API mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position);
+
 /* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */
 MT_API mt_status mt_skiplist_insert(mt_skiplist *list, const void *key, size_t key_size);
 
