@@ -28,10 +28,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MEMTABLE_NOINLINE __attribute__((noinline))
-#define MEMTABLE_PREFETCH(address) __builtin_prefetch(address)
 #else
 #define MEMTABLE_NOINLINE
-#define MEMTABLE_PREFETCH(address) ((void)(address))
 #endif
 
 typedef struct memtable_stats {
