@@ -349,7 +349,8 @@ static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type typ
   if (table->bloom_words != NULL) bloom_add(table, user_key_hash(key, key_len));
 
   /* A duplicate is refused and its node given back to the arena (the skiplist's contract). */
-  status = mt_skiplist_insert_allocated_at(table->list, stored, position);
+  status = position != NULL ? mt_skiplist_insert_allocated_at(table->list, stored, position)
+                            : mt_skiplist_insert_allocated(table->list, stored);
   if (status != MT_OK) return status;
   record_added(table, seq, type);
   return MT_OK;
