@@ -7,13 +7,14 @@
  *
  * The parts: options.c (flags, --help), results.c (the implementations and their samples), workload.c (keys,
  * values, read orders), group.c (the implementations' tables for a group of benchmarks), driver.c (the
- * benchmarks), fills.c (fillconcurrent, fillbatch), report.c (text and JSON), console.c (progress, fatal
+ * benchmarks), fills.c (fillconcurrent, fillbatch), chase.c (the machine's dependent-load latency), report.c (text and JSON), console.c (progress, fatal
  * errors); peer_memtable.c, peer_rocksdb.cc and peer_leveldb.cc put each implementation behind peer.h.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdint.h>
 
+#include "chase.h"
 #include "clock.h"
 #include "console.h"
 #include "driver.h"
@@ -27,6 +28,8 @@ int main(int argc, char **argv) {
   progress_init();
   register_impls();
   workload_prepare();
+  g_dependent_load_ns = measure_dependent_load_ns(false);
+  g_dependent_load_huge_ns = measure_dependent_load_ns(true);
   if (!g_options.json) print_text_header();
 
   uint64_t start = now_ns();

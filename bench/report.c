@@ -14,6 +14,7 @@
 
 #include <memtable/memtable.h>
 
+#include "chase.h"
 #include "clock.h"
 #include "options.h"
 #include "results.h"
@@ -131,6 +132,9 @@ void print_text_header(void) {
   if (selected(BENCH_FILLCONCURRENT) || selected(BENCH_FILLBATCH))
     printf("fillconcurrent writers %u, fillbatch batch size %u\n", g_options.writers, g_options.batch_size);
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
+  printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through a "
+         "random cycle over %zu MiB)\n",
+         g_dependent_load_ns, g_dependent_load_huge_ns, CHASE_BYTES >> 20);
   for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
   fflush(stdout);
 }
@@ -291,7 +295,8 @@ void print_json_report(double wall_seconds) {
   printf("{\n  \"tool\": \"memtable-bench\",\n  \"memtable_version\": %u,\n  \"machine\": {\"cpu\": ",
          mt_version_number());
   json_string(cpu);
-  printf(", \"online_cpus\": %ld, \"build\": ", sysconf(_SC_NPROCESSORS_ONLN));
+  printf(", \"online_cpus\": %ld, \"dependent_load_ns\": %.1f, \"dependent_load_huge_pages_ns\": %.1f, \"build\": ",
+         sysconf(_SC_NPROCESSORS_ONLN), g_dependent_load_ns, g_dependent_load_huge_ns);
   json_string(build_kind());
   printf("},\n  \"config\": {\"num\": %" PRIu64 ", \"key_size\": %zu, \"value_size\": %zu, \"reads\": %" PRIu64
          ", \"threads\": %u, \"seed\": %" PRIu64 ", \"repetitions\": %u, \"bloom_bits\": %u, "

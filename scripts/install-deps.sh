@@ -9,6 +9,7 @@ packages=(
   libcmocka-dev                       # tests
   libxxhash-dev                       # bloom filter and checksums
   librocksdb-dev libleveldb-dev       # benchmark peers
+  valgrind                            # bench/count-misses.sh (cache misses per operation)
 )
 
 missing=()
