@@ -382,10 +382,10 @@ mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt
     if (status != MT_OK) return status;
   }
   if (is_frozen(table)) return MT_FROZEN;
-  /* One writer: the batch's searches run interleaved, a chunk at a time (mt_skiplist_find_positions), so
-   * their cache misses overlap; each entry is then linked from its position. Concurrent writers search one
-   * entry at a time (the positions would go stale under the other writers anyway). */
-  size_t chunk = table->concurrent_writes ? 0 : BATCH_CHUNK;
+  /* The batch's searches run interleaved, a chunk at a time (mt_skiplist_find_positions), so their cache
+   * misses overlap; each entry is then linked from its position, walking right past what was linked since
+   * (by this batch, or by other writers with concurrent_writes). */
+  size_t chunk = BATCH_CHUNK;
   for (size_t base = 0; base < count;) {
     char scratch[BATCH_LOOKUP_BYTES];
     const char *targets[BATCH_CHUNK];

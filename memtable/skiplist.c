@@ -376,26 +376,23 @@ static bool find_gap_on_level(const mt_skiplist *list, const char *key, int leve
   }
 }
 
-/* The concurrent_inserts form of mt_skiplist_insert_allocated: see the invariants at the top. */
-static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
-  const char *key = node_key(node);
-  int height = stashed_height(list, node);
-  assert(height >= 1 && height <= list->max_height);
-  /* Raise the list's height first, so the search below starts high enough to fill every level the node
-   * needs. Relaxed both ways: the height publishes no memory (see the field); a failure reloads it. */
+/* Raises the list's height to at least `height` (concurrent writers), so that a search made after this starts
+ * high enough to fill every level the node needs. Relaxed both ways: the height publishes no memory (see the
+ * field); a failure reloads it. */
+static void raise_height_concurrently(mt_skiplist *list, int height) {
   int list_height = load_height(list);
   while (height > list_height &&
          !atomic_compare_exchange_weak_explicit(&list->height, &list_height, height, memory_order_relaxed,
                                                 memory_order_relaxed)) {
   }
-  skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
-  skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
-  bool equal;
-  (void)find_greater_or_equal(list, key, prev, next, &equal);
-  if (equal) {
-    give_back_node(list, node);
-    return MT_EXISTS;
-  }
+}
+
+/* Links node on levels [0, height) by compare-and-swap, bottom up, from the gaps prev/next (each level's
+ * prev sorts before the node; a failed swap searches that level again from it). MT_EXISTS (node given back)
+ * when an equal key wins the race on level 0. */
+static mt_status link_concurrently(mt_skiplist *list, skiplist_node *node, int height, skiplist_node **prev,
+                                   skiplist_node **next) {
+  const char *key = node_key(node);
   for (int level = 0; level < height; level++) {
     for (;;) {
       /* Relaxed: the node is not reachable on this level yet; the compare-and-swap below publishes it. */
@@ -419,6 +416,22 @@ static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
    * no memory. */
   atomic_fetch_add_explicit(&list->counts[thread_stripe()].value, 1, memory_order_relaxed);
   return MT_OK;
+}
+
+/* The concurrent_inserts form of mt_skiplist_insert_allocated: see the invariants at the top. */
+static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
+  int height = stashed_height(list, node);
+  assert(height >= 1 && height <= list->max_height);
+  raise_height_concurrently(list, height);
+  skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
+  bool equal;
+  (void)find_greater_or_equal(list, node_key(node), prev, next, &equal);
+  if (equal) {
+    give_back_node(list, node);
+    return MT_EXISTS;
+  }
+  return link_concurrently(list, node, height, prev, next);
 }
 
 mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
@@ -541,32 +554,55 @@ void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targ
   }
 }
 
+typedef enum position_gaps { GAPS_FOUND, GAPS_EQUAL, GAPS_UNUSABLE } position_gaps;
+
+/* The gaps a key of `height` levels falls in, walked right from a position found earlier: levels the finding
+ * search did not reach start from the head. A position's nodes stay on their levels (nothing is unlinked),
+ * so each level is only walked past the nodes linked since. GAPS_UNUSABLE for a position of another key. */
+static position_gaps gaps_from_position(const mt_skiplist *list, const char *key, int height,
+                                        const mt_skiplist_position *position, skiplist_node **prev,
+                                        skiplist_node **next) {
+  if (position->levels < 1 || position->levels > list->max_height) return GAPS_UNUSABLE;
+  for (int level = 0; level < height; level++) {
+    prev[level] = level < position->levels ? (skiplist_node *)(uintptr_t)position->before[level] : list->head;
+    if (prev[level] == NULL) prev[level] = list->head;
+    if (prev[level] != list->head && compare_keys(list, node_key(prev[level]), key) >= 0) return GAPS_UNUSABLE;
+    if (find_gap_on_level(list, key, level, &prev[level], &next[level])) {
+      /* One writer: level 0 is walked first, and the node found there is on every level it reached. With
+       * concurrent writers an equal key may have been linked higher up since level 0 was walked; it is on
+       * level 0 too (links are made bottom up), so it equally refuses this one. */
+      assert(level == 0 || list->concurrent);
+      return GAPS_EQUAL;
+    }
+  }
+  return GAPS_FOUND;
+}
+
 mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position) {
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
-  if (list->concurrent || position == NULL) return mt_skiplist_insert_allocated(list, key);
+  if (position == NULL) return mt_skiplist_insert_allocated(list, key);
   skiplist_node *node = node_of_key(key);
   int height = stashed_height(list, node);
   assert(height >= 1 && height <= list->max_height);
   skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
   skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
-  bool hint_usable = position->levels >= 1 && position->levels <= list->max_height;
-  for (int level = 0; level < height && hint_usable; level++) {
-    /* Levels the finding search did not reach start from the head. A position's nodes stay on their levels
-     * (nothing is unlinked), so each level is only walked right past the nodes linked since. */
-    prev[level] = level < position->levels ? (skiplist_node *)(uintptr_t)position->before[level] : list->head;
-    if (prev[level] == NULL) prev[level] = list->head;
-    if (prev[level] != list->head && compare_keys(list, node_key(prev[level]), key) >= 0) {
-      hint_usable = false; /* a position for another key: search from the head instead */
-      break;
-    }
-    if (find_gap_on_level(list, key, level, &prev[level], &next[level])) {
-      assert(level == 0);
-      list->splice_is_valid = false;
+  if (list->concurrent) {
+    raise_height_concurrently(list, height);
+    position_gaps gaps = gaps_from_position(list, key, height, position, prev, next);
+    if (gaps == GAPS_UNUSABLE) return insert_concurrently(list, node);
+    if (gaps == GAPS_EQUAL) {
       give_back_node(list, node);
       return MT_EXISTS;
     }
+    return link_concurrently(list, node, height, prev, next);
   }
-  if (!hint_usable) return mt_skiplist_insert_allocated(list, key);
+  position_gaps gaps = gaps_from_position(list, key, height, position, prev, next);
+  if (gaps == GAPS_UNUSABLE) return mt_skiplist_insert_allocated(list, key);
+  if (gaps == GAPS_EQUAL) {
+    list->splice_is_valid = false;
+    give_back_node(list, node);
+    return MT_EXISTS;
+  }
   if (height > load_height(list)) {
     /* Relaxed: as in mt_skiplist_insert_allocated. */
     atomic_store_explicit(&list->height, height, memory_order_relaxed);

@@ -459,6 +459,85 @@ static void skiplist_test_concurrent_same_key_linked_exactly_once(void **state) 
   mt_arena_destroy(test.arena);
 }
 
+/* Inserts from positions found before the race (mt_skiplist_find_positions, as a write batch does): the
+ * threads insert the same keys, so every position is stale by the time it is used; each key must still be
+ * linked exactly once, in order, with every other insert answering MT_EXISTS. */
+enum { POSITIONED_KEYS = 24, POSITIONED_ROUNDS = 60 };
+
+typedef struct positioned_race {
+  mt_skiplist *list;
+  thread_gate gate;
+  mt_status statuses[DUPLICATE_THREADS][POSITIONED_ROUNDS][POSITIONED_KEYS];
+} positioned_race;
+
+typedef struct positioned_arg {
+  positioned_race *race;
+  unsigned index;
+} positioned_arg;
+
+static void *positioned_inserter_main(void *arg) {
+  positioned_arg *inserter = arg;
+  mt_skiplist *list = inserter->race->list;
+  static _Thread_local mt_skiplist_position positions[POSITIONED_KEYS];
+  for (int r = 0; r < POSITIONED_ROUNDS; r++) {
+    char bytes[POSITIONED_KEYS][sizeof(uint64_t)];
+    const char *targets[POSITIONED_KEYS];
+    uint64_t keys[POSITIONED_KEYS];
+    for (unsigned i = 0; i < POSITIONED_KEYS; i++) {
+      /* Each thread visits the round's keys in its own order. */
+      unsigned k = (i * 7 + inserter->index * 5) % POSITIONED_KEYS;
+      keys[i] = make_packed_key(k, (uint64_t)r + 1);
+      memcpy(bytes[i], &keys[i], sizeof(keys[i]));
+      targets[i] = bytes[i];
+    }
+    mt_skiplist_find_positions(list, targets, POSITIONED_KEYS, positions);
+    thread_gate_wait(&inserter->race->gate);
+    for (unsigned i = 0; i < POSITIONED_KEYS; i++) {
+      char *buffer;
+      mt_status status = mt_skiplist_allocate_key(list, sizeof(uint64_t), &buffer);
+      if (status == MT_OK) {
+        memcpy(buffer, &keys[i], sizeof(keys[i]));
+        status = mt_skiplist_insert_allocated_at(list, buffer, &positions[i]);
+      }
+      inserter->race->statuses[inserter->index][r][packed_k(keys[i])] = status;
+    }
+  }
+  return NULL;
+}
+
+static void skiplist_test_concurrent_inserts_from_stale_positions(void **state) {
+  (void)state;
+  concurrent_test test;
+  assert_true(concurrent_test_init(&test, ROCKSDB_KEYS));
+  positioned_race *race = calloc(1, sizeof(*race));
+  assert_non_null(race);
+  race->list = test.list;
+  assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
+  pthread_t threads[DUPLICATE_THREADS];
+  positioned_arg args[DUPLICATE_THREADS];
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
+    args[t] = (positioned_arg){race, t};
+    assert_int_equal(pthread_create(&threads[t], NULL, positioned_inserter_main, &args[t]), 0);
+  }
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (int r = 0; r < POSITIONED_ROUNDS; r++) {
+    for (unsigned k = 0; k < POSITIONED_KEYS; k++) {
+      int ok = 0, exists = 0;
+      for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
+        if (race->statuses[t][r][k] == MT_OK) ok++;
+        else if (race->statuses[t][r][k] == MT_EXISTS) exists++;
+      }
+      if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d key %u: %d MT_OK, %d MT_EXISTS", r, k, ok, exists);
+      assert_true(contains_u64(test.list, make_packed_key(k, (uint64_t)r + 1)));
+    }
+  }
+  assert_int_equal(mt_skiplist_count(test.list), POSITIONED_ROUNDS * POSITIONED_KEYS);
+  assert_int_equal(mt_skiplist_validate(test.list, NULL, NULL), MT_OK);
+  thread_gate_destroy(&race->gate);
+  free(race);
+  mt_arena_destroy(test.arena);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(skiplist_test_concurrent_insert_without_threads),
@@ -471,6 +550,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_test_concurrent_4_two_writers),
       cmocka_unit_test(skiplist_test_concurrent_5_four_writers),
       cmocka_unit_test(skiplist_test_concurrent_same_key_linked_exactly_once),
+      cmocka_unit_test(skiplist_test_concurrent_inserts_from_stale_positions),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

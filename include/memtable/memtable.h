@@ -175,9 +175,9 @@ typedef struct mt_memtable_batch_entry {
 /* Adds a write batch: entries[i] gets sequence number first_seq + i. Every entry is checked first, as
  * mt_memtable_add checks one: if any is invalid (or first_seq + count - 1 exceeds MT_MAX_SEQUENCE, or
  * entries is NULL with count > 0), nothing is applied and the call returns MT_INVALID_ARGUMENT (MT_FROZEN
- * likewise for a frozen table). Otherwise the entries are added in order. With one writer, the searches of
- * up to 32 entries at a time run interleaved first, so their cache misses overlap, and each entry is then
- * linked from the position found (walking past what the batch linked meanwhile); keys too long for the
+ * likewise for a frozen table). Otherwise the entries are added in order. The searches of up to 32 entries
+ * at a time run interleaved first, so their cache misses overlap, and each entry is then linked from the
+ * position found (walking past what the batch, or other writers, linked meanwhile); keys too long for the
  * batch's 4 KiB of lookup keys are searched alone. The first entry that fails (MT_EXISTS, MT_FULL,
  * MT_NOMEM) stops the batch:
  * the entries before it are applied and visible, it and the ones after are not. *applied (if not NULL)

@@ -101,8 +101,9 @@ MT_API void mt_skiplist_find_positions(const mt_skiplist *list, const char *cons
 /* As mt_skiplist_insert_allocated, starting from a position mt_skiplist_find_positions found for a key that
  * compares equal to this one: each level is walked right from it past whatever was linked since (other keys
  * of the same batch, say), so no search from the head is needed. A position that does not fit the key is
- * detected and a normal search made. With concurrent_inserts (or position NULL) the position is ignored.
- * Writer only. */
+ * detected and a normal search made (position NULL: a normal insert). With concurrent_inserts, positions go
+ * stale as other writers link, which the walk right absorbs; a failed compare-and-swap searches its level
+ * again from there, as any concurrent insert does. Writer only, or any thread with concurrent_inserts. */
 MT_API mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position);
 
 /* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */
