@@ -7,28 +7,14 @@
 #include <memtable/arena.h>
 
 #include "support/rng.h"
+#include "support/tsan.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define MT_TEST_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT_TEST_UNDER_TSAN 1
-#endif
-#endif
 
-#ifdef MT_TEST_UNDER_TSAN
-/* Read by the ThreadSanitizer runtime at start-up. A longer per-thread history lets it restore the stack of
- * a racing access made a while back; without that it drops the report, and the concurrent-reader test
- * would catch a non-atomic usage figure only some of the time. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void) {
-  return "history_size=7";
-}
-#endif
+MT_TEST_TSAN_LONG_HISTORY()
 
 /* Reads the usage figure until told to stop; counts what it saw for the main thread to assert on after
  * join (cmocka's asserts must stay on the test's thread). */

@@ -13,26 +13,13 @@
 
 #include "support/arena_checks.h"
 #include "support/rng.h"
+#include "support/tsan.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define MT_TEST_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT_TEST_UNDER_TSAN 1
-#endif
-#endif
 
-#ifdef MT_TEST_UNDER_TSAN
-/* As in arena_concurrency_test: a longer history lets ThreadSanitizer restore the stack of an older racing
- * access instead of dropping the report. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void) {
-  return "history_size=7";
-}
-#endif
+MT_TEST_TSAN_LONG_HISTORY()
 
 #define MAX_THREADS 4
 /* With 4096-byte blocks a chunk is 512 bytes, and a request whose size plus alignment - 1 is at most a

@@ -19,18 +19,12 @@
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/tsan.h"
 #include "support/thread_gate.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
 
 /* ThreadSanitizer slows every add about tenfold; a race shows in far fewer. */
-#ifdef UNDER_TSAN
+#ifdef MT_TEST_UNDER_TSAN
 #define OPS_PER_WRITER 300
 #else
 #define OPS_PER_WRITER 3000

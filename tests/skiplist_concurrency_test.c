@@ -7,6 +7,7 @@
 #include <memtable/skiplist.h>
 
 #include "support/rng.h"
+#include "support/tsan.h"
 #include "support/u64_list.h"
 
 #include <pthread.h>
@@ -177,14 +178,9 @@ static void *concurrent_reader_main(void *arg) {
 }
 
 /* ThreadSanitizer slows each round about tenfold (more on a loaded machine); a race shows in far fewer. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef MT_TEST_UNDER_TSAN
 #define CONCURRENT_ROUNDS 100
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CONCURRENT_ROUNDS 100
-#endif
-#endif
-#ifndef CONCURRENT_ROUNDS
+#else
 #define CONCURRENT_ROUNDS 1000 /* LevelDB's N */
 #endif
 

@@ -10,6 +10,7 @@
 #include <memtable/skiplist.h>
 
 #include "support/rng.h"
+#include "support/tsan.h"
 #include "support/thread_gate.h"
 #include "support/u64_list.h"
 
@@ -180,14 +181,9 @@ static void skiplist_test_concurrent_insert_without_threads(void **state) {
 }
 
 /* ThreadSanitizer slows each round about tenfold (more on a loaded machine); a race shows in far fewer. */
-#if defined(__SANITIZE_THREAD__)
+#ifdef MT_TEST_UNDER_TSAN
 #define CONCURRENT_ROUNDS 10
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CONCURRENT_ROUNDS 10
-#endif
-#endif
-#ifndef CONCURRENT_ROUNDS
+#else
 #define CONCURRENT_ROUNDS 100 /* RocksDB's and LevelDB's N is 1000: ten times the run time for no new interleaving kind */
 #endif
 
