@@ -1,7 +1,9 @@
 /* memtable/memtable.h - a LevelDB-compatible write buffer.
  *
- * Threading: mt_memtable_add requires external synchronization (one writer at a time). Gets and iterators
- * need no lock and may run while the writer adds; they require only that the caller holds a reference.
+ * Threading: mt_memtable_add and mt_memtable_add_batch require external synchronization (one writer at a
+ * time), unless the table was created with options.concurrent_writes: then any number of threads may add at
+ * once, with no lock. Gets and iterators need no lock and may run while writers add; they require only that
+ * the caller holds a reference.
  * mt_memtable_ref / mt_memtable_unref, mt_memtable_freeze and the statistics may be called from any thread.
  *
  * References: the creator holds one; each iterator holds its own from create to destroy, so a table stays
@@ -145,7 +147,8 @@ MT_API void mt_memtable_unref(mt_memtable *table);
  *   non-zero length;
  *   MT_FULL (arena capacity) or MT_NOMEM (allocator).
  * On any status but MT_OK nothing visible changed and the table stays valid and readable.
- * The bytes are copied; the caller keeps ownership of key and value. Writer only. */
+ * The bytes are copied; the caller keeps ownership of key and value. Writer only, or any thread with concurrent_writes (two threads adding the same key and seq at
+ * once: exactly one gets MT_OK, the other MT_EXISTS). */
 MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
                                  size_t key_len, const void *value, size_t value_len);
 
