@@ -23,6 +23,7 @@
 #include "options.h"
 #include "peer.h"
 #include "results.h"
+#include "versions.h"
 #include "workload.h"
 
 /* Fills every table, slice by slice in turn; records the fill's time (when timed_bench is a benchmark) and
@@ -409,4 +410,6 @@ void run_repetition(unsigned rep) {
     group_fill_batches(&group);
     group_end(&group);
   }
+
+  if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP)) run_versions(rep);
 }

@@ -11,7 +11,7 @@
 const char *const bench_names[BENCH_COUNT] = {
     "fillseq",  "fillrandom",  "readrandom", "readmissing",      "readmissing_bloom",
     "readseq",  "readreverse", "seekrandom", "readwhilewriting", "fillconcurrent",
-    "fillbatch",
+    "fillbatch", "readseq_versions", "readseq_versions_noskip",
 };
 
 bench_options g_options;
@@ -50,6 +50,14 @@ static void usage(FILE *out) {
           "                           consecutive keys: ours mt_memtable_add_batch, rocksdb the batch's\n"
           "                           entries one by one into the rep (what a WriteBatch does to it),\n"
           "                           leveldb one WriteBatch per DB::Write; entries per second\n"
+          "        readseq_versions   ours only (the peers have no memtable user view): N entries = N/20 keys x\n"
+          "                           20 versions added in random order, the newest version of every odd key\n"
+          "                           a tombstone; a full user-view scan at the latest snapshot with the\n"
+          "                           default max_sequential_skip (8); ops = visible keys returned\n"
+          "        readseq_versions_noskip  the same scan of the same table with MT_MEMTABLE_SKIP_NEVER\n"
+          "                           (the view steps through every version)\n",
+          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS);
+  fprintf(out,
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
           "      fill benchmark itself is selected. After fillconcurrent and fillbatch every key is looked up\n"
           "      and the table scanned (untimed).\n"
@@ -65,12 +73,13 @@ static void usage(FILE *out) {
           "  --repetitions=N       repetitions per implementation, medians reported (default 3, max %u)\n"
           "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
           "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
+          "  --max_sequential_skip=N  readseq_versions' threshold (default %u, the library's; %u = never)\n"
           "  --peers=LIST          rocksdb,leveldb (default: those built in), or none\n"
           "  --json                print one JSON document on stdout instead of the text report\n"
           "  --verbose             also print every repetition's figures\n"
           "  --help                this text\n",
-          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE,
-          MAX_BATCH_SIZE, MAX_REPETITIONS);
+          DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_REPETITIONS,
+          DEFAULT_MAX_SEQUENTIAL_SKIP, UINT32_MAX);
   fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
@@ -191,6 +200,7 @@ void parse_flags(int argc, char **argv) {
   g_options.batch_size = DEFAULT_BATCH_SIZE;
   g_options.repetitions = 3;
   g_options.seed = 1;
+  g_options.max_sequential_skip = DEFAULT_MAX_SEQUENTIAL_SKIP;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -211,7 +221,7 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
                  strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
-                 strcmp(name, "peers") == 0;
+                 strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
     if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
     if (strcmp(name, "json") == 0) {
@@ -243,6 +253,8 @@ void parse_flags(int argc, char **argv) {
       g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
     } else if (strcmp(name, "bloom_bits") == 0) {
       g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
+    } else if (strcmp(name, "max_sequential_skip") == 0) {
+      g_options.max_sequential_skip = (unsigned)parse_unsigned(name, value, 1, UINT32_MAX);
     } else if (strcmp(name, "checksum_bytes") == 0) {
       unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
       if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)

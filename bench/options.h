@@ -22,6 +22,8 @@ enum {
   BENCH_READWHILEWRITING,
   BENCH_FILLCONCURRENT,
   BENCH_FILLBATCH,
+  BENCH_READSEQ_VERSIONS,
+  BENCH_READSEQ_VERSIONS_NOSKIP,
   BENCH_COUNT
 };
 
@@ -41,6 +43,8 @@ extern const char *const bench_names[BENCH_COUNT];
 #define MAX_WRITERS 64u
 #define DEFAULT_BATCH_SIZE 32u
 #define MAX_BATCH_SIZE 65536u
+/* --max_sequential_skip: the library's default (MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP). */
+#define DEFAULT_MAX_SEQUENTIAL_SKIP 8u
 
 typedef struct bench_options {
   bool selected[BENCH_COUNT];
@@ -54,6 +58,7 @@ typedef struct bench_options {
   unsigned repetitions;
   unsigned bloom_bits;
   unsigned checksum_bytes;
+  unsigned max_sequential_skip; /* readseq_versions' threshold */
   uint64_t seed;
   bool want_rocksdb;
   bool want_leveldb;

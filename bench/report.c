@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "options.h"
 #include "results.h"
+#include "versions.h"
 
 typedef struct figures {
   bool present;
@@ -42,6 +43,11 @@ static double median(double *values, unsigned count) {
 
 static double sample_ops_per_sec(const sample *s) {
   return s->seconds > 0 ? (double)s->ops / s->seconds : 0.0;
+}
+
+/* readseq_versions and its noskip twin: ours only. */
+static bool is_versions_bench(unsigned bench) {
+  return bench == BENCH_READSEQ_VERSIONS || bench == BENCH_READSEQ_VERSIONS_NOSKIP;
 }
 
 static figures figures_for(size_t impl, unsigned bench) {
@@ -131,6 +137,9 @@ void print_text_header(void) {
          g_options.seed, g_options.repetitions);
   if (selected(BENCH_FILLCONCURRENT) || selected(BENCH_FILLBATCH))
     printf("fillconcurrent writers %u, fillbatch batch size %u\n", g_options.writers, g_options.batch_size);
+  if (selected(BENCH_READSEQ_VERSIONS))
+    printf("readseq_versions: %u versions per key, max_sequential_skip %u\n", VERSIONS_PER_KEY,
+           g_options.max_sequential_skip);
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
   printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through a "
          "random cycle over %zu MiB)\n",
@@ -174,6 +183,7 @@ void print_text_report(double wall_seconds) {
         const char *why = g_impls[i].skipped_reason;
         if (why[0] == '\0' && b == BENCH_READWHILEWRITING)
           why = "the readers got no CPU time before the writer finished: raise --num";
+        if (why[0] == '\0' && is_versions_bench(b)) why = "no memtable user view (ours only)";
         printf("%-18s : %-20s n/a%s%s\n", bench_names[b], g_impls[i].impl->label, why[0] ? " - " : "", why);
         continue;
       }
@@ -254,7 +264,16 @@ void print_text_report(double wall_seconds) {
     }
     printf("\n");
   }
+  figures skipping = figures_for(0, BENCH_READSEQ_VERSIONS);
+  figures stepping = figures_for(0, BENCH_READSEQ_VERSIONS_NOSKIP);
+  if (skipping.present && stepping.present && stepping.ops_per_sec > 0)
+    printf("readseq_versions: %.2fx the same scan without skipping (readseq_versions_noskip).\n",
+           skipping.ops_per_sec / stepping.ops_per_sec);
   bool peers_present = g_impl_count > 1;
+  if (peers_present && (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP)))
+    printf("readseq_versions: ours only. RocksDB's memtable rep and LevelDB's MemTable have no user view (their "
+           "DBIter builds it on top; RocksDB's reseeks after max_sequential_skip_in_iterations = 8 hidden "
+           "entries).\n");
   if (peers_present && selected(BENCH_READMISSING_BLOOM))
     printf("readmissing_bloom: ours with a %u bits/key bloom filter; the peers have no memtable filter.\n",
            missing_bloom_bits());
@@ -306,6 +325,7 @@ void print_json_report(double wall_seconds) {
          missing_bloom_bits(), g_options.checksum_bytes);
   /* Only with the benchmarks they configure, so other runs' documents stay as they were. */
   if (selected(BENCH_FILLCONCURRENT)) printf("\"writers\": %u, ", g_options.writers);
+  if (selected(BENCH_READSEQ_VERSIONS)) printf("\"max_sequential_skip\": %u, ", g_options.max_sequential_skip);
   if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);
   printf("\"benchmarks\": [");
   bool first = true;

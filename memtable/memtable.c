@@ -213,6 +213,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   table->reader_allocator = opts.reader_allocator;
   table->write_buffer_size = opts.write_buffer_size;
   table->checksum_bytes = cks;
+  table->max_sequential_skip =
+      opts.max_sequential_skip != 0 ? opts.max_sequential_skip : MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP;
   table->bloom_words = NULL;
   table->bloom_bits = 0;
   table->bloom_probes = 0;

@@ -49,6 +49,7 @@ struct mt_memtable {
   mt_allocator reader_allocator; /* iterators and long lookup keys, from any thread; both hooks set */
   size_t write_buffer_size;
   unsigned checksum_bytes; /* 0, 1, 2, 4 or 8 */
+  unsigned max_sequential_skip; /* >= 1; MT_MEMTABLE_SKIP_NEVER: the user view never searches to skip */
   bool concurrent_writes;  /* options.concurrent_writes: adds from many threads at once */
   /* Bloom filter over user keys, NULL when off. Bits are only ever set, by the writer, before the entry
    * that needs them is published. bloom_bits is a multiple of 64 (whole words). */

@@ -8,19 +8,21 @@
 #include "memtable/memtable_internal.h"
 
 /* The user view passes over versions it does not return. A step forward follows one link, a step back
- * is a search (the list has no back links); after this many steps over one key's versions it seeks
- * instead (RocksDB's max_sequential_skip_in_iterations). Without memory for a long key's lookup key it
- * keeps stepping. */
-#define STEPS_BEFORE_SEEK 4
+ * is a search (the list has no back links); after table->max_sequential_skip steps over one key's hidden
+ * versions it searches past the rest instead (RocksDB's max_sequential_skip_in_iterations). Without memory
+ * for a long key's lookup key it keeps stepping. */
+static inline bool skip_due(const mt_memtable *table, unsigned steps) {
+  return table->max_sequential_skip != MT_MEMTABLE_SKIP_NEVER && steps >= table->max_sequential_skip;
+}
 
 /* From a version of the cursor's user key newer than the snapshot: forward to the key's newest visible
  * version, or past the key when it has none. Returns the load status where the cursor stops. */
 static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_cursor *cursor, uint64_t snapshot_seq) {
   mt_slice user_key = cursor->entry.user_key; /* arena bytes: outlive the cursor's moves */
   bool may_seek = true;
-  for (int steps = 0;; steps++) {
+  for (unsigned steps = 0;; steps++) {
     mt_status status;
-    if (may_seek && steps >= STEPS_BEFORE_SEEK) {
+    if (may_seek && skip_due(table, steps)) {
       /* The first entry at or after (key, snapshot) is the answer whatever was linked meanwhile. */
       status = cursor_seek(table, cursor, user_key, snapshot_seq, false);
       if (status != MT_NOMEM) return status;
@@ -33,13 +35,13 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
   }
 }
 
-/* Forward past the remaining versions of the cursor's user key. One seek at most: after it, steps only, so
+/* Forward past the remaining versions of the cursor's user key. One search at most: after it, steps only, so
  * even a damaged order cannot send the walk round in circles. */
 static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cursor *cursor) {
   mt_slice user_key = cursor->entry.user_key;
   bool may_seek = true;
-  for (int steps = 0;; steps++) {
-    if (may_seek && steps >= STEPS_BEFORE_SEEK) {
+  for (unsigned steps = 0;; steps++) {
+    if (may_seek && skip_due(table, steps)) {
       may_seek = false;
       /* (key, 0) sorts after every version but one with seq 0: land on that or past the key. Even then the
        * steps go on until the key is left (a version may have been linked after the landing meanwhile). */
@@ -52,18 +54,18 @@ static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cu
 }
 
 /* Back past the remaining versions of the cursor's user key, to the previous key's last entry; steps_taken
- * counts steps already spent on this key. One seek at most, as above. */
-static mt_status cursor_back_past_user_key(const mt_memtable *table, entry_cursor *cursor, int steps_taken) {
+ * counts steps already spent on this key. One search at most, as above. */
+static mt_status cursor_back_past_user_key(const mt_memtable *table, entry_cursor *cursor, unsigned steps_taken) {
   mt_slice user_key = cursor->entry.user_key;
   bool may_seek = true;
-  for (int steps = steps_taken;; steps++) {
-    if (may_seek && steps >= STEPS_BEFORE_SEEK) {
+  for (unsigned steps = steps_taken;; steps++) {
+    if (may_seek && skip_due(table, steps)) {
       may_seek = false;
-      /* Every version has seq <= MT_MAX_SEQUENCE: land on the newest and step back from there. A newer
-       * version may be linked in front of it meanwhile, so the steps go on until the key is left. */
-      mt_status status = cursor_seek(table, cursor, user_key, MT_MAX_SEQUENCE, false);
-      if (status == MT_OK && !cursor_at_user_key(table, cursor, user_key)) return MT_CORRUPTION; /* order broken */
-      if (status != MT_NOMEM && status != MT_OK) return status;
+      /* The last entry at or before (key, MAX_SEQUENCE): before every version of the key but one with that
+       * sequence number (then the steps below pass it). A writer may link entries around the landing
+       * meanwhile; those before the key are simply not part of this pass. */
+      mt_status status = cursor_seek(table, cursor, user_key, MT_MAX_SEQUENCE, true);
+      if (status != MT_NOMEM && (status != MT_OK || !cursor_at_user_key(table, cursor, user_key))) return status;
     }
     mt_status status = cursor_step(table, cursor, false);
     if (status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) return status;
@@ -127,7 +129,7 @@ static void user_iter_find_forward(mt_memtable_user_iter *iter, mt_status load_s
 
 /* Moving backward from a key's last entry, the visible version closest to the front is the newest visible
  * one: a few versions are stepped over, remembering the last visible one met; past that, one seek finds
- * it and the key is passed by cursor_back_past_user_key. */
+ * it, and when it is not a value the key is passed by cursor_back_past_user_key. */
 static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_status) {
   const mt_memtable *table = iter->table;
   entry_cursor *cursor = &iter->cursor;
@@ -135,14 +137,14 @@ static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_
     mt_slice user_key = cursor->entry.user_key;
     entry_cursor newest_visible = *cursor;
     bool found = false;
-    for (int steps = 1;; steps++) {
+    for (unsigned steps = 1;; steps++) {
       if (cursor->entry.seq <= iter->snapshot_seq) {
         newest_visible = *cursor;
         found = true;
       }
       load_status = cursor_step(table, cursor, false);
       if (load_status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) break;
-      if (steps == STEPS_BEFORE_SEEK) {
+      if (steps == table->max_sequential_skip) { /* once: after a failed search (MT_NOMEM) it steps on */
         entry_cursor probe = *cursor;
         mt_status status = cursor_seek(table, &probe, user_key, iter->snapshot_seq, false);
         if (status == MT_CORRUPTION) {
@@ -152,6 +154,8 @@ static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_
         if (status == MT_OK && cursor_at_user_key(table, &probe, user_key)) {
           newest_visible = probe;
           found = true;
+          /* The answer: the next prev steps back from it (one search lands before the key's versions). */
+          if (probe.entry.type == MT_TYPE_VALUE) break;
         }
         if (status != MT_NOMEM) {
           load_status = cursor_back_past_user_key(table, cursor, steps);

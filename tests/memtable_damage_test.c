@@ -168,11 +168,14 @@ static void run_query(mt_memtable *table, size_t index, transcript *t) {
 }
 
 /* Versions of the keys b, d, ..., p: some keys with one version, some with several, deletions newest,
- * oldest and between, sequence numbers interleaved across keys. */
-static mt_memtable *damage_table(unsigned checksum_bytes) {
+ * oldest and between, sequence numbers interleaved across keys. With many_versions, n also gets versions
+ * 19..30 (a run of tombstones newest): more than the default max_sequential_skip, so the user view's skip
+ * searches run at snapshots 17 (inside n's versions) and UINT64_MAX. */
+static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = checksum_bytes;
+  options.max_sequential_skip = max_sequential_skip;
   options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
@@ -196,8 +199,19 @@ static mt_memtable *damage_table(unsigned checksum_bytes) {
                                      sizeof(value)),
                      MT_OK);
   }
+  for (uint64_t seq = 19; many_versions && seq <= 30; seq++) {
+    char value[DAMAGE_VALUE_LEN];
+    memset(value, 'n', sizeof(value));
+    snprintf(value, sizeof(value), "n%" PRIu64, seq);
+    value[strlen(value)] = '.';
+    mt_entry_type type = seq >= 28 || seq % 4 == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    assert_int_equal(mt_memtable_add(table, seq, type, "n", 1, value, type == MT_TYPE_VALUE ? sizeof(value) : 0),
+                     MT_OK);
+  }
   return table;
 }
+
+static mt_memtable *damage_table(unsigned checksum_bytes) { return damage_table_with(checksum_bytes, 0, false); }
 
 typedef struct stored_entry {
   char *bytes;
@@ -220,8 +234,10 @@ static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored
   return count;
 }
 
-static void run_damage(unsigned checksum_bytes) {
-  mt_memtable *table = damage_table(checksum_bytes);
+/* Every byte of every entry is damaged by each mask, or (rotate_masks, to keep the long sweeps short under
+ * the sanitizers) by one mask, the masks taking turns from byte to byte. */
+static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks) {
+  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions);
   size_t variants = total_variants();
   transcript *undamaged = malloc(variants * sizeof(*undamaged));
   transcript *damaged = malloc(sizeof(*damaged));
@@ -229,13 +245,14 @@ static void run_damage(unsigned checksum_bytes) {
   assert_non_null(damaged);
   for (size_t v = 0; v < variants; v++) run_query(table, v, &undamaged[v]);
 
-  stored_entry entries[32];
-  size_t count = stored_entries(table, checksum_bytes, entries, 32);
+  stored_entry entries[48];
+  size_t count = stored_entries(table, checksum_bytes, entries, 48);
   static const unsigned char masks[] = {0x01, 0x80, 0xff};
   size_t trials = 0, reported = 0;
   for (size_t e = 0; e < count; e++) {
     for (size_t offset = 0; offset < entries[e].size; offset++) {
       for (size_t m = 0; m < sizeof(masks); m++) {
+        if (rotate_masks && m != (e + offset) % sizeof(masks)) continue;
         char *byte = entries[e].bytes + offset;
         char original = *byte;
         *byte = (char)(original ^ masks[m]);
@@ -270,12 +287,25 @@ static void run_damage(unsigned checksum_bytes) {
 
 static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8);
+  run_damage(8, 0, false, false);
 }
 
 static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4);
+  run_damage(4, 0, false, false);
+}
+
+/* The user view's skip searches (options.max_sequential_skip) under damage: after one step inside a key's
+ * versions (every key with two or more versions searches past the rest), and at the default threshold on a
+ * key with twelve more versions (one checksum width each: the sweep is long under the sanitizers). */
+static void memtable_damage_test_skip_after_one_step_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(4, 1, false, true);
+}
+
+static void memtable_damage_test_skip_over_many_versions_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(8, 0, true, true);
 }
 
 /* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
@@ -375,6 +405,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_damaged_length_prefix_stays_inside_the_entry),
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_skip_after_one_step_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_skip_over_many_versions_never_changes_an_answer),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

@@ -28,6 +28,7 @@
 #ifndef MEMTABLE_MEMTABLE_H
 #define MEMTABLE_MEMTABLE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -112,13 +113,25 @@ typedef struct mt_memtable_options {
    * compare-and-swap). The arena's allocator hooks are then called from any writing thread, one at a time.
    * Costs nothing to readers; a single writer is a little faster without it. */
   bool concurrent_writes;
+  /* How many hidden entries of one user key (older versions after the one returned, versions newer than
+   * the snapshot, versions under a tombstone) the user view steps over before it passes the rest with one
+   * search (RocksDB's max_sequential_skip_in_iterations): forward to the first entry after the key's
+   * versions, backward to the last entry before them. Default (and 0) MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP
+   * (8, as RocksDB); MT_MEMTABLE_SKIP_NEVER steps through every version (no search: the view before this
+   * option, for comparison). Every value is valid; answers never depend on it, only speed. A key's versions
+   * lie scattered in memory when they were added at different times, so each step is about a cache miss;
+   * a search costs a few (its upper levels stay cached during a scan). */
+  unsigned max_sequential_skip;
 } mt_memtable_options;
 
 #define MT_MEMTABLE_DEFAULT_BLOCK_SIZE ((size_t)64 * 1024)
 #define MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE ((size_t)4 * 1024 * 1024)
+#define MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP 8u
+#define MT_MEMTABLE_SKIP_NEVER UINT_MAX
 #define MT_MEMTABLE_OPTIONS_INIT                                                                 \
   {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false},                        \
-   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false}
+   MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false,       \
+   MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP}
 
 MT_API void mt_memtable_options_init(mt_memtable_options *options);
 
@@ -274,7 +287,10 @@ MT_API mt_slice mt_memtable_iter_entry(const mt_memtable_iter *iter);
 MT_API mt_status mt_memtable_iter_status(const mt_memtable_iter *iter);
 
 /* The user view at a snapshot: each user key once, with its newest value whose seq <= snapshot_seq, skipping
- * keys whose newest visible entry is a deletion - what a flush or a range scan wants. Holds a reference. */
+ * keys whose newest visible entry is a deletion - what a flush or a range scan wants. Holds a reference.
+ * Each move steps over at most options.max_sequential_skip hidden entries of one key before passing the
+ * rest of that key's versions with one search. A concurrent writer may add keys and versions while the view
+ * moves: a pass still returns each key at most once, in order, with a value visible at the snapshot. */
 typedef struct mt_memtable_user_iter mt_memtable_user_iter;
 
 /* NULL on allocation failure (reader_allocator) or NULL table. Starts not valid. snapshot_seq above

@@ -1,0 +1,135 @@
+/* bench/versions.c - readseq_versions(_noskip) (versions.h): a full user-view scan over keys overwritten and
+ * deleted many times, where a view that steps through every version pays a cache miss per hidden entry.
+ *
+ * The table: N entries, N / 20 user keys (key k is fillrandom's key k) with 20 versions each; version v of key
+ * k has sequence number v * K + k + 1 (a key's versions newer as v grows), and the newest version of every odd
+ * key is a tombstone. The (key, version) pairs are added in a random order, so one key's versions lie far
+ * apart in arena memory. The scan is the user view at the latest snapshot from the first key to the end: K / 2
+ * (rounded up) visible keys, each with its newest value; the count and the bytes are checked. readseq_versions
+ * uses --max_sequential_skip (default 8, the library's), readseq_versions_noskip MT_MEMTABLE_SKIP_NEVER. Ops are the
+ * visible keys returned.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "versions.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <memtable/memtable.h>
+
+#include "clock.h"
+#include "console.h"
+#include "group.h"
+#include "options.h"
+#include "results.h"
+#include "workload.h"
+
+/* Each repetition scans each table this many times, the tables taking turns. */
+#define VERSIONS_SCANS 5u
+
+static uint64_t version_seq(uint64_t key, uint64_t version, uint64_t keys) { return version * keys + key + 1; }
+
+static bool version_is_tombstone(uint64_t key, uint64_t version) {
+  return version == VERSIONS_PER_KEY - 1 && key % 2 == 1;
+}
+
+/* The readseq_versions table with the given max_sequential_skip; ends the run if it cannot be built. */
+static mt_memtable *fill_versions_table(unsigned max_sequential_skip, const uint64_t *order, uint64_t entries,
+                                        uint64_t keys) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.checksum_bytes = g_options.checksum_bytes;
+  options.seed = g_options.seed;
+  options.max_sequential_skip = max_sequential_skip;
+  mt_memtable *table = mt_memtable_create(&options);
+  if (table == NULL) fatal("readseq_versions: mt_memtable_create failed");
+  const size_t key_size = g_options.key_size;
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
+  for (uint64_t i = 0; i < entries; i++) {
+    uint64_t k = order[i] % keys;
+    uint64_t v = order[i] / keys;
+    uint64_t hash = splitmix64(k);
+    format_key(hash, key, key_size);
+    bool tombstone = version_is_tombstone(k, v);
+    mt_status status = mt_memtable_add(table, version_seq(k, v, keys), tombstone ? MT_TYPE_DELETION : MT_TYPE_VALUE,
+                                       key, key_size, tombstone ? NULL : value_for(hash ^ v),
+                                       tombstone ? 0 : g_options.value_size);
+    if (status != MT_OK) fatal("readseq_versions: mt_memtable_add: %s", mt_status_str(status));
+  }
+  free(key);
+  return table;
+}
+
+/* One full scan at the latest snapshot: the visible keys returned, their key and value bytes added to *bytes. */
+static uint64_t scan_user_view(mt_memtable_user_iter *iter, uint64_t *bytes) {
+  uint64_t count = 0;
+  uint64_t total = 0;
+  for (mt_memtable_user_iter_seek_to_first(iter); mt_memtable_user_iter_valid(iter);
+       mt_memtable_user_iter_next(iter)) {
+    total += mt_memtable_user_iter_key(iter).len + mt_memtable_user_iter_value(iter).len;
+    count++;
+  }
+  if (mt_memtable_user_iter_status(iter) != MT_OK) fatal("readseq_versions: the scan failed");
+  *bytes += total;
+  return count;
+}
+
+void run_versions(unsigned rep) {
+  static const unsigned benches[2] = {BENCH_READSEQ_VERSIONS, BENCH_READSEQ_VERSIONS_NOSKIP};
+  const unsigned thresholds[2] = {g_options.max_sequential_skip, MT_MEMTABLE_SKIP_NEVER};
+  const uint64_t keys = g_options.num / VERSIONS_PER_KEY;
+  if (keys == 0) fatal("readseq_versions: --num must be at least %u", VERSIONS_PER_KEY);
+  const uint64_t entries = keys * VERSIONS_PER_KEY;
+  uint64_t *order = malloc(entries * sizeof *order);
+  if (order == NULL) fatal("out of memory");
+  for (uint64_t i = 0; i < entries; i++) order[i] = i;
+  rng shuffle = rng_for(BENCH_READSEQ_VERSIONS, 0, 0); /* the same table in every repetition */
+  for (uint64_t i = entries; i > 1; i--) {
+    uint64_t j = rng_below(&shuffle, i);
+    uint64_t swap = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = swap;
+  }
+  mt_memtable *tables[2] = {NULL, NULL};
+  mt_memtable_user_iter *iters[2] = {NULL, NULL};
+  uint64_t elapsed[2] = {0, 0}, found[2] = {0, 0}, bytes[2] = {0, 0};
+  progress_begin("readseq_versions (fill, untimed)", rep, 2 * entries);
+  for (unsigned t = 0; t < 2; t++) {
+    if (!selected(benches[t])) continue;
+    tables[t] = fill_versions_table(thresholds[t], order, entries, keys);
+    progress_update((t + 1) * entries);
+    iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
+    if (iters[t] == NULL) fatal("out of memory");
+  }
+  progress_end();
+  free(order);
+  progress_begin("readseq_versions", rep, VERSIONS_SCANS * 2);
+  for (unsigned scan = 0; scan < VERSIONS_SCANS; scan++) {
+    for (unsigned t = 0; t < 2; t++) {
+      if (iters[t] == NULL) continue;
+      uint64_t scan_bytes = 0;
+      uint64_t start = now_ns();
+      uint64_t count = scan_user_view(iters[t], &scan_bytes);
+      elapsed[t] += now_ns() - start;
+      const uint64_t visible = (keys + 1) / 2;
+      if (!keys_are_unique()) {
+      } else if (count != visible) wrong_results(g_impls[0].impl, benches[t], count, visible, "visible keys");
+      else if (scan_bytes != visible * (g_options.key_size + g_options.value_size))
+        wrong_results(g_impls[0].impl, benches[t], scan_bytes, visible * (g_options.key_size + g_options.value_size),
+                      "bytes visited");
+      found[t] += count;
+      bytes[t] += scan_bytes;
+      progress_update(scan * 2 + t + 1);
+    }
+  }
+  progress_end();
+  for (unsigned t = 0; t < 2; t++) {
+    if (iters[t] == NULL) continue;
+    mt_memtable_user_iter_destroy(iters[t]);
+    mt_memtable_unref(tables[t]);
+    g_samples[0][benches[t]][rep] = (sample){true, (double)elapsed[t] / NS_PER_SEC, found[t], bytes[t], found[t], 1, 0.0};
+  }
+}

@@ -1,0 +1,13 @@
+/* bench/versions.h - readseq_versions and readseq_versions_noskip: our user view over keys with many versions. */
+#ifndef MEMTABLE_BENCH_VERSIONS_H
+#define MEMTABLE_BENCH_VERSIONS_H
+
+/* Versions per user key in the readseq_versions table: N entries are N / VERSIONS_PER_KEY keys. */
+#define VERSIONS_PER_KEY 20u
+
+/* One repetition of readseq_versions and readseq_versions_noskip (whichever are selected): builds the table
+ * once per setting (untimed), scans each in turn and records our samples. The peers have no memtable user
+ * view: they take no part (the report says so). */
+void run_versions(unsigned rep);
+
+#endif
