@@ -22,6 +22,7 @@
 #include "group.h"
 #include "options.h"
 #include "peer.h"
+#include "read_batches.h"
 #include "results.h"
 #include "versions.h"
 #include "workload.h"
@@ -362,11 +363,12 @@ void run_repetition(unsigned rep) {
   }
 
   const bool ours_filter_ready = g_options.bloom_bits == missing_bloom_bits();
-  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ||
-      selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM)) {
+  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READRANDOM_BATCH) ||
+      selected(BENCH_READMISSING) || selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM)) {
     group_begin(&group, rep, false, g_options.bloom_bits);
     group_fill(&group, false, selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
     if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
+    if (selected(BENCH_READRANDOM_BATCH)) group_read_batches(&group);
     if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
     if (selected(BENCH_READMISSING_BLOOM)) {
       if (selected(BENCH_READMISSING)) {

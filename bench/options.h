@@ -14,6 +14,7 @@ enum {
   BENCH_FILLSEQ,
   BENCH_FILLRANDOM,
   BENCH_READRANDOM,
+  BENCH_READRANDOM_BATCH,
   BENCH_READMISSING,
   BENCH_READMISSING_BLOOM,
   BENCH_READSEQ,
@@ -42,6 +43,8 @@ extern const char *const bench_names[BENCH_COUNT];
 #define DEFAULT_WRITERS 2u
 #define MAX_WRITERS 64u
 #define DEFAULT_BATCH_SIZE 32u
+/* readrandom_batch's gets per batch when --batch_size is not given. */
+#define DEFAULT_READ_BATCH_SIZE 16u
 #define MAX_BATCH_SIZE 65536u
 /* --max_sequential_skip: the library's default (MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP). */
 #define DEFAULT_MAX_SEQUENTIAL_SKIP 8u
@@ -54,7 +57,8 @@ typedef struct bench_options {
   size_t value_size;
   unsigned threads;
   unsigned writers;    /* fillconcurrent's writer threads */
-  unsigned batch_size; /* fillbatch's entries per batch */
+  unsigned batch_size; /* fillbatch's entries per batch (DEFAULT_BATCH_SIZE unless batch_size_set) */
+  bool batch_size_set; /* --batch_size given: readrandom_batch uses it too */
   unsigned repetitions;
   unsigned bloom_bits;
   unsigned checksum_bytes;
@@ -77,6 +81,11 @@ static inline bool selected(unsigned bench) { return g_options.selected[bench]; 
 /* Our bloom filter bits per key in readmissing_bloom: --bloom_bits, or the default when that is 0. */
 static inline unsigned missing_bloom_bits(void) {
   return g_options.bloom_bits ? g_options.bloom_bits : DEFAULT_MISSING_BLOOM_BITS;
+}
+
+/* readrandom_batch's gets per batch: --batch_size, or DEFAULT_READ_BATCH_SIZE when it is not given. */
+static inline unsigned read_batch_size(void) {
+  return g_options.batch_size_set ? g_options.batch_size : DEFAULT_READ_BATCH_SIZE;
 }
 
 #endif

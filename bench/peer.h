@@ -72,6 +72,11 @@ typedef struct bench_impl {
                    size_t error_len);
   /* NULL, or how fillconcurrent differs for this implementation; printed under the summary when it ran. */
   const char *concurrent_caveat;
+  /* NULL when the implementation has no batched get (readrandom_batch then calls get per key); otherwise
+   * the newest visible values of count keys (each key_len bytes) at once: results[i] is 1 (found,
+   * value_lens[i] set) or 0; returns 0, or -1 on a read error. Any reader, like get. */
+  int (*get_batch)(void *reader, const char *const *keys, size_t key_len, size_t count, int *results,
+                   size_t *value_lens);
 } bench_impl;
 
 /* Our memtable (peer_memtable.c). Its description names the run's settings, so they are passed here: call it

@@ -242,6 +242,7 @@ const bench_impl kLeveldbPeer = {
     LevelPutBatch,
     "LevelDB has no concurrent memtable insert: its fillconcurrent is DB::Put from every writer thread, which "
     "LevelDB queues (the queue's head writes the group's log record and memtable inserts alone)",
+    nullptr,  // no batched get: readrandom_batch calls LevelGet per key
 };
 
 }  // namespace

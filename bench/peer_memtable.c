@@ -138,6 +138,33 @@ static int ours_get(void *opaque, const char *key, size_t key_len, size_t *value
   return status == MT_NOT_FOUND || status == MT_DELETED ? 0 : -1;
 }
 
+/* Up to this many keys per mt_memtable_get_batch call (larger batches are split). */
+#define OURS_GET_BATCH_MAX 256
+
+static int ours_get_batch(void *opaque, const char *const *keys, size_t key_len, size_t count, int *results,
+                          size_t *value_lens) {
+  const mt_memtable *table = ((ours_reader *)opaque)->table;
+  for (size_t base = 0; base < count; base += OURS_GET_BATCH_MAX) {
+    size_t n = count - base < OURS_GET_BATCH_MAX ? count - base : OURS_GET_BATCH_MAX;
+    mt_slice slices[OURS_GET_BATCH_MAX];
+    mt_status statuses[OURS_GET_BATCH_MAX];
+    mt_slice values[OURS_GET_BATCH_MAX];
+    for (size_t k = 0; k < n; k++) slices[k] = (mt_slice){keys[base + k], key_len};
+    if (mt_memtable_get_batch(table, slices, n, UINT64_MAX, statuses, values) != MT_OK) return -1;
+    for (size_t k = 0; k < n; k++) {
+      if (statuses[k] == MT_OK) {
+        results[base + k] = 1;
+        value_lens[base + k] = values[k].len;
+      } else if (statuses[k] == MT_NOT_FOUND || statuses[k] == MT_DELETED) {
+        results[base + k] = 0;
+      } else {
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 static int ours_seek(void *opaque, const char *key, size_t key_len) {
   mt_memtable_iter *iter = ((ours_reader *)opaque)->iter;
   mt_memtable_iter_seek(iter, key, key_len, UINT64_MAX);
@@ -173,7 +200,7 @@ static const bench_impl ours_impl = {
     "memtable",         "memtable",          ours_description, NULL,       ours_create,
     ours_destroy,       ours_put,            ours_check_after_fill, ours_memory_usage,
     ours_reader_create, ours_reader_destroy, ours_get,           ours_seek, ours_scan,
-    ours_put,           ours_put_batch,      NULL,
+    ours_put,           ours_put_batch,      NULL,                  ours_get_batch,
 };
 
 const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes) {

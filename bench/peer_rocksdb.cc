@@ -482,6 +482,7 @@ const bench_impl kRocksdbPeer = {
     RocksPutBatch,
     "InsertKeyConcurrently over our thread-safe arena (a shard per writer thread, refilled under a mutex) in "
     "place of RocksDB's ConcurrentArena (a shard per core)",
+    nullptr,  // no batched get: readrandom_batch calls RocksGet per key
 };
 
 }  // namespace

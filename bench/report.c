@@ -194,6 +194,8 @@ void print_text_report(double wall_seconds) {
                g_options.threads == 1 ? "" : "s", 100.0 * f.found_fraction, f.writer_ops_per_sec);
       } else if (b == BENCH_READMISSING_BLOOM && !is_ours(g_impls[i].impl)) {
         printf("  (no memtable filter: plain readmissing)");
+      } else if (b == BENCH_READRANDOM_BATCH) {
+        printf("  (batches of %u%s)", read_batch_size(), g_impls[i].impl->get_batch != NULL ? "" : ", got one by one");
       } else if (b == BENCH_FILLCONCURRENT) {
         printf("  (%u writer%s, ns/op per writer)", g_options.writers, g_options.writers == 1 ? "" : "s");
       } else if (b == BENCH_FILLBATCH) {
@@ -277,6 +279,9 @@ void print_text_report(double wall_seconds) {
   if (peers_present && selected(BENCH_READMISSING_BLOOM))
     printf("readmissing_bloom: ours with a %u bits/key bloom filter; the peers have no memtable filter.\n",
            missing_bloom_bits());
+  if (peers_present && selected(BENCH_READRANDOM_BATCH))
+    printf("readrandom_batch: batches of %u; a peer without a batched memtable get (RocksDB's rep, LevelDB) "
+           "runs its gets one by one.\n", read_batch_size());
   for (size_t i = 1; i < g_impl_count; i++) {
     if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
     if (selected(BENCH_FILLCONCURRENT) && g_impls[i].impl->concurrent_caveat != NULL)
@@ -327,6 +332,7 @@ void print_json_report(double wall_seconds) {
   if (selected(BENCH_FILLCONCURRENT)) printf("\"writers\": %u, ", g_options.writers);
   if (selected(BENCH_READSEQ_VERSIONS)) printf("\"max_sequential_skip\": %u, ", g_options.max_sequential_skip);
   if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);
+  if (selected(BENCH_READRANDOM_BATCH)) printf("\"read_batch_size\": %u, ", read_batch_size());
   printf("\"benchmarks\": [");
   bool first = true;
   for (unsigned b = 0; b < BENCH_COUNT; b++) {
@@ -389,6 +395,9 @@ void print_json_report(double wall_seconds) {
         printf(", \"writer_threads\": %u", g_options.writers);
       } else if (b == BENCH_FILLBATCH) {
         printf(", \"batch_size\": %u", g_options.batch_size);
+      } else if (b == BENCH_READRANDOM_BATCH) {
+        printf(", \"batch_size\": %u, \"batched\": %s", read_batch_size(),
+               g_impls[i].impl->get_batch != NULL ? "true" : "false");
       }
       if (i > 0) {
         figures ours = figures_for(0, b);

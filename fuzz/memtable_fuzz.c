@@ -11,7 +11,9 @@
  * naming the operation, what the model expected and what the table returned. Beyond the model, every entry
  * an iterator shows must equal mt_entry_encode of its fields with the low checksum bytes of XXH3-64 after
  * it, and the allocator hook must get every block back at the last unref. MEMTABLE_FUZZ_TRACE=1 lists the
- * operations an input decodes to.
+ * operations an input decodes to. Every get is also made as part of an mt_memtable_get_batch (the key twice, entries
+ * of the model, a bad key) that reads no input, so inputs keep their meaning; damaged tables check batches
+ * against single gets.
  *
  * The model (tests/support/model.h) states how it reads the header where the header leaves room. Beyond it:
  * - an iterator step may or may not see entries added since its last seek (the header's "may or may not be
@@ -405,6 +407,41 @@ static void check_get(run *r, const char *key, size_t key_len, uint64_t snapshot
   }
 }
 
+/* Keys whose lookup key mt_memtable_get_batch (like get) takes from the reader allocator: the mirrored batches
+ * below leave them out when the allocator is the hook, so that the hook's call count - which decides where an
+ * injected failure falls - is what it was before batches existed, and old inputs mean what they meant. */
+#define GET_BATCH_LONG_KEY 247
+
+/* mt_memtable_get_batch over keys at snapshot: every status (and value) as the model says, as check_get
+ * checks one get. */
+static void check_get_batch(run *r, const mt_slice *keys, size_t count, uint64_t snapshot) {
+  enum { MAX_BATCH = 8 };
+  mt_status statuses[MAX_BATCH];
+  mt_slice values[MAX_BATCH];
+  if (count > MAX_BATCH) count = MAX_BATCH;
+  for (size_t i = 0; i < count; i++) values[i] = (mt_slice){"untouched", 9};
+  uint64_t failures_before = r->allocator.failures;
+  mt_status status = mt_memtable_get_batch(r->table, keys, count, snapshot, statuses, values);
+  if (status != MT_OK) failf(r, "get_batch(%zu keys): %s", count, mt_status_str(status));
+  bool hook_failed = r->allocator.failures != failures_before;
+  for (size_t i = 0; i < count; i++) {
+    bool invalid = keys[i].data == NULL && keys[i].len != 0;
+    const model_entry *e = invalid ? NULL : model_get(&r->model, keys[i].data, keys[i].len, snapshot);
+    mt_status expected = invalid ? MT_INVALID_ARGUMENT
+                         : e == NULL ? MT_NOT_FOUND
+                         : e->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+    if (statuses[i] == MT_NOMEM && hook_failed && keys[i].len >= GET_BATCH_LONG_KEY) continue;
+    char key_text[96] = "(NULL)";
+    if (keys[i].data != NULL) describe_bytes(key_text, sizeof(key_text), keys[i].data, keys[i].len);
+    if (statuses[i] != expected)
+      failf(r, "get_batch key %zu of %zu (\"%s\", snapshot %llu): expected %s, got %s", i, count, key_text,
+            (unsigned long long)snapshot, mt_status_str(expected), mt_status_str(statuses[i]));
+    if (expected == MT_OK ? !slice_equals(values[i], e->value, e->value_len) : !slice_equals(values[i], "untouched", 9))
+      failf(r, "get_batch key %zu of %zu (\"%s\", snapshot %llu): value %zu bytes, expected %zu", i, count, key_text,
+            (unsigned long long)snapshot, values[i].len, expected == MT_OK ? e->value_len : (size_t)9);
+  }
+}
+
 static void op_add(run *r, fuzz_input *in) {
   r->op = "add";
   uint8_t shape = fuzz_u8(in);
@@ -493,6 +530,23 @@ static void op_get(run *r, fuzz_input *in) {
   const char *key = pick_key(r, in, &key_len);
   uint64_t snapshot = pick_snapshot(r, in);
   check_get(r, key, key_len, snapshot, fuzz_u8(in) != 0);
+  /* The same key in a batch, twice, with entries the model picks and a bad key: no input is read for it,
+   * so inputs made before get_batch existed decode to the same operations. */
+  r->op = "get_batch";
+  set_seek_detail(r, key, key_len, true, snapshot);
+  mt_slice keys[6];
+  size_t count = 0;
+  if (!r->hooked || key_len < GET_BATCH_LONG_KEY) {
+    keys[count++] = (mt_slice){key, key_len};
+    keys[count++] = (mt_slice){key, key_len};
+  }
+  for (size_t i = 0; i < 3 && r->model.count > 0; i++) {
+    const model_entry *e = r->model.entries[(r->clock + 7 * i) % r->model.count];
+    if (!r->hooked || e->key_len < GET_BATCH_LONG_KEY) keys[count++] = (mt_slice){e->key, e->key_len};
+  }
+  keys[count++] = (mt_slice){NULL, 1};
+  check_get_batch(r, keys, count, snapshot);
+  r->op = "get"; /* the trace names the operation the input chose */
 }
 
 static void op_iter_create(run *r, fuzz_input *in) {
@@ -876,6 +930,39 @@ static void damaged_user_iter_walk(run *r, mt_memtable_user_iter *it, uint64_t s
 }
 
 /* Every reader over the table with entry e (index pick in the model) damaged. */
+/* With an entry damaged, a batch of the damaged entry's key and its neighbours' answers each exactly as a
+ * single get does (the same search, the same neighbour check). Short keys only when the allocator is the hook
+ * (see GET_BATCH_LONG_KEY): neither the batch nor the singles then call the hook. */
+static void damaged_get_batch(run *r, const model_entry *e, size_t pick) {
+  const model *m = &r->model;
+  r->op = "get_batch with an entry damaged";
+  set_seek_detail(r, e->key, e->key_len, true, e->seq);
+  mt_slice keys[3];
+  size_t count = 0;
+  for (size_t i = pick == 0 ? 0 : pick - 1; i <= pick + 1 && i < m->count; i++) {
+    if (!r->hooked || m->entries[i]->key_len < GET_BATCH_LONG_KEY)
+      keys[count++] = (mt_slice){m->entries[i]->key, m->entries[i]->key_len};
+  }
+  const uint64_t snapshots[2] = {e->seq, UINT64_MAX};
+  for (int s = 0; s < 2; s++) {
+    mt_status statuses[3];
+    mt_slice values[3];
+    uint64_t failures_before = r->allocator.failures;
+    if (mt_memtable_get_batch(r->table, keys, count, snapshots[s], statuses, values) != MT_OK)
+      failf(r, "get_batch(%zu keys) failed", count);
+    if (r->allocator.failures != failures_before) continue; /* a long key's lookup key: not comparable */
+    for (size_t i = 0; i < count; i++) {
+      mt_slice single = {NULL, 0};
+      mt_status expected = mt_memtable_get(r->table, keys[i].data, keys[i].len, snapshots[s], &single);
+      if (expected == MT_NOMEM) continue;
+      if (statuses[i] != expected || (expected == MT_OK && values[i].data != single.data))
+        failf(r, "get_batch key %zu of %zu at snapshot %llu: %s, a single get answers %s", i, count,
+              (unsigned long long)snapshots[s], mt_status_str(statuses[i]), mt_status_str(expected));
+    }
+  }
+  r->detail.kind = DETAIL_NONE;
+}
+
 static void damaged_reads(run *r, const model_entry *e, size_t pick, bool strict) {
   const model *m = &r->model;
   r->op = "validate with an entry damaged";
@@ -890,6 +977,7 @@ static void damaged_reads(run *r, const model_entry *e, size_t pick, bool strict
     damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, m->entries[i]->seq, strict);
     damaged_get(r, m->entries[i]->key, m->entries[i]->key_len, UINT64_MAX, strict);
   }
+  damaged_get_batch(r, e, pick);
 
   /* A damaged link could make a walk circle: no walk is longer than the model. */
   const size_t whole = m->count + 1, few = 3;
@@ -1022,6 +1110,12 @@ static void op_corrupt(run *r, fuzz_input *in) {
     bool nomem_ok = r->allocator.failures != r->failures_mark;
     if (status != MT_CORRUPTION && !(status == MT_NOMEM && nomem_ok))
       failf(r, "get on a corrupted entry: %s, expected MT_CORRUPTION", mt_status_str(status));
+    if (!r->hooked || e.key_len < GET_BATCH_LONG_KEY) { /* see GET_BATCH_LONG_KEY */
+      mt_slice batch_key = {e.key, e.key_len};
+      if (mt_memtable_get_batch(r->table, &batch_key, 1, e.seq, &status, NULL) != MT_OK ||
+          (status != MT_CORRUPTION && !(status == MT_NOMEM && e.key_len >= GET_BATCH_LONG_KEY)))
+        failf(r, "get_batch on a corrupted entry: %s, expected MT_CORRUPTION", mt_status_str(status));
+    }
     status = mt_memtable_validate(r->table);
     if (status != MT_CORRUPTION) failf(r, "validate with a corrupted entry: %s", mt_status_str(status));
     it = mt_memtable_iter_create(r->table);
@@ -1058,6 +1152,13 @@ static void op_null_arguments(run *r) {
   if (mt_memtable_get(r->table, NULL, 1, 1, NULL) != MT_INVALID_ARGUMENT) failf(r, "get(NULL key, length 1)");
   if (mt_memtable_get(r->table, "k", MT_MAX_KEY_LEN + 1, 1, NULL) != MT_INVALID_ARGUMENT)
     failf(r, "get(key_len > MT_MAX_KEY_LEN)");
+  mt_slice batch_key = {"k", 1};
+  mt_status batch_status = MT_OK;
+  if (mt_memtable_get_batch(NULL, &batch_key, 1, 1, &batch_status, NULL) != MT_INVALID_ARGUMENT ||
+      mt_memtable_get_batch(r->table, NULL, 1, 1, &batch_status, NULL) != MT_INVALID_ARGUMENT ||
+      mt_memtable_get_batch(r->table, &batch_key, 1, 1, NULL, NULL) != MT_INVALID_ARGUMENT ||
+      mt_memtable_get_batch(r->table, NULL, 0, 1, NULL, NULL) != MT_OK)
+    failf(r, "get_batch with NULL arguments");
   if (mt_memtable_validate(NULL) != MT_INVALID_ARGUMENT) failf(r, "validate(NULL)");
   if (mt_memtable_iter_create(NULL) != NULL || mt_memtable_user_iter_create(NULL, 1) != NULL)
     failf(r, "iterator over a NULL table");

@@ -120,3 +120,9 @@ mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice u
   bool sound = for_prev ? successor_is_sound(table, cursor, NULL) : neighbour_is_sound(table, &predecessor);
   return sound ? status : MT_CORRUPTION;
 }
+
+mt_status cursor_load_landing(const mt_memtable *table, entry_cursor *cursor, const mt_skiplist_iter *predecessor) {
+  mt_status status = cursor_load(table, cursor);
+  if (table->checksum_bytes == 0 || status == MT_CORRUPTION) return status;
+  return neighbour_is_sound(table, predecessor) ? status : MT_CORRUPTION;
+}

@@ -141,6 +141,10 @@ static bool bloom_may_contain(const mt_memtable *table, uint64_t hash) {
   return true;
 }
 
+bool memtable_may_contain(const mt_memtable *table, const void *key, size_t key_len) {
+  return table->bloom_words == NULL || bloom_may_contain(table, user_key_hash(key, key_len));
+}
+
 void mt_memtable_options_init(mt_memtable_options *options) {
   if (options == NULL) return;
   const mt_memtable_options defaults = MT_MEMTABLE_OPTIONS_INIT;
@@ -427,13 +431,7 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
   mt_slice target = {key, key_len};
   /* The first entry at or after (key, snapshot): the key's newest visible version if it has one. */
   mt_status status = cursor_seek(table, &cursor, target, snapshot_seq, false);
-  if (status != MT_OK) return status;
-  const mt_entry *entry = &cursor.entry;
-  if (!cursor_at_user_key(table, &cursor, target)) return MT_NOT_FOUND;
-  /* The seek lands at or after (key, snapshot): a newer entry of the same key here means broken order. */
-  if (entry->seq > snapshot_seq) return MT_CORRUPTION;
-  if (found != NULL) *found = *entry;
-  return entry->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+  return get_answer(table, &cursor, status, target, snapshot_seq, found);
 }
 
 mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,

@@ -123,6 +123,26 @@ static inline mt_status cursor_step(const mt_memtable *table, entry_cursor *curs
 mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
                       bool for_prev);
 
+/* Loads the entry a forward search landed on (cursor->position) as cursor_seek does after its search: with
+ * checksums, predecessor (the level-0 node before the landing, not valid: none) must pass its checks too.
+ * For searches made elsewhere (mt_memtable_get_batch's interleaved ones). */
+mt_status cursor_load_landing(const mt_memtable *table, entry_cursor *cursor, const mt_skiplist_iter *predecessor);
+
+/* mt_memtable_get_entry's answer from the cursor_seek(user_key, snapshot_seq) that gave `status`. */
+static inline mt_status get_answer(const mt_memtable *table, const entry_cursor *cursor, mt_status status,
+                                   mt_slice user_key, uint64_t snapshot_seq, mt_entry *found) {
+  if (status != MT_OK) return status;
+  const mt_entry *entry = &cursor->entry;
+  if (!cursor_at_user_key(table, cursor, user_key)) return MT_NOT_FOUND;
+  /* The seek lands at or after (key, snapshot): a newer entry of the same key here means broken order. */
+  if (entry->seq > snapshot_seq) return MT_CORRUPTION;
+  if (found != NULL) *found = *entry;
+  return entry->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+}
+
+/* False when the table's bloom filter (if any) rules the user key out. Any thread. */
+bool memtable_may_contain(const mt_memtable *table, const void *key, size_t key_len);
+
 /* Allocation from the reader allocator (any thread). */
 void *memtable_reader_alloc(const mt_memtable *table, size_t size);
 void memtable_reader_free(const mt_memtable *table, void *ptr, size_t size);

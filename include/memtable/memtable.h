@@ -176,6 +176,21 @@ MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type
 MT_API mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
                                  mt_slice *value);
 
+/* Many gets at one snapshot: statuses[i] gets exactly what mt_memtable_get(table, keys[i].data,
+ * keys[i].len, snapshot_seq, ...) would return (MT_OK, MT_DELETED, MT_NOT_FOUND, MT_CORRUPTION,
+ * MT_INVALID_ARGUMENT for a bad key, MT_NOMEM for a long key's lookup key), and on MT_OK values[i] gets the
+ * value (zero-copy, valid while the caller holds a reference); on other statuses values[i] is not written.
+ * values may be NULL. The answers are those of count single gets made in some order during the call: a key
+ * may appear more than once, and with a writer adding meanwhile each answer may or may not include a given
+ * concurrent add, exactly as single gets' would (an add completed before the call is always seen).
+ * The searches for up to 64 keys at a time run interleaved, 16 in flight, so their cache misses overlap
+ * (memtable-bench readrandom_batch); the bloom filter, if any, is consulted for each key first; keys longer
+ * than about 240 bytes are looked up one by one. Returns MT_INVALID_ARGUMENT (nothing written) for a NULL
+ * table, or NULL keys or statuses with count > 0; otherwise MT_OK, whatever the keys' statuses. Any thread
+ * (a reader, like mt_memtable_get): no lock, concurrently with writers and other readers. */
+MT_API mt_status mt_memtable_get_batch(const mt_memtable *table, const mt_slice *keys, size_t count,
+                                       uint64_t snapshot_seq, mt_status *statuses, mt_slice *values);
+
 /* One entry of a write batch (mt_memtable_add_batch). */
 typedef struct mt_memtable_batch_entry {
   mt_entry_type type;

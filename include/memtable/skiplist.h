@@ -156,6 +156,16 @@ MT_API void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target);
  * few more comparisons than seek when target is in the list. */
 MT_API void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
                                                    mt_skiplist_iter *predecessor);
+/* Many seeks at once: found[i] is positioned where mt_skiplist_iter_seek(targets[i]) would put it and, when
+ * predecessors is not NULL, predecessors[i] where mt_skiplist_iter_seek_with_predecessor would (the same
+ * comparisons in the same order, so the same answers, whatever the keys). The searches run interleaved, up
+ * to 16 at a time: each step of one compares a node fetched during the others' steps and starts fetching
+ * the next, so their cache misses overlap (memtable-bench readrandom_batch). A NULL target leaves its
+ * iterators not valid. found and predecessors hold count iterators, which are initialised here (any
+ * previous contents are ignored). Does nothing when list is NULL, or targets or found is NULL with count > 0.
+ * Any thread, like the iterators. */
+MT_API void mt_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count,
+                                   mt_skiplist_iter *found, mt_skiplist_iter *predecessors);
 /* Last key <= target. */
 MT_API void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target);
 MT_API void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter);

@@ -1,0 +1,60 @@
+/* mt_memtable_get_batch: many gets at one snapshot, their skiplist searches interleaved
+ * (mt_skiplist_seek_batch) so that the dozen dependent cache misses of each overlap with the others'.
+ * Each key goes through exactly what mt_memtable_get does - argument checks, the bloom filter, a forward
+ * search for (key, snapshot), the checked load of the landing entry and, with checksums, of its level-0
+ * predecessor, then the same answer (get_answer) - only the searches are made together. */
+#include "memtable/memtable_internal.h"
+
+/* Keys searched per round, their lookup keys in this much stack; keys whose lookup key is longer than
+ * LONG_LOOKUP_KEY_BYTES (as cursor.c, which allocates those) are looked up alone by mt_memtable_get. */
+#define GET_BATCH_CHUNK 64
+#define GET_BATCH_LOOKUP_BYTES 4096
+#define LONG_LOOKUP_KEY_BYTES 256
+
+mt_status mt_memtable_get_batch(const mt_memtable *table, const mt_slice *keys, size_t count, uint64_t snapshot_seq,
+                                mt_status *statuses, mt_slice *values) {
+  if (table == NULL || (count != 0 && (keys == NULL || statuses == NULL))) return MT_INVALID_ARGUMENT;
+  if (snapshot_seq > MT_MAX_SEQUENCE) snapshot_seq = MT_MAX_SEQUENCE;
+  bool checked = table->checksum_bytes != 0;
+  for (size_t next = 0; next < count;) {
+    char scratch[GET_BATCH_LOOKUP_BYTES];
+    const char *targets[GET_BATCH_CHUNK];
+    size_t key_index[GET_BATCH_CHUNK];
+    mt_skiplist_iter found[GET_BATCH_CHUNK];
+    mt_skiplist_iter predecessors[GET_BATCH_CHUNK];
+    size_t searched = 0, used = 0;
+    for (; next < count && searched < GET_BATCH_CHUNK; next++) {
+      mt_slice key = keys[next];
+      if ((key.data == NULL && key.len != 0) || key.len > MT_MAX_KEY_LEN) {
+        statuses[next] = MT_INVALID_ARGUMENT;
+        continue;
+      }
+      if (!memtable_may_contain(table, key.data, key.len)) {
+        statuses[next] = MT_NOT_FOUND;
+        continue;
+      }
+      size_t size = lookup_key_size(key.len);
+      if (size > LONG_LOOKUP_KEY_BYTES) {
+        statuses[next] = mt_memtable_get(table, key.data, key.len, snapshot_seq, values != NULL ? &values[next] : NULL);
+        continue;
+      }
+      if (size > sizeof(scratch) - used) break; /* the next round takes it */
+      lookup_key_encode(scratch + used, key.data, key.len, snapshot_seq);
+      targets[searched] = scratch + used;
+      key_index[searched++] = next;
+      used += size;
+    }
+    mt_skiplist_seek_batch(table->list, targets, searched, found, checked ? predecessors : NULL);
+    for (size_t s = 0; s < searched; s++) {
+      size_t i = key_index[s];
+      entry_cursor cursor;
+      cursor.position = found[s];
+      mt_status status = checked ? cursor_load_landing(table, &cursor, &predecessors[s]) : cursor_load(table, &cursor);
+      mt_entry entry;
+      status = get_answer(table, &cursor, status, keys[i], snapshot_seq, &entry);
+      statuses[i] = status;
+      if (status == MT_OK && values != NULL) values[i] = entry.value;
+    }
+  }
+  return MT_OK;
+}
