@@ -102,6 +102,7 @@ mt_status cursor_step_back(const mt_memtable *table, entry_cursor *cursor) {
 
 mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
                       bool for_prev) {
+  if (cursor->readahead != NULL) skiplist_readahead_reset(cursor->readahead);
   lookup_key lookup;
   mt_status status = lookup_key_build(table, &lookup, user_key, seq);
   if (status != MT_OK) return status;

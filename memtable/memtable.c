@@ -196,6 +196,13 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   }
   if (opts.arena.block_size == 0) opts.arena.block_size = MT_MEMTABLE_DEFAULT_BLOCK_SIZE;
   if (opts.write_buffer_size == 0) opts.write_buffer_size = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE;
+  if (opts.scan_readahead_segment_nodes == 0) {
+    opts.scan_readahead_segment_nodes = MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES;
+  }
+  if (opts.scan_readahead_segments > SKIPLIST_READAHEAD_MAX_SEGMENTS ||
+      opts.scan_readahead_segment_nodes > SKIPLIST_READAHEAD_MAX_SEGMENT_NODES) {
+    return MT_INVALID_ARGUMENT;
+  }
   size_t bloom_bytes;
   unsigned bloom_probes;
   if (!bloom_geometry(&opts, &bloom_bytes, &bloom_probes)) return MT_INVALID_ARGUMENT;
@@ -219,6 +226,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   table->checksum_bytes = cks;
   table->max_sequential_skip =
       opts.max_sequential_skip != 0 ? opts.max_sequential_skip : MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP;
+  table->scan_readahead_segments = opts.scan_readahead_segments;
+  table->scan_readahead_segment_nodes = opts.scan_readahead_segment_nodes;
   table->bloom_words = NULL;
   table->bloom_bits = 0;
   table->bloom_probes = 0;
@@ -428,6 +437,7 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
 
   entry_cursor cursor;
   mt_skiplist_iter_init(&cursor.position, table->list);
+  cursor.readahead = NULL;
   mt_slice target = {key, key_len};
   /* The first entry at or after (key, snapshot): the key's newest visible version if it has one. */
   mt_status status = cursor_seek(table, &cursor, target, snapshot_seq, false);
@@ -534,6 +544,7 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   if (status != MT_OK) return MT_CORRUPTION;
   entry_cursor cursor;
   mt_skiplist_iter_init(&cursor.position, table->list);
+  cursor.readahead = NULL;
   mt_skiplist_iter_seek_to_first(&cursor.position);
   uint64_t entries = 0;
   uint64_t deletions = 0;

@@ -22,6 +22,7 @@
 
 #include "memtable/coding.h"
 #include "memtable/skiplist_inline.h"
+#include "memtable/skiplist_readahead.h"
 #include "memtable/thread_stripe.h"
 
 #define MEMTABLE_CACHE_LINE_BYTES 64
@@ -50,6 +51,8 @@ struct mt_memtable {
   size_t write_buffer_size;
   unsigned checksum_bytes; /* 0, 1, 2, 4 or 8 */
   unsigned max_sequential_skip; /* >= 1; MT_MEMTABLE_SKIP_NEVER: the user view never searches to skip */
+  unsigned scan_readahead_segments;      /* 0: iterators walk plainly */
+  unsigned scan_readahead_segment_nodes; /* >= 1 */
   bool concurrent_writes;  /* options.concurrent_writes: adds from many threads at once */
   /* Bloom filter over user keys, NULL when off. Bits are only ever set, by the writer, before the entry
    * that needs them is published. bloom_bits is a multiple of 64 (whole words). */
@@ -69,6 +72,10 @@ typedef struct entry_cursor {
   mt_skiplist_iter position;
   mt_entry entry;
   size_t entry_len; /* the raw entry, checksum excluded */
+  /* The iterator's scan walker (cursor_scan.c), or NULL (get, no readahead, no memory for it). Copies of a
+   * cursor share it: it keys everything on the node it is asked to step from, so a copy's moves or seeks
+   * cost speed (a plain walk until it re-arms), never a wrong step. */
+  skiplist_readahead *readahead;
 } entry_cursor;
 
 static inline bool user_keys_equal(const mt_memtable *table, const char *a, size_t a_len, const char *b,
@@ -109,16 +116,31 @@ static inline mt_status cursor_load(const mt_memtable *table, entry_cursor *curs
  * writer linked one there meanwhile, or a damaged entry sorted itself out of the search's way) is checked. */
 mt_status cursor_step_back(const mt_memtable *table, entry_cursor *cursor);
 
+/* An iterator's cursor: positioned nowhere, with a scan walker from the reader allocator when the table has
+ * readahead and the memory is there (without it, steps are plain). cursor_release gives the walker back. */
+void cursor_init(const mt_memtable *table, entry_cursor *cursor);
+void cursor_release(const mt_memtable *table, entry_cursor *cursor);
+
+/* Starts the scan walker at the cursor's entry at once (after seek_to_first / seek_to_last): a whole scan
+ * is likely. */
+void cursor_scan_from(entry_cursor *cursor, bool forward);
+
+/* cursor_step through the scan walker: the walker's node when it has one (checked by the load like any
+ * other; backward, its level-0 successor was the entry just left, so the successor check has nothing to add),
+ * else the plain step. */
+mt_status cursor_step_scanning(const mt_memtable *table, entry_cursor *cursor, bool forward);
+
 /* One step in either direction and the load there; MT_NOT_FOUND when the cursor was not on an entry. */
 static inline mt_status cursor_step(const mt_memtable *table, entry_cursor *cursor, bool forward) {
   if (skiplist_iter_key_inline(&cursor->position) == NULL) return MT_NOT_FOUND;
+  if (cursor->readahead != NULL) return cursor_step_scanning(table, cursor, forward);
   if (!forward) return cursor_step_back(table, cursor);
   skiplist_iter_next_inline(&cursor->position);
   return cursor_load(table, cursor);
 }
 
 /* Positions the cursor on the first entry at or after (user_key, seq) in internal-key order (for_prev:
- * the last at or before it) and loads it; seq above MT_MAX_SEQUENCE is clamped. MT_INVALID_ARGUMENT (NULL
+ * the last at or before it) and loads it (and resets the scan walker: steps are plain again for a while); seq above MT_MAX_SEQUENCE is clamped. MT_INVALID_ARGUMENT (NULL
  * key data with a length, key too long) or MT_NOMEM (a long key's lookup key) leave the cursor unchanged. */
 mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
                       bool for_prev);

@@ -1,7 +1,7 @@
 /* The internal-key iterator: every entry, in LevelDB's internal-key order. See include/memtable/memtable.h.
  *
- * Forward steps use the skiplist's inline hot path (skiplist_inline.h): one link load and a decode per
- * step, no call.
+ * Steps go through the scan walker (cursor_scan.c) when the table has readahead; without it, forward steps
+ * use the skiplist's inline hot path (skiplist_inline.h): one link load and a decode per step, no call.
  */
 #include "memtable/memtable_internal.h"
 
@@ -18,7 +18,7 @@ mt_memtable_iter *mt_memtable_iter_create(mt_memtable *table) {
   if (iter == NULL) return NULL;
   mt_memtable_ref(table);
   iter->table = table;
-  mt_skiplist_iter_init(&iter->cursor.position, table->list);
+  cursor_init(table, &iter->cursor);
   iter->valid = false;
   iter->status = MT_OK;
   return iter;
@@ -27,6 +27,7 @@ mt_memtable_iter *mt_memtable_iter_create(mt_memtable *table) {
 void mt_memtable_iter_destroy(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   mt_memtable *table = iter->table;
+  cursor_release(table, &iter->cursor);
   memtable_reader_free(table, iter, sizeof(*iter));
   mt_memtable_unref(table);
 }
@@ -61,6 +62,7 @@ void mt_memtable_iter_seek_to_first(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
+  cursor_scan_from(&iter->cursor, true);
   iter_settle(iter);
 }
 
@@ -68,6 +70,7 @@ void mt_memtable_iter_seek_to_last(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
+  cursor_scan_from(&iter->cursor, false);
   iter_settle(iter);
 }
 
@@ -89,13 +92,17 @@ void mt_memtable_iter_seek_for_prev(mt_memtable_iter *iter, const void *key, siz
 
 void mt_memtable_iter_next(mt_memtable_iter *iter) {
   if (!iter_is_valid(iter)) return;
+  if (iter->cursor.readahead != NULL) {
+    iter_record(iter, cursor_step_scanning(iter->table, &iter->cursor, true));
+    return;
+  }
   skiplist_iter_next_inline(&iter->cursor.position);
   iter_settle(iter);
 }
 
 void mt_memtable_iter_prev(mt_memtable_iter *iter) {
   if (!iter_is_valid(iter)) return;
-  iter_record(iter, cursor_step_back(iter->table, &iter->cursor));
+  iter_record(iter, cursor_step(iter->table, &iter->cursor, false));
 }
 
 static const mt_slice empty_slice = {"", 0};

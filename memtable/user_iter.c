@@ -87,7 +87,7 @@ mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t
   mt_memtable_ref(table);
   iter->table = table;
   iter->snapshot_seq = snapshot_seq > MT_MAX_SEQUENCE ? MT_MAX_SEQUENCE : snapshot_seq;
-  mt_skiplist_iter_init(&iter->cursor.position, table->list);
+  cursor_init(table, &iter->cursor);
   iter->valid = false;
   iter->status = MT_OK;
   return iter;
@@ -96,6 +96,7 @@ mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t
 void mt_memtable_user_iter_destroy(mt_memtable_user_iter *iter) {
   if (iter == NULL) return;
   mt_memtable *table = iter->table;
+  cursor_release(table, &iter->cursor);
   memtable_reader_free(table, iter, sizeof(*iter));
   mt_memtable_unref(table);
 }
@@ -178,6 +179,7 @@ void mt_memtable_user_iter_seek_to_first(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
+  cursor_scan_from(&iter->cursor, true);
   user_iter_find_forward(iter, cursor_load(iter->table, &iter->cursor));
 }
 
@@ -186,6 +188,7 @@ void mt_memtable_user_iter_seek_to_last(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
+  cursor_scan_from(&iter->cursor, false);
   user_iter_find_backward(iter, cursor_load(iter->table, &iter->cursor));
 }
 

@@ -37,12 +37,12 @@ static void assert_failure_entries_present(const mt_memtable *table, size_t coun
   assert_int_equal(mt_memtable_validate(table), MT_OK);
 }
 
-/* Creates a table, adds FAILURE_ENTRIES entries (retrying one that failed), opens and closes an
- * iterator, and reports how the one injected failure surfaced. The arena and the reader allocator draw from the
- * one test allocator, so the iterator's allocation is one of its calls (and long lookup keys in the test after
- * this one). */
+/* Creates a table, adds FAILURE_ENTRIES entries (retrying one that failed), opens an iterator, scans it
+ * and closes it, and reports how the one injected failure surfaced. The arena and the reader allocator draw from
+ * the one test allocator, so the iterator's allocations (itself, then its scan readahead) are among its calls
+ * (and long lookup keys in the test after this one). A refused readahead leaves a working iterator. */
 static void run_with_failing_allocation(test_allocator *allocator, size_t *create_failures, size_t *add_failures,
-                                        size_t *iterator_failures) {
+                                        size_t *iterator_failures, size_t *readahead_failures) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.arena.block_size = 1024;
@@ -70,12 +70,19 @@ static void run_with_failing_allocation(test_allocator *allocator, size_t *creat
     }
     assert_int_equal(status, MT_OK);
   }
+  size_t failures_before = allocator->failures;
   mt_memtable_iter *iter = mt_memtable_iter_create(table);
   if (iter == NULL) {
     (*iterator_failures)++;
   } else {
-    mt_memtable_iter_seek_to_first(iter);
-    assert_true(mt_memtable_iter_valid(iter));
+    if (allocator->failures != failures_before) (*readahead_failures)++;
+    size_t visited = 0;
+    for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) visited++;
+    assert_int_equal(mt_memtable_iter_status(iter), MT_OK);
+    assert_int_equal(visited, FAILURE_ENTRIES);
+    for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) visited--;
+    assert_int_equal(mt_memtable_iter_status(iter), MT_OK);
+    assert_int_equal(visited, 0);
     mt_memtable_iter_destroy(iter);
   }
   assert_failure_entries_present(table, FAILURE_ENTRIES);
@@ -85,22 +92,23 @@ static void run_with_failing_allocation(test_allocator *allocator, size_t *creat
 
 static void memtable_test_allocation_failure_at_every_point(void **state) {
   (void)state;
-  size_t create_failures = 0, add_failures = 0, iterator_failures = 0;
+  size_t create_failures = 0, add_failures = 0, iterator_failures = 0, readahead_failures = 0;
   test_allocator clean = TEST_ALLOCATOR_INIT;
-  run_with_failing_allocation(&clean, &create_failures, &add_failures, &iterator_failures);
+  run_with_failing_allocation(&clean, &create_failures, &add_failures, &iterator_failures, &readahead_failures);
   size_t total = clean.calls;
   assert_true(total > FAILURE_ENTRIES / 4); /* blocks are small: adds allocate often */
   for (size_t k = 1; k <= total + 2; k++) {
     test_allocator allocator = TEST_ALLOCATOR_INIT;
     allocator.fail_at = k;
-    run_with_failing_allocation(&allocator, &create_failures, &add_failures, &iterator_failures);
+    run_with_failing_allocation(&allocator, &create_failures, &add_failures, &iterator_failures, &readahead_failures);
     /* Every point up to the last allocation failed exactly once, and the failure surfaced. */
     assert_int_equal(allocator.failures, k <= total ? 1 : 0);
   }
-  assert_int_equal(create_failures + add_failures + iterator_failures, total);
+  assert_int_equal(create_failures + add_failures + iterator_failures + readahead_failures, total);
   assert_true(create_failures >= 2); /* arena header and first block */
   assert_true(add_failures > 0);
   assert_int_equal(iterator_failures, 1);
+  assert_int_equal(readahead_failures, 1);
 }
 
 static void memtable_test_long_keys_and_lookup_allocation_failure(void **state) {

@@ -1,0 +1,49 @@
+/* Scans through the skiplist's readahead walker (memtable/skiplist_readahead.h): the iterators' cursors step
+ * through it, so a scan keeps several cache misses in flight and a backward scan needs no search per step.
+ *
+ * Checksums: every entry the walker hands over is loaded with cursor_load, so it is checked like any other.
+ * A backward step normally also checks the level-0 successor of where its search landed (cursor_step_back),
+ * because a damaged key could make the search skip an entry. The walker makes no search between entries:
+ * its node's successor at walk time is the entry the cursor is leaving (already checked), so nothing can
+ * hide in between; an entry linked there since was linked after the walk and may go unseen, as in any scan
+ * that runs beside a writer.
+ */
+#include "memtable/memtable_internal.h"
+
+void cursor_init(const mt_memtable *table, entry_cursor *cursor) {
+  mt_skiplist_iter_init(&cursor->position, table->list);
+  cursor->readahead = NULL;
+  if (table->scan_readahead_segments == 0) return;
+  size_t buffer_bytes =
+      skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
+  skiplist_readahead *walker = memtable_reader_alloc(table, sizeof(*walker) + buffer_bytes);
+  if (walker == NULL) return; /* documented: the iterator walks plainly */
+  skiplist_readahead_init(walker, table->list, table->scan_readahead_segments, table->scan_readahead_segment_nodes,
+                          walker + 1);
+  cursor->readahead = walker;
+}
+
+void cursor_release(const mt_memtable *table, entry_cursor *cursor) {
+  if (cursor->readahead == NULL) return;
+  size_t buffer_bytes =
+      skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
+  memtable_reader_free(table, cursor->readahead, sizeof(*cursor->readahead) + buffer_bytes);
+  cursor->readahead = NULL;
+}
+
+void cursor_scan_from(entry_cursor *cursor, bool forward) {
+  if (cursor->readahead == NULL) return;
+  skiplist_readahead_reset(cursor->readahead);
+  skiplist_readahead_arm(cursor->readahead, skiplist_iter_key_inline(&cursor->position), forward);
+}
+
+mt_status cursor_step_scanning(const mt_memtable *table, entry_cursor *cursor, bool forward) {
+  const char *next;
+  if (skiplist_readahead_step(cursor->readahead, skiplist_iter_key_inline(&cursor->position), forward, &next)) {
+    skiplist_iter_set_key(&cursor->position, next);
+    return cursor_load(table, cursor);
+  }
+  if (!forward) return cursor_step_back(table, cursor);
+  skiplist_iter_next_inline(&cursor->position);
+  return cursor_load(table, cursor);
+}

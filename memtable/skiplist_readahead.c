@@ -1,0 +1,312 @@
+/* The readahead walker: see memtable/skiplist_readahead.h.
+ *
+ * Memory order: every link followed is read with skiplist_load_next_acquire (pairing with the writer's
+ * release that published the node); a segment boundary read on level L is therefore also reachable on
+ * level 0 from the boundary before it, since the writer (or writers) linked it there first.
+ */
+#include "memtable/skiplist_readahead.h"
+
+#include <assert.h>
+
+/* Consecutive plain steps in one direction before the walker arms itself: a point seek followed by a step
+ * or two does not pay for launching the segments. */
+#define READAHEAD_STEPS_BEFORE_ARM 3
+
+/* Segments are cut at the lowest level whose expected gap reaches this fraction of a segment's buffer, so
+ * that few segments outgrow it (gaps are geometric: with 512 slots and gaps of 64 about 1 in 3000 does). */
+#define READAHEAD_GAP_FRACTION 8
+
+static inline skiplist_node *as_node(const skiplist_node *node) { return (skiplist_node *)(uintptr_t)node; }
+
+/* Start fetching a node whose address was just learnt: its level-0 link (read by the next step of its
+ * segment) and its first key bytes (read by the caller when the node is emitted). */
+static inline void prefetch_node(const mt_skiplist *list, const skiplist_node *node) {
+  if (node == NULL) return;
+  SKIPLIST_PREFETCH(skiplist_node_links(list, node));
+  SKIPLIST_PREFETCH(skiplist_node_key(node));
+}
+
+size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) {
+  return (size_t)segments * segment_nodes * sizeof(const skiplist_node *);
+}
+
+void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
+                             size_t segment_nodes, void *buffer) {
+  assert(segments >= 1 && segments <= SKIPLIST_READAHEAD_MAX_SEGMENTS);
+  assert(segment_nodes >= 1 && segment_nodes <= SKIPLIST_READAHEAD_MAX_SEGMENT_NODES);
+  walker->list = list;
+  walker->segments = segments;
+  walker->segment_nodes = segment_nodes;
+  const skiplist_node **slots = buffer;
+  for (unsigned s = 0; s < segments; s++) walker->segment[s].nodes = slots + (size_t)s * segment_nodes;
+  walker->broken_seen = false;
+  skiplist_readahead_reset(walker);
+}
+
+void skiplist_readahead_reset(skiplist_readahead *walker) {
+  walker->armed = false;
+  walker->broken_seen = false;
+  walker->plain_steps = 0;
+  walker->plain_forward = true;
+}
+
+/* The lowest level whose expected gap reaches the buffer's fraction, below the list's current height; 0
+ * when the list has a single level (nothing to cut at). */
+static int choose_level(const skiplist_readahead *walker) {
+  const mt_skiplist *list = walker->list;
+  /* Relaxed: the height publishes nothing (see the field); a stale one only picks a lower level. */
+  int height = atomic_load_explicit(&list->height, memory_order_relaxed);
+  double level_probability = (double)list->grow_threshold / 18446744073709551616.0;
+  double target_gap = (double)walker->segment_nodes / READAHEAD_GAP_FRACTION;
+  int level = 0;
+  double gap = 1.0;
+  while (level + 1 < height && level_probability > 0.0 && (level == 0 || gap < target_gap)) {
+    gap /= level_probability;
+    level++;
+  }
+  return level;
+}
+
+/* The last node linked on `level` whose key sorts before key, or head. */
+static const skiplist_node *find_less_than_on_level(const mt_skiplist *list, const char *key, int level) {
+  const skiplist_node *node = list->head;
+  const skiplist_node *known_not_less = NULL;
+  int at = atomic_load_explicit(&list->height, memory_order_relaxed) - 1; /* relaxed: as in choose_level */
+  if (at < level) at = level;
+  for (;;) {
+    const skiplist_node *next = skiplist_load_next_acquire(list, node, at);
+    if (next != NULL && next != known_not_less) {
+      if (list->compare(list->compare_ctx, skiplist_node_key(next), key) < 0) {
+        node = next;
+        continue;
+      }
+    }
+    if (at == level) return node;
+    known_not_less = next;
+    at--;
+  }
+}
+
+static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end,
+                          bool last) {
+  segment->next = first;
+  segment->end = end;
+  segment->count = 0;
+  segment->read = 0;
+  segment->walked = false;
+  segment->broken = false;
+  segment->last = last;
+}
+
+/* Launches the segment after the frontier into the ring's tail (which must be free). */
+static void launch_segment(skiplist_readahead *walker) {
+  assert(walker->live < walker->segments && !walker->frontier_done);
+  const mt_skiplist *list = walker->list;
+  readahead_segment *segment = &walker->segment[(walker->head + walker->live) % walker->segments];
+  walker->live++;
+  if (walker->forward) {
+    /* The frontier is a boundary: linked on the segment level, so its link there exists. */
+    const skiplist_node *first = walker->frontier;
+    const skiplist_node *end = skiplist_load_next_acquire(list, first, walker->level);
+    prefetch_node(list, end);
+    segment_start(segment, first, end, end == NULL);
+    walker->frontier = end;
+    walker->frontier_done = end == NULL;
+    return;
+  }
+  const skiplist_node *upper = walker->frontier;
+  const skiplist_node *before = find_less_than_on_level(list, skiplist_node_key(upper), walker->level);
+  bool at_head = before == list->head;
+  const skiplist_node *first = at_head ? skiplist_load_next_acquire(list, list->head, 0) : before;
+  prefetch_node(list, first);
+  segment_start(segment, first, upper, at_head);
+  /* A search that lands on the upper bound itself (only a damaged comparison can) cannot make progress. */
+  if (!at_head && first == upper) {
+    segment->walked = true;
+    segment->broken = true;
+  }
+  walker->frontier = first;
+  walker->frontier_done = at_head;
+}
+
+/* One step of a segment's walk: buffer its next node and start fetching the one after. */
+static inline void segment_advance(const mt_skiplist *list, readahead_segment *segment, size_t capacity) {
+  if (segment->walked || segment->count == capacity) return;
+  const skiplist_node *node = segment->next;
+  if (node == segment->end) {
+    segment->walked = true;
+    return;
+  }
+  if (node == NULL) {
+    segment->walked = true;
+    segment->broken = true;
+    return;
+  }
+  segment->nodes[segment->count++] = node;
+  const skiplist_node *next = skiplist_load_next_acquire(list, node, 0);
+  prefetch_node(list, next);
+  segment->next = next;
+}
+
+/* One step of every live segment, so that their misses overlap. */
+static void advance_all(skiplist_readahead *walker) {
+  for (unsigned i = 0; i < walker->live; i++) {
+    segment_advance(walker->list, &walker->segment[(walker->head + i) % walker->segments], walker->segment_nodes);
+  }
+}
+
+static void pop_head(skiplist_readahead *walker) {
+  assert(walker->live > 0);
+  walker->head = (walker->head + 1) % walker->segments;
+  walker->live--;
+  while (walker->live < walker->segments && !walker->frontier_done) launch_segment(walker);
+}
+
+typedef enum pull_result { PULL_NODE, PULL_END, PULL_PLAIN, PULL_BROKEN } pull_result;
+
+static pull_result pull_forward(skiplist_readahead *walker, const skiplist_node **out) {
+  for (;;) {
+    if (walker->live == 0) return PULL_END;
+    readahead_segment *segment = &walker->segment[walker->head];
+    if (segment->read < segment->count) {
+      *out = segment->nodes[segment->read++];
+      return PULL_NODE;
+    }
+    if (segment->walked) {
+      if (segment->broken) return PULL_BROKEN;
+      if (segment->last) return PULL_END;
+      pop_head(walker);
+      continue;
+    }
+    /* Everything buffered was emitted: the head's buffer starts over (a long segment never stalls it). */
+    segment->count = 0;
+    segment->read = 0;
+    advance_all(walker);
+  }
+}
+
+static pull_result pull_backward(skiplist_readahead *walker, const skiplist_node **out) {
+  for (;;) {
+    if (walker->live == 0) return PULL_END;
+    readahead_segment *segment = &walker->segment[walker->head];
+    if (segment->walked) {
+      if (segment->broken) return PULL_BROKEN;
+      if (segment->read < segment->count) {
+        *out = segment->nodes[segment->count - 1 - segment->read++];
+        return PULL_NODE;
+      }
+      if (segment->last) return PULL_END;
+      pop_head(walker);
+      continue;
+    }
+    if (segment->count == walker->segment_nodes) {
+      /* Its last nodes are not buffered: the caller steps back by itself through this segment. */
+      walker->plain_until = segment->nodes[0];
+      return PULL_PLAIN;
+    }
+    advance_all(walker);
+  }
+}
+
+static void history_restart(skiplist_readahead *walker, const skiplist_node *current) {
+  walker->history[0] = current;
+  walker->emitted = 1;
+  walker->position = 1;
+}
+
+void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward) {
+  walker->armed = false;
+  walker->plain_steps = 0;
+  walker->plain_forward = forward;
+  if (current == NULL || walker->broken_seen) return;
+  int level = choose_level(walker);
+  if (level == 0) return;
+  const mt_skiplist *list = walker->list;
+  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
+  walker->level = level;
+  walker->forward = forward;
+  walker->plain_until = NULL;
+  walker->head = 0;
+  walker->live = 0;
+  walker->frontier_done = false;
+  history_restart(walker, node);
+  if (forward) {
+    /* The first segment runs from the node after current to the first boundary after current. */
+    const skiplist_node *before = find_less_than_on_level(list, current, level);
+    const skiplist_node *end = skiplist_load_next_acquire(list, before, level);
+    if (end == node) end = skiplist_load_next_acquire(list, node, level);
+    const skiplist_node *first = skiplist_load_next_acquire(list, node, 0);
+    prefetch_node(list, first);
+    prefetch_node(list, end);
+    segment_start(&walker->segment[0], first, end, end == NULL);
+    walker->live = 1;
+    walker->frontier = end;
+    walker->frontier_done = end == NULL;
+  } else {
+    walker->frontier = node;
+  }
+  while (walker->live < walker->segments && !walker->frontier_done) launch_segment(walker);
+  walker->armed = true;
+}
+
+/* Finds current among the last emitted nodes and makes the one after it the next to return. */
+static bool history_locate(skiplist_readahead *walker, const skiplist_node *current) {
+  size_t oldest = walker->emitted > SKIPLIST_READAHEAD_HISTORY ? walker->emitted - SKIPLIST_READAHEAD_HISTORY : 0;
+  for (size_t index = walker->position; index > oldest; index--) {
+    if (walker->history[(index - 1) % SKIPLIST_READAHEAD_HISTORY] == current) {
+      walker->position = index;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* A step the caller takes itself; true when that made READAHEAD_STEPS_BEFORE_ARM in a row in one direction
+ * and the walker armed at current (so this step is the walker's after all). */
+static bool plain_step_arms(skiplist_readahead *walker, const char *current, bool forward) {
+  walker->armed = false;
+  if (walker->plain_forward != forward) walker->plain_steps = 0;
+  walker->plain_forward = forward;
+  if (++walker->plain_steps < READAHEAD_STEPS_BEFORE_ARM) return false;
+  skiplist_readahead_arm(walker, current, forward);
+  return walker->armed;
+}
+
+bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
+  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
+  if ((!walker->armed || walker->forward != forward) && !plain_step_arms(walker, current, forward)) return false;
+  if (walker->plain_until != NULL) {
+    if (node != walker->plain_until) return false;
+    walker->plain_until = NULL;
+    pop_head(walker);
+    history_restart(walker, node);
+  }
+  if (!history_locate(walker, node)) {
+    /* The caller moved elsewhere (a seek it made without a reset, or a copy of its cursor): walk plainly. */
+    walker->armed = false;
+    walker->plain_steps = 0;
+    if (!plain_step_arms(walker, current, forward)) return false;
+  }
+  if (walker->position < walker->emitted) {
+    *next = skiplist_node_key(walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY]);
+    return true;
+  }
+  const skiplist_node *pulled = NULL;
+  switch (forward ? pull_forward(walker, &pulled) : pull_backward(walker, &pulled)) {
+    case PULL_NODE:
+      walker->history[walker->emitted++ % SKIPLIST_READAHEAD_HISTORY] = pulled;
+      walker->position = walker->emitted;
+      *next = skiplist_node_key(pulled);
+      return true;
+    case PULL_END:
+      *next = NULL;
+      return true;
+    case PULL_PLAIN:
+      return false;
+    case PULL_BROKEN:
+    default:
+      walker->armed = false;
+      walker->broken_seen = true;
+      return false;
+  }
+}

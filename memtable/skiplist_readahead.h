@@ -1,0 +1,93 @@
+/* memtable/skiplist_readahead.h - private to the library: a scan over the skiplist that keeps several cache
+ * misses in flight. Used by the memtable's cursors (memtable/cursor_scan.c); not part of the public API.
+ *
+ * A table's nodes lie in arena memory in insertion order, so a level-0 walk of a table filled in random key
+ * order waits on one miss per node: the next address is only known once the current node is loaded. The
+ * walker cuts the key range into segments at nodes of a higher level L (each also linked on level 0, since
+ * links are made bottom up) and walks `segments` of them at once, one step of each in turn with a prefetch
+ * of its next node, buffering node pointers per segment; the head segment is emitted (backward: from its
+ * buffer's end) while the others run ahead, and when it is done the next one is launched.
+ *
+ * A segment's walk stops at its end boundary by pointer identity: nodes are never removed, so a walk from
+ * a boundary reaches the next one. A walk that reaches the list's end first (possible only when keys were
+ * damaged after their neighbours were linked) marks the segment broken; the caller then walks plainly.
+ * Nodes linked while a segment is walked may or may not be emitted; each emitted node is the level-0
+ * successor (forward) or predecessor (backward) at walk time of the node emitted before it.
+ *
+ * Threading: one walker per reader thread; any number run beside the writers (see skiplist.h).
+ */
+#ifndef MEMTABLE_SKIPLIST_READAHEAD_H
+#define MEMTABLE_SKIPLIST_READAHEAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "memtable/skiplist_inline.h"
+
+#define SKIPLIST_READAHEAD_MAX_SEGMENTS 64
+#define SKIPLIST_READAHEAD_MAX_SEGMENT_NODES 65536
+/* Emitted nodes remembered, so that a caller that moves back onto one of its last few positions (the user
+ * view returns to a key's newest visible version after stepping over older ones) can go on walking. */
+#define SKIPLIST_READAHEAD_HISTORY 8
+
+typedef struct readahead_segment {
+  const skiplist_node *next;  /* the next node the walk buffers; equal to end once the walk is done */
+  const skiplist_node *end;   /* first node after the segment (NULL: the list's end) */
+  const skiplist_node **nodes; /* segment_nodes slots */
+  size_t count;               /* nodes buffered */
+  size_t read;                /* nodes emitted */
+  bool walked;                /* the walk met end */
+  bool broken;                /* the walk met the list's end before end */
+  bool last;                  /* no segment follows in the scan's direction */
+} readahead_segment;
+
+typedef struct skiplist_readahead {
+  const mt_skiplist *list;
+  unsigned segments;    /* 1..SKIPLIST_READAHEAD_MAX_SEGMENTS */
+  size_t segment_nodes; /* buffer slots per segment */
+  int level;            /* L: segments start at nodes linked on this level */
+  bool armed;
+  bool forward;
+  bool broken_seen;     /* a broken segment was met since the last reset: stay plain */
+  unsigned plain_steps; /* consecutive plain steps in plain_forward's direction */
+  bool plain_forward;
+  /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
+   * (the segment's first), after which the next segment (walked meanwhile) is emitted. */
+  const skiplist_node *plain_until;
+  /* The launch frontier: forward, the end of the last launched segment; backward, its first node. */
+  const skiplist_node *frontier;
+  bool frontier_done; /* the last launched segment is the scan's last */
+  unsigned head;      /* ring of live segments: head .. head + live - 1 (mod segments) */
+  unsigned live;
+  /* The emitted sequence's last SKIPLIST_READAHEAD_HISTORY nodes: emitted counts them all, position is
+   * the index (in that sequence) of the node to return next. */
+  const skiplist_node *history[SKIPLIST_READAHEAD_HISTORY];
+  size_t emitted;
+  size_t position;
+  readahead_segment segment[SKIPLIST_READAHEAD_MAX_SEGMENTS];
+} skiplist_readahead;
+
+/* Puts an iterator on a node the walker returned (its key; NULL: not valid). */
+static inline void skiplist_iter_set_key(mt_skiplist_iter *iter, const char *key) { iter->node = key; }
+
+/* Bytes of buffer a walker of this shape needs (for skiplist_readahead_init). */
+size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
+
+/* Sets up a walker over list with `segments` segments of at most segment_nodes nodes each (both >= 1 and
+ * within the limits above), using `buffer` (skiplist_readahead_buffer_bytes of them, pointer-aligned; the
+ * caller keeps it alive). Starts disarmed. */
+void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
+                             size_t segment_nodes, void *buffer);
+
+/* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
+void skiplist_readahead_reset(skiplist_readahead *walker);
+
+/* Starts walking from `current` (a node of the list) in the given direction at once. */
+void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward);
+
+/* The step from `current` (the caller's node): true and *next = the node after it in the direction (NULL at
+ * the list's end), or false when the caller should take the step itself (not armed yet, armed elsewhere,
+ * or a segment that could not be used). Counts plain steps and arms itself after a few in one direction. */
+bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next);
+
+#endif

@@ -1,0 +1,392 @@
+/* memtable_scan_test: scans with readahead (scan_readahead_segments != 0) return exactly what plain scans
+ * return, for every shape of table and walker, in both directions, after seeks and direction switches, with
+ * checksums, when the reader allocator refuses the walker, and beside a writer. */
+#include "support/test_util.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memtable/memtable.h>
+
+#include "support/allocator.h"
+#include "support/check.h"
+#include "support/memtable_checks.h"
+#include "support/rng.h"
+
+/* Walker shapes: segments x nodes per segment. One node per segment makes every segment outgrow its buffer;
+ * 4 nodes cut at level 1 (gaps of about 4) overflow often; the default rarely. */
+typedef struct walker_shape {
+  unsigned segments;
+  unsigned nodes;
+} walker_shape;
+
+static const walker_shape shapes[] = {{1, 1}, {2, 2}, {3, 4}, {8, 16}, {8, 512}, {64, 8}};
+#define SHAPE_COUNT (sizeof(shapes) / sizeof(shapes[0]))
+
+static const size_t table_sizes[] = {0, 1, 2, 3, 7, 40, 300, 3000};
+#define TABLE_SIZE_COUNT (sizeof(table_sizes) / sizeof(table_sizes[0]))
+
+/* Key k of a table: random insertion order comes from the caller. Several versions of some keys and some
+ * deletions, so the user view has versions to pass over. */
+static int scan_key(char *buf, uint64_t k) { return snprintf(buf, 24, "key-%06" PRIu64, k); }
+
+static void fill(mt_memtable *table, size_t n, uint64_t seed) {
+  uint64_t state = seed;
+  uint64_t seq = 1;
+  char key[24];
+  char value[32];
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = mt_rng_below(&state, n * 2 + 1);
+    int key_len = scan_key(key, k);
+    int value_len = snprintf(value, sizeof value, "v%" PRIu64, seq * 7);
+    mt_entry_type type = mt_rng_below(&state, 5) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    assert_int_equal(mt_memtable_add(table, seq++, type, key, (size_t)key_len, value, (size_t)value_len), MT_OK);
+  }
+}
+
+static mt_memtable *scan_table(size_t n, uint64_t seed, unsigned segments, unsigned nodes, unsigned checksum_bytes) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.seed = seed; /* the heights: every seed another distribution */
+  options.checksum_bytes = checksum_bytes;
+  options.scan_readahead_segments = segments;
+  options.scan_readahead_segment_nodes = nodes;
+  mt_memtable *table = new_table(&options);
+  fill(table, n, seed);
+  return table;
+}
+
+/* Where an iterator stands: the raw entry (internal iterator) or key and value (user view), and the status. */
+typedef struct stand {
+  bool valid;
+  mt_status status;
+  char text[96];
+  size_t len;
+} stand;
+
+static stand internal_stand(const mt_memtable_iter *iter) {
+  stand s = {mt_memtable_iter_valid(iter), mt_memtable_iter_status(iter), {0}, 0};
+  if (s.valid) {
+    mt_slice entry = mt_memtable_iter_entry(iter);
+    assert_true(entry.len <= sizeof s.text);
+    memcpy(s.text, entry.data, entry.len);
+    s.len = entry.len;
+  }
+  return s;
+}
+
+static stand user_stand(const mt_memtable_user_iter *iter) {
+  stand s = {mt_memtable_user_iter_valid(iter), mt_memtable_user_iter_status(iter), {0}, 0};
+  if (s.valid) {
+    mt_slice key = mt_memtable_user_iter_key(iter);
+    mt_slice value = mt_memtable_user_iter_value(iter);
+    s.len = (size_t)snprintf(s.text, sizeof s.text, "%.*s=%.*s@%" PRIu64, (int)key.len, key.data, (int)value.len,
+                             value.data, mt_memtable_user_iter_seq(iter));
+  }
+  return s;
+}
+
+static bool stands_equal(stand a, stand b) {
+  return a.valid == b.valid && a.status == b.status && a.len == b.len && memcmp(a.text, b.text, a.len) == 0;
+}
+
+/* Both iterators of one pair: the plain table's and the readahead table's. */
+typedef struct iter_pair {
+  mt_memtable_iter *plain, *ahead;
+  mt_memtable_user_iter *user_plain, *user_ahead;
+} iter_pair;
+
+typedef enum op { OP_NEXT, OP_PREV, OP_SEEK, OP_SEEK_FOR_PREV, OP_FIRST, OP_LAST, OP_COUNT } op;
+
+static void apply(mt_memtable_iter *iter, mt_memtable_user_iter *user, op o, const char *key, size_t key_len,
+                  uint64_t seq) {
+  switch (o) {
+    case OP_NEXT:
+      mt_memtable_iter_next(iter);
+      mt_memtable_user_iter_next(user);
+      break;
+    case OP_PREV:
+      mt_memtable_iter_prev(iter);
+      mt_memtable_user_iter_prev(user);
+      break;
+    case OP_SEEK:
+      mt_memtable_iter_seek(iter, key, key_len, seq);
+      mt_memtable_user_iter_seek(user, key, key_len);
+      break;
+    case OP_SEEK_FOR_PREV:
+      mt_memtable_iter_seek_for_prev(iter, key, key_len, seq);
+      mt_memtable_user_iter_seek_for_prev(user, key, key_len);
+      break;
+    case OP_FIRST:
+      mt_memtable_iter_seek_to_first(iter);
+      mt_memtable_user_iter_seek_to_first(user);
+      break;
+    case OP_LAST:
+    default:
+      mt_memtable_iter_seek_to_last(iter);
+      mt_memtable_user_iter_seek_to_last(user);
+      break;
+  }
+}
+
+static void check_pair(const iter_pair *pair, uint64_t seed, const char *what, size_t step) {
+  MT_CHECK_SEEDED_STEP(stands_equal(internal_stand(pair->plain), internal_stand(pair->ahead)), seed, what, step);
+  MT_CHECK_SEEDED_STEP(stands_equal(user_stand(pair->user_plain), user_stand(pair->user_ahead)), seed, what, step);
+}
+
+static iter_pair open_pair(mt_memtable *plain, mt_memtable *ahead, uint64_t snapshot) {
+  iter_pair pair = {mt_memtable_iter_create(plain), mt_memtable_iter_create(ahead),
+                    mt_memtable_user_iter_create(plain, snapshot), mt_memtable_user_iter_create(ahead, snapshot)};
+  assert_non_null(pair.plain);
+  assert_non_null(pair.ahead);
+  assert_non_null(pair.user_plain);
+  assert_non_null(pair.user_ahead);
+  return pair;
+}
+
+static void close_pair(iter_pair *pair) {
+  mt_memtable_iter_destroy(pair->plain);
+  mt_memtable_iter_destroy(pair->ahead);
+  mt_memtable_user_iter_destroy(pair->user_plain);
+  mt_memtable_user_iter_destroy(pair->user_ahead);
+}
+
+/* A whole scan from one end to the other, compared step by step; returns the steps taken. */
+static size_t scan_pair(const iter_pair *pair, bool forward, uint64_t seed) {
+  apply(pair->plain, pair->user_plain, forward ? OP_FIRST : OP_LAST, NULL, 0, 0);
+  apply(pair->ahead, pair->user_ahead, forward ? OP_FIRST : OP_LAST, NULL, 0, 0);
+  size_t steps = 0;
+  for (;; steps++) {
+    check_pair(pair, seed, forward ? "forward scan" : "backward scan", steps);
+    if (!mt_memtable_iter_valid(pair->plain) && !mt_memtable_user_iter_valid(pair->user_plain)) return steps;
+    apply(pair->plain, pair->user_plain, forward ? OP_NEXT : OP_PREV, NULL, 0, 0);
+    apply(pair->ahead, pair->user_ahead, forward ? OP_NEXT : OP_PREV, NULL, 0, 0);
+  }
+}
+
+static void scan_test_whole_scans_equal_plain_scans(void **state) {
+  (void)state;
+  for (unsigned checksum_bytes = 0; checksum_bytes <= 4; checksum_bytes += 4) {
+    for (size_t t = 0; t < TABLE_SIZE_COUNT; t++) {
+      for (uint64_t seed = 1; seed <= 3; seed++) {
+        size_t n = table_sizes[t];
+        mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
+        for (size_t s = 0; s < SHAPE_COUNT; s++) {
+          mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+          for (uint64_t snapshot = n / 2; snapshot <= n + 1; snapshot += n / 2 + 1) {
+            iter_pair pair = open_pair(plain, ahead, snapshot);
+            size_t forward = scan_pair(&pair, true, seed);
+            size_t backward = scan_pair(&pair, false, seed);
+            assert_int_equal(forward, backward);
+            if (snapshot > n) assert_int_equal(forward, n); /* every entry: n adds, each its own seq */
+            close_pair(&pair);
+          }
+          mt_memtable_unref(ahead);
+        }
+        mt_memtable_unref(plain);
+      }
+    }
+  }
+}
+
+/* Random moves: runs of next or prev (long enough to arm the walker), seeks, switches of direction. */
+static void scan_test_seeks_steps_and_direction_switches_equal_plain(void **state) {
+  (void)state;
+  for (uint64_t seed = 11; seed <= 16; seed++) {
+    size_t n = 1500;
+    unsigned checksum_bytes = seed % 2 == 0 ? 4 : 0;
+    mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
+    for (size_t s = 0; s < SHAPE_COUNT; s++) {
+      mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+      iter_pair pair = open_pair(plain, ahead, (uint64_t)n * 3 / 4);
+      uint64_t rng = seed * 1000 + s;
+      size_t step = 0;
+      for (int move = 0; move < 300; move++) {
+        op o = (op)mt_rng_below(&rng, OP_COUNT);
+        char key[24];
+        int key_len = scan_key(key, mt_rng_below(&rng, n * 2 + 2));
+        uint64_t seq = mt_rng_below(&rng, n + 2);
+        size_t repeat = (o == OP_NEXT || o == OP_PREV) ? 1 + mt_rng_below(&rng, 40) : 1;
+        for (size_t r = 0; r < repeat; r++, step++) {
+          apply(pair.plain, pair.user_plain, o, key, (size_t)key_len, seq);
+          apply(pair.ahead, pair.user_ahead, o, key, (size_t)key_len, seq);
+          check_pair(&pair, seed, "random moves", step);
+        }
+      }
+      close_pair(&pair);
+      mt_memtable_unref(ahead);
+    }
+    mt_memtable_unref(plain);
+  }
+}
+
+/* Without memory for the walker the iterators still work, plainly. */
+static void scan_test_refused_walker_scans_plainly(void **state) {
+  (void)state;
+  test_allocator allocator = TEST_ALLOCATOR_INIT;
+  allocator.refuse_above = 1024; /* the iterators fit; a walker (4 KiB and its buffers) does not */
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.reader_allocator = test_allocator_hooks(&allocator);
+  options.checksum_bytes = 4;
+  mt_memtable *ahead = new_table(&options);
+  fill(ahead, 2000, 5);
+  mt_memtable *plain = scan_table(2000, 5, 0, 0, 4);
+  iter_pair pair = open_pair(plain, ahead, MT_MAX_SEQUENCE);
+  assert_int_equal(allocator.failures, 2); /* one walker per iterator refused */
+  assert_int_equal(scan_pair(&pair, true, 5), 2000);
+  assert_int_equal(scan_pair(&pair, false, 5), 2000);
+  close_pair(&pair);
+  assert_int_equal(allocator.live_blocks, 0);
+  assert_int_equal(allocator.bad_frees, 0);
+  mt_memtable_unref(ahead);
+  mt_memtable_unref(plain);
+}
+
+static void scan_test_options_out_of_range_are_refused(void **state) {
+  (void)state;
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  assert_int_equal(options.scan_readahead_segments, MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENTS);
+  assert_int_equal(options.scan_readahead_segment_nodes, MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES);
+  mt_memtable *table = NULL;
+  options.scan_readahead_segments = 65;
+  assert_int_equal(mt_memtable_try_create(&options, &table), MT_INVALID_ARGUMENT);
+  assert_null(table);
+  options.scan_readahead_segments = 64;
+  options.scan_readahead_segment_nodes = 65537;
+  assert_int_equal(mt_memtable_try_create(&options, &table), MT_INVALID_ARGUMENT);
+  options.scan_readahead_segment_nodes = 65536;
+  assert_int_equal(mt_memtable_try_create(&options, &table), MT_OK);
+  mt_memtable_unref(table);
+}
+
+/* Beside a writer: the writer adds keys in a random order; each reader scan must be strictly ordered, must
+ * not repeat a key, and must see every key whose add returned before the scan began. */
+/* cmocka's assertions are for the main thread; the racing threads abort (ctest names the test). */
+#define RACE_CHECK(condition)                                                        \
+  do {                                                                               \
+    if (!(condition)) {                                                              \
+      fprintf(stderr, "scan beside a writer: %s failed at line %d\n", #condition, __LINE__); \
+      abort();                                                                       \
+    }                                                                                \
+  } while (0)
+#define RACE_CHECK_EQUAL(a, b) RACE_CHECK((a) == (b))
+
+#define WRITER_KEYS 20000
+#define WRITER_PRESET 4000
+
+typedef struct writer_race {
+  mt_memtable *table;
+  uint32_t order[WRITER_KEYS]; /* key order[j] is added j-th */
+  _Atomic size_t added;        /* adds returned so far */
+  _Atomic bool stop;
+} writer_race;
+
+static void race_add(writer_race *race, size_t j) {
+  char key[24];
+  int key_len = scan_key(key, race->order[j]);
+  RACE_CHECK_EQUAL(mt_memtable_add(race->table, j + 1, MT_TYPE_VALUE, key, (size_t)key_len, "v", 1), MT_OK);
+  /* Release: a reader that reads the count sees the adds it counts. */
+  atomic_store_explicit(&race->added, j + 1, memory_order_release);
+}
+
+static void *race_writer(void *arg) {
+  writer_race *race = arg;
+  for (size_t j = WRITER_PRESET; j < WRITER_KEYS; j++) race_add(race, j);
+  atomic_store_explicit(&race->stop, true, memory_order_relaxed); /* relaxed: a flag only, joined after */
+  return NULL;
+}
+
+static uint32_t key_number(mt_slice key) {
+  RACE_CHECK(key.len == 10 && memcmp(key.data, "key-", 4) == 0);
+  uint32_t k = 0;
+  for (size_t i = 4; i < key.len; i++) k = k * 10 + (uint32_t)(key.data[i] - '0');
+  return k;
+}
+
+/* One scan, either view, either direction: order strict, and everything added before it began was seen. */
+static void race_scan(writer_race *race, bool user_view, bool forward, bool *seen) {
+  size_t before = atomic_load_explicit(&race->added, memory_order_acquire);
+  memset(seen, 0, WRITER_KEYS * sizeof(bool));
+  mt_memtable_iter *iter = user_view ? NULL : mt_memtable_iter_create(race->table);
+  mt_memtable_user_iter *user = user_view ? mt_memtable_user_iter_create(race->table, MT_MAX_SEQUENCE) : NULL;
+  RACE_CHECK(iter != NULL || user != NULL);
+  apply(iter, user, forward ? OP_FIRST : OP_LAST, NULL, 0, 0);
+  int64_t last = forward ? -1 : WRITER_KEYS;
+  for (;;) {
+    bool valid = user_view ? mt_memtable_user_iter_valid(user) : mt_memtable_iter_valid(iter);
+    if (!valid) break;
+    uint32_t k = key_number(user_view ? mt_memtable_user_iter_key(user) : mt_memtable_iter_user_key(iter));
+    RACE_CHECK(forward ? (int64_t)k > last : (int64_t)k < last); /* strict: no repeats, no disorder */
+    last = k;
+    seen[k] = true;
+    apply(iter, user, forward ? OP_NEXT : OP_PREV, NULL, 0, 0);
+  }
+  RACE_CHECK_EQUAL(user_view ? mt_memtable_user_iter_status(user) : mt_memtable_iter_status(iter), MT_OK);
+  for (size_t j = 0; j < before; j++) RACE_CHECK(seen[race->order[j]]);
+  mt_memtable_iter_destroy(iter);
+  mt_memtable_user_iter_destroy(user);
+}
+
+static void *race_reader(void *arg) {
+  writer_race *race = arg;
+  bool *seen = malloc(WRITER_KEYS * sizeof(bool));
+  RACE_CHECK(seen != NULL);
+  int round = 0;
+  do {
+    race_scan(race, round % 4 >= 2, round % 2 == 0, seen);
+    round++;
+  } while (!atomic_load_explicit(&race->stop, memory_order_relaxed) || round < 4); /* relaxed: a flag only */
+  free(seen);
+  return NULL;
+}
+
+static void scan_test_scans_beside_a_writer(void **state) {
+  (void)state;
+  for (unsigned variant = 0; variant < 2; variant++) {
+    writer_race *race = malloc(sizeof *race);
+    assert_non_null(race);
+    mt_memtable_options options;
+    mt_memtable_options_init(&options);
+    options.checksum_bytes = variant == 0 ? 0 : 4;
+    options.scan_readahead_segment_nodes = variant == 0 ? 512 : 4; /* 4: segments overflow all the time */
+    race->table = new_table(&options);
+    for (uint32_t j = 0; j < WRITER_KEYS; j++) race->order[j] = j;
+    uint64_t rng = 77 + variant;
+    for (uint32_t j = WRITER_KEYS - 1; j > 0; j--) {
+      uint32_t other = (uint32_t)mt_rng_below(&rng, j + 1);
+      uint32_t swap = race->order[j];
+      race->order[j] = race->order[other];
+      race->order[other] = swap;
+    }
+    atomic_init(&race->added, 0);
+    atomic_init(&race->stop, false);
+    for (size_t j = 0; j < WRITER_PRESET; j++) race_add(race, j);
+    pthread_t writer, readers[2];
+    assert_int_equal(pthread_create(&readers[0], NULL, race_reader, race), 0);
+    assert_int_equal(pthread_create(&readers[1], NULL, race_reader, race), 0);
+    assert_int_equal(pthread_create(&writer, NULL, race_writer, race), 0);
+    assert_int_equal(pthread_join(writer, NULL), 0);
+    assert_int_equal(pthread_join(readers[0], NULL), 0);
+    assert_int_equal(pthread_join(readers[1], NULL), 0);
+    mt_memtable_unref(race->table);
+    free(race);
+  }
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(scan_test_whole_scans_equal_plain_scans),
+      cmocka_unit_test(scan_test_seeks_steps_and_direction_switches_equal_plain),
+      cmocka_unit_test(scan_test_refused_walker_scans_plainly),
+      cmocka_unit_test(scan_test_options_out_of_range_are_refused),
+      cmocka_unit_test(scan_test_scans_beside_a_writer),
+  };
+  return MT_RUN_TESTS(tests, argc, argv);
+}
