@@ -169,10 +169,12 @@ static void run_query(mt_memtable *table, size_t index, transcript *t) {
 
 /* Versions of the keys b, d, ..., p: some keys with one version, some with several, deletions newest,
  * oldest and between, sequence numbers interleaved across keys. */
-static mt_memtable *damage_table(unsigned checksum_bytes) {
+static mt_memtable *damage_table(unsigned checksum_bytes, bool point_index) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = checksum_bytes;
+  options.point_index = point_index;
+  options.point_index_entries = 16;
   options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
@@ -220,8 +222,9 @@ static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored
   return count;
 }
 
-static void run_damage(unsigned checksum_bytes) {
-  mt_memtable *table = damage_table(checksum_bytes);
+static void run_damage(unsigned checksum_bytes, bool point_index) {
+  mt_memtable *table = damage_table(checksum_bytes, point_index);
+  assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
   size_t variants = total_variants();
   transcript *undamaged = malloc(variants * sizeof(*undamaged));
   transcript *damaged = malloc(sizeof(*damaged));
@@ -270,21 +273,32 @@ static void run_damage(unsigned checksum_bytes) {
 
 static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8);
+  run_damage(8, false);
+}
+
+/* The same with the point index: gets read entries through its slots, and each is checked. */
+static void memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(8, true);
 }
 
 static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4);
+  run_damage(4, false);
+}
+
+static void memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(4, true);
 }
 
 /* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
  * answered the older value as MT_OK - a deleted key came back. */
-static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(void **state) {
-  (void)state;
+static void damaged_tombstone_key_is_reported(bool point_index) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = 8;
+  options.point_index = point_index;
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
   assert_int_equal(mt_memtable_add(table, 1, MT_TYPE_VALUE, "k", 1, "old", 3), MT_OK);
@@ -324,6 +338,12 @@ static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(v
   mt_memtable_unref(table);
 }
 
+static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(void **state) {
+  (void)state;
+  damaged_tombstone_key_is_reported(false);
+  damaged_tombstone_key_is_reported(true);
+}
+
 /* A damaged internal-key length must not send a comparison past the entry: the comparator honours the
  * recorded size too (under AddressSanitizer a read past the entry's block is reported). The entry sits in a
  * block of its own and the damaged length claims up to 127 or 16383 bytes. */
@@ -332,7 +352,7 @@ static void memtable_damage_test_damaged_length_prefix_stays_inside_the_entry(vo
   static const unsigned char prefixes[][2] = {{0x7f, 0}, {0xff, 0x7f}, {0x09 | 0x80, 0x01}, {0x08, 0}, {0x00, 0}};
   for (unsigned checksum_bytes = 4; checksum_bytes <= 8; checksum_bytes += 4) {
     for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
-      mt_memtable *table = damage_table(checksum_bytes);
+      mt_memtable *table = damage_table(checksum_bytes, p % 2 == 1);
       stored_entry entries[32];
       size_t count = stored_entries(table, checksum_bytes, entries, 32);
       for (size_t e = 0; e < count; e++) {
@@ -375,6 +395,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_damaged_length_prefix_stays_inside_the_entry),
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }
