@@ -11,7 +11,7 @@
 const char *const bench_names[BENCH_COUNT] = {
     "fillseq",  "fillrandom",  "readrandom", "readmissing",      "readmissing_bloom",
     "readseq",  "readreverse", "seekrandom", "readwhilewriting", "fillconcurrent",
-    "fillbatch",
+    "fillbatch", "readrandom_index", "readmissing_index",
 };
 
 bench_options g_options;
@@ -50,6 +50,14 @@ static void usage(FILE *out) {
           "                           consecutive keys: ours mt_memtable_add_batch, rocksdb the batch's\n"
           "                           entries one by one into the rep (what a WriteBatch does to it),\n"
           "                           leveldb one WriteBatch per DB::Write; entries per second\n"
+          "        readrandom_index   readrandom on a fillrandom table of ours with the point index on\n"
+          "                           (options.point_index, sized for N keys); the peers have no such\n"
+          "                           index, so their figure is their plain readrandom, measured again\n"
+          "                           interleaved with ours on a fresh fillrandom table\n"
+          "        readmissing_index  readmissing on that table (no bloom filter); the peers' figure is\n"
+          "                           their plain readmissing\n",
+          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS);
+  fprintf(out,
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
           "      fill benchmark itself is selected. After fillconcurrent and fillbatch every key is looked up\n"
           "      and the table scanned (untimed).\n"
@@ -69,8 +77,7 @@ static void usage(FILE *out) {
           "  --json                print one JSON document on stdout instead of the text report\n"
           "  --verbose             also print every repetition's figures\n"
           "  --help                this text\n",
-          INTERLEAVE_SLICES, DEFAULT_MISSING_BLOOM_BITS, DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE,
-          MAX_BATCH_SIZE, MAX_REPETITIONS);
+          DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_REPETITIONS);
   fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
