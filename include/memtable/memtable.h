@@ -175,7 +175,9 @@ MT_API mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type
  * none, MT_CORRUPTION if the entry the search lands on, or (with checksums) the entry just before it,
  * fails its checks (value is not set), MT_INVALID_ARGUMENT for NULL table, a NULL key with a non-zero
  * length or key_len > MT_MAX_KEY_LEN, MT_NOMEM if the reader allocator could not give a key longer than
- * about 240 bytes its lookup key. value may be NULL. */
+ * about 240 bytes its lookup key. value may be NULL. With options.point_index the index answers instead of the
+ * search (the same answers; MT_CORRUPTION when any entry it reads - the key's newest version, the older ones
+ * it steps through - fails its checks), and keys it does not hold fall back to the search. */
 MT_API mt_status mt_memtable_get(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
                                  mt_slice *value);
 
