@@ -182,6 +182,16 @@ static void point_index_test_indexed_keys_stay_exact_after_overflow(void **state
  * slots rounding), inside the memory usage; an explicit size is honoured. */
 static void point_index_test_sizing_and_memory_usage(void **state) {
   (void)state;
+  /* Off by default, from the macro and from the function alike. */
+  mt_memtable_options defaults = MT_MEMTABLE_OPTIONS_INIT, initialised;
+  mt_memtable_options_init(&initialised);
+  assert_false(defaults.point_index || initialised.point_index);
+  assert_int_equal(defaults.point_index_entries + initialised.point_index_entries, 0);
+  mt_memtable *default_table = mt_memtable_create(NULL);
+  assert_non_null(default_table);
+  assert_int_equal(mt_memtable_point_index_memory(default_table), 0);
+  assert_int_equal(mt_memtable_point_index_memory(NULL), 0);
+  mt_memtable_unref(default_table);
   mt_memtable *plain = index_table(false, 0, 0, false);
   mt_memtable *table = index_table(true, 0, 0, false);
   size_t expected_keys = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE / MT_MEMTABLE_TYPICAL_ENTRY_BYTES;
