@@ -209,11 +209,3 @@ bool point_index_get(const point_index *index, const mt_memtable *table, const v
 size_t point_index_memory(const point_index *index) {
   return sizeof(point_index) + (size_t)index->slot_count * sizeof(uint64_t);
 }
-
-uint64_t point_index_keys(const point_index *index) {
-  return atomic_load_explicit(&index->keys, memory_order_relaxed); /* relaxed: a statistic */
-}
-
-bool point_index_overflowed(const point_index *index) {
-  return atomic_load_explicit(&index->overflowed, memory_order_relaxed); /* relaxed: a flag read alone */
-}

@@ -33,9 +33,7 @@ void point_index_publish(point_index *index, const char *stored, uint64_t hash, 
 bool point_index_get(const point_index *index, const mt_memtable *table, const void *key, size_t key_len,
                      uint64_t hash, uint64_t snapshot_seq, mt_entry *found, mt_status *status);
 
-/* Bytes the index holds (header and slots), and the keys it holds. Any thread (keys: relaxed). */
+/* Bytes the index holds (header and slots). Any thread. */
 size_t point_index_memory(const point_index *index);
-uint64_t point_index_keys(const point_index *index);
-bool point_index_overflowed(const point_index *index);
 
 #endif
