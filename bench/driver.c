@@ -74,7 +74,9 @@ static void group_fill(run_group *group, bool sequential, unsigned timed_bench, 
       g_samples[run->index][timed_bench][group->rep] = (sample){
           true, (double)run->elapsed_ns / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
     }
-    g_memory[run->index][table_kind][group->rep] = (memory_sample){true, run->impl->memory_usage(run->table), num};
+    size_t index_bytes = is_ours(run->impl) ? bench_memtable_point_index_memory(run->table) : 0;
+    g_memory[run->index][table_kind][group->rep] =
+        (memory_sample){true, run->impl->memory_usage(run->table), num, index_bytes};
   }
 }
 
@@ -417,4 +419,15 @@ void run_repetition(unsigned rep) {
   }
 
   if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP)) run_versions(rep);
+  /* Ours with the point index (no bloom filter); the peers' plain tables again, so their slices alternate
+   * with ours as in every benchmark. */
+  if (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)) {
+    group_begin_point_index(&group, rep);
+    group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_INDEX);
+    if (selected(BENCH_READRANDOM_INDEX))
+      group_point_reads(&group, BENCH_READRANDOM_INDEX, false, false, include_every_run);
+    if (selected(BENCH_READMISSING_INDEX))
+      group_point_reads(&group, BENCH_READMISSING_INDEX, true, false, include_every_run);
+    group_end(&group);
+  }
 }

@@ -51,7 +51,8 @@ static bool impl_supports(const bench_impl *impl, write_mode mode) {
   return true;
 }
 
-void group_begin_for(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits, write_mode mode) {
+static void begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits, write_mode mode,
+                  bool point_index) {
   memset(group, 0, sizeof *group);
   group->rep = rep;
   for (size_t i = 0; i < g_impl_count; i++) {
@@ -64,10 +65,17 @@ void group_begin_for(run_group *group, unsigned rep, bool ours_only, unsigned bl
     bench_table_config config = table_config(run->impl, bloom_bits);
     config.concurrent_writes = mode == WRITE_CONCURRENT;
     config.batch_size = mode == WRITE_BATCH ? g_options.batch_size : 0;
+    config.point_index = point_index && is_ours(run->impl);
     run->table = run->impl->create(&config, group->error, sizeof group->error);
     if (run->table == NULL) run_fail(run, group->error);
   }
 }
+
+void group_begin_for(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits, write_mode mode) {
+  begin(group, rep, ours_only, bloom_bits, mode, false);
+}
+
+void group_begin_point_index(run_group *group, unsigned rep) { begin(group, rep, false, 0, WRITE_PUT, true); }
 
 void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits) {
   group_begin_for(group, rep, ours_only, bloom_bits, WRITE_PUT);

@@ -11,7 +11,8 @@
 const char *const bench_names[BENCH_COUNT] = {
     "fillseq",        "fillrandom",     "readrandom",       "readrandom_batch", "readmissing",
     "readmissing_bloom", "readseq",     "readreverse",      "seekrandom",       "readwhilewriting",
-    "fillconcurrent", "fillbatch",      "readseq_versions", "readseq_versions_noskip",
+    "fillconcurrent", "fillbatch",      "readseq_versions", "readseq_versions_noskip", "readrandom_index",
+    "readmissing_index",
 };
 
 bench_options g_options;
@@ -58,7 +59,13 @@ static void usage(FILE *out) {
           "                           a tombstone; a full user-view scan at the latest snapshot with the\n"
           "                           default max_sequential_skip (8); ops = visible keys returned\n"
           "        readseq_versions_noskip  the same scan of the same table with MT_MEMTABLE_SKIP_NEVER\n"
-          "                           (the view steps through every version)\n",
+          "                           (the view steps through every version)\n"
+          "        readrandom_index   readrandom on a fillrandom table of ours with the point index on\n"
+          "                           (options.point_index, sized for N keys); the peers have no such\n"
+          "                           index, so their figure is their plain readrandom, measured again\n"
+          "                           interleaved with ours on a fresh fillrandom table\n"
+          "        readmissing_index  readmissing on that table (no bloom filter); the peers' figure is\n"
+          "                           their plain readmissing\n",
           INTERLEAVE_SLICES, DEFAULT_READ_BATCH_SIZE, DEFAULT_MISSING_BLOOM_BITS);
   fputs(
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"

@@ -26,6 +26,7 @@ typedef struct bench_table_config {
   uint64_t seed;
   bool concurrent_writes; /* put_concurrent will be called from several threads at once (fillconcurrent) */
   size_t batch_size;      /* the most entries one put_batch call passes */
+  bool point_index;       /* ours only: options.point_index, sized for num keys */
 } bench_table_config;
 
 /* One entry of a put_batch call: a value (never a deletion) for key. */
@@ -82,6 +83,9 @@ typedef struct bench_impl {
 /* Our memtable (peer_memtable.c). Its description names the run's settings, so they are passed here: call it
  * once, after the flags (a later call rewrites the description). The table stays valid for the run. */
 const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes);
+
+/* Bytes of our table's point index (0 without one): the table is one ours' create returned. */
+size_t bench_memtable_point_index_memory(void *table);
 
 #ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
 const bench_impl *bench_peer_rocksdb(void);

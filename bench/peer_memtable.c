@@ -37,6 +37,8 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
   options.checksum_bytes = config->checksum_bytes;
   options.seed = config->seed;
   options.concurrent_writes = config->concurrent_writes;
+  options.point_index = config->point_index;
+  options.point_index_entries = (size_t)config->num;
   ours_table *ours = malloc(sizeof *ours);
   if (ours == NULL) {
     snprintf(error, error_len, "out of memory");
@@ -108,6 +110,10 @@ static int ours_check_after_fill(void *opaque, char *error, size_t error_len) {
 
 static size_t ours_memory_usage(void *opaque) {
   return mt_memtable_approximate_memory_usage(((ours_table *)opaque)->table);
+}
+
+size_t bench_memtable_point_index_memory(void *opaque) {
+  return mt_memtable_point_index_memory(((ours_table *)opaque)->table);
 }
 
 static void *ours_reader_create(void *opaque) {

@@ -80,14 +80,19 @@ typedef struct memory_figures {
   double bytes;
   double per_entry;
   double beyond_payload;
+  double index_per_entry; /* the point index's bytes per entry (ours, with the index) */
 } memory_figures;
 
 static memory_figures memory_for(size_t impl, unsigned kind) {
   double bytes[MAX_REPETITIONS];
+  double index_bytes[MAX_REPETITIONS];
   unsigned count = 0;
   for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
     const memory_sample *m = &g_memory[impl][kind][rep];
-    if (m->present && m->entries > 0) bytes[count++] = (double)m->bytes;
+    if (m->present && m->entries > 0) {
+      index_bytes[count] = (double)m->index_bytes;
+      bytes[count++] = (double)m->bytes;
+    }
   }
   memory_figures f = {0};
   if (count == 0) return f;
@@ -95,6 +100,7 @@ static memory_figures memory_for(size_t impl, unsigned kind) {
   f.bytes = median(bytes, count);
   f.per_entry = f.bytes / (double)g_options.num;
   f.beyond_payload = f.per_entry - (double)(g_options.key_size + g_options.value_size);
+  f.index_per_entry = median(index_bytes, count) / (double)g_options.num;
   return f;
 }
 
@@ -210,8 +216,10 @@ void print_text_report(double wall_seconds) {
     for (size_t i = 0; i < g_impl_count; i++) {
       memory_figures m = memory_for(i, kind);
       if (!m.present) continue;
-      printf("%-18s : %-20s %10.1f MiB %8.1f B/entry %8.1f B/entry beyond payload\n", table_names[kind],
+      printf("%-18s : %-20s %10.1f MiB %8.1f B/entry %8.1f B/entry beyond payload", table_names[kind],
              g_impls[i].impl->label, m.bytes / 1048576.0, m.per_entry, m.beyond_payload);
+      if (m.index_per_entry > 0) printf(" (point index %.1f B/entry)", m.index_per_entry);
+      printf("\n");
     }
   }
 
@@ -246,7 +254,7 @@ void print_text_report(double wall_seconds) {
     for (size_t i = 1; i < g_impl_count; i++) any_peer |= memory_for(i, kind).present;
     if (!any_peer && g_impl_count > 1) continue;
     char label[64];
-    static const char *const short_names[TABLE_KINDS] = {"seq", "random", "+bloom"};
+    static const char *const short_names[TABLE_KINDS] = {"seq", "random", "+bloom", "+index"};
     snprintf(label, sizeof label, "B/entry>payload %s", short_names[kind]);
     char cell[32];
     snprintf(cell, sizeof cell, "%.1f B", ours.beyond_payload);
@@ -271,6 +279,12 @@ void print_text_report(double wall_seconds) {
   if (skipping.present && stepping.present && stepping.ops_per_sec > 0)
     printf("readseq_versions: %.2fx the same scan without skipping (readseq_versions_noskip).\n",
            skipping.ops_per_sec / stepping.ops_per_sec);
+  memory_figures indexed = memory_for(0, TABLE_RANDOM_INDEX);
+  if (indexed.present && indexed.index_per_entry > 0) {
+    char cell[32];
+    snprintf(cell, sizeof cell, "%.1f B", indexed.index_per_entry);
+    printf("%-24s %-12s\n", "point index B/entry", cell);
+  }
   bool peers_present = g_impl_count > 1;
   if (peers_present && (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP)))
     printf("readseq_versions: ours only. RocksDB's memtable rep and LevelDB's MemTable have no user view (their "
@@ -282,6 +296,9 @@ void print_text_report(double wall_seconds) {
   if (peers_present && selected(BENCH_READRANDOM_BATCH))
     printf("readrandom_batch: batches of %u; a peer without a batched memtable get (RocksDB's rep, LevelDB) "
            "runs its gets one by one.\n", read_batch_size());
+  if (peers_present && (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)))
+    printf("readrandom_index, readmissing_index: ours with the point index (no bloom filter); the peers have no\n"
+           "  such index: their figures are their plain readrandom / readmissing, measured again.\n");
   for (size_t i = 1; i < g_impl_count; i++) {
     if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
     if (selected(BENCH_FILLCONCURRENT) && g_impls[i].impl->concurrent_caveat != NULL)
@@ -436,6 +453,10 @@ void print_json_report(double wall_seconds) {
       json_number(m.per_entry);
       printf(", \"bytes_per_entry_beyond_payload\": ");
       json_number(m.beyond_payload);
+      if (m.index_per_entry > 0) {
+        printf(", \"point_index_bytes_per_entry\": ");
+        json_number(m.index_per_entry);
+      }
       printf("}");
     }
   }

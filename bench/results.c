@@ -1,7 +1,8 @@
 /* bench/results.c - the lineup of implementations and the storage for their samples (results.h). */
 #include "results.h"
 
-const char *const table_names[TABLE_KINDS] = {"fillseq", "fillrandom", "fillrandom+bloom"};
+const char *const table_names[TABLE_KINDS] = {"fillseq", "fillrandom", "fillrandom+bloom",
+                                                    "fillrandom+index"};
 
 impl_slot g_impls[MAX_IMPLS];
 size_t g_impl_count;

@@ -16,7 +16,7 @@
 #define MAX_IMPLS 3
 
 /* The tables a pass builds; memory is reported after each fill. */
-enum { TABLE_SEQ, TABLE_RANDOM, TABLE_RANDOM_BLOOM, TABLE_KINDS };
+enum { TABLE_SEQ, TABLE_RANDOM, TABLE_RANDOM_BLOOM, TABLE_RANDOM_INDEX, TABLE_KINDS };
 extern const char *const table_names[TABLE_KINDS];
 
 typedef struct sample {
@@ -33,6 +33,7 @@ typedef struct memory_sample {
   bool present;
   size_t bytes;
   uint64_t entries;
+  size_t index_bytes; /* ours: the point index's share of bytes (0 without one) */
 } memory_sample;
 
 typedef struct impl_slot {

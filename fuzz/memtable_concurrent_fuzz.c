@@ -1,7 +1,7 @@
 /* fuzz/memtable_concurrent_fuzz.c - libFuzzer target for concurrent writers (concurrent_writes), with the
  * reference model as the oracle once the writers have joined.
  *
- * The input decodes into a header (writer count 2-4, checksum bytes, block size) and a list of adds, each
+ * The input decodes into a header (writer count 2-4, checksum bytes, block size, point index) and a list of adds, each
  * naming the writer thread that makes it: a type, a key from a tiny space (so keys and whole (key, seq)
  * pairs collide across threads), a small seq, a value. The writers start together at a gate and add their
  * own ops in order, each publishing how many it has finished (release); a reader races them. Whatever the
@@ -11,7 +11,8 @@
  *   get finds is byte for byte one of the input's ops (never half-written, never invented);
  * - after the join, each (key, seq) of the input was accepted (MT_OK) exactly once and refused with
  *   MT_EXISTS every other time, and the table is exactly the accepted ops in internal-key order (the model),
- *   with exact counts, sequence range, and a clean validate.
+ *   with exact counts, sequence range, and a clean validate; every op's key answers get at its seq and at the
+ *   newest snapshot as the model does (through the point index when the header turns it on).
  * MEMTABLE_FUZZ_TRACE=1 lists the ops an input decodes to.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -192,6 +193,21 @@ static void check_after_join(const run *r) {
   }
   mt_status valid = mt_memtable_validate(r->table);
   if (valid != MT_OK) fuzz_fail("validate returned %s", mt_status_str(valid));
+  for (size_t i = 0; i < r->op_count; i++) {
+    const fuzz_op *op = &r->ops[i];
+    const uint64_t snapshots[2] = {op->seq, MT_MAX_SEQUENCE};
+    for (int s = 0; s < 2; s++) {
+      const model_entry *e = model_get(&m, op->key, op->key_len, snapshots[s]);
+      mt_entry found;
+      mt_status status = mt_memtable_get_entry(r->table, op->key, op->key_len, snapshots[s], &found);
+      mt_status expected = e == NULL ? MT_NOT_FOUND : e->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+      if (status != expected || (e != NULL && found.seq != e->seq))
+        fuzz_fail("get of op %zu's key at snapshot %llu after the join: %s seq %llu, the model %s seq %llu", i,
+                  (unsigned long long)snapshots[s], mt_status_str(status),
+                  (unsigned long long)(status == MT_OK || status == MT_DELETED ? found.seq : 0),
+                  mt_status_str(expected), (unsigned long long)(e != NULL ? e->seq : 0));
+    }
+  }
   model_free(&m);
 }
 
@@ -209,6 +225,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   options.arena.concurrent = true;
   options.checksum_bytes = checksum_choices[(header >> 2) & 3];
   options.arena.block_size = block_choices[(header >> 4) & 3];
+  /* Bit 6, clear in every input made before the point index: the index on; bit 7 sizes it for 4 keys, so
+   * that racing writers fill it and gets fall back to the skiplist. */
+  options.point_index = (header & 0x40) != 0;
+  options.point_index_entries = (header & 0x80) != 0 ? 4 : 0;
   while (!fuzz_input_done(&in) && r->op_count < MAX_OPS) {
     fuzz_op *op = &r->ops[r->op_count];
     uint8_t control = fuzz_u8(&in);

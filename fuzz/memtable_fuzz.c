@@ -1,7 +1,7 @@
 /* fuzz/memtable_fuzz.c - libFuzzer target for the memtable, with a reference model as the oracle.
  *
- * The input decodes into a header (checksum bytes, bloom filter, comparator, block size, capacity, write
- * buffer size, an allocator hook that may fail from its k-th call) and then a sequence of operations: adds
+ * The input decodes into a header (checksum bytes, bloom filter, point index, comparator, block size, capacity,
+ * write buffer size, an allocator hook that may fail from its k-th call) and then a sequence of operations: adds
  * (keys from a small space, so versions collide, and a large one; sequence numbers mostly increasing but
  * also repeated, out of order, at and past MT_MAX_SEQUENCE; unknown types and out-of-contract lengths),
  * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
@@ -198,9 +198,10 @@ static void failf(const run *r, const char *format, ...) {
     fprintf(stderr, "\n  (with byte %zu of the %zu stored bytes of %s xored with 0x%02x)", r->damage.offset,
             r->damage.stored_len, text, r->damage.mask);
   }
-  fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, comparator %d, block %zu, capacity %zu, "
-                  "allocator %s fail_at %llu%s; model holds %zu entries, op %llu)\n",
-          r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->comparator,
+  fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, point index %d for %zu keys, comparator %d, "
+                  "block %zu, capacity %zu, allocator %s fail_at %llu%s; model holds %zu entries, op %llu)\n",
+          r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->options.point_index,
+          r->options.point_index_entries, (int)r->comparator,
           r->options.arena.block_size, r->options.arena.capacity, r->hooked ? "hook" : "malloc",
           (unsigned long long)r->allocator.fail_at, r->allocator.fail_after ? "+" : "", r->model.count,
           (unsigned long long)r->clock);
@@ -1203,7 +1204,9 @@ static void op_null_arguments(run *r) {
       options.bloom_bits_per_key != defaults.bloom_bits_per_key ||
       options.bloom_expected_entries != defaults.bloom_expected_entries ||
       options.bloom_bytewise_equal_keys != defaults.bloom_bytewise_equal_keys ||
-      options.checksum_bytes != defaults.checksum_bytes || options.seed != defaults.seed)
+      options.checksum_bytes != defaults.checksum_bytes || options.seed != defaults.seed ||
+      options.concurrent_writes != defaults.concurrent_writes || options.point_index != defaults.point_index ||
+      options.point_index_entries != defaults.point_index_entries)
     failf(r, "mt_memtable_options_init differs from the macro");
 }
 
@@ -1269,6 +1272,11 @@ static void decode_options(run *r, fuzz_input *in) {
   if (more & 4) o->arena.capacity = (size_t)fuzz_u16(in) * 8;
   if (more & 8) o->arena.block_size = fuzz_below(in, 8192);
   if (more & 0x10) o->write_buffer_size = 1 + (size_t)fuzz_u16(in) * 4;
+  /* Bits no input before the point index set (the committed corpus has neither): the index on, and with
+   * 0x80 a size of 0-255 keys, so that it fills and gets fall back to the skiplist. The table ignores the
+   * index where its comparator rule says so, as it does the bloom filter. */
+  if (more & 0x20) o->point_index = true;
+  if ((more & 0x20) && (more & 0x80)) o->point_index_entries = fuzz_u8(in);
   o->seed = fuzz_u32(in);
 }
 

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "memtable/memtable_internal.h"
+#include "memtable/point_index.h"
 
 #define BLOOM_MAX_PROBES 30
 /* mt_memtable_add_batch searches this many entries at once, their lookup keys in this much stack. */
@@ -109,11 +110,6 @@ static int compare_entries_checked_bytewise(void *ctx, const char *stored, const
 
 static int compare_entries_checked_custom(void *ctx, const char *stored, const char *key) {
   return compare_entries_checked(ctx, stored, key, false);
-}
-
-/* NULL is a valid empty key; the hash is not handed a NULL pointer. */
-static inline uint64_t user_key_hash(const void *key, size_t key_len) {
-  return XXH3_64bits(key_len != 0 ? key : "", key_len);
 }
 
 /* Double hashing: probe i is h1 + i * h2 (mod bits), with both halves taken from one XXH3 hash. */
@@ -231,6 +227,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   table->bloom_words = NULL;
   table->bloom_bits = 0;
   table->bloom_probes = 0;
+  table->point_index = NULL;
   for (unsigned i = 0; i < MT_STRIPES; i++) {
     atomic_init(&table->stats[i].entries, 0);
     atomic_init(&table->stats[i].deletions, 0);
@@ -248,6 +245,14 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
     for (size_t i = 0; i < words; i++) atomic_init(&table->bloom_words[i], 0);
     table->bloom_bits = (uint64_t)words * 64;
     table->bloom_probes = bloom_probes;
+  }
+
+  /* The index matches keys by their bytes, as the bloom filter does (see point_index_entries). */
+  if (opts.point_index && (opts.compare == NULL || opts.bloom_bytewise_equal_keys)) {
+    size_t expected = opts.point_index_entries != 0 ? opts.point_index_entries
+                                                    : opts.write_buffer_size / MT_MEMTABLE_TYPICAL_ENTRY_BYTES;
+    status = point_index_create(arena, expected, &table->point_index);
+    if (status != MT_OK) goto fail;
   }
 
   mt_skiplist_options list_options = MT_SKIPLIST_OPTIONS_INIT;
@@ -361,12 +366,16 @@ static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type typ
   if (table->checksum_bytes != 0) encode_low_bytes(end, XXH3_64bits(stored, entry_len), table->checksum_bytes);
   /* Before the insert publishes the entry (see bloom_add). If the insert then fails (an exact duplicate)
    * the bits stay set: that only adds false positives, never a false negative. */
-  if (table->bloom_words != NULL) bloom_add(table, user_key_hash(key, key_len));
+  uint64_t hash = 0;
+  if (table->bloom_words != NULL || table->point_index != NULL) hash = user_key_hash(key, key_len);
+  if (table->bloom_words != NULL) bloom_add(table, hash);
 
   /* A duplicate is refused and its node given back to the arena (the skiplist's contract). */
   status = position != NULL ? mt_skiplist_insert_allocated_at(table->list, stored, position)
                             : mt_skiplist_insert_allocated(table->list, stored);
   if (status != MT_OK) return status;
+  /* After the insert: a slot only ever names a linked node (point_index.c). */
+  if (table->point_index != NULL) point_index_publish(table->point_index, stored, hash, seq, table->concurrent_writes);
   record_added(table, seq, type);
   return MT_OK;
 }
@@ -433,6 +442,15 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
                                 mt_entry *found) {
   if (table == NULL || (key == NULL && key_len != 0) || key_len > MT_MAX_KEY_LEN) return MT_INVALID_ARGUMENT;
   if (snapshot_seq > MT_MAX_SEQUENCE) snapshot_seq = MT_MAX_SEQUENCE;
+  if (table->point_index != NULL) {
+    mt_status answer;
+    mt_entry entry;
+    if (point_index_get(table->point_index, table, key, key_len, user_key_hash(key, key_len), snapshot_seq, &entry,
+                        &answer)) {
+      if (found != NULL && (answer == MT_OK || answer == MT_DELETED)) *found = entry;
+      return answer;
+    }
+  }
   if (table->bloom_words != NULL && !bloom_may_contain(table, user_key_hash(key, key_len))) return MT_NOT_FOUND;
 
   entry_cursor cursor;
@@ -466,6 +484,10 @@ static uint64_t sum_stripes(const mt_memtable *table, bool deletions) {
     sum += atomic_load_explicit(counter, memory_order_relaxed);
   }
   return sum;
+}
+
+size_t mt_memtable_point_index_memory(const mt_memtable *table) {
+  return table == NULL || table->point_index == NULL ? 0 : point_index_memory(table->point_index);
 }
 
 uint64_t mt_memtable_entry_count(const mt_memtable *table) { return table == NULL ? 0 : sum_stripes(table, false); }

@@ -20,6 +20,8 @@
 
 #include <memtable/skiplist.h>
 
+#include <xxhash.h>
+
 #include "memtable/coding.h"
 #include "memtable/skiplist_inline.h"
 #include "memtable/skiplist_readahead.h"
@@ -59,6 +61,8 @@ struct mt_memtable {
   _Atomic uint64_t *bloom_words;
   uint64_t bloom_bits;
   unsigned bloom_probes;
+  /* The point-lookup index (point_index.c), NULL when off. */
+  struct point_index *point_index;
   _Atomic bool frozen; /* set once, by mt_memtable_freeze */
   /* The statistics every add updates, read by anyone: a single writer uses stats[0]; concurrent writers
    * each their thread's stripe (thread_stripe.h). On their own cache lines: the writers' updates would
@@ -66,6 +70,12 @@ struct mt_memtable {
    * above its largest_seq while no add has used it. */
   memtable_stats stats[MT_STRIPES];
 };
+
+/* The hash of a user key the bloom filter and the point index use. NULL is a valid empty key; the hash is
+ * not handed a NULL pointer. */
+static inline uint64_t user_key_hash(const void *key, size_t key_len) {
+  return XXH3_64bits(key_len != 0 ? key : "", key_len);
+}
 
 /* A skiplist position and the entry decoded there. */
 typedef struct entry_cursor {

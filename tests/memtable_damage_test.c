@@ -170,12 +170,16 @@ static void run_query(mt_memtable *table, size_t index, transcript *t) {
 /* Versions of the keys b, d, ..., p: some keys with one version, some with several, deletions newest,
  * oldest and between, sequence numbers interleaved across keys. With many_versions, n also gets versions
  * 19..30 (a run of tombstones newest): more than the default max_sequential_skip, so the user view's skip
- * searches run at snapshots 17 (inside n's versions) and UINT64_MAX. */
-static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions) {
+ * searches run at snapshots 17 (inside n's versions) and UINT64_MAX. With point_index, gets read through an
+ * index sized for 16 keys. */
+static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions,
+                                      bool point_index) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = checksum_bytes;
   options.max_sequential_skip = max_sequential_skip;
+  options.point_index = point_index;
+  options.point_index_entries = 16;
   options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
@@ -211,7 +215,9 @@ static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequ
   return table;
 }
 
-static mt_memtable *damage_table(unsigned checksum_bytes) { return damage_table_with(checksum_bytes, 0, false); }
+static mt_memtable *damage_table(unsigned checksum_bytes, bool point_index) {
+  return damage_table_with(checksum_bytes, 0, false, point_index);
+}
 
 typedef struct stored_entry {
   char *bytes;
@@ -236,8 +242,10 @@ static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored
 
 /* Every byte of every entry is damaged by each mask, or (rotate_masks, to keep the long sweeps short under
  * the sanitizers) by one mask, the masks taking turns from byte to byte. */
-static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks) {
-  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions);
+static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks,
+                       bool point_index) {
+  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions, point_index);
+  assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
   size_t variants = total_variants();
   transcript *undamaged = malloc(variants * sizeof(*undamaged));
   transcript *damaged = malloc(sizeof(*damaged));
@@ -287,12 +295,23 @@ static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bo
 
 static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8, 0, false, false);
+  run_damage(8, 0, false, false, false);
+}
+
+/* The same with the point index: gets read entries through its slots, and each is checked. */
+static void memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(8, 0, false, true, true);
 }
 
 static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4, 0, false, false);
+  run_damage(4, 0, false, false, false);
+}
+
+static void memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(4, 0, false, true, true);
 }
 
 /* The user view's skip searches (options.max_sequential_skip) under damage: after one step inside a key's
@@ -300,21 +319,21 @@ static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **
  * key with twelve more versions (one checksum width each: the sweep is long under the sanitizers). */
 static void memtable_damage_test_skip_after_one_step_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4, 1, false, true);
+  run_damage(4, 1, false, true, false);
 }
 
 static void memtable_damage_test_skip_over_many_versions_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8, 0, true, true);
+  run_damage(8, 0, true, true, false);
 }
 
 /* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
  * answered the older value as MT_OK - a deleted key came back. */
-static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(void **state) {
-  (void)state;
+static void damaged_tombstone_key_is_reported(bool point_index) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = 8;
+  options.point_index = point_index;
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
   assert_int_equal(mt_memtable_add(table, 1, MT_TYPE_VALUE, "k", 1, "old", 3), MT_OK);
@@ -354,6 +373,12 @@ static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(v
   mt_memtable_unref(table);
 }
 
+static void memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped(void **state) {
+  (void)state;
+  damaged_tombstone_key_is_reported(false);
+  damaged_tombstone_key_is_reported(true);
+}
+
 /* A damaged internal-key length must not send a comparison past the entry: the comparator honours the
  * recorded size too (under AddressSanitizer a read past the entry's block is reported). The entry sits in a
  * block of its own and the damaged length claims up to 127 or 16383 bytes. */
@@ -362,7 +387,7 @@ static void memtable_damage_test_damaged_length_prefix_stays_inside_the_entry(vo
   static const unsigned char prefixes[][2] = {{0x7f, 0}, {0xff, 0x7f}, {0x09 | 0x80, 0x01}, {0x08, 0}, {0x00, 0}};
   for (unsigned checksum_bytes = 4; checksum_bytes <= 8; checksum_bytes += 4) {
     for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
-      mt_memtable *table = damage_table(checksum_bytes);
+      mt_memtable *table = damage_table(checksum_bytes, p % 2 == 1);
       stored_entry entries[32];
       size_t count = stored_entries(table, checksum_bytes, entries, 32);
       for (size_t e = 0; e < count; e++) {
@@ -407,6 +432,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_skip_after_one_step_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_skip_over_many_versions_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

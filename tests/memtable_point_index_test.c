@@ -1,0 +1,467 @@
+/* memtable_point_index_test: the point-lookup index (options.point_index). Gets through the index answer
+ * exactly as the reference model and as a table without the index, at every snapshot, with multi-version
+ * keys, tombstones and out-of-order sequence numbers; an index too small for the keys falls back to the
+ * skiplist and still answers right; a custom comparator turns it off; creation fails cleanly; one writer
+ * with readers, and 2-4 racing writers, never make a reader see a key go missing or a version go back. */
+#define _POSIX_C_SOURCE 200809L
+#include "support/test_util.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memtable/memtable.h>
+
+#include "support/allocator.h"
+#include "support/model.h"
+#include "support/rng.h"
+#include "support/thread_gate.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+#ifdef UNDER_TSAN
+#define RACE_ROUNDS 40
+#else
+#define RACE_ROUNDS 400
+#endif
+
+static size_t key_text(char *out, size_t size, size_t key) { return (size_t)snprintf(out, size, "key%05zu", key); }
+
+/* A value that names its key and seq, so a reader can tell a torn or foreign entry from the right one. */
+static size_t value_text(char *out, size_t size, size_t key, uint64_t seq) {
+  return (size_t)snprintf(out, size, "v%zu@%" PRIu64 ".........", key, seq);
+}
+
+static mt_memtable *index_table(bool point_index, size_t entries, unsigned checksum_bytes, bool concurrent) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.point_index = point_index;
+  options.point_index_entries = entries;
+  options.checksum_bytes = checksum_bytes;
+  options.concurrent_writes = concurrent;
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
+  return table;
+}
+
+/* get_entry on the table equals the model's answer (and the same status and entry as `plain`). */
+static void check_get(const mt_memtable *table, const mt_memtable *plain, const model *m, const char *key,
+                      size_t key_len, uint64_t snapshot, uint64_t seed, uint64_t step) {
+  mt_entry found, plain_found;
+  mt_status status = mt_memtable_get_entry(table, key, key_len, snapshot, &found);
+  mt_status plain_status = mt_memtable_get_entry(plain, key, key_len, snapshot, &plain_found);
+  const model_entry *expected = model_get(m, key, key_len, model_clamp_snapshot(snapshot));
+  mt_status expected_status = expected == NULL                       ? MT_NOT_FOUND
+                              : expected->type == MT_TYPE_DELETION ? MT_DELETED
+                                                                   : MT_OK;
+  MT_CHECK_SEEDED_STEP(status == expected_status, seed, "get status", step);
+  MT_CHECK_SEEDED_STEP(plain_status == expected_status, seed, "plain get status", step);
+  if (expected == NULL) return;
+  MT_CHECK_SEEDED_STEP(found.seq == expected->seq && found.type == expected->type, seed, "get version", step);
+  MT_CHECK_SEEDED_STEP(plain_found.seq == found.seq, seed, "plain get version", step);
+  MT_CHECK_SEEDED_STEP(found.value.len == expected->value_len &&
+                           memcmp(found.value.data, expected->value, expected->value_len) == 0,
+                       seed, "get value", step);
+  MT_CHECK_SEEDED_STEP(found.user_key.len == key_len && memcmp(found.user_key.data, key, key_len) == 0, seed,
+                       "get key", step);
+}
+
+/* Random multi-version keys and tombstones, sequence numbers in a shuffled order; after every add burst,
+ * every key (and some never added) at many snapshots. index_entries 0: the default sizing; 4: far fewer
+ * slots than keys, so most keys are answered by the fallback. */
+static void run_model(uint64_t seed, size_t index_entries, unsigned checksum_bytes) {
+  enum { KEYS = 120, ADDS = 1200 };
+  uint64_t rng = seed;
+  mt_memtable *table = index_table(true, index_entries, checksum_bytes, false);
+  mt_memtable *plain = index_table(false, 0, checksum_bytes, false);
+  model m;
+  model_init(&m, NULL);
+  uint64_t *seqs = malloc(ADDS * sizeof(*seqs));
+  assert_non_null(seqs);
+  for (size_t i = 0; i < ADDS; i++) seqs[i] = i + 1;
+  for (size_t i = ADDS - 1; i > 0; i--) { /* mostly ascending, with many local inversions */
+    if (mt_rng_below(&rng, 3) != 0) continue;
+    size_t j = i - mt_rng_below(&rng, i < 50 ? i + 1 : 50);
+    uint64_t t = seqs[i];
+    seqs[i] = seqs[j];
+    seqs[j] = t;
+  }
+  char key[32], value[64];
+  for (size_t i = 0; i < ADDS; i++) {
+    size_t k = mt_rng_below(&rng, KEYS);
+    size_t key_len = key_text(key, sizeof(key), k);
+    mt_entry_type type = mt_rng_below(&rng, 5) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    size_t value_len = type == MT_TYPE_DELETION ? 0 : value_text(value, sizeof(value), k, seqs[i]);
+    MT_CHECK_SEEDED_STEP(mt_memtable_add(table, seqs[i], type, key, key_len, value, value_len) == MT_OK, seed, "add",
+                         i);
+    MT_CHECK_SEEDED_STEP(mt_memtable_add(plain, seqs[i], type, key, key_len, value, value_len) == MT_OK, seed,
+                         "plain add", i);
+    /* The same (key, seq) again is refused and leaves the slot alone. */
+    if (i % 97 == 0) {
+      MT_CHECK_SEEDED_STEP(mt_memtable_add(table, seqs[i], MT_TYPE_VALUE, key, key_len, "x", 1) == MT_EXISTS, seed,
+                           "duplicate add", i);
+    }
+    model_add(&m, seqs[i], type, key, key_len, value, value_len, i);
+    if (i % 150 != 149 && i != ADDS - 1) continue;
+    for (size_t probe = 0; probe < KEYS + 10; probe++) {
+      size_t probe_len = key_text(key, sizeof(key), probe);
+      static const uint64_t fixed[] = {0, 1, UINT64_MAX, MT_MAX_SEQUENCE};
+      for (size_t s = 0; s < 4; s++) check_get(table, plain, &m, key, probe_len, fixed[s], seed, i);
+      for (size_t s = 0; s < 6; s++) {
+        check_get(table, plain, &m, key, probe_len, 1 + mt_rng_below(&rng, i + 2), seed, i);
+      }
+    }
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  free(seqs);
+  model_free(&m);
+  mt_memtable_unref(plain);
+  mt_memtable_unref(table);
+}
+
+static void point_index_test_model_random_versions_and_tombstones(void **state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 6; seed++) run_model(seed, 0, 0);
+}
+
+static void point_index_test_model_with_checksums(void **state) {
+  (void)state;
+  for (uint64_t seed = 11; seed <= 14; seed++) run_model(seed, 0, seed % 2 == 0 ? 8 : 4);
+}
+
+static void point_index_test_full_index_falls_back_to_the_skiplist(void **state) {
+  (void)state;
+  for (uint64_t seed = 21; seed <= 24; seed++) run_model(seed, 4, seed % 2 == 0 ? 0 : 8);
+}
+
+/* The index holds one line of slots: the first keys are indexed and keep being updated after it fills,
+ * the others are answered by the skiplist, and absent keys are still absent. */
+static void point_index_test_indexed_keys_stay_exact_after_overflow(void **state) {
+  (void)state;
+  mt_memtable *table = index_table(true, 1, 0, false);
+  /* One cache line of slots and the header. */
+  assert_true(mt_memtable_point_index_memory(table) <= 64 + 128);
+  char key[32], value[64];
+  uint64_t seq = 1;
+  for (int round = 0; round < 3; round++) {
+    for (size_t k = 0; k < 50; k++) {
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    }
+  }
+  for (size_t k = 0; k < 60; k++) {
+    size_t key_len = key_text(key, sizeof(key), k);
+    mt_entry found;
+    mt_status status = mt_memtable_get_entry(table, key, key_len, UINT64_MAX, &found);
+    if (k >= 50) {
+      assert_int_equal(status, MT_NOT_FOUND);
+      continue;
+    }
+    assert_int_equal(status, MT_OK);
+    assert_int_equal(found.seq, 101 + k); /* the third round's */
+    assert_int_equal(mt_memtable_get_entry(table, key, key_len, 60, &found), MT_OK);
+    assert_int_equal(found.seq, k < 10 ? 51 + k : 1 + k);
+    assert_int_equal(mt_memtable_get_entry(table, key, key_len, k, &found), MT_NOT_FOUND);
+  }
+  mt_memtable_unref(table);
+}
+
+/* Default sizing: write_buffer_size / MT_MEMTABLE_TYPICAL_ENTRY_BYTES keys at 10 bytes each (a line of
+ * slots rounding), inside the memory usage; an explicit size is honoured. */
+static void point_index_test_sizing_and_memory_usage(void **state) {
+  (void)state;
+  /* Off by default, from the macro and from the function alike. */
+  mt_memtable_options defaults = MT_MEMTABLE_OPTIONS_INIT, initialised;
+  mt_memtable_options_init(&initialised);
+  assert_false(defaults.point_index || initialised.point_index);
+  assert_int_equal(defaults.point_index_entries + initialised.point_index_entries, 0);
+  mt_memtable *default_table = mt_memtable_create(NULL);
+  assert_non_null(default_table);
+  assert_int_equal(mt_memtable_point_index_memory(default_table), 0);
+  assert_int_equal(mt_memtable_point_index_memory(NULL), 0);
+  mt_memtable_unref(default_table);
+  mt_memtable *plain = index_table(false, 0, 0, false);
+  mt_memtable *table = index_table(true, 0, 0, false);
+  size_t expected_keys = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE / MT_MEMTABLE_TYPICAL_ENTRY_BYTES;
+  size_t bytes = mt_memtable_point_index_memory(table);
+  assert_true(bytes >= expected_keys * 10);
+  assert_true(bytes <= expected_keys * 10 + 256);
+  /* The slots are a block of their own; the header may share the table's first block. */
+  assert_true(mt_memtable_approximate_memory_usage(table) >= mt_memtable_approximate_memory_usage(plain) + bytes - 128);
+  mt_memtable *sized = index_table(true, 1000, 0, false);
+  assert_true(mt_memtable_point_index_memory(sized) >= 10000 && mt_memtable_point_index_memory(sized) <= 10000 + 256);
+  mt_memtable_unref(sized);
+  mt_memtable_unref(table);
+  mt_memtable_unref(plain);
+}
+
+static int case_folding(void *ctx, const char *a, size_t a_len, const char *b, size_t b_len) {
+  (void)ctx;
+  size_t common = a_len < b_len ? a_len : b_len;
+  for (size_t i = 0; i < common; i++) {
+    int x = a[i] >= 'A' && a[i] <= 'Z' ? a[i] - 'A' + 'a' : a[i];
+    int y = b[i] >= 'A' && b[i] <= 'Z' ? b[i] - 'A' + 'a' : b[i];
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return (a_len > b_len) - (a_len < b_len);
+}
+
+static int reverse_bytewise(void *ctx, const char *a, size_t a_len, const char *b, size_t b_len) {
+  (void)ctx;
+  size_t common = a_len < b_len ? a_len : b_len;
+  int order = common == 0 ? 0 : memcmp(a, b, common);
+  if (order != 0) return -order;
+  return (a_len < b_len) - (a_len > b_len);
+}
+
+/* A comparator whose equal keys may differ in bytes turns the index off (as the bloom filter): "Apple"
+ * must find "apple". A custom comparator declared bytewise-equal keeps it. */
+static void point_index_test_custom_comparator_disables_it(void **state) {
+  (void)state;
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.point_index = true;
+  options.compare = case_folding;
+  mt_memtable *folded = mt_memtable_create(&options);
+  assert_non_null(folded);
+  assert_int_equal(mt_memtable_point_index_memory(folded), 0);
+  assert_int_equal(mt_memtable_add(folded, 1, MT_TYPE_VALUE, "apple", 5, "red", 3), MT_OK);
+  mt_slice value;
+  assert_int_equal(mt_memtable_get(folded, "APPLE", 5, 1, &value), MT_OK);
+  mt_memtable_unref(folded);
+
+  options.compare = reverse_bytewise;
+  options.bloom_bytewise_equal_keys = true;
+  mt_memtable *reversed = mt_memtable_create(&options);
+  assert_non_null(reversed);
+  assert_true(mt_memtable_point_index_memory(reversed) > 0);
+  assert_int_equal(mt_memtable_add(reversed, 1, MT_TYPE_VALUE, "a", 1, "1", 1), MT_OK);
+  assert_int_equal(mt_memtable_add(reversed, 3, MT_TYPE_VALUE, "a", 1, "3", 1), MT_OK);
+  assert_int_equal(mt_memtable_add(reversed, 2, MT_TYPE_DELETION, "b", 1, NULL, 0), MT_OK);
+  assert_int_equal(mt_memtable_get(reversed, "a", 1, 2, &value), MT_OK);
+  assert_true(value.len == 1 && value.data[0] == '1');
+  assert_int_equal(mt_memtable_get(reversed, "a", 1, 5, &value), MT_OK);
+  assert_true(value.len == 1 && value.data[0] == '3');
+  assert_int_equal(mt_memtable_get(reversed, "b", 1, 5, &value), MT_DELETED);
+  assert_int_equal(mt_memtable_get(reversed, "c", 1, 5, &value), MT_NOT_FOUND);
+  mt_memtable_unref(reversed);
+}
+
+/* Every allocator call create makes fails in turn: MT_NOMEM, nothing leaked; then a capacity too small for
+ * the slots is MT_FULL. */
+static void point_index_test_allocation_failure_at_create(void **state) {
+  (void)state;
+  bool created = false;
+  for (size_t k = 1; !created; k++) {
+    assert_true(k < 50);
+    test_allocator allocator = TEST_ALLOCATOR_INIT;
+    allocator.fail_at = k;
+    mt_memtable_options options;
+    mt_memtable_options_init(&options);
+    options.arena.allocator = test_allocator_hooks(&allocator);
+    options.arena.block_size = 4096; /* the slots are a large request of their own */
+    options.point_index = true;
+    options.point_index_entries = 100000;
+    mt_memtable *table;
+    mt_status status = mt_memtable_try_create(&options, &table);
+    if (status == MT_OK) {
+      created = true;
+      assert_true(mt_memtable_point_index_memory(table) >= 1000000);
+      assert_int_equal(mt_memtable_add(table, 1, MT_TYPE_VALUE, "k", 1, "v", 1), MT_OK);
+      assert_int_equal(mt_memtable_get(table, "k", 1, 1, NULL), MT_OK);
+      mt_memtable_unref(table);
+    } else {
+      assert_int_equal(status, MT_NOMEM);
+      assert_null(table);
+      assert_true(allocator.failures > 0);
+    }
+    assert_int_equal(allocator.live_blocks, 0);
+    assert_int_equal(allocator.bad_frees, 0);
+  }
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.arena.capacity = 256 * 1024;
+  options.point_index = true;
+  options.point_index_entries = 100000;
+  mt_memtable *table;
+  assert_int_equal(mt_memtable_try_create(&options, &table), MT_FULL);
+  assert_null(table);
+}
+
+/* One writer adds rounds of versions of every key (each round newer) while readers get random keys: a key a
+ * reader has seen is never absent later, its seq never goes back, and each value names its key and seq. */
+enum { RACE_KEYS = 64, MAX_THREADS = 4 };
+
+typedef struct race {
+  mt_memtable *table;
+  _Atomic bool done;
+  _Atomic uint64_t failures;
+  uint64_t seed;
+} race;
+
+static bool value_matches(mt_slice value, size_t key, uint64_t seq) {
+  char expected[64];
+  size_t len = value_text(expected, sizeof(expected), key, seq);
+  return value.len == len && memcmp(value.data, expected, len) == 0;
+}
+
+static void *race_reader(void *arg) {
+  race *r = arg;
+  uint64_t last_seen[RACE_KEYS] = {0};
+  uint64_t rng = r->seed;
+  char key[32];
+  /* Acquire: pairs with the writer's release, so the last pass runs after every add. */
+  for (bool last = false; !last;) {
+    last = atomic_load_explicit(&r->done, memory_order_acquire);
+    for (int i = 0; i < 200; i++) {
+      size_t k = mt_rng_below(&rng, RACE_KEYS);
+      size_t key_len = key_text(key, sizeof(key), k);
+      mt_entry found;
+      mt_status status = mt_memtable_get_entry(r->table, key, key_len, UINT64_MAX, &found);
+      bool ok = status == MT_NOT_FOUND ? last_seen[k] == 0
+                                       : status == MT_OK && found.seq >= last_seen[k] && value_matches(found.value, k, found.seq);
+      if (!ok) {
+        atomic_fetch_add_explicit(&r->failures, 1, memory_order_relaxed); /* relaxed: read after the join */
+        continue;
+      }
+      if (status == MT_OK) last_seen[k] = found.seq;
+    }
+  }
+  return NULL;
+}
+
+static void run_one_writer_with_readers(size_t index_entries) {
+  race r = {index_table(true, index_entries, 8, false), false, 0, 7};
+  pthread_t readers[2];
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&readers[i], NULL, race_reader, &r), 0);
+  char key[32], value[64];
+  uint64_t seq = 1;
+  for (int round = 0; round < RACE_ROUNDS / 10 + 2; round++) {
+    for (size_t k = 0; k < RACE_KEYS; k++) {
+      size_t key_len = key_text(key, sizeof(key), (k * 7 + (size_t)round) % RACE_KEYS);
+      size_t value_len = value_text(value, sizeof(value), (k * 7 + (size_t)round) % RACE_KEYS, seq);
+      assert_int_equal(mt_memtable_add(r.table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    }
+  }
+  /* Release: the readers' final pass sees every add. */
+  atomic_store_explicit(&r.done, true, memory_order_release);
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(readers[i], NULL), 0);
+  assert_int_equal(atomic_load_explicit(&r.failures, memory_order_relaxed), 0);
+  mt_memtable_unref(r.table);
+}
+
+static void point_index_test_one_writer_readers_never_go_back(void **state) {
+  (void)state;
+  run_one_writer_with_readers(0);
+  run_one_writer_with_readers(8); /* the index fills mid-run: later keys come from the skiplist */
+}
+
+/* 2-4 writers race versions of the same keys, sequence numbers dealt out of order; after the join every key
+ * answers its newest version at every snapshot, as the model and a table without the index do. */
+typedef struct writer_work {
+  mt_memtable *table;
+  const uint64_t *seqs;
+  size_t first, count;
+  thread_gate *gate;
+  mt_status status;
+} writer_work;
+
+static size_t key_of_seq(uint64_t seq) { return (size_t)(mt_mix64(seq) % RACE_KEYS); }
+
+static void *race_writer(void *arg) {
+  writer_work *w = arg;
+  char key[32], value[64];
+  thread_gate_wait(w->gate);
+  w->status = MT_OK;
+  for (size_t i = w->first; i < w->first + w->count && w->status == MT_OK; i++) {
+    size_t k = key_of_seq(w->seqs[i]);
+    size_t key_len = key_text(key, sizeof(key), k);
+    size_t value_len = value_text(value, sizeof(value), k, w->seqs[i]);
+    w->status = mt_memtable_add(w->table, w->seqs[i], MT_TYPE_VALUE, key, key_len, value, value_len);
+  }
+  return NULL;
+}
+
+static void run_concurrent_writers(unsigned writers, size_t index_entries, uint64_t seed) {
+  size_t adds = (size_t)RACE_ROUNDS * writers;
+  uint64_t *seqs = malloc(adds * sizeof(*seqs));
+  assert_non_null(seqs);
+  uint64_t rng = seed;
+  for (size_t i = 0; i < adds; i++) seqs[i] = i + 1;
+  for (size_t i = adds - 1; i > 0; i--) {
+    size_t j = mt_rng_below(&rng, i + 1);
+    uint64_t t = seqs[i];
+    seqs[i] = seqs[j];
+    seqs[j] = t;
+  }
+  mt_memtable *table = index_table(true, index_entries, 0, true);
+  thread_gate gate;
+  assert_true(thread_gate_init(&gate, writers));
+  writer_work work[MAX_THREADS];
+  pthread_t threads[MAX_THREADS];
+  for (unsigned t = 0; t < writers; t++) {
+    work[t] = (writer_work){table, seqs, t * RACE_ROUNDS, RACE_ROUNDS, &gate, MT_OK};
+    assert_int_equal(pthread_create(&threads[t], NULL, race_writer, &work[t]), 0);
+  }
+  for (unsigned t = 0; t < writers; t++) {
+    assert_int_equal(pthread_join(threads[t], NULL), 0);
+    assert_int_equal(work[t].status, MT_OK);
+  }
+  thread_gate_destroy(&gate);
+
+  mt_memtable *plain = index_table(false, 0, 0, false);
+  model m;
+  model_init(&m, NULL);
+  char key[32], value[64];
+  for (size_t i = 0; i < adds; i++) {
+    size_t k = key_of_seq(seqs[i]);
+    size_t key_len = key_text(key, sizeof(key), k);
+    size_t value_len = value_text(value, sizeof(value), k, seqs[i]);
+    assert_int_equal(mt_memtable_add(plain, seqs[i], MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    model_add(&m, seqs[i], MT_TYPE_VALUE, key, key_len, value, value_len, i);
+  }
+  for (size_t k = 0; k < RACE_KEYS + 4; k++) {
+    size_t key_len = key_text(key, sizeof(key), k);
+    check_get(table, plain, &m, key, key_len, UINT64_MAX, seed, k);
+    for (int s = 0; s < 8; s++) check_get(table, plain, &m, key, key_len, mt_rng_below(&rng, adds + 2), seed, k);
+  }
+  model_free(&m);
+  mt_memtable_unref(plain);
+  mt_memtable_unref(table);
+  free(seqs);
+}
+
+static void point_index_test_concurrent_writers_newest_seq_wins(void **state) {
+  (void)state;
+  for (unsigned writers = 2; writers <= MAX_THREADS; writers++) {
+    run_concurrent_writers(writers, 0, 100 + writers);
+    run_concurrent_writers(writers, 16, 200 + writers); /* past the load limit mid-race */
+  }
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(point_index_test_model_random_versions_and_tombstones),
+      cmocka_unit_test(point_index_test_model_with_checksums),
+      cmocka_unit_test(point_index_test_full_index_falls_back_to_the_skiplist),
+      cmocka_unit_test(point_index_test_indexed_keys_stay_exact_after_overflow),
+      cmocka_unit_test(point_index_test_sizing_and_memory_usage),
+      cmocka_unit_test(point_index_test_custom_comparator_disables_it),
+      cmocka_unit_test(point_index_test_allocation_failure_at_create),
+      cmocka_unit_test(point_index_test_one_writer_readers_never_go_back),
+      cmocka_unit_test(point_index_test_concurrent_writers_newest_seq_wins),
+  };
+  return MT_RUN_TESTS(tests, argc, argv);
+}
