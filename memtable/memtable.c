@@ -454,8 +454,7 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
   if (table->bloom_words != NULL && !bloom_may_contain(table, user_key_hash(key, key_len))) return MT_NOT_FOUND;
 
   entry_cursor cursor;
-  mt_skiplist_iter_init(&cursor.position, table->list);
-  cursor.readahead = NULL;
+  cursor_init_plain(table, &cursor);
   mt_slice target = {key, key_len};
   /* The first entry at or after (key, snapshot): the key's newest visible version if it has one. */
   mt_status status = cursor_seek(table, &cursor, target, snapshot_seq, false);
@@ -565,8 +564,7 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   mt_status status = mt_skiplist_validate(table->list, stored_entry_in_arena, (void *)table);
   if (status != MT_OK) return MT_CORRUPTION;
   entry_cursor cursor;
-  mt_skiplist_iter_init(&cursor.position, table->list);
-  cursor.readahead = NULL;
+  cursor_init_plain(table, &cursor);
   mt_skiplist_iter_seek_to_first(&cursor.position);
   uint64_t entries = 0;
   uint64_t deletions = 0;

@@ -126,6 +126,13 @@ static inline mt_status cursor_load(const mt_memtable *table, entry_cursor *curs
  * writer linked one there meanwhile, or a damaged entry sorted itself out of the search's way) is checked. */
 mt_status cursor_step_back(const mt_memtable *table, entry_cursor *cursor);
 
+/* A cursor of a get or a check: positioned nowhere, with no scan walker. Every cursor that is not an
+ * iterator's (cursor_init) starts here. */
+static inline void cursor_init_plain(const mt_memtable *table, entry_cursor *cursor) {
+  mt_skiplist_iter_init(&cursor->position, table->list);
+  cursor->readahead = NULL;
+}
+
 /* An iterator's cursor: positioned nowhere, with a scan walker from the reader allocator when the table has
  * readahead and the memory is there (without it, steps are plain). cursor_release gives the walker back. */
 void cursor_init(const mt_memtable *table, entry_cursor *cursor);

@@ -185,7 +185,7 @@ bool point_index_get(const point_index *index, const mt_memtable *table, const v
     if (current == 0 || current == SLOT_REFUSED) break;
     if ((current >> SLOT_TAG_SHIFT) == tag) {
       entry_cursor cursor;
-      mt_skiplist_iter_init(&cursor.position, table->list);
+      cursor_init_plain(table, &cursor);
       cursor.position.node = slot_node(current);
       /* Checked when the table has checksums: a damaged node answers MT_CORRUPTION. */
       mt_status loaded = cursor_load(table, &cursor);

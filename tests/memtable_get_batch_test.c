@@ -63,6 +63,7 @@ typedef struct batch_config {
   unsigned checksum_bytes;
   unsigned bloom_bits;
   bool reverse;
+  unsigned point_index; /* 0: off; 1: sized for 8 keys, so most answers come from the fallback search; 2: default size */
 } batch_config;
 
 static const char untouched[] = "untouched";
@@ -98,11 +99,14 @@ static void run_random(batch_config config, uint64_t seed) {
   options.checksum_bytes = config.checksum_bytes;
   options.bloom_bits_per_key = config.bloom_bits;
   options.seed = seed;
+  options.point_index = config.point_index != 0;
+  options.point_index_entries = config.point_index == 1 ? 8 : 0;
   if (config.reverse) {
     options.compare = reverse_compare_hook;
     options.bloom_bytewise_equal_keys = true;
   }
   mt_memtable *table = new_table(&options);
+  assert_int_equal(mt_memtable_point_index_memory(table) != 0, config.point_index != 0);
   model m;
   model_init(&m, config.reverse ? reverse_bytewise : NULL);
   uint64_t rng = seed;
@@ -156,8 +160,10 @@ static void memtable_get_batch_test_random_tables_match_single_gets_and_model(vo
   for (size_t c = 0; c < 3; c++) {
     for (unsigned bloom = 0; bloom <= 10; bloom += 10) {
       for (int reverse = 0; reverse <= 1; reverse++) {
-        batch_config config = {checksums[c], bloom, reverse != 0};
-        run_random(config, seed++);
+        for (unsigned index = 0; index <= 2; index++) {
+          batch_config config = {checksums[c], bloom, reverse != 0, index};
+          run_random(config, seed++);
+        }
       }
     }
   }
