@@ -85,6 +85,12 @@ void skiplist_readahead_reset(skiplist_readahead *walker);
 /* Starts walking from `current` (a node of the list) in the given direction at once. */
 void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward);
 
+/* True while the walker streams in `forward`'s direction: steps that way cost a fraction of a cache miss
+ * each, and any seek would disarm it. */
+static inline bool skiplist_readahead_streaming(const skiplist_readahead *walker, bool forward) {
+  return walker->armed && !walker->broken_seen && walker->forward == forward;
+}
+
 /* The step from `current` (the caller's node): true and *next = the node after it in the direction (NULL at
  * the list's end), or false when the caller should take the step itself (not armed yet, armed elsewhere,
  * or a segment that could not be used). Counts plain steps and arms itself after a few in one direction. */

@@ -307,10 +307,13 @@ static void counting_free(void *ctx, void *ptr, size_t size) {
 
 /* Keys a (1 value), b (20 values), c (1 value), d (a value, then 11 tombstones), e (1 value), each LONG_KEY
  * bytes: every search allocates a lookup key. */
-static mt_memtable *five_key_table(unsigned max_sequential_skip, counting_allocator *counter) {
+/* readahead: the iterators' scan walker on (the default) or off. While it streams the view steps instead of
+ * searching (user_iter.c), so the search counts below are those of a table without it. */
+static mt_memtable *five_key_table(unsigned max_sequential_skip, counting_allocator *counter, bool readahead) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.max_sequential_skip = max_sequential_skip;
+  if (!readahead) options.scan_readahead_segments = 0;
   options.reader_allocator = (mt_allocator){counting_alloc, counting_free, counter};
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
@@ -365,9 +368,9 @@ static void view_pass(mt_memtable_user_iter *iter, bool forward) {
 }
 
 /* Searches made by a forward and a backward pass (beyond the iterator's own allocation). */
-static void count_pass_searches(unsigned max_sequential_skip, size_t *forward, size_t *backward) {
+static void count_pass_searches(unsigned max_sequential_skip, bool readahead, size_t *forward, size_t *backward) {
   counting_allocator counter = {0, SIZE_MAX};
-  mt_memtable *table = five_key_table(max_sequential_skip, &counter);
+  mt_memtable *table = five_key_table(max_sequential_skip, &counter, readahead);
   mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, UINT64_MAX);
   assert_non_null(iter);
   size_t before = counter.calls;
@@ -393,10 +396,25 @@ static void memtable_skip_test_searches_only_past_threshold(void **state) {
                {11, 2, 3}, {12, 1, 1}, {19, 1, 1}, {20, 0, 0}, {MT_MEMTABLE_SKIP_NEVER, 0, 0}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     size_t forward, backward;
-    count_pass_searches(cases[i].threshold, &forward, &backward);
+    count_pass_searches(cases[i].threshold, false, &forward, &backward);
     if (forward != cases[i].forward || backward != cases[i].backward) {
       fail_msg("threshold %u: %zu forward and %zu backward searches, expected %zu and %zu", cases[i].threshold,
                forward, backward, cases[i].forward, cases[i].backward);
+    }
+  }
+}
+
+/* Whole passes stream through the scan walker (armed by seek_to_first / seek_to_last): there each step costs
+ * a fraction of a miss, so even threshold 1 makes no search, and the answers are the same. */
+static void memtable_skip_test_no_search_while_readahead_streams(void **state) {
+  (void)state;
+  static const unsigned streaming_thresholds[] = {1, 8, MT_MEMTABLE_SKIP_NEVER};
+  for (size_t i = 0; i < sizeof(streaming_thresholds) / sizeof(streaming_thresholds[0]); i++) {
+    size_t forward, backward;
+    count_pass_searches(streaming_thresholds[i], true, &forward, &backward);
+    if (forward != 0 || backward != 0) {
+      fail_msg("threshold %u with readahead: %zu forward and %zu backward searches", streaming_thresholds[i], forward,
+               backward);
     }
   }
 }
@@ -405,7 +423,7 @@ static void memtable_skip_test_searches_only_past_threshold(void **state) {
 static void memtable_skip_test_failed_skip_search_steps_on(void **state) {
   (void)state;
   counting_allocator counter = {0, SIZE_MAX};
-  mt_memtable *table = five_key_table(1, &counter);
+  mt_memtable *table = five_key_table(1, &counter, false);
   mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, UINT64_MAX);
   assert_non_null(iter);
   counter.grant = counter.calls; /* every later allocation fails */
@@ -445,6 +463,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_skip_test_option_defaults_and_values),
       cmocka_unit_test(memtable_skip_test_searches_only_past_threshold),
       cmocka_unit_test(memtable_skip_test_failed_skip_search_steps_on),
+      cmocka_unit_test(memtable_skip_test_no_search_while_readahead_streams),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_bytewise),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_custom_comparator),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_with_checksums),
