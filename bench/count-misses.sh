@@ -2,7 +2,7 @@
 # bench/count-misses.sh - data cache misses per operation of each read benchmark, ours and the peers', counted by
 # callgrind's cache simulator (this VM exposes no hardware cache counters to perf).
 #
-#   bench/count-misses.sh [memtable-bench flags]      e.g.  bench/count-misses.sh --num=1000000 --reads=100000
+#   bench/count-misses.sh [memtable-bench flags]      e.g.  bench/count-misses.sh --peers=none
 #
 # Runs memtable-bench once under callgrind. The tool marks the start and end of every measurement (console.c),
 # so each gets a profile of its own; in each, the cost of an implementation is the inclusive cost of its read
@@ -10,8 +10,8 @@
 # seeks, --num entries for readseq/readreverse. "LL" misses are misses of the simulated last-level cache, i.e.
 # DRAM accesses; D1 misses include the LL ones. The simulated LL is 32 MiB, 16-way (LL_CACHE overrides it:
 # size,associativity,line): the VM's CPUID reports a 512 MiB L3, which would hide the misses a real EPYC's
-# 32 MiB per-CCX L3 takes. A valgrind run is about 50-100x slower than native: the default 1M-entry workload
-# takes 15-30 minutes; --num=200000 gives the shape in a few.
+# 32 MiB per-CCX L3 takes. A valgrind run is about 50-100x slower than native: the defaults with --peers=none
+# take about 10 minutes, with the peers about three times that.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,8 +20,12 @@ ll_cache=${LL_CACHE:-33554432,16,64}
 command -v valgrind >/dev/null || { echo "count-misses.sh: valgrind is not installed" >&2; exit 2; }
 [ -x "$bench" ] || { echo "count-misses.sh: no memtable-bench at $bench (cmake --workflow --preset release)" >&2; exit 2; }
 
-args=(--num=1000000 --reads=100000 --repetitions=1 --benchmarks=readrandom,readmissing,seekrandom,readseq,readreverse "$@")
-num=1000000 reads=100000
+# 300000 reads: enough that one benchmark's lines are gone from the simulated cache before the next reads the
+# same keys, and that the upper skiplist levels stay cached, as in a read-heavy table.
+args=(--num=1000000 --reads=300000 --repetitions=1
+  --benchmarks=readrandom,readrandom_batch,readrandom_index,readmissing,readmissing_index,seekrandom,readseq,readreverse
+  "$@")
+num=1000000 reads=300000
 for arg in "${args[@]}"; do
   case $arg in
     --num=*) num=${arg#--num=} ;;
