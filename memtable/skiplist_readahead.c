@@ -16,8 +16,6 @@
  * that few segments outgrow it (gaps are geometric: with 512 slots and gaps of 64 about 1 in 3000 does). */
 #define READAHEAD_GAP_FRACTION 8
 
-static inline skiplist_node *as_node(const skiplist_node *node) { return (skiplist_node *)(uintptr_t)node; }
-
 /* Start fetching a node whose address was just learnt: its level-0 link (read by the next step of its
  * segment) and its first key bytes (read by the caller when the node is emitted). */
 static inline void prefetch_node(const mt_skiplist *list, const skiplist_node *node) {

@@ -21,14 +21,7 @@
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define MT_TEST_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MT_TEST_UNDER_TSAN 1
-#endif
-#endif
+#include "support/tsan.h"
 
 /* ---- random tables against single gets and the model ---- */
 

@@ -19,17 +19,10 @@
 #include "support/allocator.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/tsan.h"
 #include "support/thread_gate.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
-#ifdef UNDER_TSAN
+#ifdef MT_TEST_UNDER_TSAN
 #define RACE_ROUNDS 40
 #else
 #define RACE_ROUNDS 400
