@@ -4,9 +4,9 @@
  * Checksums: every entry the walker hands over is loaded with cursor_load, so it is checked like any other.
  * A backward step normally also checks the level-0 successor of where its search landed (cursor_step_back),
  * because a damaged key could make the search skip an entry. The walker makes no search between entries:
- * its node's successor at walk time is the entry the cursor is leaving (already checked), so nothing can
- * hide in between; an entry linked there since was linked after the walk and may go unseen, as in any scan
- * that runs beside a writer.
+ * it answers only when its node's level-0 successor is, at that moment, the entry the cursor is leaving
+ * (already checked), so nothing can hide in between, and an entry linked there meanwhile is seen as a
+ * plain step would see it.
  */
 #include "memtable/memtable_internal.h"
 

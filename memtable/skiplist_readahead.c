@@ -270,6 +270,30 @@ static bool plain_step_arms(skiplist_readahead *walker, const char *current, boo
   return walker->armed;
 }
 
+/* True when `candidate` (NULL: the list's end) is, at this moment, the level-0 neighbour of `node` in the
+ * direction: what a plain step would return. Both links were read when the nodes were buffered, so the
+ * lines are normally still cached. A node linked in between since then makes it false. */
+static bool still_adjacent(const skiplist_readahead *walker, const skiplist_node *node,
+                           const skiplist_node *candidate, bool forward) {
+  const mt_skiplist *list = walker->list;
+  if (forward) return skiplist_load_next_acquire(list, node, 0) == candidate;
+  const skiplist_node *before = candidate != NULL ? candidate : list->head;
+  return skiplist_load_next_acquire(list, before, 0) == node;
+}
+
+/* The walker's answer for the step from node, or false (and disarmed) when a node was linked beside it
+ * since it was buffered: the caller's plain step then returns that node, exactly as without readahead. */
+static bool emit(skiplist_readahead *walker, const skiplist_node *node, const skiplist_node *candidate,
+                 bool forward, const char **next) {
+  if (!still_adjacent(walker, node, candidate, forward)) {
+    walker->armed = false;
+    walker->plain_steps = 0;
+    return false;
+  }
+  *next = candidate != NULL ? skiplist_node_key(candidate) : NULL;
+  return true;
+}
+
 bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
   if ((!walker->armed || walker->forward != forward) && !plain_step_arms(walker, current, forward)) return false;
@@ -286,19 +310,17 @@ bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bo
     if (!plain_step_arms(walker, current, forward)) return false;
   }
   if (walker->position < walker->emitted) {
-    *next = skiplist_node_key(walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY]);
-    return true;
+    const skiplist_node *again = walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY];
+    return emit(walker, node, again, forward, next);
   }
   const skiplist_node *pulled = NULL;
   switch (forward ? pull_forward(walker, &pulled) : pull_backward(walker, &pulled)) {
     case PULL_NODE:
       walker->history[walker->emitted++ % SKIPLIST_READAHEAD_HISTORY] = pulled;
       walker->position = walker->emitted;
-      *next = skiplist_node_key(pulled);
-      return true;
+      return emit(walker, node, pulled, forward, next);
     case PULL_END:
-      *next = NULL;
-      return true;
+      return emit(walker, node, NULL, forward, next);
     case PULL_PLAIN:
       return false;
     case PULL_BROKEN:

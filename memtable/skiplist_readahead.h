@@ -11,8 +11,10 @@
  * A segment's walk stops at its end boundary by pointer identity: nodes are never removed, so a walk from
  * a boundary reaches the next one. A walk that reaches the list's end first (possible only when keys were
  * damaged after their neighbours were linked) marks the segment broken; the caller then walks plainly.
- * Nodes linked while a segment is walked may or may not be emitted; each emitted node is the level-0
- * successor (forward) or predecessor (backward) at walk time of the node emitted before it.
+ * A node linked after its segment was walked is not in the buffer, so every step checks, before it answers,
+ * that the buffered node is still the level-0 neighbour of the caller's node (one link, read when it was
+ * buffered and normally still cached); when it is not, the walker disarms and the caller steps plainly.
+ * Each answer is therefore exactly what a plain step would return at that moment, beside writers too.
  *
  * Threading: one walker per reader thread; any number run beside the writers (see skiplist.h).
  */

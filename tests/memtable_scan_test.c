@@ -1,6 +1,6 @@
 /* memtable_scan_test: scans with readahead (scan_readahead_segments != 0) return exactly what plain scans
  * return, for every shape of table and walker, in both directions, after seeks and direction switches, with
- * checksums, when the reader allocator refuses the walker, and beside a writer. */
+ * checksums, with adds between the steps, when the reader allocator refuses the walker, and beside a writer. */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -225,6 +225,57 @@ static void scan_test_seeks_steps_and_direction_switches_equal_plain(void **stat
   }
 }
 
+/* Adds made between the iterators' steps, into both tables alike: the readahead iterator must return what
+ * the plain one does, i.e. every entry linked ahead of it since its walker buffered that stretch (found by
+ * the fuzz target: the walker used to emit its buffer regardless). Half of the adds land right beside the
+ * iterator: a newer version of its key (just before it) or a key just after its key. */
+static void add_to_both(mt_memtable *plain, mt_memtable *ahead, const char *key, size_t key_len, uint64_t seq) {
+  mt_status first = mt_memtable_add(plain, seq, MT_TYPE_VALUE, key, key_len, "new", 3);
+  assert_int_equal(mt_memtable_add(ahead, seq, MT_TYPE_VALUE, key, key_len, "new", 3), first);
+  assert_true(first == MT_OK || first == MT_EXISTS);
+}
+
+static void scan_test_adds_between_steps_are_seen_as_by_plain_scans(void **state) {
+  (void)state;
+  for (uint64_t seed = 21; seed <= 24; seed++) {
+    size_t n = 1500;
+    unsigned checksum_bytes = seed % 2 == 0 ? 4 : 0;
+    for (size_t s = 0; s < SHAPE_COUNT; s++) {
+      mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
+      mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+      iter_pair pair = open_pair(plain, ahead, MT_MAX_SEQUENCE);
+      uint64_t rng = seed * 7919 + s;
+      uint64_t seq = n + 1;
+      size_t step = 0;
+      for (int run = 0; run < 60; run++) {
+        op o = run % 5 == 4 ? (op)mt_rng_below(&rng, OP_COUNT) : (run % 2 == 0 ? OP_NEXT : OP_PREV);
+        size_t repeat = (o == OP_NEXT || o == OP_PREV) ? 5 + mt_rng_below(&rng, 60) : 1;
+        char key[40];
+        int key_len = scan_key(key, mt_rng_below(&rng, n * 2 + 2));
+        for (size_t r = 0; r < repeat; r++, step++) {
+          apply(pair.plain, pair.user_plain, o, key, (size_t)key_len, MT_MAX_SEQUENCE);
+          apply(pair.ahead, pair.user_ahead, o, key, (size_t)key_len, MT_MAX_SEQUENCE);
+          check_pair(&pair, seed, "adds between steps", step);
+          if (mt_rng_below(&rng, 3) != 0) continue;
+          char add[40];
+          int add_len = scan_key(add, mt_rng_below(&rng, n * 2 + 2));
+          if (mt_memtable_iter_valid(pair.plain) && mt_rng_below(&rng, 2) == 0) {
+            mt_slice here = mt_memtable_iter_user_key(pair.plain);
+            assert_true(here.len + 1 < sizeof add);
+            memcpy(add, here.data, here.len);
+            add_len = (int)here.len;
+            if (mt_rng_below(&rng, 2) == 0) add[add_len++] = '+'; /* sorts right after every version */
+          }
+          add_to_both(plain, ahead, add, (size_t)add_len, seq++);
+        }
+      }
+      close_pair(&pair);
+      mt_memtable_unref(ahead);
+      mt_memtable_unref(plain);
+    }
+  }
+}
+
 /* Without memory for the walker the iterators still work, plainly. */
 static void scan_test_refused_walker_scans_plainly(void **state) {
   (void)state;
@@ -384,6 +435,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(scan_test_whole_scans_equal_plain_scans),
       cmocka_unit_test(scan_test_seeks_steps_and_direction_switches_equal_plain),
+      cmocka_unit_test(scan_test_adds_between_steps_are_seen_as_by_plain_scans),
       cmocka_unit_test(scan_test_refused_walker_scans_plainly),
       cmocka_unit_test(scan_test_options_out_of_range_are_refused),
       cmocka_unit_test(scan_test_scans_beside_a_writer),
