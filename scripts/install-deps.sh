@@ -10,6 +10,7 @@ packages=(
   libxxhash-dev                       # bloom filter and checksums
   librocksdb-dev libleveldb-dev       # benchmark peers
   valgrind                            # bench/count-misses.sh (cache misses per operation)
+  libnuma-dev                         # optional NUMA placement of arena blocks (builds without it too)
 )
 
 missing=()
