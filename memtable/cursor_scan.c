@@ -18,8 +18,10 @@ void cursor_init(const mt_memtable *table, entry_cursor *cursor) {
       skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
   skiplist_readahead *walker = memtable_reader_alloc(table, sizeof(*walker) + buffer_bytes);
   if (walker == NULL) return; /* documented: the iterator walks plainly */
+  /* With checksums a node's key may be damaged, and the walker's searches go by its nodes' keys. */
+  mt_skiplist_compare_fn search_compare = table->checksum_bytes != 0 ? memtable_compare_stored_checked : NULL;
   skiplist_readahead_init(walker, table->list, table->scan_readahead_segments, table->scan_readahead_segment_nodes,
-                          walker + 1);
+                          search_compare, (void *)(uintptr_t)table, walker + 1);
   cursor->readahead = walker;
 }
 

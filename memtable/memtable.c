@@ -73,35 +73,56 @@ static int compare_entries_custom(void *ctx, const char *stored, const char *key
   return compare_seq_descending(decode_fixed64(a_key + a_len), decode_fixed64(b_key + b_len));
 }
 
-/* The comparator of tables with checksums. `key` (a lookup key or the entry being inserted) is trusted;
- * `stored` is read only inside its recorded size, whatever its length bytes say: a prefix that does not
- * fit reads as an empty user key with seq 0, an internal key running past the entry is cut at its end.
- * Such an entry then sorts in the wrong place, and the searches' neighbour checks (cursor.c) report it. */
-static inline int compare_entries_checked(const mt_memtable *table, const char *stored, const char *key,
-                                          bool bytewise) {
+/* A stored entry's internal key, read only inside its recorded size, whatever its length bytes say: a prefix
+ * that does not fit reads as an empty user key with seq 0, an internal key running past the entry is cut at
+ * its end. Sets *user_len and *tag; returns the user key. */
+static inline const char *bounded_user_key(const mt_memtable *table, const char *stored, size_t *user_len,
+                                           uint64_t *tag) {
   size_t stored_size = skiplist_recorded_key_size(stored);
   size_t bound = stored_size > table->checksum_bytes ? stored_size - table->checksum_bytes : 0;
   uint32_t internal_len = 0;
-  const char *a_key = decode_varint32(stored, stored + (bound < MT_VARINT32_MAX_BYTES ? bound : MT_VARINT32_MAX_BYTES),
-                                      &internal_len);
-  size_t a_len = 0;
-  uint64_t a_tag = 0;
-  if (a_key == NULL) {
-    a_key = stored;
-  } else {
-    size_t available = bound - (size_t)(a_key - stored);
-    if (internal_len > available) internal_len = (uint32_t)available;
-    if (internal_len >= 8) {
-      a_len = internal_len - 8;
-      a_tag = decode_fixed64(a_key + a_len);
-    }
+  const char *key = decode_varint32(stored, stored + (bound < MT_VARINT32_MAX_BYTES ? bound : MT_VARINT32_MAX_BYTES),
+                                    &internal_len);
+  *user_len = 0;
+  *tag = 0;
+  if (key == NULL) return stored;
+  size_t available = bound - (size_t)(key - stored);
+  if (internal_len > available) internal_len = (uint32_t)available;
+  if (internal_len >= 8) {
+    *user_len = internal_len - 8;
+    *tag = decode_fixed64(key + *user_len);
   }
-  size_t b_len;
+  return key;
+}
+
+static inline int compare_user_keys(const mt_memtable *table, const char *a, size_t a_len, const char *b,
+                                    size_t b_len, bool bytewise) {
+  return bytewise ? compare_bytewise(a, a_len, b, b_len) : table->compare(table->compare_ctx, a, a_len, b, b_len);
+}
+
+/* The comparator of tables with checksums. `key` (a lookup key or the entry being inserted) is trusted;
+ * `stored` is read only inside its recorded size (bounded_user_key). An entry whose length bytes are damaged
+ * then sorts in the wrong place, and the searches' neighbour checks (cursor.c) report it. */
+static inline int compare_entries_checked(const mt_memtable *table, const char *stored, const char *key,
+                                          bool bytewise) {
+  size_t a_len, b_len;
+  uint64_t a_tag;
+  const char *a_key = bounded_user_key(table, stored, &a_len, &a_tag);
   const char *b_key = user_key_of(key, &b_len);
-  int order = bytewise ? compare_bytewise(a_key, a_len, b_key, b_len)
-                       : table->compare(table->compare_ctx, a_key, a_len, b_key, b_len);
+  int order = compare_user_keys(table, a_key, a_len, b_key, b_len, bytewise);
   if (order != 0) return order;
   return compare_seq_descending(a_tag, decode_fixed64(b_key + b_len));
+}
+
+int memtable_compare_stored_checked(void *ctx, const char *a, const char *b) {
+  const mt_memtable *table = ctx;
+  size_t a_len, b_len;
+  uint64_t a_tag, b_tag;
+  const char *a_key = bounded_user_key(table, a, &a_len, &a_tag);
+  const char *b_key = bounded_user_key(table, b, &b_len, &b_tag);
+  int order = compare_user_keys(table, a_key, a_len, b_key, b_len, table->compare == NULL);
+  if (order != 0) return order;
+  return compare_seq_descending(a_tag, b_tag);
 }
 
 static int compare_entries_checked_bytewise(void *ctx, const char *stored, const char *key) {

@@ -136,6 +136,9 @@ static inline void cursor_init_plain(const mt_memtable *table, entry_cursor *cur
 /* An iterator's cursor: positioned nowhere, with a scan walker from the reader allocator when the table has
  * readahead and the memory is there (without it, steps are plain). cursor_release gives the walker back. */
 void cursor_init(const mt_memtable *table, entry_cursor *cursor);
+/* The comparator of two stored entries for tables with checksums (the scan walker searches by its nodes' own
+ * keys): both read only inside their recorded sizes, as compare_entries_checked reads its stored side. */
+int memtable_compare_stored_checked(void *ctx, const char *a, const char *b);
 void cursor_release(const mt_memtable *table, entry_cursor *cursor);
 
 /* Starts the scan walker at the cursor's entry at once (after seek_to_first / seek_to_last): a whole scan

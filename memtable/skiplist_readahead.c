@@ -29,10 +29,13 @@ size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) 
 }
 
 void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
-                             size_t segment_nodes, void *buffer) {
+                             size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
+                             void *buffer) {
   assert(segments >= 1 && segments <= SKIPLIST_READAHEAD_MAX_SEGMENTS);
   assert(segment_nodes >= 1 && segment_nodes <= SKIPLIST_READAHEAD_MAX_SEGMENT_NODES);
   walker->list = list;
+  walker->compare = search_compare != NULL ? search_compare : list->compare;
+  walker->compare_ctx = search_compare != NULL ? search_ctx : list->compare_ctx;
   walker->segments = segments;
   walker->segment_nodes = segment_nodes;
   const skiplist_node **slots = buffer;
@@ -65,8 +68,9 @@ static int choose_level(const skiplist_readahead *walker) {
   return level;
 }
 
-/* The last node linked on `level` whose key sorts before key, or head. */
-static const skiplist_node *find_less_than_on_level(const mt_skiplist *list, const char *key, int level) {
+/* The last node linked on `level` whose key sorts before key (a node's own key), or head. */
+static const skiplist_node *find_less_than_on_level(const skiplist_readahead *walker, const char *key, int level) {
+  const mt_skiplist *list = walker->list;
   const skiplist_node *node = list->head;
   const skiplist_node *known_not_less = NULL;
   int at = atomic_load_explicit(&list->height, memory_order_relaxed) - 1; /* relaxed: as in choose_level */
@@ -74,7 +78,7 @@ static const skiplist_node *find_less_than_on_level(const mt_skiplist *list, con
   for (;;) {
     const skiplist_node *next = skiplist_load_next_acquire(list, node, at);
     if (next != NULL && next != known_not_less) {
-      if (list->compare(list->compare_ctx, skiplist_node_key(next), key) < 0) {
+      if (walker->compare(walker->compare_ctx, skiplist_node_key(next), key) < 0) {
         node = next;
         continue;
       }
@@ -113,7 +117,7 @@ static void launch_segment(skiplist_readahead *walker) {
     return;
   }
   const skiplist_node *upper = walker->frontier;
-  const skiplist_node *before = find_less_than_on_level(list, skiplist_node_key(upper), walker->level);
+  const skiplist_node *before = find_less_than_on_level(walker, skiplist_node_key(upper), walker->level);
   bool at_head = before == list->head;
   const skiplist_node *first = at_head ? skiplist_load_next_acquire(list, list->head, 0) : before;
   prefetch_node(list, first);
@@ -230,7 +234,7 @@ void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, boo
   history_restart(walker, node);
   if (forward) {
     /* The first segment runs from the node after current to the first boundary after current. */
-    const skiplist_node *before = find_less_than_on_level(list, current, level);
+    const skiplist_node *before = find_less_than_on_level(walker, current, level);
     const skiplist_node *end = skiplist_load_next_acquire(list, before, level);
     if (end == node) end = skiplist_load_next_acquire(list, node, level);
     const skiplist_node *first = skiplist_load_next_acquire(list, node, 0);

@@ -45,6 +45,8 @@ typedef struct readahead_segment {
 
 typedef struct skiplist_readahead {
   const mt_skiplist *list;
+  mt_skiplist_compare_fn compare; /* for searches by a node's key: see skiplist_readahead_init */
+  void *compare_ctx;
   unsigned segments;    /* 1..SKIPLIST_READAHEAD_MAX_SEGMENTS */
   size_t segment_nodes; /* buffer slots per segment */
   int level;            /* L: segments start at nodes linked on this level */
@@ -77,9 +79,12 @@ size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
 
 /* Sets up a walker over list with `segments` segments of at most segment_nodes nodes each (both >= 1 and
  * within the limits above), using `buffer` (skiplist_readahead_buffer_bytes of them, pointer-aligned; the
- * caller keeps it alive). Starts disarmed. */
+ * caller keeps it alive). Starts disarmed. The walker searches by its nodes' own keys, where the list's
+ * comparator expects a trusted search key: search_compare (with search_ctx), when not NULL, compares two
+ * stored keys instead and must order them as the list's comparator does. */
 void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
-                             size_t segment_nodes, void *buffer);
+                             size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
+                             void *buffer);
 
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
 void skiplist_readahead_reset(skiplist_readahead *walker);

@@ -173,13 +173,17 @@ static void run_query(mt_memtable *table, size_t index, transcript *t) {
  * searches run at snapshots 17 (inside n's versions) and UINT64_MAX. With point_index, gets read through an
  * index sized for 16 keys. */
 static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions,
-                                      bool point_index) {
+                                      bool point_index, unsigned readahead_nodes) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = checksum_bytes;
   options.max_sequential_skip = max_sequential_skip;
   options.point_index = point_index;
   options.point_index_entries = 16;
+  if (readahead_nodes != 0) { /* tiny segments: cut at level 1, outgrowing their buffers all the time */
+    options.scan_readahead_segments = 2;
+    options.scan_readahead_segment_nodes = readahead_nodes;
+  }
   options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
@@ -216,7 +220,7 @@ static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequ
 }
 
 static mt_memtable *damage_table(unsigned checksum_bytes, bool point_index) {
-  return damage_table_with(checksum_bytes, 0, false, point_index);
+  return damage_table_with(checksum_bytes, 0, false, point_index, 0);
 }
 
 typedef struct stored_entry {
@@ -243,8 +247,9 @@ static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored
 /* Every byte of every entry is damaged by each mask, or (rotate_masks, to keep the long sweeps short under
  * the sanitizers) by one mask, the masks taking turns from byte to byte. */
 static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks,
-                       bool point_index) {
-  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions, point_index);
+                       bool point_index, unsigned readahead_nodes) {
+  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions, point_index,
+                                         readahead_nodes);
   assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
   size_t variants = total_variants();
   transcript *undamaged = malloc(variants * sizeof(*undamaged));
@@ -295,23 +300,30 @@ static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bo
 
 static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8, 0, false, false, false);
+  run_damage(8, 0, false, false, false, 0);
 }
 
 /* The same with the point index: gets read entries through its slots, and each is checked. */
 static void memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8, 0, false, true, true);
+  run_damage(8, 0, false, true, true, 0);
 }
 
 static void memtable_damage_test_4_byte_checksum_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4, 0, false, false, false);
+  run_damage(4, 0, false, false, false, 0);
 }
 
 static void memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4, 0, false, true, true);
+  run_damage(4, 0, false, true, true, 0);
+}
+
+/* The scan walker with tiny segments (memtable/skiplist_readahead.c): its searches go by its nodes' own keys,
+ * which may be the damaged ones (the fuzz target found such a search reading past a damaged entry). */
+static void memtable_damage_test_scan_walker_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage(8, 0, false, true, false, 2);
 }
 
 /* The user view's skip searches (options.max_sequential_skip) under damage: after one step inside a key's
@@ -319,12 +331,12 @@ static void memtable_damage_test_4_byte_checksum_with_point_index_never_changes_
  * key with twelve more versions (one checksum width each: the sweep is long under the sanitizers). */
 static void memtable_damage_test_skip_after_one_step_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(4, 1, false, true, false);
+  run_damage(4, 1, false, true, false, 0);
 }
 
 static void memtable_damage_test_skip_over_many_versions_never_changes_an_answer(void **state) {
   (void)state;
-  run_damage(8, 0, true, true, false);
+  run_damage(8, 0, true, true, false, 0);
 }
 
 /* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
@@ -424,12 +436,69 @@ static void memtable_damage_test_damaged_length_prefix_stays_inside_the_entry(vo
   }
 }
 
+/* The scan walker searches by its own nodes' keys: the first entry when a forward scan starts, the last when
+ * a backward one does. A damaged length there must not make its comparisons read past the entry: the short
+ * first and last entries lie in blocks of their own, beside 150-byte keys, so that under AddressSanitizer a
+ * comparison trusting the damaged length reads past the block (as the fuzz target found). */
+static void memtable_damage_test_scan_walker_search_stays_inside_a_damaged_entry(void **state) {
+  (void)state;
+  static const unsigned char prefixes[][2] = {{0x7f, 0}, {0xff, 0x7f}};
+  char key[160];
+  for (unsigned nodes = 0; nodes <= 2; nodes += 2) {
+    for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+      for (int damaged_last = 0; damaged_last <= 1; damaged_last++) {
+        mt_memtable_options options;
+        mt_memtable_options_init(&options);
+        options.checksum_bytes = 8;
+        options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
+        if (nodes != 0) {
+          options.scan_readahead_segments = 2;
+          options.scan_readahead_segment_nodes = nodes;
+        }
+        mt_memtable *table = mt_memtable_create(&options);
+        assert_non_null(table);
+        memset(key, 'k', sizeof(key));
+        uint64_t seq = 1;
+        for (int i = 0; i < 40; i++) {
+          snprintf(key + 150, 4, "%03d", i);
+          assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, 153, NULL, 0), MT_OK);
+        }
+        memset(key, 'k', sizeof(key));
+        key[49] = '!'; /* sorts first */
+        assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, 50, NULL, 0), MT_OK);
+        key[49] = 'm'; /* sorts last */
+        assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, 50, NULL, 0), MT_OK);
+        stored_entry entries[48];
+        size_t count = stored_entries(table, 8, entries, 48);
+        assert_int_equal(count, 42);
+        char *length = entries[damaged_last ? count - 1 : 0].bytes;
+        assert_int_equal((unsigned char)length[0], 50 + 8); /* the internal key's length: one varint byte */
+        length[0] = (char)prefixes[p][0];
+        if (prefixes[p][0] & 0x80) length[1] = (char)prefixes[p][1];
+        mt_memtable_iter *iter = mt_memtable_iter_create(table);
+        assert_non_null(iter);
+        for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+        }
+        assert_int_equal(mt_memtable_iter_status(iter), MT_CORRUPTION);
+        for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) {
+        }
+        assert_int_equal(mt_memtable_iter_status(iter), MT_CORRUPTION);
+        mt_memtable_iter_destroy(iter);
+        assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+        mt_memtable_unref(table);
+      }
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped),
       cmocka_unit_test(memtable_damage_test_damaged_length_prefix_stays_inside_the_entry),
+      cmocka_unit_test(memtable_damage_test_scan_walker_search_stays_inside_a_damaged_entry),
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_scan_walker_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_skip_after_one_step_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_skip_over_many_versions_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer),
