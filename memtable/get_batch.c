@@ -31,18 +31,18 @@ mt_status mt_memtable_get_batch(const mt_memtable *table, const mt_slice *keys, 
         statuses[next] = MT_INVALID_ARGUMENT;
         continue;
       }
+      uint64_t hash = memtable_key_hash(table, key.data, key.len);
       if (table->point_index != NULL) {
         /* The index answers in about two misses, as in mt_memtable_get; only what it cannot tell is searched. */
         mt_entry entry;
         mt_status answer;
-        if (point_index_get(table->point_index, table, key.data, key.len, user_key_hash(key.data, key.len),
-                            snapshot_seq, &entry, &answer)) {
+        if (point_index_get(table->point_index, table, key.data, key.len, hash, snapshot_seq, &entry, &answer)) {
           statuses[next] = answer;
           if (answer == MT_OK && values != NULL) values[next] = entry.value;
           continue;
         }
       }
-      if (!memtable_may_contain(table, key.data, key.len)) {
+      if (!memtable_may_contain(table, hash)) {
         statuses[next] = MT_NOT_FOUND;
         continue;
       }

@@ -158,8 +158,12 @@ static bool bloom_may_contain(const mt_memtable *table, uint64_t hash) {
   return true;
 }
 
-bool memtable_may_contain(const mt_memtable *table, const void *key, size_t key_len) {
-  return table->bloom_words == NULL || bloom_may_contain(table, user_key_hash(key, key_len));
+uint64_t memtable_key_hash(const mt_memtable *table, const void *key, size_t key_len) {
+  return table->bloom_words != NULL || table->point_index != NULL ? user_key_hash(key, key_len) : 0;
+}
+
+bool memtable_may_contain(const mt_memtable *table, uint64_t hash) {
+  return table->bloom_words == NULL || bloom_may_contain(table, hash);
 }
 
 void mt_memtable_options_init(mt_memtable_options *options) {
@@ -387,8 +391,7 @@ static mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type typ
   if (table->checksum_bytes != 0) encode_low_bytes(end, XXH3_64bits(stored, entry_len), table->checksum_bytes);
   /* Before the insert publishes the entry (see bloom_add). If the insert then fails (an exact duplicate)
    * the bits stay set: that only adds false positives, never a false negative. */
-  uint64_t hash = 0;
-  if (table->bloom_words != NULL || table->point_index != NULL) hash = user_key_hash(key, key_len);
+  uint64_t hash = memtable_key_hash(table, key, key_len);
   if (table->bloom_words != NULL) bloom_add(table, hash);
 
   /* A duplicate is refused and its node given back to the arena (the skiplist's contract). */
@@ -463,16 +466,16 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
                                 mt_entry *found) {
   if (table == NULL || (key == NULL && key_len != 0) || key_len > MT_MAX_KEY_LEN) return MT_INVALID_ARGUMENT;
   if (snapshot_seq > MT_MAX_SEQUENCE) snapshot_seq = MT_MAX_SEQUENCE;
+  uint64_t hash = memtable_key_hash(table, key, key_len);
   if (table->point_index != NULL) {
     mt_status answer;
     mt_entry entry;
-    if (point_index_get(table->point_index, table, key, key_len, user_key_hash(key, key_len), snapshot_seq, &entry,
-                        &answer)) {
+    if (point_index_get(table->point_index, table, key, key_len, hash, snapshot_seq, &entry, &answer)) {
       if (found != NULL && (answer == MT_OK || answer == MT_DELETED)) *found = entry;
       return answer;
     }
   }
-  if (table->bloom_words != NULL && !bloom_may_contain(table, user_key_hash(key, key_len))) return MT_NOT_FOUND;
+  if (!memtable_may_contain(table, hash)) return MT_NOT_FOUND;
 
   entry_cursor cursor;
   cursor_init_plain(table, &cursor);

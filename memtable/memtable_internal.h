@@ -182,8 +182,11 @@ static inline mt_status get_answer(const mt_memtable *table, const entry_cursor 
   return entry->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
 }
 
-/* False when the table's bloom filter (if any) rules the user key out. Any thread. */
-bool memtable_may_contain(const mt_memtable *table, const void *key, size_t key_len);
+/* The user key's hash for the bloom filter and the point index (0 when the table has neither): computed once
+ * per lookup and handed to both. */
+uint64_t memtable_key_hash(const mt_memtable *table, const void *key, size_t key_len);
+/* False when the table's bloom filter (if any) rules out the user key with this memtable_key_hash. Any thread. */
+bool memtable_may_contain(const mt_memtable *table, uint64_t hash);
 
 /* Allocation from the reader allocator (any thread). */
 void *memtable_reader_alloc(const mt_memtable *table, size_t size);
