@@ -14,9 +14,10 @@
 
 #include <memtable/memtable.h>
 
+#include "support/damage_table.h"
+
 /* One-letter user keys b, d, f, ... so that a damaged key byte can land on a neighbour's key or between. */
 #define DAMAGE_KEYS 8
-#define DAMAGE_VALUE_LEN 70
 #define TRANSCRIPT_BYTES 65536
 
 typedef struct transcript {
@@ -187,26 +188,7 @@ static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequ
   options.arena.block_size = 256; /* every entry is above a quarter block: a block of its own */
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
-  static const struct {
-    char key;
-    uint64_t seq;
-    mt_entry_type type;
-  } versions[] = {
-      {'b', 1, MT_TYPE_VALUE},    {'d', 2, MT_TYPE_VALUE},    {'d', 9, MT_TYPE_DELETION}, {'f', 3, MT_TYPE_VALUE},
-      {'f', 8, MT_TYPE_VALUE},    {'f', 14, MT_TYPE_VALUE},   {'h', 4, MT_TYPE_DELETION}, {'h', 10, MT_TYPE_VALUE},
-      {'j', 5, MT_TYPE_VALUE},    {'k', 6, MT_TYPE_VALUE},    {'k', 11, MT_TYPE_DELETION}, {'l', 7, MT_TYPE_VALUE},
-      {'l', 12, MT_TYPE_VALUE},   {'l', 13, MT_TYPE_DELETION}, {'l', 15, MT_TYPE_VALUE},  {'n', 16, MT_TYPE_VALUE},
-      {'p', 17, MT_TYPE_DELETION}, {'p', 18, MT_TYPE_VALUE},
-  };
-  for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-    char value[DAMAGE_VALUE_LEN];
-    memset(value, 'a' + (int)(i % 26), sizeof(value));
-    snprintf(value, sizeof(value), "%c%" PRIu64, versions[i].key, versions[i].seq);
-    value[strlen(value)] = '.';
-    assert_int_equal(mt_memtable_add(table, versions[i].seq, versions[i].type, &versions[i].key, 1, value,
-                                     sizeof(value)),
-                     MT_OK);
-  }
+  damage_table_add_versions(table, true);
   for (uint64_t seq = 19; many_versions && seq <= 30; seq++) {
     char value[DAMAGE_VALUE_LEN];
     memset(value, 'n', sizeof(value));

@@ -18,6 +18,7 @@
 
 #include "support/allocator.h"
 #include "support/check.h"
+#include "support/damage_table.h"
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
@@ -164,31 +165,14 @@ static void memtable_get_batch_test_random_tables_match_single_gets_and_model(vo
 
 /* ---- damaged entries ---- */
 
-/* One-letter keys b, d, ..., p in blocks of their own (as memtable_damage_test builds them). */
+/* The damage table (support/damage_table.h), its entries in blocks of their own. */
 static mt_memtable *damage_table(unsigned checksum_bytes) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = checksum_bytes;
   options.arena.block_size = 256;
   mt_memtable *table = new_table(&options);
-  static const struct {
-    char key;
-    uint64_t seq;
-    mt_entry_type type;
-  } versions[] = {
-      {'b', 1, MT_TYPE_VALUE},     {'d', 2, MT_TYPE_VALUE},  {'d', 9, MT_TYPE_DELETION}, {'f', 3, MT_TYPE_VALUE},
-      {'f', 8, MT_TYPE_VALUE},     {'f', 14, MT_TYPE_VALUE}, {'h', 4, MT_TYPE_DELETION}, {'h', 10, MT_TYPE_VALUE},
-      {'j', 5, MT_TYPE_VALUE},     {'k', 6, MT_TYPE_VALUE},  {'k', 11, MT_TYPE_DELETION}, {'l', 7, MT_TYPE_VALUE},
-      {'l', 12, MT_TYPE_VALUE},    {'l', 13, MT_TYPE_DELETION}, {'l', 15, MT_TYPE_VALUE}, {'n', 16, MT_TYPE_VALUE},
-      {'p', 17, MT_TYPE_DELETION}, {'p', 18, MT_TYPE_VALUE},
-  };
-  for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-    char value[70];
-    memset(value, 'a' + (int)(i % 26), sizeof(value));
-    assert_int_equal(mt_memtable_add(table, versions[i].seq, versions[i].type, &versions[i].key, 1, value,
-                                     sizeof(value)),
-                     MT_OK);
-  }
+  damage_table_add_versions(table, false);
   return table;
 }
 
