@@ -12,7 +12,10 @@
  * granule shared with the previous allocation is not reported; padding spanning whole granules is.
  * Two threads must never change the shadow of one granule at once (a shadow update reads, then writes its
  * byte): concurrent mode keeps each thread's chunk granule-aligned at both ends (MT_ARENA_POISON_GRANULE)
- * and changes the shadow of the shared blocks only under the arena's lock.
+ * and changes the shadow of the shared blocks only under the arena's lock. Lock-free readers of published
+ * allocations may check a granule while a writer changes it: an allocation only widens a granule's
+ * addressable prefix, and undo narrows it no further than the start of what it takes back, so no published
+ * byte ever looks poisoned.
  *
  * A block pool (or any other keeper of idle blocks) calls arena_poison_block on a block it keeps idle
  * and arena_unpoison_block before it hands the block to anyone else (the arena re-poisons what it
