@@ -15,11 +15,16 @@
  * touched only under `lock`; chunks and requests above small_limit are served there. The lock is the only
  * publication: a chunk reaches its thread under it, and memory handed out is published by whatever the
  * caller uses to share it.
+ *
+ * AddressSanitizer builds poison every byte of a block's data not handed out (arena/arena_poison.h says what
+ * is poisoned when, and why a chunk is granule-aligned).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* pthread_mutex_* under -std=c11 */
 #endif
 #include <memtable/arena.h>
+
+#include "arena/arena_poison.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -44,6 +49,8 @@ typedef union mt_block {
 /* Concurrent mode: a chunk is an eighth of a block (so it never needs a block of its own and a block
  * change abandons less than a chunk), at most this much (what a thread can leave unused stays small). */
 #define MT_MAX_CHUNK_SIZE ((size_t)8192)
+/* A chunk is cut with the default alignment: then it starts on an ASan granule (arena_poison.h). */
+_Static_assert(MT_ARENA_DEFAULT_ALIGNMENT % MT_ARENA_POISON_GRANULE == 0, "chunks start on a granule");
 /* Arenas a thread keeps a chunk in at once; one more in turn evicts the least recently used. */
 #define MT_SHARDS_PER_THREAD 4
 
@@ -161,6 +168,9 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
     arena->id = new_arena_id();
     size_t chunk_size = opts.block_size / 8;
     if (chunk_size > MT_MAX_CHUNK_SIZE) chunk_size = MT_MAX_CHUNK_SIZE;
+    /* Whole ASan granules (a chunk also starts on one: it is cut with the default alignment), so no two
+     * threads ever change the shadow of one granule; in every build, so every build carves the same. */
+    chunk_size &= ~(MT_ARENA_POISON_GRANULE - 1);
     arena->chunk_size = chunk_size;
     arena->small_limit = chunk_size / 4;
     /* A chunk always comes from a standard block, so it never obtains a block of its own. */
@@ -178,11 +188,17 @@ mt_arena *mt_arena_create(const mt_arena_options *options) {
 
 bool mt_arena_is_concurrent(const mt_arena *arena) { return arena != NULL && arena->concurrent; }
 
+/* Gives a block back to the allocator, addressable again: it is the allocator's now (arena_poison.h). */
+static void release_block(mt_arena *arena, mt_block *block) {
+  arena_unpoison_block(block, block->h.size);
+  arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+}
+
 static void free_blocks(mt_arena *arena, mt_block *keep) {
   mt_block *block = arena->blocks;
   while (block != NULL) {
     mt_block *next = block->h.next;
-    if (block != keep) arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+    if (block != keep) release_block(arena, block);
     block = next;
   }
 }
@@ -212,6 +228,7 @@ void mt_arena_reset(mt_arena *arena) {
     return;
   }
   keep->h.next = NULL;
+  arena_poison((char *)keep + MT_BLOCK_HEADER, keep->h.size - MT_BLOCK_HEADER); /* everything handed out dies */
   state->ptr = (char *)keep + MT_BLOCK_HEADER;
   state->bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
   atomic_store_explicit(&arena->memory_usage, keep->h.size, memory_order_relaxed); /* statistic only */
@@ -224,6 +241,7 @@ static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
   if (arena->capacity != 0 && (size > arena->capacity || usage > arena->capacity - size)) return MT_FULL;
   mt_block *block = arena->allocator.alloc(arena->allocator.ctx, size);
   if (block == NULL) return MT_NOMEM;
+  arena_poison_new_block(block, size, MT_BLOCK_HEADER);
   block->h.size = size;
   block->h.next = arena->blocks;
   arena->blocks = block;
@@ -328,6 +346,8 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
   if (bytes + (alignment - 1) > arena->small_limit) {
     lock_arena(arena);
     mt_status status = allocate_shared(arena, bytes, alignment, &result);
+    /* Under the lock: its first and last granules may hold another thread's large request. */
+    if (status == MT_OK) arena_unpoison(result, bytes);
     unlock_arena(arena);
     if (status != MT_OK) return status;
     *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0};
@@ -357,6 +377,7 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
   shard->refill = refill;
   shard->previous_ptr = previous_ptr;
   shard->previous_bytes_remaining = previous_bytes_remaining;
+  arena_unpoison(start + padding, bytes); /* the chunk is this thread's, granules and all */
   *out = start + padding;
   return MT_OK;
 }
@@ -364,7 +385,9 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
 /* The request did not fit in the private bump state (always so in concurrent mode, where it stays empty). */
 static mt_status allocate_fallback(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
   if (arena->concurrent) return allocate_concurrent(arena, bytes, alignment, out);
-  return allocate_new_block(arena, &arena->bump, bytes, alignment, out);
+  mt_status status = allocate_new_block(arena, &arena->bump, bytes, alignment, out);
+  if (status == MT_OK) arena_unpoison(*out, bytes);
+  return status;
 }
 
 mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
@@ -386,6 +409,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
     arena->undo.result = result;
     arena->undo.block = NULL;
     arena->undo.ptr = result - padding;
+    arena_unpoison(result, bytes);
     *out = result;
     return MT_OK;
   }
@@ -402,6 +426,7 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
     assert(start >= (char *)state->current + MT_BLOCK_HEADER && start <= arena->undo.result &&
            arena->undo.result <= state->ptr);
     arena->undo.result = NULL;
+    arena_poison(start, (size_t)(state->ptr - start));
     state->bytes_remaining += (size_t)(state->ptr - start);
     state->ptr = start;
     return;
@@ -418,7 +443,7 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
-  arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+  release_block(arena, block);
 }
 
 /* Concurrent mode: see mt_arena_undo_last in arena.h for what can be taken back. */
@@ -450,6 +475,7 @@ static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
     }
   }
   assert(shard->last_start <= (const char *)ptr && (const char *)ptr < shard->ptr);
+  arena_poison(shard->last_start, (size_t)(shard->ptr - shard->last_start));
   shard->bytes_remaining += (size_t)(shard->ptr - shard->last_start);
   shard->ptr = shard->last_start;
   return MT_OK;
@@ -494,7 +520,8 @@ int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
   for (const mt_block *block = arena->blocks; block != NULL; block = block->h.next) {
     uintptr_t data = (uintptr_t)block + MT_BLOCK_HEADER;
     uintptr_t end = (uintptr_t)block + block->h.size;
-    if (start >= data && start + len <= end) return 1;
+    /* Under ASan, bytes not handed out are poisoned: a validator trusting this must not read them. */
+    if (start >= data && start + len <= end) return arena_is_addressable(ptr, len);
   }
   return 0;
 }

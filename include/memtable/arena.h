@@ -11,12 +11,26 @@
  * and starts a new one. So at most a quarter of each block is ever wasted.
  *
  * Concurrent mode (options.concurrent): each thread carves small requests from a chunk of its own (an
- * eighth of block_size, at most 8 KiB), cut from the shared blocks, with no lock and no atomic; refilling a
+ * eighth of block_size rounded down to a multiple of 8, at most 8 KiB), cut from the shared blocks, with no lock and no atomic; refilling a
  * chunk and every larger request (one whose size plus alignment - 1 exceeds a quarter chunk) take the
  * arena's mutex, and so do the allocator hooks. Beyond the quarter-block rule above, a thread can leave
  * unused, per arena: less than a quarter chunk each time it refills (the chunk rule is the block rule), and
  * the rest of its current chunk, under one chunk, until reset or destroy. A thread keeps chunks for 4
  * concurrent arenas at once; using a fifth abandons the chunk of the one it used least recently.
+ *
+ * AddressSanitizer: when the library itself is compiled with -fsanitize=address (the asan preset, or a
+ * user's ASan build that builds it from source), a block's bytes are poisoned until handed out and poisoned
+ * again when taken back, so ASan reports:
+ *   - a read or write past an allocation into bytes not handed out (the rest of the block, alignment padding
+ *     that fills whole 8-byte granules, a chunk's unused part): "use-after-poison";
+ *   - a pointer kept across mt_arena_reset into the kept block, or across mt_arena_undo_last: "use-after-poison";
+ *   - a pointer kept across mt_arena_destroy, across a reset into a block it gave back, or across an undo that
+ *     gave its block back: with the default allocator, malloc's "heap-use-after-free". With custom allocator
+ *     hooks a block reaches the free hook addressable (the hook owns it then, and may reuse it): ASan reports
+ *     such a pointer only if the hook frees the block to malloc or poisons it (ASAN_POISON_MEMORY_REGION).
+ * ASan sees 8-byte granules, holding "the first k bytes" of each: bytes after an allocation that share a
+ * granule with the start of a later one are not reported, nor is an overflow into another live allocation.
+ * Builds without ASan poison nothing and pay nothing.
  */
 #ifndef MEMTABLE_ARENA_H
 #define MEMTABLE_ARENA_H
@@ -81,7 +95,8 @@ MT_API mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena *
 /* As mt_arena_try_create, returning the arena, or NULL for either failure. */
 MT_API mt_arena *mt_arena_create(const mt_arena_options *options);
 
-/* Frees every block at once, then the arena. NULL is ignored. Every pointer the arena handed out dies. */
+/* Frees every block at once, then the arena. NULL is ignored. Every pointer the arena handed out dies
+ * (under ASan: heap-use-after-free with the default allocator; see "AddressSanitizer" above for hooks). */
 MT_API void mt_arena_destroy(mt_arena *arena);
 
 /* Returns `bytes` bytes with no alignment promise, or NULL on failure (capacity reached, allocator
@@ -126,11 +141,14 @@ MT_API bool mt_arena_is_concurrent(const mt_arena *arena);
 MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
 
 /* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for
- * validators: it walks the block list). Requires the same external synchronization as allocation. */
+ * validators: it walks the block list). Under AddressSanitizer also false when any byte of the range is
+ * poisoned (not handed out, or taken back by undo or reset), so a validator that reads only what this
+ * accepts never trips an ASan report. Requires the same external synchronization as allocation. */
 MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
 
 /* Frees every block except one standard block, which is kept (its pages stay faulted in) and reused
- * from its start. Every pointer handed out before dies. NULL is ignored. */
+ * from its start. Every pointer handed out before dies (under ASan, a use of one into the kept block is
+ * reported as use-after-poison: see "AddressSanitizer" above). NULL is ignored. */
 MT_API void mt_arena_reset(mt_arena *arena);
 
 #ifdef __cplusplus

@@ -24,6 +24,11 @@
  * are ordered as LevelDB's internal keys: user key ascending by the comparator, then sequence number
  * descending, then type descending. Nothing is freed entry by entry: the last unref frees the whole
  * table with one arena teardown.
+ *
+ * AddressSanitizer (the library built with ASan): arena bytes not holding an entry or node are poisoned
+ * (memtable/arena.h, "AddressSanitizer"), so a read past the end of a slice the table returned, into bytes no
+ * entry holds, is reported as "use-after-poison"; a slice kept after the last unref (a flushed table) as
+ * "heap-use-after-free" with the default allocator, or as whatever the arena's free hook makes of it.
  */
 #ifndef MEMTABLE_MEMTABLE_H
 #define MEMTABLE_MEMTABLE_H
@@ -178,7 +183,9 @@ MT_API mt_memtable *mt_memtable_create(const mt_memtable_options *options);
 
 /* Takes one more reference. Any thread. */
 MT_API void mt_memtable_ref(mt_memtable *table);
-/* Drops one reference; the last frees the table and every entry at once. NULL is ignored. Any thread. */
+/* Drops one reference; the last frees the table and every entry at once. NULL is ignored. Any thread.
+ * Every slice the table returned dies with the last reference: under ASan, reading one afterwards is
+ * reported as heap-use-after-free (default allocator; custom arena hooks get the blocks back addressable). */
 MT_API void mt_memtable_unref(mt_memtable *table);
 
 /* Adds one entry. type is MT_TYPE_VALUE or MT_TYPE_DELETION (a deletion's value is usually empty, but
