@@ -224,7 +224,10 @@ void print_text_report(double wall_seconds) {
       } else if (b == BENCH_FILLBATCH) {
         printf("  (batches of %u, ops = entries)", g_options.batch_size);
       } else if (is_rotate_bench(b)) {
-        printf("  (%u tables of %zu MiB, ops = entries)", g_options.rotations, g_options.write_buffer_size >> 20);
+        const rotate_faults *faults = &g_rotate_faults[b == BENCH_ROTATE_POOL];
+        printf("  (%u tables of %zu MiB, ops = entries; %.0f page faults/table)", g_options.rotations,
+               g_options.write_buffer_size >> 20,
+               faults->tables ? (double)faults->faults / (double)faults->tables : 0.0);
       }
       printf("\n");
     }

@@ -31,6 +31,13 @@ uint64_t rotation_flush_scan(mt_memtable *table, uint64_t *bytes);
  * Ends the run on failure. */
 mt_block_pool *rotation_pool(void);
 
+/* Page faults (getrusage's minor faults) during the timed rotations: [0] rotate, [1] rotate_pool. */
+typedef struct rotate_faults {
+  uint64_t faults;
+  uint64_t tables;
+} rotate_faults;
+extern rotate_faults g_rotate_faults[2];
+
 /* One repetition of rotate and rotate_pool (whichever are selected), --rotations each, taking turns. */
 void run_rotate(unsigned rep);
 
