@@ -25,6 +25,7 @@
 #include <memtable/arena.h>
 
 #include "arena/arena_poison.h"
+#include "arena/block_pool_internal.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -79,6 +80,7 @@ struct mt_arena {
   size_t block_size;
   size_t capacity; /* 0 = unlimited */
   mt_allocator allocator;
+  mt_block_pool *pool; /* NULL, or where every block of exactly block_size bytes comes from */
   /* How to take back the most recent allocation from `bump` (or, in concurrent mode, from `shared`). A bump
    * records its result and where it started (ptr before it); a fallback records the block it obtained and
    * the position before it (restored when that block became the current one). */
@@ -145,6 +147,11 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   if (options != NULL) opts = *options;
   if ((opts.allocator.alloc == NULL) != (opts.allocator.free == NULL)) return MT_INVALID_ARGUMENT;
   if (opts.block_size > MT_ARENA_MAX_BLOCK_SIZE) return MT_INVALID_ARGUMENT;
+  if (opts.pool != NULL) {
+    size_t pool_block_size = mt_block_pool_block_size(opts.pool);
+    if (opts.block_size != 0 && opts.block_size != pool_block_size) return MT_INVALID_ARGUMENT;
+    opts.block_size = pool_block_size;
+  }
   if (opts.block_size == 0) opts.block_size = MT_ARENA_DEFAULT_BLOCK_SIZE;
   if (opts.block_size < MT_MIN_BLOCK_SIZE) opts.block_size = MT_MIN_BLOCK_SIZE;
   if (opts.allocator.alloc == NULL) {
@@ -158,6 +165,7 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
   arena->allocator = opts.allocator;
+  arena->pool = opts.pool;
   arena->concurrent = opts.concurrent;
   if (opts.concurrent) {
     /* Only resource exhaustion can make a default mutex fail to initialise. */
@@ -188,10 +196,19 @@ mt_arena *mt_arena_create(const mt_arena_options *options) {
 
 bool mt_arena_is_concurrent(const mt_arena *arena) { return arena != NULL && arena->concurrent; }
 
-/* Gives a block back to the allocator, addressable again: it is the allocator's now (arena_poison.h). */
+/* Blocks of exactly the standard size come from the pool, when there is one; every other from the
+ * allocator. (An own block can have the standard size too; it is then a pool block like the rest.) */
+static bool from_pool(const mt_arena *arena, size_t size) {
+  return arena->pool != NULL && size == arena->block_size;
+}
+
+/* Gives a block back to the pool or the allocator, addressable again: it is theirs now (arena_poison.h;
+ * the pool poisons the blocks it keeps idle). */
 static void release_block(mt_arena *arena, mt_block *block) {
-  arena_unpoison_block(block, block->h.size);
-  arena->allocator.free(arena->allocator.ctx, block, block->h.size);
+  size_t size = block->h.size;
+  arena_unpoison_block(block, size);
+  if (from_pool(arena, size)) mt_block_pool_take_back(arena->pool, block);
+  else arena->allocator.free(arena->allocator.ctx, block, size);
 }
 
 static void free_blocks(mt_arena *arena, mt_block *keep) {
@@ -239,8 +256,16 @@ static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   if (arena->capacity != 0 && (size > arena->capacity || usage > arena->capacity - size)) return MT_FULL;
-  mt_block *block = arena->allocator.alloc(arena->allocator.ctx, size);
-  if (block == NULL) return MT_NOMEM;
+  mt_block *block;
+  if (from_pool(arena, size)) {
+    void *memory;
+    mt_status status = mt_block_pool_lend(arena->pool, &memory);
+    if (status != MT_OK) return status;
+    block = memory;
+  } else {
+    block = arena->allocator.alloc(arena->allocator.ctx, size);
+    if (block == NULL) return MT_NOMEM;
+  }
   arena_poison_new_block(block, size, MT_BLOCK_HEADER);
   block->h.size = size;
   block->h.next = arena->blocks;

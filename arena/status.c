@@ -12,6 +12,7 @@ const char *mt_status_str(mt_status status) {
     case MT_INVALID_ARGUMENT: return "MT_INVALID_ARGUMENT";
     case MT_CORRUPTION: return "MT_CORRUPTION";
     case MT_FROZEN: return "MT_FROZEN";
+    case MT_BUSY: return "MT_BUSY";
   }
   return "MT_UNKNOWN_STATUS";
 }

@@ -24,6 +24,7 @@
 #include "peer.h"
 #include "read_batches.h"
 #include "results.h"
+#include "rotate.h"
 #include "versions.h"
 #include "workload.h"
 
@@ -430,4 +431,6 @@ void run_repetition(unsigned rep) {
       group_point_reads(&group, BENCH_READMISSING_INDEX, true, false, include_every_run);
     group_end(&group);
   }
+
+  if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)) run_rotate(rep);
 }

@@ -7,7 +7,7 @@
  *
  * The parts: options.c (flags, --help), results.c (the implementations and their samples), workload.c (keys,
  * values, read orders), group.c (the implementations' tables for a group of benchmarks), driver.c (the
- * benchmarks), fills.c (fillconcurrent, fillbatch), chase.c (the machine's dependent-load latency), report.c (text and JSON), console.c (progress, fatal
+ * benchmarks), fills.c (fillconcurrent, fillbatch), rotate.c (rotate, rotate_pool), soak.c (--duration), chase.c (the machine's dependent-load latency), report.c (text and JSON), console.c (progress, fatal
  * errors); peer_memtable.c, peer_rocksdb.cc and peer_leveldb.cc put each implementation behind peer.h.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -21,6 +21,7 @@
 #include "options.h"
 #include "report.h"
 #include "results.h"
+#include "rotate.h"
 #include "workload.h"
 
 int main(int argc, char **argv) {
@@ -34,6 +35,7 @@ int main(int argc, char **argv) {
 
   uint64_t start = now_ns();
   for (unsigned rep = 0; rep < g_options.repetitions; rep++) run_repetition(rep);
+  if (g_options.duration > 0) run_soak();
   progress_finish();
   double wall_seconds = (double)(now_ns() - start) / NS_PER_SEC;
 

@@ -1,6 +1,8 @@
 /* bench/options.c - memtable-bench's flags and --help: db_bench style, --name=value, checked strictly. */
 #include "options.h"
 
+#include "rotate.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,7 +14,7 @@ const char *const bench_names[BENCH_COUNT] = {
     "fillseq",        "fillrandom",     "readrandom",       "readrandom_batch", "readmissing",
     "readmissing_bloom", "readseq",     "readreverse",      "seekrandom",       "readwhilewriting",
     "fillconcurrent", "fillbatch",      "readseq_versions", "readseq_versions_noskip", "readrandom_index",
-    "readmissing_index",
+    "readmissing_index", "rotate",      "rotate_pool",
 };
 
 bench_options g_options;
@@ -68,6 +70,14 @@ static void usage(FILE *out) {
           "                           their plain readmissing\n",
           INTERLEAVE_SLICES, DEFAULT_READ_BATCH_SIZE, DEFAULT_MISSING_BLOOM_BITS);
   fputs(
+          "        rotate             ours only: --rotations times, create a table, add fillrandom's keys\n"
+          "                           until it should flush (--write_buffer_size), iterate it in full as a\n"
+          "                           flush, free it; entries per second over the whole rotation\n"
+          "        rotate_pool        rotate with every table's arena on one block pool (mt_block_pool),\n"
+          "                           warmed by one untimed rotation; the two take turns, rotation by\n"
+          "                           rotation, and the summary prints their ratio\n",
+        out);
+  fputs(
           "      Read benchmarks run on a table built by the matching fill; that fill is only timed when the\n"
           "      fill benchmark itself is selected. After fillconcurrent and fillbatch every key is looked up\n"
           "      and the table scanned (untimed).\n",
@@ -94,6 +104,15 @@ static void usage(FILE *out) {
           "  --help                this text\n",
           DEFAULT_WRITERS, MAX_WRITERS, DEFAULT_BATCH_SIZE, DEFAULT_READ_BATCH_SIZE, MAX_BATCH_SIZE, MAX_REPETITIONS,
           DEFAULT_MAX_SEQUENTIAL_SKIP, UINT32_MAX);
+  fprintf(out,
+          "  --rotations=N         tables per repetition of rotate and rotate_pool (default %u)\n"
+          "  --write_buffer_size=N bytes of each rotated table (default %zu = 64 MiB; min 1 MiB)\n"
+          "  --duration=S          after the benchmarks, soak for S seconds (default 0 = off; alone when\n"
+          "                        --benchmarks is not given): one writer rotates tables on a block pool,\n"
+          "                        --threads readers get random keys from the current one, and resident\n"
+          "                        memory (/proc/self/statm) is sampled every 100 ms: warm-up (until the\n"
+          "                        second rotation ends), min/max after it, and whether max <= 1.1 x min\n",
+          DEFAULT_ROTATIONS, DEFAULT_WRITE_BUFFER_SIZE);
   fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
@@ -215,6 +234,8 @@ void parse_flags(int argc, char **argv) {
   g_options.repetitions = 3;
   g_options.seed = 1;
   g_options.max_sequential_skip = DEFAULT_MAX_SEQUENTIAL_SKIP;
+  g_options.rotations = DEFAULT_ROTATIONS;
+  g_options.write_buffer_size = DEFAULT_WRITE_BUFFER_SIZE;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -235,7 +256,9 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
                  strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
-                 strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0;
+                 strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
+                 strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
+                 strcmp(name, "duration") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
     if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
     if (strcmp(name, "json") == 0) {
@@ -270,6 +293,12 @@ void parse_flags(int argc, char **argv) {
       g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
     } else if (strcmp(name, "max_sequential_skip") == 0) {
       g_options.max_sequential_skip = (unsigned)parse_unsigned(name, value, 1, UINT32_MAX);
+    } else if (strcmp(name, "rotations") == 0) {
+      g_options.rotations = (unsigned)parse_unsigned(name, value, 1, 10000);
+    } else if (strcmp(name, "write_buffer_size") == 0) {
+      g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
+    } else if (strcmp(name, "duration") == 0) {
+      g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
     } else if (strcmp(name, "checksum_bytes") == 0) {
       unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
       if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
@@ -282,7 +311,8 @@ void parse_flags(int argc, char **argv) {
       peers_set = true;
     }
   }
-  if (!any_benchmark) {
+  /* A soak without --benchmarks runs alone. */
+  if (!any_benchmark && g_options.duration == 0) {
     for (unsigned b = 0; b < BENCH_COUNT; b++) g_options.selected[b] = true;
   }
   if (!reads_set) g_options.reads = g_options.num;

@@ -27,6 +27,8 @@ enum {
   BENCH_READSEQ_VERSIONS_NOSKIP,
   BENCH_READRANDOM_INDEX,
   BENCH_READMISSING_INDEX,
+  BENCH_ROTATE,
+  BENCH_ROTATE_POOL,
   BENCH_COUNT
 };
 
@@ -66,6 +68,9 @@ typedef struct bench_options {
   unsigned checksum_bytes;
   unsigned max_sequential_skip; /* readseq_versions' threshold */
   uint64_t seed;
+  unsigned rotations;       /* rotate's and rotate_pool's tables per repetition */
+  size_t write_buffer_size; /* the rotated tables' size (mt_memtable_should_flush) */
+  unsigned duration;        /* the soak's seconds; 0 = no soak */
   bool want_rocksdb;
   bool want_leveldb;
   bool json;

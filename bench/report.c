@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "options.h"
 #include "results.h"
+#include "rotate.h"
 #include "versions.h"
 
 typedef struct figures {
@@ -50,6 +51,12 @@ static bool is_versions_bench(unsigned bench) {
   return bench == BENCH_READSEQ_VERSIONS || bench == BENCH_READSEQ_VERSIONS_NOSKIP;
 }
 
+/* rotate and rotate_pool: ours only too. */
+static bool is_rotate_bench(unsigned bench) { return bench == BENCH_ROTATE || bench == BENCH_ROTATE_POOL; }
+
+/* rotate_pool's median throughput over rotate's, or 0 when either is missing. */
+static double rotate_pool_ratio(void);
+
 static figures figures_for(size_t impl, unsigned bench) {
   double ops[MAX_REPETITIONS], ns[MAX_REPETITIONS], mb[MAX_REPETITIONS], found[MAX_REPETITIONS],
       writer[MAX_REPETITIONS];
@@ -73,6 +80,12 @@ static figures figures_for(size_t impl, unsigned bench) {
   f.found_fraction = median(found, f.count);
   f.writer_ops_per_sec = median(writer, f.count);
   return f;
+}
+
+static double rotate_pool_ratio(void) {
+  figures plain = figures_for(0, BENCH_ROTATE);
+  figures pooled = figures_for(0, BENCH_ROTATE_POOL);
+  return plain.present && pooled.present && plain.ops_per_sec > 0 ? pooled.ops_per_sec / plain.ops_per_sec : 0.0;
 }
 
 typedef struct memory_figures {
@@ -146,6 +159,9 @@ void print_text_header(void) {
   if (selected(BENCH_READSEQ_VERSIONS))
     printf("readseq_versions: %u versions per key, max_sequential_skip %u\n", VERSIONS_PER_KEY,
            g_options.max_sequential_skip);
+  if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL))
+    printf("rotate: %u rotations per repetition, tables of %zu MiB (write_buffer_size)\n", g_options.rotations,
+           g_options.write_buffer_size >> 20);
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
   printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through a "
          "random cycle over %zu MiB)\n",
@@ -190,6 +206,7 @@ void print_text_report(double wall_seconds) {
         if (why[0] == '\0' && b == BENCH_READWHILEWRITING)
           why = "the readers got no CPU time before the writer finished: raise --num";
         if (why[0] == '\0' && is_versions_bench(b)) why = "no memtable user view (ours only)";
+        if (why[0] == '\0' && is_rotate_bench(b)) why = "no block pool (ours only)";
         printf("%-18s : %-20s n/a%s%s\n", bench_names[b], g_impls[i].impl->label, why[0] ? " - " : "", why);
         continue;
       }
@@ -206,6 +223,11 @@ void print_text_report(double wall_seconds) {
         printf("  (%u writer%s, ns/op per writer)", g_options.writers, g_options.writers == 1 ? "" : "s");
       } else if (b == BENCH_FILLBATCH) {
         printf("  (batches of %u, ops = entries)", g_options.batch_size);
+      } else if (is_rotate_bench(b)) {
+        const rotate_faults *faults = &g_rotate_faults[b == BENCH_ROTATE_POOL];
+        printf("  (%u tables of %zu MiB, ops = entries; %.0f page faults/table)", g_options.rotations,
+               g_options.write_buffer_size >> 20,
+               faults->tables ? (double)faults->faults / (double)faults->tables : 0.0);
       }
       printf("\n");
     }
@@ -279,6 +301,9 @@ void print_text_report(double wall_seconds) {
   if (skipping.present && stepping.present && stepping.ops_per_sec > 0)
     printf("readseq_versions: %.2fx the same scan without skipping (readseq_versions_noskip).\n",
            skipping.ops_per_sec / stepping.ops_per_sec);
+  if (rotate_pool_ratio() > 0)
+    printf("rotate_pool: %.2fx rotate (the same rotations, every table's blocks from one block pool).\n",
+           rotate_pool_ratio());
   memory_figures indexed = memory_for(0, TABLE_RANDOM_INDEX);
   if (indexed.present && indexed.index_per_entry > 0) {
     char cell[32];
@@ -296,6 +321,8 @@ void print_text_report(double wall_seconds) {
   if (peers_present && selected(BENCH_READRANDOM_BATCH))
     printf("readrandom_batch: batches of %u; a peer without a batched memtable get (RocksDB's rep, LevelDB) "
            "runs its gets one by one.\n", read_batch_size());
+  if (peers_present && (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)))
+    printf("rotate, rotate_pool: ours only (the peers have no block pool).\n");
   if (peers_present && (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)))
     printf("readrandom_index, readmissing_index: ours with the point index (no bloom filter); the peers have no\n"
            "  such index: their figures are their plain readrandom / readmissing, measured again.\n");
@@ -305,6 +332,7 @@ void print_text_report(double wall_seconds) {
       printf("%s fillconcurrent: %s.\n", g_impls[i].impl->label, g_impls[i].impl->concurrent_caveat);
     if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
   }
+  print_soak_text();
   printf("wall time %.1f s\n", wall_seconds);
 }
 
@@ -350,6 +378,9 @@ void print_json_report(double wall_seconds) {
   if (selected(BENCH_READSEQ_VERSIONS)) printf("\"max_sequential_skip\": %u, ", g_options.max_sequential_skip);
   if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);
   if (selected(BENCH_READRANDOM_BATCH)) printf("\"read_batch_size\": %u, ", read_batch_size());
+  if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL) || g_options.duration > 0)
+    printf("\"rotations\": %u, \"write_buffer_size\": %zu, \"duration\": %u, ", g_options.rotations,
+           g_options.write_buffer_size, g_options.duration);
   printf("\"benchmarks\": [");
   bool first = true;
   for (unsigned b = 0; b < BENCH_COUNT; b++) {
@@ -460,7 +491,15 @@ void print_json_report(double wall_seconds) {
       printf("}");
     }
   }
-  printf("\n  ],\n  \"wall_seconds\": ");
+  printf("\n  ],\n  \"rotate_pool_over_rotate\": ");
+  if (rotate_pool_ratio() > 0) {
+    json_number(rotate_pool_ratio());
+  } else {
+    printf("null");
+  }
+  printf(",\n  \"soak\": ");
+  print_soak_json();
+  printf(",\n  \"wall_seconds\": ");
   json_number(wall_seconds);
   printf("\n}\n");
 }

@@ -215,7 +215,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
     opts.reader_allocator.alloc = default_reader_alloc;
     opts.reader_allocator.free = default_reader_free;
   }
-  if (opts.arena.block_size == 0) opts.arena.block_size = MT_MEMTABLE_DEFAULT_BLOCK_SIZE;
+  /* With a pool, 0 lets the arena take the pool's block size. */
+  if (opts.arena.block_size == 0 && opts.arena.pool == NULL) opts.arena.block_size = MT_MEMTABLE_DEFAULT_BLOCK_SIZE;
   if (opts.write_buffer_size == 0) opts.write_buffer_size = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE;
   if (opts.scan_readahead_segment_nodes == 0) {
     opts.scan_readahead_segment_nodes = MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES;

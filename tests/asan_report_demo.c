@@ -11,6 +11,7 @@
  *   arena-destroy   a pointer kept across mt_arena_destroy          heap-use-after-free
  *   memtable-tail   a read past the value get returned (the table's newest entry)    use-after-poison
  *   memtable-unref  a value get returned, read after the last unref (a flushed table) heap-use-after-free
+ *   memtable-pool   the same with the table's blocks on a block pool (idle there now)  use-after-poison
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include <memtable/arena.h>
+#include <memtable/block_pool.h>
 #include <memtable/memtable.h>
 
 /* Kept out of line so the report's top frame names it. */
@@ -72,16 +74,26 @@ static int arena_mode(const char *mode) {
 }
 
 static int memtable_mode(const char *mode) {
-  mt_memtable *table = mt_memtable_create(NULL);
+  mt_block_pool *pool = NULL;
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  if (strcmp(mode, "memtable-pool") == 0) {
+    pool = mt_block_pool_create(NULL);
+    if (pool == NULL) return 2;
+    options.arena.pool = pool;
+    options.arena.block_size = 0; /* the pool's */
+  }
+  mt_memtable *table = mt_memtable_create(&options);
   if (table == NULL) return 2;
   if (mt_memtable_add(table, 1, MT_TYPE_VALUE, "key", 3, "value", 5) != MT_OK) return 2;
   mt_slice value;
   if (mt_memtable_get(table, "key", 3, 1, &value) != MT_OK || value.len != 5) return 2;
   if (strcmp(mode, "memtable-tail") == 0) {
     (void)stale_read(value.data + value.len);
-  } else if (strcmp(mode, "memtable-unref") == 0) {
+  } else if (strcmp(mode, "memtable-unref") == 0 || strcmp(mode, "memtable-pool") == 0) {
     mt_memtable_unref(table);
     (void)stale_read(value.data);
+    (void)mt_block_pool_destroy(pool);
     return not_reported(mode);
   } else {
     return 2;

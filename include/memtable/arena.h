@@ -75,12 +75,19 @@ typedef struct mt_arena_options {
    * quiescent (joined, or synchronized with the caller). See "Concurrent mode" above for the memory a
    * thread's chunk can leave unused. */
   bool concurrent;
+  /* A block pool (memtable/block_pool.h) to take standard blocks from and give them back to on reset and
+   * destroy, instead of the allocator; NULL (the default) = none. The arena then uses the pool's block
+   * size: block_size must be 0 or equal to it, else MT_INVALID_ARGUMENT. Every block of exactly that size
+   * comes from the pool; larger own-block requests and the arena's header use `allocator`. A take the pool
+   * refuses fails the allocation, which changes nothing: MT_FULL when the pool's max_blocks are all in
+   * existence, MT_NOMEM when its allocator fails. The pool must outlive the arena (destroy the arena first). */
+  struct mt_block_pool *pool;
 } mt_arena_options;
 
 #define MT_ARENA_DEFAULT_BLOCK_SIZE ((size_t)4096)
 #define MT_ARENA_MAX_BLOCK_SIZE ((size_t)1 << 30)
 #define MT_ARENA_MAX_ALIGNMENT ((size_t)4096)
-#define MT_ARENA_OPTIONS_INIT {MT_ARENA_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false}
+#define MT_ARENA_OPTIONS_INIT {MT_ARENA_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false, NULL}
 
 /* Fills *options with the documented defaults. */
 MT_API void mt_arena_options_init(mt_arena_options *options);
@@ -88,15 +95,16 @@ MT_API void mt_arena_options_init(mt_arena_options *options);
 /* Creates an arena; options NULL means the defaults. No block is allocated until the first request, so a
  * new arena's memory usage is 0. On MT_OK *out is the arena, which the caller owns and releases with
  * mt_arena_destroy; otherwise *out is NULL and the status says why: MT_INVALID_ARGUMENT (out NULL,
- * block_size above the maximum, only one of alloc/free set) or MT_NOMEM (the arena's own small header could
+ * block_size above the maximum, only one of alloc/free set, block_size other than 0 or the pool's) or MT_NOMEM (the arena's own small header could
  * not be allocated). */
 MT_API mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out);
 
 /* As mt_arena_try_create, returning the arena, or NULL for either failure. */
 MT_API mt_arena *mt_arena_create(const mt_arena_options *options);
 
-/* Frees every block at once, then the arena. NULL is ignored. Every pointer the arena handed out dies
- * (under ASan: heap-use-after-free with the default allocator; see "AddressSanitizer" above for hooks). */
+/* Frees every block at once (pool blocks go back to the pool), then the arena. NULL is ignored. Every pointer
+ * the arena handed out dies (under ASan: heap-use-after-free with the default allocator, use-after-poison
+ * for a block idle in a pool; see "AddressSanitizer" above for hooks). */
 MT_API void mt_arena_destroy(mt_arena *arena);
 
 /* Returns `bytes` bytes with no alignment promise, or NULL on failure (capacity reached, allocator
@@ -146,9 +154,9 @@ MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
  * accepts never trips an ASan report. Requires the same external synchronization as allocation. */
 MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
 
-/* Frees every block except one standard block, which is kept (its pages stay faulted in) and reused
- * from its start. Every pointer handed out before dies (under ASan, a use of one into the kept block is
- * reported as use-after-poison: see "AddressSanitizer" above). NULL is ignored. */
+/* Frees every block (pool blocks go back to the pool) except one standard block, which is kept (its pages
+ * stay faulted in) and reused from its start. Every pointer handed out before dies (under ASan, a use of one
+ * into the kept block is reported as use-after-poison: see "AddressSanitizer" above). NULL is ignored. */
 MT_API void mt_arena_reset(mt_arena *arena);
 
 #ifdef __cplusplus

@@ -82,8 +82,10 @@ typedef struct mt_memtable_options {
   /* User-key comparator; NULL (default) is bytewise: memcmp, then the shorter key first. */
   mt_compare_fn compare;
   void *compare_ctx;
-  /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB), optional hard capacity
-   * (MT_FULL beyond it) and optional allocator hooks (called by the writer and the last unref only). */
+  /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB, or with a pool the pool's),
+   * optional hard capacity (MT_FULL beyond it), optional allocator hooks (called by the writer and the last
+   * unref only) and an optional block pool shared with other tables (arena.pool; memtable/block_pool.h),
+   * which must outlive the table: its blocks go back to the pool at the last unref. */
   mt_arena_options arena;
   /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default (and 0) 4 MiB. */
   size_t write_buffer_size;
@@ -164,7 +166,7 @@ typedef struct mt_memtable_options {
 /* The entry size the default index sizing assumes: a 16-byte key, a 24-byte value and their node. */
 #define MT_MEMTABLE_TYPICAL_ENTRY_BYTES ((size_t)64)
 #define MT_MEMTABLE_OPTIONS_INIT                                                                         \
-  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false},                                \
+  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false, NULL},                          \
    MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false,               \
    MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP, MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENTS,                        \
    MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES, false, 0}

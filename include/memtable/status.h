@@ -22,7 +22,8 @@ typedef enum mt_status {
   MT_NOMEM = 5,            /* the allocator failed; nothing was changed */
   MT_INVALID_ARGUMENT = 6, /* the call's arguments are out of contract; nothing was changed */
   MT_CORRUPTION = 7,       /* stored bytes failed a check; the damaged bytes were not returned */
-  MT_FROZEN = 8            /* the memtable is frozen (immutable); nothing was changed */
+  MT_FROZEN = 8,           /* the memtable is frozen (immutable); nothing was changed */
+  MT_BUSY = 9              /* the object is still in use; nothing was changed */
 } mt_status;
 
 /* Returns a static, human-readable name for the status ("MT_OK", ...), or "MT_UNKNOWN_STATUS"
