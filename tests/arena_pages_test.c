@@ -275,6 +275,11 @@ static void arena_pages_test_numa_placement(void **state) {
       assert_int_equal(report.numa_blocks_placed, 0);
       assert_int_equal(report.numa_last_node, -1);
       assert_int_equal(report.blocks[b == 0 ? MT_ARENA_BACKING_MALLOC : MT_ARENA_BACKING_TRANSPARENT], b == 0 ? 2 : 1);
+      int mode = -1;
+      unsigned long mask;
+      policy_of(p, &mode, &mask);
+      assert_int_equal(mode, 0); /* MPOL_DEFAULT: no policy was set */
+      assert_int_equal(node_of(p), 0); /* the only node there is */
 #endif
       mt_arena_destroy(arena);
     }
