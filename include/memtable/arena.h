@@ -91,15 +91,16 @@ typedef struct mt_arena_options {
   /* Page backing of the blocks (default MT_ARENA_PAGES_DEFAULT: malloc, as before). Any other value, or a
    * numa_node other than MT_ARENA_NUMA_ANY, makes the arena mmap its blocks itself, so it cannot be combined
    * with allocator hooks (MT_INVALID_ARGUMENT at create: the hooks own the memory, and a placement the arena
-   * did not make could not be reported). See mt_arena_pages and mt_arena_pages_report below. */
+   * did not make could not be reported). See mt_arena_pages and mt_arena_get_pages_report below. */
   mt_arena_pages pages;
   /* NUMA node of the blocks' pages (default MT_ARENA_NUMA_ANY: the kernel's choice, no policy set):
    * MT_ARENA_NUMA_LOCAL, the node of the thread that obtains each block (when it obtains it), or a node
    * number >= 0. Placement is a preference (mbind MPOL_PREFERRED on each mmap'd block): a full node lends
    * pages from another rather than failing the fault. A build without libnuma (MEMTABLE_WITH_NUMA=OFF, or
    * AUTO without libnuma-dev), or a system without NUMA support, creates the arena all the same and leaves
-   * the blocks unplaced, saying why in mt_arena_pages_report. Values below -2, or a node above the highest
-   * the system has (when libnuma can tell), are MT_INVALID_ARGUMENT at create. */
+   * the blocks unplaced, saying why in mt_arena_get_pages_report. Values below -2, or a node above the highest
+   * the system has (when libnuma can tell), are MT_INVALID_ARGUMENT at create. The default is not 0: start
+   * from MT_ARENA_OPTIONS_INIT or mt_arena_options_init (zeroed options ask for node 0). */
   int numa_node;
 } mt_arena_options;
 
@@ -175,7 +176,7 @@ MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len)
  * from its start. Every pointer handed out before dies. NULL is ignored. */
 MT_API void mt_arena_reset(mt_arena *arena);
 
-/* How an arena's blocks were backed (mt_arena_pages_report). A block gets exactly one backing. */
+/* How an arena's blocks were backed (mt_arena_get_pages_report). A block gets exactly one backing. */
 typedef enum mt_arena_backing {
   MT_ARENA_BACKING_MALLOC = 0,   /* malloc or the allocator hooks (MT_ARENA_PAGES_DEFAULT, no NUMA) */
   MT_ARENA_BACKING_MMAP = 1,     /* mmap with base pages: MT_ARENA_PAGES_DEFAULT with a NUMA request, or a
