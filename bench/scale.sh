@@ -3,13 +3,13 @@
 #
 # Runs memtable-bench at N = 1M and N = 10M (about 1.5 GB per table at 10M; every implementation's table is
 # alive at once, so ~5 GB with both peers) for each --huge_pages mode, then prints per benchmark and
-# implementation the ns/op at each N, the growth (ns/op at 10M over ns/op at 1M), and for our table the
-# speed-up of each huge-page mode over off at each N. Runs alternate the modes (off, thp, off, thp, ...) so a
-# busy spell on a shared machine does not fall on one mode only. Takes about 15 minutes on 2 cores.
+# implementation the median ns/op at each N, the growth (ns/op at 10M over ns/op at 1M), and for our table the
+# speed-up of each huge-page mode over off at each N. Each repetition is a round of single-repetition runs over
+# every size and mode, so load from other processes spreads over all of them. About 15 minutes on 2 cores.
 #
 # Usage: bench/scale.sh [extra memtable-bench flags...]        (e.g. --peers=none)
 # Environment: BENCH (default build/release/bench/memtable-bench), SCALE_SMALL (1000000), SCALE_LARGE
-# (10000000), SCALE_BENCHMARKS (fillrandom,readrandom), SCALE_REPETITIONS (3), SCALE_HUGE_PAGES ("off thp"),
+# (10000000), SCALE_BENCHMARKS (fillrandom,readrandom), SCALE_REPETITIONS (3 rounds), SCALE_HUGE_PAGES ("off thp"),
 # SCALE_OUT (a directory to keep the reports in; default a temporary one, removed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,39 +29,58 @@ else
   trap 'rm -rf "$out"' EXIT
 fi
 
-echo "scale.sh: N = $small and $large, $benchmarks, $repetitions repetitions, huge pages: $modes; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-for n in "$small" "$large"; do
-  for mode in $modes; do
-    report="$out/$mode-$n.txt"
-    echo "scale.sh: --num=$n --huge_pages=$mode ..." >&2
-    "$bench" --num="$n" --benchmarks="$benchmarks" --repetitions="$repetitions" --huge_pages="$mode" "$@" \
-      >"$report" 2>/dev/null
-    grep -h "arena pages" "$report" || true
+echo "scale.sh: N = $small and $large, $benchmarks, $repetitions rounds, huge pages: $modes; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# One repetition per run, the runs of a round taking every size and mode in turn: a busy spell on a shared
+# machine then falls on one round of every configuration rather than on every repetition of one.
+: >"$out/figures"
+for round in $(seq 1 "$repetitions"); do
+  for n in "$small" "$large"; do
+    for mode in $modes; do
+      report="$out/$mode-$n-$round.txt"
+      echo "scale.sh: round $round: --num=$n --huge_pages=$mode ..." >&2
+      "$bench" --num="$n" --benchmarks="$benchmarks" --repetitions=1 --huge_pages="$mode" "$@" >"$report" 2>/dev/null
+      [ "$round" = 1 ] && { grep -h "arena pages" "$report" || true; }
+      # "fillrandom         : memtable                 4006.9 ns/op ..." -> mode N benchmark implementation ns/op
+      awk -F' : ' -v mode="$mode" -v n="$n" '/ ns\/op / && NF == 2 {
+        split($2, f, " +"); name = $1; sub(/ +$/, "", name); print mode, n, name, f[1], f[2] }' "$report" \
+        >>"$out/figures"
+    done
   done
 done
 echo "scale.sh: done; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# "fillrandom         : memtable                 4006.9 ns/op ..." -> benchmark, implementation, ns/op.
-figures() {
-  awk -F' : ' '/ ns\/op / && NF == 2 {
-    split($2, f, " +"); name = $1; sub(/ +$/, "", name); print name, f[1], f[2] }' "$1"
-}
+# The median ns/op of every (mode, N, benchmark, implementation) over the rounds.
+sort -k1,1 -k2,2n -k3,3 -k4,4 -k5,5g "$out/figures" | awk '
+  { key = $1 " " $2 " " $3 " " $4; if (key != last && last != "") emit(); if (key != last) { n = 0; last = key }
+    v[++n] = $5 }
+  END { if (last != "") emit() }
+  function emit() { print last, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }' >"$out/medians"
+median() { awk -v k="$1 $2 $3 $4" '$1 " " $2 " " $3 " " $4 == k {print $5}' "$out/medians"; }
 
-printf '\n%-12s %-20s %-8s %12s %12s %8s\n' benchmark implementation pages "ns/op@$small" "ns/op@$large" growth
+printf '\nMedian ns/op of %s rounds:\n%-12s %-20s %-8s %12s %12s %8s\n' "$repetitions" benchmark implementation \
+  pages "at $small" "at $large" growth
 for mode in $modes; do
-  join <(figures "$out/$mode-$small.txt" | awk '{print $1 "/" $2, $3}' | sort) \
-       <(figures "$out/$mode-$large.txt" | awk '{print $1 "/" $2, $3}' | sort) |
-    awk -v mode="$mode" '{split($1, k, "/"); printf "%-12s %-20s %-8s %12.1f %12.1f %7.2fx\n", k[1], k[2], mode, $2, $3, $3 / $2}'
+  awk -v mode="$mode" -v n="$small" '$1 == mode && $2 == n {print $3, $4}' "$out/medians" | while read -r name impl; do
+    a=$(median "$mode" "$small" "$name" "$impl")
+    b=$(median "$mode" "$large" "$name" "$impl")
+    [ -n "$b" ] || b=nan
+    awk -v name="$name" -v impl="$impl" -v mode="$mode" -v a="$a" -v b="$b" 'BEGIN {
+      if (b == "nan") printf "%-12s %-20s %-8s %12.1f %12s %8s\n", name, impl, mode, a, "n/a", "-";
+      else printf "%-12s %-20s %-8s %12.1f %12.1f %7.2fx\n", name, impl, mode, a, b, b / a }'
+  done
 done
 
 set -- $modes
 base=$1
 shift
 for mode in "$@"; do
-  printf '\nmemtable with --huge_pages=%s over --huge_pages=%s (throughput ratio, > 1 means faster):\n' "$mode" "$base"
+  printf '\nmemtable with --huge_pages=%s over --huge_pages=%s (median throughput ratio, > 1 means faster):\n' "$mode" "$base"
   for n in "$small" "$large"; do
-    join <(figures "$out/$base-$n.txt" | awk '$2 == "memtable" {print $1, $3}' | sort) \
-         <(figures "$out/$mode-$n.txt" | awk '$2 == "memtable" {print $1, $3}' | sort) |
-      awk -v n="$n" '{printf "  %-12s N=%-9s %10.1f -> %10.1f ns/op  %5.2fx\n", $1, n, $2, $3, $2 / $3}'
+    awk -v n="$n" -v mode="$base" '$1 == mode && $2 == n && $4 == "memtable" {print $3}' "$out/medians" | while read -r name; do
+      a=$(median "$base" "$n" "$name" memtable)
+      b=$(median "$mode" "$n" "$name" memtable)
+      [ -n "$b" ] && awk -v name="$name" -v n="$n" -v a="$a" -v b="$b" \
+        'BEGIN {printf "  %-12s N=%-9s %10.1f -> %10.1f ns/op  %5.2fx\n", name, n, a, b, a / b}'
+    done
   done
 done
