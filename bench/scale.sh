@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench/scale.sh - how each benchmark's cost grows with the table, with and without huge pages.
 #
-# Runs memtable-bench at N = 1M and N = 10M (about 1.5 GB per table at 10M; every implementation's table is
-# alive at once, so ~5 GB with both peers) for each --huge_pages mode, then prints per benchmark and
+# Runs memtable-bench at N = 1M and N = 10M (about 1.5 GB per table at 10M, every implementation's table alive
+# at once; LevelDB, whose write buffer is capped at 1 GiB, skips 10M) for each --huge_pages mode, then prints per benchmark and
 # implementation the median ns/op at each N, the growth (ns/op at 10M over ns/op at 1M), and for our table the
 # speed-up of each huge-page mode over off at each N. Each repetition is a round of single-repetition runs over
 # every size and mode, so load from other processes spreads over all of them. About 15 minutes on 2 cores.
 #
-# Usage: bench/scale.sh [extra memtable-bench flags...]        (e.g. --peers=none)
+# Usage: bench/scale.sh [extra memtable-bench flags...]   (e.g. --peers=none --reads=2000000 for a shorter run)
 # Environment: BENCH (default build/release/bench/memtable-bench), SCALE_SMALL (1000000), SCALE_LARGE
 # (10000000), SCALE_BENCHMARKS (fillrandom,readrandom), SCALE_REPETITIONS (3 rounds), SCALE_HUGE_PAGES ("off thp"),
 # SCALE_OUT (a directory to keep the reports in; default a temporary one, removed).
