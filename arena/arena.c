@@ -26,6 +26,7 @@
 
 #include "arena/arena_poison.h"
 #include "arena/block_pool_internal.h"
+#include "arena/block_source.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -79,8 +80,9 @@ struct mt_arena {
   _Atomic size_t memory_usage;
   size_t block_size;
   size_t capacity; /* 0 = unlimited */
-  mt_allocator allocator;
-  mt_block_pool *pool; /* NULL, or where every block of exactly block_size bytes comes from */
+  mt_allocator allocator; /* the arena's own header; blocks come from `pool` or `source` */
+  mt_block_pool *pool;    /* NULL, or where every block of exactly block_size bytes comes from */
+  mt_block_source source;
   /* How to take back the most recent allocation from `bump` (or, in concurrent mode, from `shared`). A bump
    * records its result and where it started (ptr before it); a fallback records the block it obtained and
    * the position before it (restored when that block became the current one). */
@@ -154,13 +156,20 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   }
   if (opts.block_size == 0) opts.block_size = MT_ARENA_DEFAULT_BLOCK_SIZE;
   if (opts.block_size < MT_MIN_BLOCK_SIZE) opts.block_size = MT_MIN_BLOCK_SIZE;
+  /* A pool owns its blocks' memory as hooks do: neither combines with pages or a NUMA node. */
+  bool has_hooks = opts.allocator.alloc != NULL || opts.pool != NULL;
   if (opts.allocator.alloc == NULL) {
     opts.allocator.alloc = default_alloc;
     opts.allocator.free = default_free;
   }
+  mt_block_source source;
+  mt_status source_status = mt_block_source_init(&source, &opts, opts.allocator, has_hooks);
+  if (source_status != MT_OK) return source_status;
+  opts.block_size = mt_block_source_block_bytes(&source, opts.block_size); /* whole huge pages */
   mt_arena *arena = opts.allocator.alloc(opts.allocator.ctx, sizeof(*arena));
   if (arena == NULL) return MT_NOMEM;
   memset(arena, 0, sizeof(*arena));
+  arena->source = source;
   atomic_init(&arena->memory_usage, 0);
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
@@ -208,7 +217,7 @@ static void release_block(mt_arena *arena, mt_block *block) {
   size_t size = block->h.size;
   arena_unpoison_block(block, size);
   if (from_pool(arena, size)) mt_block_pool_take_back(arena->pool, block);
-  else arena->allocator.free(arena->allocator.ctx, block, size);
+  else mt_block_source_free(&arena->source, block, size);
 }
 
 static void free_blocks(mt_arena *arena, mt_block *keep) {
@@ -255,6 +264,8 @@ void mt_arena_reset(mt_arena *arena) {
 static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
+  size = mt_block_source_block_bytes(&arena->source, size);
+  if (size == 0) return MT_INVALID_ARGUMENT;
   if (arena->capacity != 0 && (size > arena->capacity || usage > arena->capacity - size)) return MT_FULL;
   mt_block *block;
   if (from_pool(arena, size)) {
@@ -263,7 +274,7 @@ static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
     if (status != MT_OK) return status;
     block = memory;
   } else {
-    block = arena->allocator.alloc(arena->allocator.ctx, size);
+    block = mt_block_source_alloc(&arena->source, size);
     if (block == NULL) return MT_NOMEM;
   }
   arena_poison_new_block(block, size, MT_BLOCK_HEADER);
@@ -549,4 +560,11 @@ int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
     if (start >= data && start + len <= end) return arena_is_addressable(ptr, len);
   }
   return 0;
+}
+
+mt_status mt_arena_get_pages_report(const mt_arena *arena, mt_arena_pages_report *report) {
+  if (arena == NULL || report == NULL) return MT_INVALID_ARGUMENT;
+  mt_block_source_report(&arena->source, report);
+  report->block_size = arena->block_size;
+  return MT_OK;
 }

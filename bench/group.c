@@ -15,6 +15,7 @@ static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bi
   config.bloom_bits = is_ours(impl) ? bloom_bits : 0;
   config.checksum_bytes = g_options.checksum_bytes;
   config.seed = g_options.seed;
+  config.huge_pages = g_options.huge_pages;
   return config;
 }
 

@@ -19,6 +19,8 @@ const char *const bench_names[BENCH_COUNT] = {
 
 bench_options g_options;
 
+const char *const huge_pages_names[HUGE_PAGES_CHOICES] = {"off", "thp", "hugetlb"};
+
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: memtable-bench [--flag=value ...]\n"
@@ -98,6 +100,10 @@ static void usage(FILE *out) {
           "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
           "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
           "  --max_sequential_skip=N  readseq_versions' threshold (default %u, the library's; %u = never)\n"
+          "  --huge_pages=MODE     our tables' arena pages: off (default, malloc'd 64 KiB blocks), thp (2 MiB\n"
+          "                        blocks, 2 MiB aligned, madvise(MADV_HUGEPAGE)) or hugetlb (MAP_HUGETLB,\n"
+          "                        falling back to thp when no huge pages are reserved); the report says\n"
+          "                        which backing the blocks got and why a request fell back\n"
           "  --peers=LIST          rocksdb,leveldb (default: those built in), or none\n"
           "  --json                print one JSON document on stdout instead of the text report\n"
           "  --verbose             also print every repetition's figures\n"
@@ -258,7 +264,7 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
                  strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
                  strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
-                 strcmp(name, "duration") == 0;
+                 strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
     if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
     if (strcmp(name, "json") == 0) {
@@ -299,6 +305,11 @@ void parse_flags(int argc, char **argv) {
       g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
     } else if (strcmp(name, "duration") == 0) {
       g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
+    } else if (strcmp(name, "huge_pages") == 0) {
+      unsigned mode = 0;
+      while (mode < HUGE_PAGES_CHOICES && strcmp(value, huge_pages_names[mode]) != 0) mode++;
+      if (mode == HUGE_PAGES_CHOICES) flag_error("--huge_pages: '%s' is not off, thp or hugetlb", value);
+      g_options.huge_pages = mode;
     } else if (strcmp(name, "checksum_bytes") == 0) {
       unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
       if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)

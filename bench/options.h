@@ -52,6 +52,9 @@ extern const char *const bench_names[BENCH_COUNT];
 #define MAX_BATCH_SIZE 65536u
 /* --max_sequential_skip: the library's default (MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP). */
 #define DEFAULT_MAX_SEQUENTIAL_SKIP 8u
+/* --huge_pages' names, indexed by the mt_arena_pages value they select. */
+#define HUGE_PAGES_CHOICES 3u
+extern const char *const huge_pages_names[HUGE_PAGES_CHOICES];
 
 typedef struct bench_options {
   bool selected[BENCH_COUNT];
@@ -75,6 +78,7 @@ typedef struct bench_options {
   bool want_leveldb;
   bool json;
   bool verbose;
+  unsigned huge_pages; /* --huge_pages: our tables' arena.pages, an mt_arena_pages value (0 = off) */
 } bench_options;
 
 extern bench_options g_options;

@@ -27,6 +27,7 @@ typedef struct bench_table_config {
   bool concurrent_writes; /* put_concurrent will be called from several threads at once (fillconcurrent) */
   size_t batch_size;      /* the most entries one put_batch call passes */
   bool point_index;       /* ours only: options.point_index, sized for num keys */
+  unsigned huge_pages;    /* ours only: options.arena.pages (an mt_arena_pages value; 0 = malloc) */
 } bench_table_config;
 
 /* One entry of a put_batch call: a value (never a deletion) for key. */
@@ -83,6 +84,10 @@ typedef struct bench_impl {
 /* Our memtable (peer_memtable.c). Its description names the run's settings, so they are passed here: call it
  * once, after the flags (a later call rewrites the description). The table stays valid for the run. */
 const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes);
+
+/* What our latest filled table's arena asked for and got (mt_memtable_pages_report): e.g. "requested thp; got
+ * thp 733 blocks (1466 MiB)", with the fallback reason when a block fell back; "" before any fill. */
+const char *bench_memtable_pages_summary(void);
 
 /* Bytes of our table's point index (0 without one): the table is one ours' create returned. */
 size_t bench_memtable_point_index_memory(void *table);

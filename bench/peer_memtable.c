@@ -39,6 +39,7 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
   options.concurrent_writes = config->concurrent_writes;
   options.point_index = config->point_index;
   options.point_index_entries = (size_t)config->num;
+  options.arena.pages = (mt_arena_pages)config->huge_pages;
   ours_table *ours = malloc(sizeof *ours);
   if (ours == NULL) {
     snprintf(error, error_len, "out of memory");
@@ -100,8 +101,32 @@ static int ours_put_batch(void *opaque, uint64_t first_seq, const bench_batch_en
   return -1;
 }
 
+static char pages_summary[512];
+
+const char *bench_memtable_pages_summary(void) { return pages_summary; }
+
+/* Writes what the table's arena got into pages_summary (the writer is done: the report may be read). */
+static void record_pages(const mt_memtable *table) {
+  mt_arena_pages_report report;
+  if (mt_memtable_pages_report(table, &report) != MT_OK) return;
+  static const char *const requested[] = {"off", "thp", "hugetlb"};
+  size_t at = (size_t)snprintf(pages_summary, sizeof pages_summary, "requested %s (blocks of %zu KiB); got",
+                               (unsigned)report.requested < 3 ? requested[report.requested] : "?",
+                               report.block_size >> 10);
+  for (unsigned b = 0; b < MT_ARENA_BACKING_COUNT && at < sizeof pages_summary; b++) {
+    if (report.blocks[b] == 0) continue;
+    at += (size_t)snprintf(pages_summary + at, sizeof pages_summary - at, " %s %zu blocks (%.0f MiB)",
+                           mt_arena_backing_name((mt_arena_backing)b), report.blocks[b],
+                           (double)report.bytes[b] / (1 << 20));
+  }
+  if (report.fallbacks != 0 && at < sizeof pages_summary)
+    snprintf(pages_summary + at, sizeof pages_summary - at, "; %zu fell back: %s", report.fallbacks,
+             report.fallback_reason);
+}
+
 static int ours_check_after_fill(void *opaque, char *error, size_t error_len) {
   ours_table *ours = opaque;
+  record_pages(ours->table);
   uint64_t entries = mt_memtable_entry_count(ours->table);
   if (entries == ours->num) return 0;
   snprintf(error, error_len, "entry count %" PRIu64 " after adding %" PRIu64, entries, ours->num);

@@ -333,6 +333,9 @@ void print_text_report(double wall_seconds) {
     if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
   }
   print_soak_text();
+  if (bench_memtable_pages_summary()[0] != '\0')
+    printf("%s arena pages (--huge_pages=%s): %s.\n", g_impls[0].impl->label, huge_pages_names[g_options.huge_pages],
+           bench_memtable_pages_summary());
   printf("wall time %.1f s\n", wall_seconds);
 }
 
@@ -374,6 +377,7 @@ void print_json_report(double wall_seconds) {
          g_options.seed, g_options.repetitions, g_options.bloom_bits,
          missing_bloom_bits(), g_options.checksum_bytes);
   /* Only with the benchmarks they configure, so other runs' documents stay as they were. */
+  if (g_options.huge_pages != 0) printf("\"huge_pages\": \"%s\", ", huge_pages_names[g_options.huge_pages]);
   if (selected(BENCH_FILLCONCURRENT)) printf("\"writers\": %u, ", g_options.writers);
   if (selected(BENCH_READSEQ_VERSIONS)) printf("\"max_sequential_skip\": %u, ", g_options.max_sequential_skip);
   if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);
@@ -499,6 +503,8 @@ void print_json_report(double wall_seconds) {
   }
   printf(",\n  \"soak\": ");
   print_soak_json();
+  printf(",\n  \"memtable_pages\": ");
+  json_string(bench_memtable_pages_summary());
   printf(",\n  \"wall_seconds\": ");
   json_number(wall_seconds);
   printf("\n}\n");

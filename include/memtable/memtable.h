@@ -84,8 +84,9 @@ typedef struct mt_memtable_options {
   void *compare_ctx;
   /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB, or with a pool the pool's),
    * optional hard capacity (MT_FULL beyond it), optional allocator hooks (called by the writer and the last
-   * unref only) and an optional block pool shared with other tables (arena.pool; memtable/block_pool.h),
-   * which must outlive the table: its blocks go back to the pool at the last unref. */
+   * unref only), or instead of hooks huge pages (arena.pages) and NUMA placement (arena.numa_node), reported
+   * by mt_memtable_pages_report; or an optional block pool shared with other tables (arena.pool;
+   * memtable/block_pool.h), which must outlive the table: its blocks go back to the pool at the last unref. */
   mt_arena_options arena;
   /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default (and 0) 4 MiB. */
   size_t write_buffer_size;
@@ -166,7 +167,8 @@ typedef struct mt_memtable_options {
 /* The entry size the default index sizing assumes: a 16-byte key, a 24-byte value and their node. */
 #define MT_MEMTABLE_TYPICAL_ENTRY_BYTES ((size_t)64)
 #define MT_MEMTABLE_OPTIONS_INIT                                                                         \
-  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false, NULL},                          \
+  {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false, NULL, MT_ARENA_PAGES_DEFAULT,      \
+                MT_ARENA_NUMA_ANY},                                                                       \
    MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false,               \
    MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP, MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENTS,                        \
    MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES, false, 0}
@@ -270,6 +272,10 @@ MT_API size_t mt_memtable_point_index_memory(const mt_memtable *table);
 /* Entries added, and how many of them are deletions. Any thread (relaxed reads). */
 MT_API uint64_t mt_memtable_entry_count(const mt_memtable *table);
 MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
+/* Fills *report with what the table's arena asked for and got (huge pages, NUMA placement: see
+ * mt_arena_get_pages_report in arena.h). MT_INVALID_ARGUMENT when either is NULL. Call it while no writer
+ * adds (from the writer thread, or once the writers are quiescent); readers may run. */
+MT_API mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pages_report *report);
 /* True once memory usage has reached write_buffer_size: time to flush and start a fresh table. */
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 
