@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena/arena_stats.h"
+
 /* Every block starts with this header; the union keeps the data after it aligned like malloc's. */
 typedef union mt_block {
   struct {
@@ -81,6 +83,7 @@ struct mt_arena {
     mt_block *current; /* fallback only: the current block before it */
     char *ptr;         /* ptr before the allocation */
     size_t bytes_remaining; /* fallback only: bytes_remaining before it */
+    size_t wasted;          /* fallback only: what it added to wasted_bytes (arena_stats.h) */
   } undo;
   bool concurrent;
   /* Concurrent mode only. id, chunk_size and small_limit change only at create and reset, which exclude
@@ -90,6 +93,8 @@ struct mt_arena {
   size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
   pthread_mutex_t lock; /* guards shared, blocks, undo, memory_usage writes and the allocator hooks */
   mt_bump shared;
+  /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h). */
+  arena_counters counters;
 };
 
 /* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
@@ -148,6 +153,7 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   if (arena == NULL) return MT_NOMEM;
   memset(arena, 0, sizeof(*arena));
   atomic_init(&arena->memory_usage, 0);
+  counters_init(&arena->counters);
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
   arena->allocator = opts.allocator;
@@ -209,12 +215,14 @@ void mt_arena_reset(mt_arena *arena) {
     state->ptr = NULL;
     state->bytes_remaining = 0;
     atomic_store_explicit(&arena->memory_usage, 0, memory_order_relaxed); /* statistic only */
+    counters_reset(&arena->counters, 0, 0);
     return;
   }
   keep->h.next = NULL;
   state->ptr = (char *)keep + MT_BLOCK_HEADER;
   state->bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
   atomic_store_explicit(&arena->memory_usage, keep->h.size, memory_order_relaxed); /* statistic only */
+  counters_reset(&arena->counters, 1, state->bytes_remaining);
 }
 
 /* Obtains a block of `size` bytes (header included) and links it, or reports why not. */
@@ -228,6 +236,7 @@ static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
   block->h.next = arena->blocks;
   arena->blocks = block;
   atomic_store_explicit(&arena->memory_usage, usage + size, memory_order_relaxed); /* statistic only */
+  counter_add(&arena->counters.blocks, 1);
   *out = block;
   return MT_OK;
 }
@@ -255,11 +264,16 @@ static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t byte
   arena->undo.current = state->current;
   arena->undo.ptr = state->ptr;
   arena->undo.bytes_remaining = state->bytes_remaining;
+  size_t rest = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+  /* Waste: an own block's unused alignment slack, or the abandoned tail of the old current block. */
+  arena->undo.wasted = own_block ? rest : state->bytes_remaining;
+  counter_add(&arena->counters.wasted_bytes, arena->undo.wasted);
   if (!own_block) {
     /* The new block becomes the current one; the rest of the old one is abandoned. */
     state->current = block;
     state->ptr = result + bytes;
-    state->bytes_remaining = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+    state->bytes_remaining = rest;
+    counters_publish_free(&arena->counters, rest);
   }
   *out = result;
   return MT_OK;
@@ -275,6 +289,7 @@ static mt_status allocate_shared(mt_arena *arena, size_t bytes, size_t alignment
     state->bytes_remaining -= bytes + padding;
     assert(state->current != NULL &&
            state->ptr + state->bytes_remaining == (char *)state->current + state->current->h.size);
+    counters_publish_free(&arena->counters, state->bytes_remaining);
     arena->undo.result = result;
     arena->undo.block = NULL;
     arena->undo.ptr = result - padding;
@@ -341,6 +356,7 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
   if (bytes > shard->bytes_remaining || padding > shard->bytes_remaining - bytes) {
     lock_arena(arena);
     mt_status status = allocate_shared(arena, arena->chunk_size, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    if (status == MT_OK) counter_add(&arena->counters.wasted_bytes, previous_bytes_remaining); /* old chunk's tail */
     unlock_arena(arena);
     if (status != MT_OK) return status; /* the old chunk stays, so nothing changed */
     refill = result;
@@ -383,6 +399,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
     assert(!arena->concurrent && arena->bump.current != NULL &&
            arena->bump.ptr + arena->bump.bytes_remaining ==
                (char *)arena->bump.current + arena->bump.current->h.size);
+    counters_publish_free(&arena->counters, arena->bump.bytes_remaining);
     arena->undo.result = result;
     arena->undo.block = NULL;
     arena->undo.ptr = result - padding;
@@ -404,6 +421,7 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
     arena->undo.result = NULL;
     state->bytes_remaining += (size_t)(state->ptr - start);
     state->ptr = start;
+    counters_publish_free(&arena->counters, state->bytes_remaining);
     return;
   }
   /* The allocation obtained the newest block: give that block back and restore the position before it. */
@@ -414,7 +432,10 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
     state->current = arena->undo.current;
     state->ptr = arena->undo.ptr;
     state->bytes_remaining = arena->undo.bytes_remaining;
+    counters_publish_free(&arena->counters, state->bytes_remaining);
   }
+  counter_sub(&arena->counters.wasted_bytes, arena->undo.wasted);
+  counter_sub(&arena->counters.blocks, 1);
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
@@ -441,7 +462,10 @@ static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
      * state's latest allocation; otherwise the chunk stays and only the bump is rewound. */
     lock_arena(arena);
     bool latest = arena->undo.result == shard->refill;
-    if (latest) undo_from(arena, &arena->shared);
+    if (latest) {
+      undo_from(arena, &arena->shared);
+      counter_sub(&arena->counters.wasted_bytes, shard->previous_bytes_remaining); /* the old chunk is back */
+    }
     unlock_arena(arena);
     if (latest) {
       shard->ptr = shard->previous_ptr;
@@ -497,4 +521,27 @@ int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
     if (start >= data && start + len <= end) return 1;
   }
   return 0;
+}
+
+mt_status mt_arena_get_stats(const mt_arena *arena, mt_arena_stats *out) {
+  if (arena == NULL || out == NULL) return MT_INVALID_ARGUMENT;
+  /* Relaxed: see memory_usage. */
+  size_t held = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
+  counters_read(&arena->counters, held, MT_BLOCK_HEADER, out);
+  out->block_size = arena->block_size;
+  return MT_OK;
+}
+
+size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t alignment) {
+  if (arena == NULL || alignment == 0 || alignment > MT_ARENA_MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0)
+    return 0;
+  if (bytes == 0) bytes = 1;
+  size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
+  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return 0;
+  /* A small concurrent request refills its thread's chunk at worst, which takes a standard block at worst. */
+  if (arena->concurrent && bytes + (alignment - 1) <= arena->small_limit) return arena->block_size;
+  /* The fallback rule of allocate_new_block. */
+  size_t needed = MT_BLOCK_HEADER + slack + bytes;
+  bool own_block = bytes > arena->block_size / 4 || needed > arena->block_size;
+  return own_block ? needed : arena->block_size;
 }
