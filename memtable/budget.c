@@ -44,9 +44,15 @@ size_t mt_memtable_entry_size(const mt_memtable *table, size_t key_len, size_t v
 size_t mt_memtable_entry_memory_bound(const mt_memtable *table, size_t key_len, size_t value_len) {
   size_t bound = mt_memtable_entry_size(table, key_len, value_len);
   if (bound == 0) return 0;
-  /* The node without the padding before it: the arena aligns the request itself. */
-  size_t node = bound - (alignof(skiplist_link) - 1);
-  return mt_arena_growth_bound(table->arena, node, alignof(skiplist_link));
+  /* The node without the padding before it (the arena aligns the request itself), at the tallest tower and at
+   * the shortest: near a quarter block one may get a block of its own and the other a standard block. */
+  size_t tallest = bound - (alignof(skiplist_link) - 1);
+  size_t key_header = table->checksum_bytes != 0 ? SKIPLIST_KEY_SIZE_BYTES : 0;
+  size_t tower = mt_skiplist_node_size_bound(table->list, 0) - (alignof(skiplist_link) - 1) - key_header;
+  size_t shortest = tallest - (tower - sizeof(skiplist_link));
+  size_t a = mt_arena_growth_bound(table->arena, tallest, alignof(skiplist_link));
+  size_t b = mt_arena_growth_bound(table->arena, shortest, alignof(skiplist_link));
+  return a > b ? a : b;
 }
 
 bool mt_memtable_should_flush(const mt_memtable *table) {

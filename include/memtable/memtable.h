@@ -289,10 +289,11 @@ MT_API bool mt_memtable_should_flush(const mt_memtable *table);
  * thread. */
 MT_API size_t mt_memtable_entry_size(const mt_memtable *table, size_t key_len, size_t value_len);
 
-/* The most such an add can raise mt_memtable_approximate_memory_usage, whatever the arena's state: 0 when
- * its node fits the current block (with concurrent writers: the thread's chunk), else a new block: the
- * standard block size, or for a node above a quarter block a block of its own (the node plus the block's
- * header). 0 for the arguments mt_memtable_entry_size refuses. Any thread. */
+/* The most such an add can raise mt_memtable_approximate_memory_usage, whatever the arena's state (it adds
+ * nothing when its node fits the current block, or with concurrent writers the thread's chunk): a new block,
+ * the standard block size, or for a node above a quarter block one of its own (the node plus the block's
+ * header); for a node that is above a quarter block with some tower heights and not with others, the larger.
+ * 0 for the arguments mt_memtable_entry_size refuses. Any thread. */
 MT_API size_t mt_memtable_entry_memory_bound(const mt_memtable *table, size_t key_len, size_t value_len);
 
 /* A reservation: arena memory for one entry, taken by mt_memtable_prepare before the caller writes its
@@ -320,7 +321,8 @@ typedef struct mt_memtable_reservation {
  * On any status but MT_OK *reservation holds nothing and the table is as before (in memory usage too; with
  * concurrent writers a chunk the thread refilled for the node may stay with it when another writer took
  * shared memory meanwhile). Several reservations may be outstanding (a write batch: prepare each entry,
- * write the log record, add each); cancel them newest first to give all their memory back.
+ * write the log record, add each); a cancel gives memory back only for the arena's latest allocation, so
+ * cancelling a batch's reservations abandons all but the last (mt_memtable_memory_stats.abandoned_bytes).
  * Writer only, or any thread with concurrent_writes: reservations are per-thread memory (the node comes
  * from the calling thread's chunk), so writers never wait on each other's. */
 MT_API mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_len,
