@@ -11,7 +11,8 @@
  * and starts a new one. So at most a quarter of each block is ever wasted.
  *
  * Concurrent mode (options.concurrent): each thread carves small requests from a chunk of its own (an
- * eighth of block_size, at most 8 KiB), cut from the shared blocks, with no lock and no atomic; refilling a
+ * eighth of block_size, at most 8 KiB; or a shared block's last tail, when that is shorter but at least a
+ * quarter chunk), cut from the shared blocks, with no lock and no atomic; refilling a
  * chunk and every larger request (one whose size plus alignment - 1 exceeds a quarter chunk) take the
  * arena's mutex, and so do the allocator hooks. Beyond the quarter-block rule above, a thread can leave
  * unused, per arena: less than a quarter chunk each time it refills (the chunk rule is the block rule), and
