@@ -87,6 +87,9 @@ const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_
 /* Bytes of our table's point index (0 without one): the table is one ours' create returned. */
 size_t bench_memtable_point_index_memory(void *table);
 
+/* Our table's arena waste: bytes abandoned (*wasted) and the current block's unused tail (*tail). */
+void bench_memtable_waste(void *table, size_t *wasted, size_t *tail);
+
 #ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
 const bench_impl *bench_peer_rocksdb(void);
 #endif
