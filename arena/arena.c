@@ -7,9 +7,9 @@
  *
  * Concurrent mode. The private bump state stays empty, so the inline bump of mt_arena_try_allocate always
  * misses and the request reaches allocate_concurrent (the only test of the mode is on that slow path). Each
- * thread keeps, per arena, a shard in thread-local storage: a chunk of chunk_size bytes (or a block's shorter last tail, see
- * chunk_to_take) cut from the shared blocks, which the thread alone bumps through, with no lock and no atomic. A shard names its arena by id,
- * a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
+ * thread keeps, per arena, a shard in thread-local storage: a chunk of chunk_size bytes (or a block's shorter
+ * last tail, see chunk_to_take) cut from the shared blocks, which the thread alone bumps through, with no lock
+ * and no atomic. A shard names its arena by id, a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
  * destroyed or reset arena can match no live arena, even one created at the same address. Everything
  * shared (the shared bump state, the block list, undo, the memory_usage writes, the allocator hooks) is
  * touched only under `lock`; chunks and requests above small_limit are served there. The lock is the only
@@ -66,6 +66,9 @@ typedef struct mt_bump {
 
 struct mt_arena {
   mt_bump bump;     /* single-threaded mode; always empty in concurrent mode */
+  /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h); beside bump, whose every
+   * allocation mirrors its bytes_remaining here, so that store hits the line the bump writes anyway. */
+  arena_counters counters;
   mt_block *blocks; /* every block held, for destroy/reset/contains */
   /* Written by one thread at a time (the allocating thread, in concurrent mode the holder of `lock`), read
    * by any: relaxed is enough because the figure is a statistic and publishes no memory (readers never
@@ -93,8 +96,6 @@ struct mt_arena {
   size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
   pthread_mutex_t lock; /* guards shared, blocks, undo, memory_usage writes and the allocator hooks */
   mt_bump shared;
-  /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h). */
-  arena_counters counters;
 };
 
 /* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
