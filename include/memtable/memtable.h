@@ -313,9 +313,10 @@ typedef struct mt_memtable_reservation {
  * mt_memtable_add_prepared that consumes it cannot fail with MT_FULL or MT_NOMEM.
  * Returns MT_OK (*reservation filled);
  *   MT_FULL when the node would take the table's memory usage past write_buffer_size (a block crossing it
- *   would be needed; it is given back) or past the arena's capacity. A table with no entry yet accepts one
- *   entry larger than write_buffer_size, as a write buffer must (with concurrent writers racing for the first
- *   entry, each may get it);
+ *   would be needed; it is given back) or past the arena's capacity. While the table has no entry, prepare
+ *   does not refuse for write_buffer_size, so an entry larger than the budget fits a fresh table, as a write
+ *   buffer must (every reservation taken before the first add counts as such: a batch prepared in an empty
+ *   table, or writers racing for the first entry, may all get one);
  *   MT_NOMEM (allocator); MT_FROZEN; MT_INVALID_ARGUMENT (NULL table or reservation, lengths mt_memtable_add
  *   refuses).
  * On any status but MT_OK *reservation holds nothing and the table is as before (in memory usage too; with
