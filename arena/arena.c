@@ -7,9 +7,9 @@
  *
  * Concurrent mode. The private bump state stays empty, so the inline bump of mt_arena_try_allocate always
  * misses and the request reaches allocate_concurrent (the only test of the mode is on that slow path). Each
- * thread keeps, per arena, a shard in thread-local storage: a chunk of chunk_size bytes cut from the shared
- * blocks, which the thread alone bumps through, with no lock and no atomic. A shard names its arena by id,
- * a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
+ * thread keeps, per arena, a shard in thread-local storage: a chunk of chunk_size bytes (or a block's shorter
+ * last tail, see chunk_to_take) cut from the shared blocks, which the thread alone bumps through, with no lock
+ * and no atomic. A shard names its arena by id, a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
  * destroyed or reset arena can match no live arena, even one created at the same address. Everything
  * shared (the shared bump state, the block list, undo, the memory_usage writes, the allocator hooks) is
  * touched only under `lock`; chunks and requests above small_limit are served there. The lock is the only
@@ -36,6 +36,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "arena/arena_stats.h"
 
 /* Every block starts with this header; the union keeps the data after it aligned like malloc's. */
 typedef union mt_block {
@@ -73,6 +75,9 @@ typedef struct mt_bump {
 
 struct mt_arena {
   mt_bump bump;     /* single-threaded mode; always empty in concurrent mode */
+  /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h); beside bump, whose every
+   * allocation mirrors its bytes_remaining here, so that store hits the line the bump writes anyway. */
+  arena_counters counters;
   mt_block *blocks; /* every block held, for destroy/reset/contains */
   /* Written by one thread at a time (the allocating thread, in concurrent mode the holder of `lock`), read
    * by any: relaxed is enough because the figure is a statistic and publishes no memory (readers never
@@ -92,6 +97,7 @@ struct mt_arena {
     mt_block *current; /* fallback only: the current block before it */
     char *ptr;         /* ptr before the allocation */
     size_t bytes_remaining; /* fallback only: bytes_remaining before it */
+    size_t wasted;          /* fallback only: what it added to wasted_bytes (arena_stats.h) */
   } undo;
   bool concurrent;
   /* Concurrent mode only. id, chunk_size and small_limit change only at create and reset, which exclude
@@ -171,6 +177,7 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   memset(arena, 0, sizeof(*arena));
   arena->source = source;
   atomic_init(&arena->memory_usage, 0);
+  counters_init(&arena->counters);
   arena->block_size = opts.block_size;
   arena->capacity = opts.capacity;
   arena->allocator = opts.allocator;
@@ -251,6 +258,7 @@ void mt_arena_reset(mt_arena *arena) {
     state->ptr = NULL;
     state->bytes_remaining = 0;
     atomic_store_explicit(&arena->memory_usage, 0, memory_order_relaxed); /* statistic only */
+    counters_reset(&arena->counters, 0, 0);
     return;
   }
   keep->h.next = NULL;
@@ -258,6 +266,7 @@ void mt_arena_reset(mt_arena *arena) {
   state->ptr = (char *)keep + MT_BLOCK_HEADER;
   state->bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
   atomic_store_explicit(&arena->memory_usage, keep->h.size, memory_order_relaxed); /* statistic only */
+  counters_reset(&arena->counters, 1, state->bytes_remaining);
 }
 
 /* Obtains a block of `size` bytes (header included) and links it, or reports why not. */
@@ -282,6 +291,7 @@ static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
   block->h.next = arena->blocks;
   arena->blocks = block;
   atomic_store_explicit(&arena->memory_usage, usage + size, memory_order_relaxed); /* statistic only */
+  counter_add(&arena->counters.blocks, 1);
   *out = block;
   return MT_OK;
 }
@@ -309,11 +319,16 @@ static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t byte
   arena->undo.current = state->current;
   arena->undo.ptr = state->ptr;
   arena->undo.bytes_remaining = state->bytes_remaining;
+  size_t rest = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+  /* Waste: an own block's unused alignment slack, or the abandoned tail of the old current block. */
+  arena->undo.wasted = own_block ? rest : state->bytes_remaining;
+  counter_add(&arena->counters.wasted_bytes, arena->undo.wasted);
   if (!own_block) {
     /* The new block becomes the current one; the rest of the old one is abandoned. */
     state->current = block;
     state->ptr = result + bytes;
-    state->bytes_remaining = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+    state->bytes_remaining = rest;
+    counters_publish_free(&arena->counters, rest);
   }
   *out = result;
   return MT_OK;
@@ -329,6 +344,7 @@ static mt_status allocate_shared(mt_arena *arena, size_t bytes, size_t alignment
     state->bytes_remaining -= bytes + padding;
     assert(state->current != NULL &&
            state->ptr + state->bytes_remaining == (char *)state->current + state->current->h.size);
+    counters_publish_free(&arena->counters, state->bytes_remaining);
     arena->undo.result = result;
     arena->undo.block = NULL;
     arena->undo.ptr = result - padding;
@@ -372,6 +388,18 @@ static mt_shard *claim_shard(const mt_arena *arena) {
   return &thread_shards[0];
 }
 
+/* Under the lock: the size of the next chunk. A block's data is rarely a multiple of chunk_size (64 KiB
+ * blocks hold 7.99 chunks of 8 KiB), so a shared tail shorter than a chunk but able to serve a small request
+ * becomes the chunk itself, rather than be abandoned: that tail was 12.5% of every 64 KiB block
+ * (memtable_budget_test, should_flush with concurrent writers). */
+static size_t chunk_to_take(const mt_arena *arena) {
+  const mt_bump *state = &arena->shared;
+  size_t padding = padding_for(state->ptr, MT_ARENA_DEFAULT_ALIGNMENT);
+  if (state->bytes_remaining < padding) return arena->chunk_size;
+  size_t tail = state->bytes_remaining - padding;
+  return tail < arena->chunk_size && tail >= arena->small_limit ? tail : arena->chunk_size;
+}
+
 /* Concurrent mode: a small request from the thread's chunk (refilled under the lock when it does not fit),
  * any other from the shared state under the lock. */
 static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
@@ -396,12 +424,14 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
   size_t previous_bytes_remaining = shard->bytes_remaining;
   if (bytes > shard->bytes_remaining || padding > shard->bytes_remaining - bytes) {
     lock_arena(arena);
-    mt_status status = allocate_shared(arena, arena->chunk_size, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    size_t take = chunk_to_take(arena);
+    mt_status status = allocate_shared(arena, take, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    if (status == MT_OK) counter_add(&arena->counters.wasted_bytes, previous_bytes_remaining); /* old chunk's tail */
     unlock_arena(arena);
     if (status != MT_OK) return status; /* the old chunk stays, so nothing changed */
     refill = result;
     shard->ptr = refill;
-    shard->bytes_remaining = arena->chunk_size;
+    shard->bytes_remaining = take;
     padding = padding_for(refill, alignment);
   }
   assert(bytes + padding <= shard->bytes_remaining);
@@ -442,6 +472,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
     assert(!arena->concurrent && arena->bump.current != NULL &&
            arena->bump.ptr + arena->bump.bytes_remaining ==
                (char *)arena->bump.current + arena->bump.current->h.size);
+    counters_publish_free(&arena->counters, arena->bump.bytes_remaining);
     arena->undo.result = result;
     arena->undo.block = NULL;
     arena->undo.ptr = result - padding;
@@ -465,6 +496,7 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
     arena_poison(start, (size_t)(state->ptr - start));
     state->bytes_remaining += (size_t)(state->ptr - start);
     state->ptr = start;
+    counters_publish_free(&arena->counters, state->bytes_remaining);
     return;
   }
   /* The allocation obtained the newest block: give that block back and restore the position before it. */
@@ -475,7 +507,10 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
     state->current = arena->undo.current;
     state->ptr = arena->undo.ptr;
     state->bytes_remaining = arena->undo.bytes_remaining;
+    counters_publish_free(&arena->counters, state->bytes_remaining);
   }
+  counter_sub(&arena->counters.wasted_bytes, arena->undo.wasted);
+  counter_sub(&arena->counters.blocks, 1);
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
   atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
@@ -502,7 +537,10 @@ static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
      * state's latest allocation; otherwise the chunk stays and only the bump is rewound. */
     lock_arena(arena);
     bool latest = arena->undo.result == shard->refill;
-    if (latest) undo_from(arena, &arena->shared);
+    if (latest) {
+      undo_from(arena, &arena->shared);
+      counter_sub(&arena->counters.wasted_bytes, shard->previous_bytes_remaining); /* the old chunk is back */
+    }
     unlock_arena(arena);
     if (latest) {
       shard->ptr = shard->previous_ptr;
@@ -567,4 +605,28 @@ mt_status mt_arena_get_pages_report(const mt_arena *arena, mt_arena_pages_report
   mt_block_source_report(&arena->source, report);
   report->block_size = arena->block_size;
   return MT_OK;
+}
+
+mt_status mt_arena_get_stats(const mt_arena *arena, mt_arena_stats *out) {
+  if (arena == NULL || out == NULL) return MT_INVALID_ARGUMENT;
+  /* Relaxed: see memory_usage. */
+  size_t held = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
+  counters_read(&arena->counters, held, MT_BLOCK_HEADER, out);
+  out->block_size = arena->block_size;
+  return MT_OK;
+}
+
+size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t alignment) {
+  if (arena == NULL || alignment == 0 || alignment > MT_ARENA_MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0)
+    return 0;
+  if (bytes == 0) bytes = 1;
+  size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
+  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return 0;
+  /* A small concurrent request refills its thread's chunk at worst, which takes a standard block at worst. */
+  if (arena->concurrent && bytes + (alignment - 1) <= arena->small_limit) return arena->block_size;
+  /* The fallback rule of allocate_new_block. */
+  size_t needed = MT_BLOCK_HEADER + slack + bytes;
+  bool own_block = bytes > arena->block_size / 4 || needed > arena->block_size;
+  /* With huge pages an own block is rounded up to whole pages (block_source.h); a standard one already is. */
+  return own_block ? mt_block_source_block_bytes(&arena->source, needed) : arena->block_size;
 }

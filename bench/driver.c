@@ -76,8 +76,10 @@ static void group_fill(run_group *group, bool sequential, unsigned timed_bench, 
           true, (double)run->elapsed_ns / NS_PER_SEC, num, num * (key_size + value_size), num, 1, 0.0};
     }
     size_t index_bytes = is_ours(run->impl) ? bench_memtable_point_index_memory(run->table) : 0;
+    size_t wasted = 0, tail = 0;
+    if (is_ours(run->impl)) bench_memtable_waste(run->table, &wasted, &tail);
     g_memory[run->index][table_kind][group->rep] =
-        (memory_sample){true, run->impl->memory_usage(run->table), num, index_bytes};
+        (memory_sample){true, run->impl->memory_usage(run->table), num, index_bytes, wasted, tail};
   }
 }
 

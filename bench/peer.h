@@ -92,6 +92,9 @@ const char *bench_memtable_pages_summary(void);
 /* Bytes of our table's point index (0 without one): the table is one ours' create returned. */
 size_t bench_memtable_point_index_memory(void *table);
 
+/* Our table's arena waste: bytes abandoned (*wasted) and the current block's unused tail (*tail). */
+void bench_memtable_waste(void *table, size_t *wasted, size_t *tail);
+
 #ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
 const bench_impl *bench_peer_rocksdb(void);
 #endif

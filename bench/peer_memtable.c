@@ -141,6 +141,14 @@ size_t bench_memtable_point_index_memory(void *opaque) {
   return mt_memtable_point_index_memory(((ours_table *)opaque)->table);
 }
 
+void bench_memtable_waste(void *opaque, size_t *wasted, size_t *tail) {
+  mt_memtable_memory_stats stats;
+  *wasted = *tail = 0;
+  if (mt_memtable_get_memory_stats(((ours_table *)opaque)->table, &stats) != MT_OK) return;
+  *wasted = stats.arena.wasted_bytes;
+  *tail = stats.arena.free_bytes;
+}
+
 static void *ours_reader_create(void *opaque) {
   ours_reader *reader = malloc(sizeof *reader);
   if (reader == NULL) return NULL;

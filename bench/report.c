@@ -94,16 +94,23 @@ typedef struct memory_figures {
   double per_entry;
   double beyond_payload;
   double index_per_entry; /* the point index's bytes per entry (ours, with the index) */
+  bool has_waste;         /* ours: the arena's waste figures below */
+  double wasted;          /* bytes abandoned (block and chunk tails) */
+  double tail;            /* the last block's unused tail */
 } memory_figures;
 
 static memory_figures memory_for(size_t impl, unsigned kind) {
   double bytes[MAX_REPETITIONS];
   double index_bytes[MAX_REPETITIONS];
+  double wasted[MAX_REPETITIONS];
+  double tail[MAX_REPETITIONS];
   unsigned count = 0;
   for (unsigned rep = 0; rep < g_options.repetitions; rep++) {
     const memory_sample *m = &g_memory[impl][kind][rep];
     if (m->present && m->entries > 0) {
       index_bytes[count] = (double)m->index_bytes;
+      wasted[count] = (double)m->wasted_bytes;
+      tail[count] = (double)m->tail_bytes;
       bytes[count++] = (double)m->bytes;
     }
   }
@@ -114,6 +121,9 @@ static memory_figures memory_for(size_t impl, unsigned kind) {
   f.per_entry = f.bytes / (double)g_options.num;
   f.beyond_payload = f.per_entry - (double)(g_options.key_size + g_options.value_size);
   f.index_per_entry = median(index_bytes, count) / (double)g_options.num;
+  f.has_waste = impl == 0; /* ours (slot 0) reports its arena's split */
+  f.wasted = median(wasted, count);
+  f.tail = median(tail, count);
   return f;
 }
 
@@ -241,6 +251,9 @@ void print_text_report(double wall_seconds) {
       printf("%-18s : %-20s %10.1f MiB %8.1f B/entry %8.1f B/entry beyond payload", table_names[kind],
              g_impls[i].impl->label, m.bytes / 1048576.0, m.per_entry, m.beyond_payload);
       if (m.index_per_entry > 0) printf(" (point index %.1f B/entry)", m.index_per_entry);
+      if (m.has_waste && m.bytes > 0) {
+        printf("; wasted %.0f B (%.2f%%), last block's tail %.0f B", m.wasted, 100.0 * m.wasted / m.bytes, m.tail);
+      }
       printf("\n");
     }
   }
@@ -491,6 +504,14 @@ void print_json_report(double wall_seconds) {
       if (m.index_per_entry > 0) {
         printf(", \"point_index_bytes_per_entry\": ");
         json_number(m.index_per_entry);
+      }
+      if (m.has_waste) {
+        printf(", \"wasted_bytes\": ");
+        json_number(m.wasted);
+        printf(", \"wasted_percent\": ");
+        json_number(m.bytes > 0 ? 100.0 * m.wasted / m.bytes : 0.0);
+        printf(", \"tail_bytes\": ");
+        json_number(m.tail);
       }
       printf("}");
     }

@@ -34,6 +34,8 @@ typedef struct memory_sample {
   size_t bytes;
   uint64_t entries;
   size_t index_bytes; /* ours: the point index's share of bytes (0 without one) */
+  size_t wasted_bytes; /* ours: arena bytes abandoned (block and chunk tails; mt_arena_stats) */
+  size_t tail_bytes;   /* ours: the current block's unused tail */
 } memory_sample;
 
 typedef struct impl_slot {

@@ -385,8 +385,20 @@ static void check_counters(run *r) {
   if (usage < r->last_usage) failf(r, "memory usage fell from %zu to %zu", r->last_usage, usage);
   r->last_usage = usage;
   bool flush = mt_memtable_should_flush(r->table);
-  if (flush != (usage >= r->options.write_buffer_size))
-    failf(r, "should_flush %d with usage %zu and write_buffer_size %zu", flush, usage, r->options.write_buffer_size);
+  mt_memtable_memory_stats memory;
+  if (mt_memtable_get_memory_stats(r->table, &memory) != MT_OK) failf(r, "memory stats refused");
+  const mt_arena_stats *a = &memory.arena;
+  size_t budget = r->options.write_buffer_size;
+  if (budget == 0) budget = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE;
+  /* The rule of mt_memtable_should_flush, and the split's identities. */
+  bool expected = usage > budget || (usage + a->block_size > budget && a->free_bytes < a->block_size / 4 + 7);
+  if (flush != expected)
+    failf(r, "should_flush %d with usage %zu, free %zu, block %zu and write_buffer_size %zu", flush, usage,
+          a->free_bytes, a->block_size, budget);
+  if (a->held_bytes != usage || a->held_bytes != a->header_bytes + a->used_bytes + a->wasted_bytes + a->free_bytes ||
+      a->used_bytes != memory.filter_bytes + memory.index_bytes + memory.bookkeeping_bytes + memory.entry_bytes)
+    failf(r, "memory split: held %zu used %zu wasted %zu free %zu headers %zu", a->held_bytes, a->used_bytes,
+          a->wasted_bytes, a->free_bytes, a->header_bytes);
 }
 
 static void check_get(run *r, const char *key, size_t key_len, uint64_t snapshot, bool want_value) {

@@ -69,6 +69,11 @@ struct mt_memtable {
    * otherwise take the line holding the fields above, which every get reads. A stripe's smallest_seq is
    * above its largest_seq while no add has used it. */
   memtable_stats stats[MT_STRIPES];
+  /* Budget (budget.c). fixed_used_bytes: the arena's used bytes when create finished (header, skiplist,
+   * filter, index), set once before the table is shared. abandoned_bytes: cancelled reservations whose node
+   * could not be given back; any writer adds to it (relaxed read-modify-write: a statistic). */
+  size_t fixed_used_bytes;
+  _Atomic size_t abandoned_bytes;
 };
 
 /* The hash of a user key the bloom filter and the point index use. NULL is a valid empty key; the hash is
@@ -181,6 +186,15 @@ static inline mt_status get_answer(const mt_memtable *table, const entry_cursor 
   if (found != NULL) *found = *entry;
   return entry->type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
 }
+
+/* Records the bytes create took (budget.c); the last step of create, before the table is shared. */
+void budget_init(mt_memtable *table);
+
+/* Writes and links an entry into `stored`, a node mt_skiplist_allocate_key reserved for exactly
+ * entry_encoded_size(key_len, value_len) + checksum_bytes bytes (mt_memtable_prepare); the arguments are
+ * checked. The statuses of mt_memtable_add after its allocation: MT_OK or MT_EXISTS. */
+mt_status memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type, const void *key,
+                                 size_t key_len, const void *value, size_t value_len);
 
 /* The user key's hash for the bloom filter and the point index (0 when the table has neither): computed once
  * per lookup and handed to both. */

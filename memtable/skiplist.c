@@ -337,14 +337,32 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
  * (the memtable allocates nothing between reserving and inserting), and its height draw is rewound, so the
  * refusal leaves no trace: the next node gets the memory and the height this one had. Its height is still
  * parked in link 0. */
-static void give_back_node(mt_skiplist *list, skiplist_node *node) {
+static bool give_back_node(mt_skiplist *list, skiplist_node *node) {
   size_t tower = (size_t)stashed_height(list, node) * sizeof(skiplist_link);
   /* With concurrent writers the arena takes back the calling thread's own latest allocation; the height
    * generator is the thread's, and is not rewound. */
-  if (mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower) == MT_OK &&
-      !list->concurrent) {
-    list->random_state = list->reserve_state;
-  }
+  if (mt_arena_undo_last(list->arena, (const char *)node - list->key_header_size - tower) != MT_OK) return false;
+  if (!list->concurrent) list->random_state = list->reserve_state;
+  return true;
+}
+
+size_t mt_skiplist_node_size_bound(const mt_skiplist *list, size_t key_size) {
+  if (list == NULL || key_size > UINT32_MAX) return 0;
+  /* The arena pads a node's start to a link's alignment: at most alignof - 1 bytes. */
+  return (size_t)list->max_height * sizeof(skiplist_link) + list->key_header_size + key_size +
+         (alignof(skiplist_link) - 1);
+}
+
+size_t mt_skiplist_allocated_size(const mt_skiplist *list, const char *key, size_t key_size) {
+  if (list == NULL || key == NULL) return 0;
+  int height = stashed_height(list, node_of_key(key));
+  assert(height >= 1 && height <= list->max_height);
+  return (size_t)height * sizeof(skiplist_link) + list->key_header_size + key_size;
+}
+
+mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key) {
+  if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
+  return give_back_node(list, node_of_key(key)) ? MT_OK : MT_INVALID_ARGUMENT;
 }
 
 /* True when key lies strictly inside the splice's level-0 interval (so inside every level's). */

@@ -11,7 +11,8 @@
  * and starts a new one. So at most a quarter of each block is ever wasted.
  *
  * Concurrent mode (options.concurrent): each thread carves small requests from a chunk of its own (an
- * eighth of block_size rounded down to a multiple of 8, at most 8 KiB), cut from the shared blocks, with no lock and no atomic; refilling a
+ * eighth of block_size rounded down to a multiple of 8, at most 8 KiB; or a shared block's last tail, when
+ * that is shorter but at least a quarter chunk), cut from the shared blocks, with no lock and no atomic; refilling a
  * chunk and every larger request (one whose size plus alignment - 1 exceeds a quarter chunk) take the
  * arena's mutex, and so do the allocator hooks. Beyond the quarter-block rule above, a thread can leave
  * unused, per arena: less than a quarter chunk each time it refills (the chunk rule is the block rule), and
@@ -190,6 +191,41 @@ MT_API bool mt_arena_is_concurrent(const mt_arena *arena);
  * the allocating thread by the allocations still in flight, never by a completed block). In concurrent
  * mode it counts blocks, not chunks: exact once the allocating threads are quiescent. */
 MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
+
+/* Where the bytes an arena holds go. Identity, exact once the allocating threads are quiescent:
+ *   held_bytes == header_bytes + used_bytes + wasted_bytes + free_bytes.
+ * used_bytes: handed out, each allocation with the alignment padding before it. In concurrent mode each
+ *   thread's current chunk counts as used whole (the arena sees a thread's bumps inside its chunk only when
+ *   the chunk is refilled: per-allocation sharing would cost the lock-free path), so used_bytes may exceed
+ *   what was handed out by under one chunk (block_size / 8, at most 8 KiB) per allocating thread.
+ * wasted_bytes: never handed out and never will be: the tail of a block abandoned when a request did not fit
+ *   it (less than a quarter block each time), the unused alignment slack of a request's own block, and in
+ *   concurrent mode the tail of a chunk a thread abandoned to take a new one. An allocation that is undone
+ *   (mt_arena_undo_last) takes its waste back with it; a chunk abandoned because its thread moved on to a
+ *   fifth arena stays counted as used. */
+typedef struct mt_arena_stats {
+  size_t held_bytes;   /* mt_arena_memory_usage: every block, headers included */
+  size_t blocks;       /* blocks held */
+  size_t header_bytes; /* the blocks' own headers (blocks times a max_align_t-sized header) */
+  size_t used_bytes;
+  size_t wasted_bytes;
+  size_t free_bytes; /* the current block's tail (concurrent mode: of the shared block), yet to be handed out */
+  size_t block_size; /* the standard block size in effect (options.block_size after defaults and raising) */
+} mt_arena_stats;
+
+/* Fills *out with the arena's figures: MT_OK, or MT_INVALID_ARGUMENT (nothing written) for NULL arena or out.
+ * Any thread, while another allocates: relaxed reads, so a figure may lag allocations in flight and the
+ * identity above may be off by them (used_bytes is clamped at 0, never wraps); exact once the allocating
+ * threads are quiescent. O(1): no block walk. */
+MT_API mt_status mt_arena_get_stats(const mt_arena *arena, mt_arena_stats *out);
+
+/* The most one allocation of `bytes` at `alignment` can add to mt_arena_memory_usage, whatever the arena's
+ * state: nothing when it fits what is left of the current block (or the thread's chunk), else one new block:
+ * a standard one (block_size; in concurrent mode also for a chunk refill), or for a request above a quarter
+ * block its own (header, alignment slack beyond max_align_t, bytes). 0 for a request mt_arena_try_allocate
+ * would refuse as MT_INVALID_ARGUMENT (NULL arena, bad alignment, oversize). Any thread (it reads only
+ * fields fixed at create). */
+MT_API size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t alignment);
 
 /* True when [ptr, ptr + len) lies wholly inside memory the arena has handed out or holds (a check for
  * validators: it walks the block list). Under AddressSanitizer also false when any byte of the range is

@@ -88,7 +88,8 @@ typedef struct mt_memtable_options {
    * by mt_memtable_pages_report; or an optional block pool shared with other tables (arena.pool;
    * memtable/block_pool.h), which must outlive the table: its blocks go back to the pool at the last unref. */
   mt_arena_options arena;
-  /* mt_memtable_should_flush turns true once memory usage reaches this many bytes; default (and 0) 4 MiB. */
+  /* The memory budget: mt_memtable_should_flush turns true before an arena block past it would be opened,
+   * and mt_memtable_prepare refuses an entry that would need memory past it; default (and 0) 4 MiB. */
   size_t write_buffer_size;
   /* Bloom filter over user keys consulted by get before the skiplist: bits per key, 0 (default) = off.
    * Sized for bloom_expected_entries keys (0: write_buffer_size / 64). The filter hashes the key's bytes, so
@@ -276,8 +277,107 @@ MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
  * mt_arena_get_pages_report in arena.h). MT_INVALID_ARGUMENT when either is NULL. Call it while no writer
  * adds (from the writer thread, or once the writers are quiescent); readers may run. */
 MT_API mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pages_report *report);
-/* True once memory usage has reached write_buffer_size: time to flush and start a fresh table. */
+/* True when the table should be flushed before the next standard arena block would have to be opened past
+ * write_buffer_size (W), with B the arena block size, usage the memory usage and tail the unused rest of
+ * the current block (mt_memtable_get_memory_stats):
+ *   usage > W                              -> true  (already over: a large entry's own block, or W < B);
+ *   usage + B <= W                         -> false (another standard block still fits in W);
+ *   otherwise (the current block is the last that fits in W)
+ *                                          -> tail < B / 4 + 7.
+ * An entry's node of at most B / 4 bytes (entries up to about B / 4 - 110 bytes with the default height 12)
+ * goes to a standard block, and one fits in a tail of B / 4 + 7 whatever its alignment padding: so a writer
+ * that checks after each add flushes with usage <= W, never opening a block it then leaves empty, and
+ * leaves less than B / 4 + 7 bytes of the last block unused. (RocksDB's ShouldFlushNow lets usage run up
+ * to 0.6 B past W, then flushes once the last block has less than B / 4 left; LevelDB flushes once usage
+ * >= W, when the block that crosses W has just been opened.) To fill the last block to its end, add
+ * through mt_memtable_prepare instead, which refuses exactly the entry that would need memory past W.
+ * Any thread (relaxed reads: exact once the writers are quiescent); false for NULL. */
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
+
+/* The most bytes an add of an entry with these lengths takes from the table's arena (the arena's used
+ * bytes, see mt_arena_stats): the skiplist node with the tallest tower (12 links of 8 bytes: the worst case,
+ * not the expected 1.33), the 4-byte recorded size and the checksum when options.checksum_bytes is set, the
+ * encoded entry, and up to 7 bytes of alignment padding before the node. Never exceeded; an add takes
+ * exactly this minus 8 bytes per link below 12 minus the padding not needed, so the bound is met only by a
+ * tower of 12 (odds 4^-11) and is 88 + 7 bytes above the least an add can take (about 85 above the
+ * average). 0 for a NULL table or lengths mt_memtable_add refuses (too long, entry above 4 GiB - 1). Any
+ * thread. */
+MT_API size_t mt_memtable_entry_size(const mt_memtable *table, size_t key_len, size_t value_len);
+
+/* The most such an add can raise mt_memtable_approximate_memory_usage, whatever the arena's state (it adds
+ * nothing when its node fits the current block, or with concurrent writers the thread's chunk): a new block,
+ * the standard block size, or for a node above a quarter block one of its own (the node plus the block's
+ * header); for a node that is above a quarter block with some tower heights and not with others, the larger.
+ * 0 for the arguments mt_memtable_entry_size refuses. Any thread. */
+MT_API size_t mt_memtable_entry_memory_bound(const mt_memtable *table, size_t key_len, size_t value_len);
+
+/* A reservation: arena memory for one entry, taken by mt_memtable_prepare before the caller writes its
+ * write-ahead-log record, consumed by mt_memtable_add_prepared or mt_memtable_cancel_prepared. Caller-owned
+ * storage; only `bytes` is for reading, the rest is private. */
+typedef struct mt_memtable_reservation {
+  mt_memtable *table; /* private */
+  char *node;         /* private: the reserved node, NULL when there is none */
+  size_t key_len;     /* private */
+  size_t value_len;   /* private */
+  size_t bytes;       /* the bytes the node took from the arena (its drawn tower; padding before it excluded) */
+} mt_memtable_reservation;
+
+/* Pebble's prepare/apply: reserves the memory of an entry with these lengths, so the caller learns that the
+ * table is full BEFORE it writes its log record, rotates to a fresh table, and prepares there instead. The
+ * reservation is real memory (the node, from the arena), so it is exact and needs no counting: the
+ * mt_memtable_add_prepared that consumes it cannot fail with MT_FULL or MT_NOMEM.
+ * Returns MT_OK (*reservation filled);
+ *   MT_FULL when the node would take the table's memory usage past write_buffer_size (a block crossing it
+ *   would be needed; it is given back) or past the arena's capacity. While the table has no entry, prepare
+ *   does not refuse for write_buffer_size, so an entry larger than the budget fits a fresh table, as a write
+ *   buffer must (every reservation taken before the first add counts as such: a batch prepared in an empty
+ *   table, or writers racing for the first entry, may all get one);
+ *   MT_NOMEM (allocator); MT_FROZEN; MT_INVALID_ARGUMENT (NULL table or reservation, lengths mt_memtable_add
+ *   refuses).
+ * On any status but MT_OK *reservation holds nothing and the table is as before (in memory usage too; with
+ * concurrent writers a chunk the thread refilled for the node may stay with it when another writer took
+ * shared memory meanwhile). Several reservations may be outstanding (a write batch: prepare each entry,
+ * write the log record, add each); a cancel gives memory back only for the arena's latest allocation, so
+ * cancelling a batch's reservations abandons all but the last (mt_memtable_memory_stats.abandoned_bytes).
+ * Writer only, or any thread with concurrent_writes: reservations are per-thread memory (the node comes
+ * from the calling thread's chunk), so writers never wait on each other's. */
+MT_API mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_len,
+                                     mt_memtable_reservation *reservation);
+
+/* Adds the entry into its reservation: key and value have the lengths prepared. Returns MT_OK; MT_EXISTS
+ * (an entry with the same key and seq is stored; the node goes back when it is still the arena's latest
+ * allocation, as with mt_memtable_add); MT_FROZEN (frozen since the prepare); MT_INVALID_ARGUMENT (NULL
+ * reservation, none held, seq > MT_MAX_SEQUENCE, an unknown type, NULL key or value with a non-zero length).
+ * Never MT_FULL or MT_NOMEM. On MT_OK and MT_EXISTS the reservation is consumed; on the others it is still
+ * held (add again, or cancel). Writer only, or any thread with concurrent_writes. */
+MT_API mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_t seq, mt_entry_type type,
+                                          const void *key, const void *value);
+
+/* Drops a reservation unused. Its memory goes back when it is still the arena's latest allocation (the
+ * calling thread's, with concurrent_writes): true. Otherwise it stays unused arena memory, counted in
+ * mt_memtable_memory_stats.abandoned_bytes: false. false also for NULL or a reservation holding nothing.
+ * The reservation then holds nothing. Writer only, or any thread with concurrent_writes. */
+MT_API bool mt_memtable_cancel_prepared(mt_memtable_reservation *reservation);
+
+/* Where a table's memory goes. arena is the arena's split (held = header + used + wasted + free, see
+ * mt_arena_stats), and the used bytes split further:
+ *   arena.used_bytes == filter_bytes + index_bytes + bookkeeping_bytes + entry_bytes. */
+typedef struct mt_memtable_memory_stats {
+  mt_arena_stats arena;
+  size_t filter_bytes;      /* the bloom filter */
+  size_t index_bytes;       /* the point index (mt_memtable_point_index_memory) */
+  size_t bookkeeping_bytes; /* the table's and the skiplist's headers, the skiplist's head, their padding */
+  /* The entries' nodes (tower, recorded size, entry, checksum, padding), reservations held and abandoned
+   * included; with concurrent writers also the unused rest of the writers' current chunks (see
+   * mt_arena_stats.used_bytes). */
+  size_t entry_bytes;
+  size_t abandoned_bytes; /* cancelled reservations not given back (part of entry_bytes) */
+  uint64_t entries;       /* mt_memtable_entry_count */
+} mt_memtable_memory_stats;
+
+/* Fills *out: MT_OK, or MT_INVALID_ARGUMENT (nothing written) for NULL. Any thread, while writers add
+ * (relaxed reads: figures may lag adds in flight; exact once the writers are quiescent). */
+MT_API mt_status mt_memtable_get_memory_stats(const mt_memtable *table, mt_memtable_memory_stats *out);
 
 /* The smallest and largest sequence numbers added: MT_OK, MT_NOT_FOUND (outputs untouched) while the table
  * is empty, MT_INVALID_ARGUMENT for NULL. Any thread; exact once the writer is quiescent (e.g. frozen). */

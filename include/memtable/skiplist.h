@@ -83,6 +83,25 @@ MT_API mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, ch
  * before the reservation. MT_INVALID_ARGUMENT for NULL. Writer only. */
 MT_API mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key);
 
+/* The most bytes mt_skiplist_allocate_key can take from the arena for a key of key_size bytes: a tower of
+ * max_height links (the worst case: a node's height is drawn at random, 1 + 1/(branching - 1) links
+ * expected), the recorded size (with record_key_size), the key, and the padding the arena may put before the
+ * node to align its links (alignof a link - 1 bytes). Never exceeded; met only by a node of max_height
+ * placed after an allocation that ends one byte past a link boundary. 0 for NULL or a key_size above
+ * UINT32_MAX. Any thread. */
+MT_API size_t mt_skiplist_node_size_bound(const mt_skiplist *list, size_t key_size);
+
+/* The bytes the node of `key` (from mt_skiplist_allocate_key with key_size, not yet inserted) took: its
+ * drawn tower, the recorded size, the key; not the padding before it. 0 for NULL. Writer only (the thread
+ * that allocated it). */
+MT_API size_t mt_skiplist_allocated_size(const mt_skiplist *list, const char *key, size_t key_size);
+
+/* Gives back a node reserved by mt_skiplist_allocate_key and never inserted. MT_OK when it was still the
+ * arena's latest allocation (with concurrent_inserts: the calling thread's) and went back: the arena is as
+ * before the reservation (a block obtained for it freed), and a single writer's height draw is rewound.
+ * MT_INVALID_ARGUMENT (NULL, or not the latest) leaves it unused arena space. Writer only. */
+MT_API mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key);
+
 /* Where a key falls in the list: on each level below `levels`, the last node before it and the one after
  * (opaque; filled by mt_skiplist_find_positions). */
 typedef struct mt_skiplist_position {
