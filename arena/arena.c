@@ -27,6 +27,7 @@
 #include "arena/arena_poison.h"
 #include "arena/block_pool_internal.h"
 #include "arena/block_source.h"
+#include "arena/malloc_allocator.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -131,17 +132,6 @@ static uint64_t new_arena_id(void) {
   return atomic_fetch_add_explicit(&next_arena_id, 1, memory_order_relaxed); /* uniqueness only */
 }
 
-static void *default_alloc(void *ctx, size_t size) {
-  (void)ctx;
-  return malloc(size);
-}
-
-static void default_free(void *ctx, void *ptr, size_t size) {
-  (void)ctx;
-  (void)size;
-  free(ptr);
-}
-
 void mt_arena_options_init(mt_arena_options *options) {
   if (options == NULL) return;
   const mt_arena_options defaults = MT_ARENA_OPTIONS_INIT;
@@ -164,10 +154,7 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
   if (opts.block_size < MT_MIN_BLOCK_SIZE) opts.block_size = MT_MIN_BLOCK_SIZE;
   /* A pool owns its blocks' memory as hooks do: neither combines with pages or a NUMA node. */
   bool has_hooks = opts.allocator.alloc != NULL || opts.pool != NULL;
-  if (opts.allocator.alloc == NULL) {
-    opts.allocator.alloc = default_alloc;
-    opts.allocator.free = default_free;
-  }
+  malloc_allocator_default(&opts.allocator);
   mt_block_source source;
   mt_status source_status = mt_block_source_init(&source, &opts, opts.allocator, has_hooks);
   if (source_status != MT_OK) return source_status;

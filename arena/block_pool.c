@@ -17,6 +17,7 @@
 #endif
 #include "arena/arena_poison.h"
 #include "arena/block_pool_internal.h"
+#include "arena/malloc_allocator.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -42,17 +43,6 @@ struct mt_block_pool {
   size_t lent;
   uint64_t hits, misses, failures, released;
 };
-
-static void *default_alloc(void *ctx, size_t size) {
-  (void)ctx;
-  return malloc(size);
-}
-
-static void default_free(void *ctx, void *ptr, size_t size) {
-  (void)ctx;
-  (void)size;
-  free(ptr);
-}
 
 void mt_block_pool_options_init(mt_block_pool_options *options) {
   if (options == NULL) return;
@@ -113,10 +103,7 @@ mt_status mt_block_pool_try_create(const mt_block_pool_options *options, mt_bloc
   if (opts.max_idle_blocks == 0) opts.max_idle_blocks = MT_BLOCK_POOL_DEFAULT_MAX_IDLE_BLOCKS;
   if (opts.prefill_blocks > opts.max_idle_blocks) return MT_INVALID_ARGUMENT;
   if (opts.max_blocks != 0 && opts.prefill_blocks > opts.max_blocks) return MT_INVALID_ARGUMENT;
-  if (opts.allocator.alloc == NULL) {
-    opts.allocator.alloc = default_alloc;
-    opts.allocator.free = default_free;
-  }
+  malloc_allocator_default(&opts.allocator);
   mt_block_pool *pool = opts.allocator.alloc(opts.allocator.ctx, sizeof(*pool));
   if (pool == NULL) return MT_NOMEM;
   memset(pool, 0, sizeof(*pool));

@@ -190,6 +190,9 @@ static void format_throughput(char *out, size_t out_len, const figures *f) {
   }
 }
 
+static void print_results_and_summary(void);
+static void print_closing_text(double wall_seconds);
+
 void print_text_report(double wall_seconds) {
   if (g_options.verbose) {
     printf("\nEvery repetition:\n");
@@ -206,6 +209,14 @@ void print_text_report(double wall_seconds) {
     }
   }
 
+  bool any_benchmark = false; /* --duration alone runs only the soak */
+  for (unsigned b = 0; b < BENCH_COUNT; b++) any_benchmark |= selected(b);
+  if (any_benchmark) print_results_and_summary();
+  print_closing_text(wall_seconds);
+}
+
+/* The per-benchmark results, the memory figures and the summary table. */
+static void print_results_and_summary(void) {
   printf("\nResults (median of %u):\n", g_options.repetitions);
   for (unsigned b = 0; b < BENCH_COUNT; b++) {
     if (!selected(b)) continue;
@@ -345,6 +356,10 @@ void print_text_report(double wall_seconds) {
       printf("%s fillconcurrent: %s.\n", g_impls[i].impl->label, g_impls[i].impl->concurrent_caveat);
     if (g_impls[i].skipped_reason[0]) printf("%s skipped: %s\n", g_impls[i].impl->label, g_impls[i].skipped_reason);
   }
+}
+
+/* What follows every run: the soak's figures, the arena pages our tables got, the wall time. */
+static void print_closing_text(double wall_seconds) {
   print_soak_text();
   if (bench_memtable_pages_summary()[0] != '\0')
     printf("%s arena pages (--huge_pages=%s): %s.\n", g_impls[0].impl->label, huge_pages_names[g_options.huge_pages],
