@@ -384,6 +384,21 @@ static inline bool is_frozen(const mt_memtable *table) {
   return atomic_load_explicit(&table->frozen, memory_order_relaxed);
 }
 
+/* Concurrent writers: MT_EXISTS means an equal entry is linked, but its writer may not have published it in
+ * the point index yet, and a get after this add returns must find it (the concurrent fuzz target caught a get
+ * answering MT_NOT_FOUND there). So the refused writer publishes the linked node itself: publishing is
+ * idempotent and the newest seq wins the slot (point_index.c). Cold path: duplicates only. */
+static MEMTABLE_NOINLINE void help_publish_existing(mt_memtable *table, const void *key, size_t key_len, uint64_t hash,
+                                                    uint64_t seq) {
+  entry_cursor cursor;
+  cursor_init_plain(table, &cursor);
+  mt_slice target = {key, key_len};
+  if (cursor_seek(table, &cursor, target, seq, false) != MT_OK) return;
+  const char *found = skiplist_iter_key_inline(&cursor.position);
+  if (found == NULL || cursor.entry.seq != seq || !cursor_at_user_key(table, &cursor, target)) return;
+  point_index_publish(table->point_index, found, hash, seq, true);
+}
+
 /* Writes the entry into its node `stored` (entry_len + checksum_bytes bytes from mt_skiplist_allocate_key) and
  * links it; position (NULL: none) is where the batch's interleaved search found it falls. Inlined into its
  * two callers, add_checked and memtable_link_prepared. */
@@ -401,6 +416,10 @@ static inline mt_status link_entry(mt_memtable *table, char *stored, uint64_t se
   /* A duplicate is refused and its node given back to the arena (the skiplist's contract). */
   mt_status status = position != NULL ? mt_skiplist_insert_allocated_at(table->list, stored, position)
                                       : mt_skiplist_insert_allocated(table->list, stored);
+  if (status == MT_EXISTS && table->point_index != NULL && table->concurrent_writes) {
+    help_publish_existing(table, key, key_len, hash, seq);
+    return status;
+  }
   if (status != MT_OK) return status;
   /* After the insert: a slot only ever names a linked node (point_index.c). */
   if (table->point_index != NULL) point_index_publish(table->point_index, stored, hash, seq, table->concurrent_writes);
