@@ -133,6 +133,18 @@ static int compare_entries_checked_custom(void *ctx, const char *stored, const c
   return compare_entries_checked(ctx, stored, key, false);
 }
 
+/* The skiplist's same_group for version links: two entries of one user key. `key` (the entry being added) is
+ * trusted; `stored` is read as the comparator reads it (inside its recorded size with checksums). */
+static bool same_user_key(void *ctx, const char *stored, const char *key) {
+  const mt_memtable *table = ctx;
+  size_t a_len, b_len;
+  uint64_t a_tag;
+  const char *a_key =
+      table->checksum_bytes != 0 ? bounded_user_key(table, stored, &a_len, &a_tag) : user_key_of(stored, &a_len);
+  const char *b_key = user_key_of(key, &b_len);
+  return compare_user_keys(table, a_key, a_len, b_key, b_len, table->compare == NULL) == 0;
+}
+
 /* Double hashing: probe i is h1 + i * h2 (mod bits), with both halves taken from one XXH3 hash. */
 static inline uint64_t bloom_step(uint64_t hash) { return (hash >> 32) | (hash << 32); }
 
@@ -293,6 +305,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   /* Checksums ask for corruption detection, which needs each entry's true size; without them the entry's
    * own lengths delimit it and the 4 bytes per entry are saved. */
   list_options.record_key_size = cks != 0;
+  if (opts.version_links) list_options.same_group = same_user_key;
   status = mt_skiplist_try_create(arena, &list_options, &table->list);
   if (status != MT_OK) goto fail;
   budget_init(table);

@@ -235,8 +235,8 @@ static int random_height_concurrent(const mt_skiplist *list) {
 
 /* A node of `height` links for a key of key_size bytes; records key_size when the list does. Its links are
  * left unwritten. */
-static mt_status allocate_node(mt_arena *arena, size_t key_header_size, int height, size_t key_size,
-                               skiplist_node **out) {
+static mt_status allocate_node(mt_arena *arena, size_t key_header_size, bool records_key_size, int height,
+                               size_t key_size, skiplist_node **out) {
   *out = NULL;
 #if SIZE_MAX > UINT32_MAX
   if (key_size > UINT32_MAX) return MT_INVALID_ARGUMENT; /* key sizes are recorded in 32 bits */
@@ -247,7 +247,7 @@ static mt_status allocate_node(mt_arena *arena, size_t key_header_size, int heig
   mt_status status = mt_arena_try_allocate(arena, prefix_size + key_size, alignof(skiplist_link), &memory);
   if (status != MT_OK) return status;
   char *key = (char *)memory + prefix_size;
-  if (key_header_size != 0) {
+  if (records_key_size) {
     uint32_t stored_size = (uint32_t)key_size;
     memcpy(key - SKIPLIST_KEY_SIZE_BYTES, &stored_size, sizeof(stored_size));
   }
@@ -274,12 +274,15 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   mt_status status = mt_arena_try_allocate(arena, sizeof(mt_skiplist) + splice_size, alignof(mt_skiplist), &memory);
   if (status != MT_OK) return status;
   mt_skiplist *list = memory;
-  list->key_header_size = options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0;
+  list->records_key_size = options->record_key_size;
+  list->same_group = options->same_group;
+  list->key_header_size =
+      (options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0) + (options->same_group != NULL ? sizeof(skiplist_link) : 0);
   list->max_height = options->max_height; /* before any link is stored: the link helpers assert against it */
   list->concurrent = options->concurrent_inserts;
   list->seed = options->seed;
   skiplist_node *head;
-  status = allocate_node(arena, list->key_header_size, options->max_height, 0, &head);
+  status = allocate_node(arena, list->key_header_size, list->records_key_size, options->max_height, 0, &head);
   if (status != MT_OK) return status;
   for (int level = 0; level < options->max_height; level++) {
     /* Relaxed: the list is not shared yet; handing the list to other threads must synchronise anyway. */
@@ -317,12 +320,14 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   int height;
   if (list->concurrent) {
     height = random_height_concurrent(list);
-    mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
+    mt_status status =
+        allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
     if (status != MT_OK) return status;
   } else {
     list->reserve_state = list->random_state;
     height = random_height(list);
-    mt_status status = allocate_node(list->arena, list->key_header_size, height, key_size, &node);
+    mt_status status =
+        allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
     if (status != MT_OK) {
       list->random_state = list->reserve_state; /* a failed reservation leaves no trace either */
       return status;
@@ -376,6 +381,20 @@ static inline bool splice_brackets(const mt_skiplist *list, const char *key) {
 static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
                       skiplist_node *const *next);
 
+/* Writes node's group link for `successor`, its level-0 successor-to-be (NULL: the list's end): that
+ * successor's own link when it is in node's group, or the successor itself when it has none; NULL when it is
+ * in another group. Relaxed: the node is not reachable yet; the release that links it on level 0 publishes
+ * the slot with it. (Rewritten by a concurrent writer whose level-0 swap failed, before it tries again.) */
+static inline void set_group_link(const mt_skiplist *list, skiplist_node *node, const skiplist_node *successor) {
+  if (list->same_group == NULL) return;
+  skiplist_node *last = NULL;
+  if (successor != NULL && list->same_group(list->compare_ctx, node_key(successor), node_key(node))) {
+    last = skiplist_node_group_last(list, successor);
+    if (last == NULL) last = (skiplist_node *)(uintptr_t)successor;
+  }
+  atomic_store_explicit(skiplist_node_group_slot(list, node), last, memory_order_relaxed);
+}
+
 /* Walks level `level` right from *before (which sorts before key) to the gap key falls in, updating
  * *before and *after; true when the node there equals key. */
 static bool find_gap_on_level(const mt_skiplist *list, const char *key, int level, skiplist_node **before,
@@ -415,6 +434,7 @@ static mt_status link_concurrently(mt_skiplist *list, skiplist_node *node, int h
     for (;;) {
       /* Relaxed: the node is not reachable on this level yet; the compare-and-swap below publishes it. */
       store_next_relaxed(list, node, level, next[level]);
+      if (level == 0) set_group_link(list, node, next[0]);
       skiplist_node *expected = next[level];
       /* Release on success: the node's key and its links up to this level happen-before any reader that
        * acquires this link. Relaxed on failure: nothing was written, and the level is searched again. */
@@ -501,6 +521,7 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
 static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
                       skiplist_node *const *next) {
   for (int level = 0; level < height; level++) store_next_relaxed(list, node, level, next[level]);
+  set_group_link(list, node, next[0]);
   /* Bottom up, so a reader that finds the node on level i can also find it on every level below. (Several
    * writers link by compare-and-swap instead: insert_concurrently.) */
   for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
@@ -665,10 +686,32 @@ static bool link_is_readable(const mt_skiplist *list, const skiplist_node *node,
  * lie inside the arena. (Without recorded sizes only key_ok can say how long a key is.) */
 static bool node_is_sound(const mt_skiplist *list, const skiplist_node *node) {
   if (!link_is_readable(list, node, 0)) return false;
-  if (list->key_header_size == 0) return true;
+  if (list->same_group != NULL &&
+      !mt_arena_contains(list->arena, skiplist_node_group_slot(list, node), sizeof(skiplist_link))) {
+    return false;
+  }
+  if (!list->records_key_size) return true;
   const char *key_size = (const char *)node - SKIPLIST_KEY_SIZE_BYTES;
   return mt_arena_contains(list->arena, key_size, SKIPLIST_KEY_SIZE_BYTES) &&
          mt_arena_contains(list->arena, key_size, SKIPLIST_KEY_SIZE_BYTES + node_key_size(node));
+}
+
+/* Every group link leads forward on level 0, through nodes of the linking node's group only, to a node of
+ * that group. Walks from each linking node to its link: O(count x the group's length). Level 0 is already
+ * known to hold `count` sound nodes in order, which bounds each walk. */
+static bool group_links_are_sound(const mt_skiplist *list, size_t count) {
+  for (const skiplist_node *node = skiplist_load_next_acquire(list, list->head, 0); node != NULL;
+       node = skiplist_load_next_acquire(list, node, 0)) {
+    const skiplist_node *last = skiplist_node_group_last(list, node);
+    if (last == NULL) continue;
+    const skiplist_node *between = node;
+    for (size_t steps = 0; between != last; steps++) {
+      between = skiplist_load_next_acquire(list, between, 0);
+      if (between == NULL || steps == count) return false;
+      if (!list->same_group(list->compare_ctx, node_key(between), node_key(node))) return false;
+    }
+  }
+  return true;
 }
 
 mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key), void *ctx) {
@@ -696,6 +739,7 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
     previous = node;
   }
   if (seen != expected) return MT_CORRUPTION;
+  if (list->same_group != NULL && !group_links_are_sound(list, expected)) return MT_CORRUPTION;
 
   /* Each higher level must be an in-order subsequence of the level below (so of level 0, and so strictly
    * ascending without comparing again). With one writer every level below the height is non-empty (its
@@ -743,6 +787,12 @@ size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter) {
 
 int mt_skiplist_iter_height(const mt_skiplist_iter *iter) {
   return iter_is_valid(iter) ? linked_height(iter->list, skiplist_iter_node(iter)) : 0;
+}
+
+void mt_skiplist_iter_group_last(mt_skiplist_iter *iter) {
+  if (!iter_is_valid(iter)) return;
+  skiplist_node *last = skiplist_node_group_last(iter->list, skiplist_iter_node(iter));
+  if (last != NULL) iter->node = last;
 }
 
 void mt_skiplist_iter_next(mt_skiplist_iter *iter) {

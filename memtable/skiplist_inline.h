@@ -5,11 +5,13 @@
  *
  * Node layout (one arena allocation, aligned for the links):
  *
- *   [link height-1] ... [link 1] [link 0] [key_size: u32, only with record_key_size] [key bytes ...]
- *                                                                                      ^ node pointer
+ *   [link height-1] ... [link 0] [group link: only with same_group] [key_size: u32, only with record_key_size]
+ *   [key bytes ...]
+ *    ^ node pointer
  *
  * A node pointer is its key pointer. The tower is exactly as tall as the node; links sit key_header_size
- * bytes (0 or 4) below the key, so a comparison and a step touch the node's own memory only. The height
+ * bytes (0, 4, 8 or 12) below the key, so a comparison and a step touch the node's own memory only (the
+ * group link is aligned: it starts where the tower ends, and the tower starts link-aligned). The height
  * is not stored: between mt_skiplist_allocate_key and the insert, link 0 holds it (the node is the
  * writer's alone until then); after that, a node's height is the number of levels it is linked on.
  * The key and its size may be unaligned to anything (the comparator reads the key bytewise or by memcpy).
@@ -45,7 +47,9 @@ struct mt_skiplist {
   void *compare_ctx;
   skiplist_node *head; /* max_height links, no key; its links at levels >= height are NULL */
   mt_arena *arena;
-  size_t key_header_size; /* bytes between link 0 and the key: SKIPLIST_KEY_SIZE_BYTES or 0 */
+  size_t key_header_size; /* bytes between link 0 and the key: the group link's and the key size's */
+  bool records_key_size;  /* options.record_key_size */
+  mt_skiplist_same_group_fn same_group; /* NULL: no group links */
   int max_height;
   bool concurrent;        /* concurrent_inserts: many writers, linked by compare-and-swap */
   uint64_t seed;          /* options.seed: mixed into each writer thread's height generator */
@@ -82,6 +86,18 @@ static inline skiplist_link *skiplist_node_links(const mt_skiplist *list, const 
 
 static inline const char *skiplist_node_key(const skiplist_node *node) { return (const char *)node; }
 
+/* The group link's slot (lists with same_group only): the first bytes of the key header. */
+static inline skiplist_link *skiplist_node_group_slot(const mt_skiplist *list, const skiplist_node *node) {
+  return (skiplist_link *)(uintptr_t)((const char *)node - list->key_header_size);
+}
+
+/* The node's group link, or NULL (none, or a list without group links). Relaxed: the slot is written before
+ * the node is published and never after, so the acquire that reached the node already makes it visible. */
+static inline skiplist_node *skiplist_node_group_last(const mt_skiplist *list, const skiplist_node *node) {
+  if (list->same_group == NULL) return NULL;
+  return atomic_load_explicit(skiplist_node_group_slot(list, node), memory_order_relaxed);
+}
+
 /* Acquire: pairs with the writer's release store that linked `next`, so the node it returns has its key,
  * key size and links visible. */
 static inline skiplist_node *skiplist_load_next_acquire(const mt_skiplist *list, const skiplist_node *node,
@@ -112,7 +128,7 @@ static inline size_t skiplist_recorded_key_size(const char *stored) {
 
 /* The size recorded for a key stored in the list, or 0 when the list does not record sizes. */
 static inline size_t skiplist_stored_key_size(const mt_skiplist *list, const char *stored) {
-  return list->key_header_size == 0 ? 0 : skiplist_recorded_key_size(stored);
+  return list->records_key_size ? skiplist_recorded_key_size(stored) : 0;
 }
 
 /* The key size the node was allocated with, or 0 when the list does not record key sizes. Requires valid. */

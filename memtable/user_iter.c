@@ -38,12 +38,16 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
   }
 }
 
-/* Forward past the remaining versions of the cursor's user key. One search at most: after it, steps only, so
- * even a damaged order cannot send the walk round in circles. */
+/* Forward past the remaining versions of the cursor's user key. With version links, a jump to the last
+ * version the entry knew of first (every entry passed is a version of the key), and again from each later
+ * version met that has one (a version linked after the landing). One search at most: after it, steps only,
+ * so even a damaged order cannot send the walk round in circles. */
 static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cursor *cursor) {
   mt_slice user_key = cursor->entry.user_key;
   bool may_seek = true;
   for (unsigned steps = 0;; steps++) {
+    const skiplist_node *last = skiplist_node_group_last(table->list, skiplist_iter_node(&cursor->position));
+    if (last != NULL) skiplist_iter_set_key(&cursor->position, skiplist_node_key(last));
     if (may_seek && skip_due(table, cursor, true, steps)) {
       may_seek = false;
       /* (key, 0) sorts after every version but one with seq 0: land on that or past the key. Even then the

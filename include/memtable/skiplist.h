@@ -8,7 +8,8 @@
  * length from its bytes, e.g. a length prefix). Each key lives inline with its node: one arena
  * allocation holds the node's tower of links (only as tall as the node) and the key right after it,
  * and nothing else unless asked: with record_key_size, 4 more bytes record the key's allocated size,
- * so a caller can bound its decoding of a key it does not trust and validate can bound each node.
+ * so a caller can bound its decoding of a key it does not trust and validate can bound each node; with
+ * same_group, 8 more bytes link each node to the end of its group of keys (see the option).
  * Nothing is ever freed or removed: the arena frees the whole list at once.
  */
 #ifndef MEMTABLE_SKIPLIST_H
@@ -34,6 +35,11 @@ typedef struct mt_skiplist mt_skiplist;
  * and the writer, so it must be thread-safe for its ctx. */
 typedef int (*mt_skiplist_compare_fn)(void *ctx, const char *stored, const char *key);
 
+/* True when `stored` (a key in the list) and `key` (the key being inserted) belong to one group. A group's
+ * keys must sort next to each other (a run of the order): for the memtable, the versions of one user key.
+ * Called by writers only, with the comparator's ctx. */
+typedef bool (*mt_skiplist_same_group_fn)(void *ctx, const char *stored, const char *key);
+
 #define MT_SKIPLIST_DEFAULT_MAX_HEIGHT 12
 #define MT_SKIPLIST_MAX_HEIGHT_LIMIT 32
 #define MT_SKIPLIST_DEFAULT_BRANCHING 4
@@ -53,10 +59,17 @@ typedef struct mt_skiplist_options {
    * Heights then come from a per-thread generator, so seed no longer fixes the layout. An equal key inserted
    * by several threads at once is linked exactly once: the others get MT_EXISTS. */
   bool concurrent_inserts;
+  /* Group links (default NULL: none). With same_group, each node records (8 more bytes per node) its group
+   * link: the last node of its group that the writer knew of when it linked the node - its level-0
+   * successor's group link, or that successor itself, when the successor is in its group; else none. Every
+   * node between a node and its group link is in their group, whatever is inserted later (nothing can sort
+   * between two keys of a run but a key of the run), so a reader passes a group of any size in about two
+   * steps (mt_skiplist_iter_group_last, then next). Inserts cost one same_group call. */
+  mt_skiplist_same_group_fn same_group;
 } mt_skiplist_options;
 
 #define MT_SKIPLIST_OPTIONS_INIT \
-  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu, false, false}
+  {NULL, NULL, MT_SKIPLIST_DEFAULT_MAX_HEIGHT, MT_SKIPLIST_DEFAULT_BRANCHING, 0xdeadbeefu, false, false, NULL}
 
 MT_API void mt_skiplist_options_init(mt_skiplist_options *options);
 
@@ -164,6 +177,12 @@ MT_API size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter);
  * key, O(log n), meant for tests and diagnostics. A node whose insert is still linking its upper levels
  * may answer fewer. Requires valid. */
 MT_API int mt_skiplist_iter_height(const mt_skiplist_iter *iter);
+/* Moves the iterator to its node's group link (see same_group): the last node of the node's group that the
+ * writer knew of when it linked the node; it stays put when the node has none or the list keeps no group
+ * links. One load, no search. Every node it passes is in the group; nodes of the group linked later may lie
+ * after the landing, so a caller that wants the first node past the group steps on (and may jump again)
+ * until it leaves the group. Does nothing on an iterator that is not valid. */
+MT_API void mt_skiplist_iter_group_last(mt_skiplist_iter *iter);
 /* Advance / step back. Require valid; stepping past either end leaves the iterator not valid. */
 MT_API void mt_skiplist_iter_next(mt_skiplist_iter *iter);
 MT_API void mt_skiplist_iter_prev(mt_skiplist_iter *iter);
