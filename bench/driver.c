@@ -421,7 +421,9 @@ void run_repetition(unsigned rep) {
     group_end(&group);
   }
 
-  if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP)) run_versions(rep);
+  if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP) ||
+      selected(BENCH_READSEQ_VERSIONS_SEARCH))
+    run_versions(rep);
   /* Ours with the point index (no bloom filter); the peers' plain tables again, so their slices alternate
    * with ours as in every benchmark. */
   if (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)) {

@@ -13,7 +13,8 @@
 const char *const bench_names[BENCH_COUNT] = {
     "fillseq",        "fillrandom",     "readrandom",       "readrandom_batch", "readmissing",
     "readmissing_bloom", "readseq",     "readreverse",      "seekrandom",       "readwhilewriting",
-    "fillconcurrent", "fillbatch",      "readseq_versions", "readseq_versions_noskip", "readrandom_index",
+    "fillconcurrent", "fillbatch",      "readseq_versions", "readseq_versions_noskip",
+    "readseq_versions_search", "readrandom_index",
     "readmissing_index", "rotate",      "rotate_pool",
 };
 
@@ -59,11 +60,14 @@ static void usage(FILE *out) {
           "                           entries one by one into the rep (what a WriteBatch does to it),\n"
           "                           leveldb one WriteBatch per DB::Write; entries per second\n"
           "        readseq_versions   ours only (the peers have no memtable user view): N entries = N/20 keys x\n"
-          "                           20 versions added in random order, the newest version of every odd key\n"
-          "                           a tombstone; a full user-view scan at the latest snapshot with the\n"
-          "                           default max_sequential_skip (8); ops = visible keys returned\n"
-          "        readseq_versions_noskip  the same scan of the same table with MT_MEMTABLE_SKIP_NEVER\n"
-          "                           (the view steps through every version)\n"
+          "                           20 versions (--versions_order), the newest version of every odd key\n"
+          "                           a tombstone; a full user-view scan at the latest snapshot with\n"
+          "                           version links on (options.version_links) and the default\n"
+          "                           max_sequential_skip (8); ops = visible keys returned\n"
+          "        readseq_versions_noskip  the same scan of the same table without version links and with\n"
+          "                           MT_MEMTABLE_SKIP_NEVER (the view steps through every version)\n"
+          "        readseq_versions_search  the same without version links, max_sequential_skip as\n"
+          "                           readseq_versions (after that many versions one search passes the rest)\n"
           "        readrandom_index   readrandom on a fillrandom table of ours with the point index on\n"
           "                           (options.point_index, sized for N keys); the peers have no such\n"
           "                           index, so their figure is their plain readrandom, measured again\n"
@@ -100,6 +104,9 @@ static void usage(FILE *out) {
           "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
           "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
           "  --max_sequential_skip=N  readseq_versions' threshold (default %u, the library's; %u = never)\n"
+          "  --versions_order=sequence|random  how readseq_versions' entries are added: in sequence-number\n"
+          "                           order, round by round, each round's keys shuffled (default: as an\n"
+          "                           engine adds them), or all (key, version) pairs shuffled\n"
           "  --huge_pages=MODE     our tables' arena pages: off (default, malloc'd 64 KiB blocks), thp (2 MiB\n"
           "                        blocks, 2 MiB aligned, madvise(MADV_HUGEPAGE)) or hugetlb (MAP_HUGETLB,\n"
           "                        falling back to thp when no huge pages are reserved); the report says\n"
@@ -264,7 +271,8 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
                  strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
                  strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
-                 strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0;
+                 strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0 ||
+                 strcmp(name, "versions_order") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
     if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
     if (strcmp(name, "json") == 0) {
@@ -305,6 +313,10 @@ void parse_flags(int argc, char **argv) {
       g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
     } else if (strcmp(name, "duration") == 0) {
       g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
+    } else if (strcmp(name, "versions_order") == 0) {
+      if (strcmp(value, "sequence") != 0 && strcmp(value, "random") != 0)
+        flag_error("--versions_order: '%s' is not sequence or random", value);
+      g_options.versions_random_order = strcmp(value, "random") == 0;
     } else if (strcmp(name, "huge_pages") == 0) {
       unsigned mode = 0;
       while (mode < HUGE_PAGES_CHOICES && strcmp(value, huge_pages_names[mode]) != 0) mode++;

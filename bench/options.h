@@ -25,6 +25,7 @@ enum {
   BENCH_FILLBATCH,
   BENCH_READSEQ_VERSIONS,
   BENCH_READSEQ_VERSIONS_NOSKIP,
+  BENCH_READSEQ_VERSIONS_SEARCH,
   BENCH_READRANDOM_INDEX,
   BENCH_READMISSING_INDEX,
   BENCH_ROTATE,
@@ -70,6 +71,7 @@ typedef struct bench_options {
   unsigned bloom_bits;
   unsigned checksum_bytes;
   unsigned max_sequential_skip; /* readseq_versions' threshold */
+  bool versions_random_order;   /* --versions_order=random: readseq_versions' versions added in a random order */
   uint64_t seed;
   unsigned rotations;       /* rotate's and rotate_pool's tables per repetition */
   size_t write_buffer_size; /* the rotated tables' size (mt_memtable_should_flush) */

@@ -36,13 +36,14 @@ static bool version_is_tombstone(uint64_t key, uint64_t version) {
 }
 
 /* The readseq_versions table with the given max_sequential_skip; ends the run if it cannot be built. */
-static mt_memtable *fill_versions_table(unsigned max_sequential_skip, const uint64_t *order, uint64_t entries,
-                                        uint64_t keys) {
+static mt_memtable *fill_versions_table(unsigned max_sequential_skip, bool version_links, const uint64_t *order,
+                                        uint64_t entries, uint64_t keys) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = g_options.checksum_bytes;
   options.seed = g_options.seed;
   options.max_sequential_skip = max_sequential_skip;
+  options.version_links = version_links;
   mt_memtable *table = mt_memtable_create(&options);
   if (table == NULL) fatal("readseq_versions: mt_memtable_create failed");
   const size_t key_size = g_options.key_size;
@@ -78,37 +79,48 @@ static uint64_t scan_user_view(mt_memtable_user_iter *iter, uint64_t *bytes) {
 }
 
 void run_versions(unsigned rep) {
-  static const unsigned benches[2] = {BENCH_READSEQ_VERSIONS, BENCH_READSEQ_VERSIONS_NOSKIP};
-  const unsigned thresholds[2] = {g_options.max_sequential_skip, MT_MEMTABLE_SKIP_NEVER};
+  enum { TABLES = 3 };
+  static const unsigned benches[TABLES] = {BENCH_READSEQ_VERSIONS, BENCH_READSEQ_VERSIONS_NOSKIP,
+                                           BENCH_READSEQ_VERSIONS_SEARCH};
+  const unsigned thresholds[TABLES] = {g_options.max_sequential_skip, MT_MEMTABLE_SKIP_NEVER,
+                                       g_options.max_sequential_skip};
+  static const bool links[TABLES] = {true, false, false};
   const uint64_t keys = g_options.num / VERSIONS_PER_KEY;
   if (keys == 0) fatal("readseq_versions: --num must be at least %u", VERSIONS_PER_KEY);
   const uint64_t entries = keys * VERSIONS_PER_KEY;
   uint64_t *order = malloc(entries * sizeof *order);
   if (order == NULL) fatal("out of memory");
   for (uint64_t i = 0; i < entries; i++) order[i] = i;
-  rng shuffle = rng_for(BENCH_READSEQ_VERSIONS, 0, 0); /* the same table in every repetition */
-  for (uint64_t i = entries; i > 1; i--) {
-    uint64_t j = rng_below(&shuffle, i);
-    uint64_t swap = order[i - 1];
-    order[i - 1] = order[j];
-    order[j] = swap;
+  /* Sequence order: round v adds every key's version v (sequence numbers v * K + 1 .. v * K + K, the keys
+   * shuffled within the round); random: every (key, version) pair shuffled. Either way one key's versions lie
+   * far apart in arena memory. The same table in every repetition. */
+  rng shuffle = rng_for(BENCH_READSEQ_VERSIONS, 0, 0);
+  const uint64_t run = g_options.versions_random_order ? entries : keys;
+  for (uint64_t start = 0; start < entries; start += run) {
+    uint64_t *part = order + start;
+    for (uint64_t i = run; i > 1; i--) {
+      uint64_t j = rng_below(&shuffle, i);
+      uint64_t swap = part[i - 1];
+      part[i - 1] = part[j];
+      part[j] = swap;
+    }
   }
-  mt_memtable *tables[2] = {NULL, NULL};
-  mt_memtable_user_iter *iters[2] = {NULL, NULL};
-  uint64_t elapsed[2] = {0, 0}, found[2] = {0, 0}, bytes[2] = {0, 0};
-  progress_begin("readseq_versions (fill, untimed)", rep, 2 * entries);
-  for (unsigned t = 0; t < 2; t++) {
+  mt_memtable *tables[TABLES] = {NULL, NULL, NULL};
+  mt_memtable_user_iter *iters[TABLES] = {NULL, NULL, NULL};
+  uint64_t elapsed[TABLES] = {0, 0, 0}, found[TABLES] = {0, 0, 0}, bytes[TABLES] = {0, 0, 0};
+  progress_begin("readseq_versions (fill, untimed)", rep, TABLES * entries);
+  for (unsigned t = 0; t < TABLES; t++) {
     if (!selected(benches[t])) continue;
-    tables[t] = fill_versions_table(thresholds[t], order, entries, keys);
+    tables[t] = fill_versions_table(thresholds[t], links[t], order, entries, keys);
     progress_update((t + 1) * entries);
     iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
     if (iters[t] == NULL) fatal("out of memory");
   }
   progress_end();
   free(order);
-  progress_begin("readseq_versions", rep, VERSIONS_SCANS * 2);
+  progress_begin("readseq_versions", rep, VERSIONS_SCANS * TABLES);
   for (unsigned scan = 0; scan < VERSIONS_SCANS; scan++) {
-    for (unsigned t = 0; t < 2; t++) {
+    for (unsigned t = 0; t < TABLES; t++) {
       if (iters[t] == NULL) continue;
       uint64_t scan_bytes = 0;
       uint64_t start = now_ns();
@@ -122,11 +134,11 @@ void run_versions(unsigned rep) {
                       "bytes visited");
       found[t] += count;
       bytes[t] += scan_bytes;
-      progress_update(scan * 2 + t + 1);
+      progress_update(scan * TABLES + t + 1);
     }
   }
   progress_end();
-  for (unsigned t = 0; t < 2; t++) {
+  for (unsigned t = 0; t < TABLES; t++) {
     if (iters[t] == NULL) continue;
     mt_memtable_user_iter_destroy(iters[t]);
     mt_memtable_unref(tables[t]);

@@ -33,10 +33,24 @@ void cursor_release(const mt_memtable *table, entry_cursor *cursor) {
   cursor->readahead = NULL;
 }
 
-void cursor_scan_from(entry_cursor *cursor, bool forward) {
+void cursor_scan_from(entry_cursor *cursor, bool forward, bool groups) {
   if (cursor->readahead == NULL) return;
   skiplist_readahead_reset(cursor->readahead);
-  skiplist_readahead_arm(cursor->readahead, skiplist_iter_key_inline(&cursor->position), forward);
+  skiplist_readahead_arm(cursor->readahead, skiplist_iter_key_inline(&cursor->position), forward, groups);
+}
+
+mt_status cursor_step_past_versions(const mt_memtable *table, entry_cursor *cursor) {
+  const char *current = skiplist_iter_key_inline(&cursor->position);
+  if (current == NULL) return MT_NOT_FOUND;
+  const char *next;
+  if (cursor->readahead != NULL && skiplist_readahead_step_past_group(cursor->readahead, current, &next)) {
+    skiplist_iter_set_key(&cursor->position, next);
+    return cursor_load(table, cursor);
+  }
+  const skiplist_node *last = skiplist_node_group_last(table->list, skiplist_iter_node(&cursor->position));
+  if (last != NULL) skiplist_iter_set_key(&cursor->position, skiplist_node_key(last));
+  skiplist_iter_next_inline(&cursor->position);
+  return cursor_load(table, cursor);
 }
 
 mt_status cursor_step_scanning(const mt_memtable *table, entry_cursor *cursor, bool forward) {

@@ -147,8 +147,18 @@ int memtable_compare_stored_checked(void *ctx, const char *a, const char *b);
 void cursor_release(const mt_memtable *table, entry_cursor *cursor);
 
 /* Starts the scan walker at the cursor's entry at once (after seek_to_first / seek_to_last): a whole scan
- * is likely. */
-void cursor_scan_from(entry_cursor *cursor, bool forward);
+ * is likely; with groups (forward, a table with version links), one that passes whole user keys. */
+void cursor_scan_from(entry_cursor *cursor, bool forward, bool groups);
+
+/* True when the table has version links (options.version_links): each entry may link to the last version of
+ * its user key known when it was added. */
+static inline bool table_has_version_links(const mt_memtable *table) { return table->list->same_group != NULL; }
+
+/* With version links: forward past the versions of the cursor's user key that its entry knew of, to the entry
+ * after them, and loads it: the scan walker's answer (it walks whole keys) or the entry's version link and
+ * one step. An entry with no link steps once. A version linked after that landing may follow it (the caller
+ * passes again while it meets its key). MT_NOT_FOUND when the cursor was not on an entry. */
+mt_status cursor_step_past_versions(const mt_memtable *table, entry_cursor *cursor);
 
 /* cursor_step through the scan walker: the walker's node when it has one (checked by the load like any
  * other; backward, its level-0 successor was the entry just left, so the successor check has nothing to add),

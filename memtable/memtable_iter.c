@@ -62,7 +62,7 @@ void mt_memtable_iter_seek_to_first(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, true);
+  cursor_scan_from(&iter->cursor, true, false);
   iter_settle(iter);
 }
 
@@ -70,7 +70,7 @@ void mt_memtable_iter_seek_to_last(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, false);
+  cursor_scan_from(&iter->cursor, false, false);
   iter_settle(iter);
 }
 

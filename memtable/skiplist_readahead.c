@@ -46,9 +46,11 @@ void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list
 
 void skiplist_readahead_reset(skiplist_readahead *walker) {
   walker->armed = false;
+  walker->groups = false;
   walker->broken_seen = false;
   walker->plain_steps = 0;
   walker->plain_forward = true;
+  walker->plain_groups = false;
 }
 
 /* The lowest level whose expected gap reaches the buffer's fraction, below the list's current height; 0
@@ -92,6 +94,7 @@ static const skiplist_node *find_less_than_on_level(const skiplist_readahead *wa
 static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end,
                           bool last) {
   segment->next = first;
+  segment->via = NULL;
   segment->end = end;
   segment->count = 0;
   segment->read = 0;
@@ -131,9 +134,30 @@ static void launch_segment(skiplist_readahead *walker) {
   walker->frontier_done = at_head;
 }
 
-/* One step of a segment's walk: buffer its next node and start fetching the one after. */
-static inline void segment_advance(const mt_skiplist *list, readahead_segment *segment, size_t capacity) {
-  if (segment->walked || segment->count == capacity) return;
+/* Walking groups, the step after a node with a group link: leave the group from its last node (fetched since
+ * the last round), unless that passes the segment's end (then the segments after go on from there). */
+static inline void segment_leave_group(const skiplist_readahead *walker, readahead_segment *segment) {
+  const skiplist_node *last = segment->via;
+  segment->via = NULL;
+  if (segment->end != NULL && walker->compare(walker->compare_ctx, skiplist_node_key(segment->end),
+                                              skiplist_node_key(last)) <= 0) {
+    segment->walked = true;
+    return;
+  }
+  const skiplist_node *next = skiplist_load_next_acquire(walker->list, last, 0);
+  prefetch_node(walker->list, next);
+  segment->next = next;
+}
+
+/* One step of a segment's walk: buffer its next node and start fetching the one after (walking groups, when
+ * the node has a group link: start fetching that link's node, whose link 0 the next round reads). */
+static inline void segment_advance(const skiplist_readahead *walker, readahead_segment *segment) {
+  const mt_skiplist *list = walker->list;
+  if (segment->via != NULL) {
+    segment_leave_group(walker, segment);
+    return;
+  }
+  if (segment->walked || segment->count == walker->segment_nodes) return;
   const skiplist_node *node = segment->next;
   if (node == segment->end) {
     segment->walked = true;
@@ -145,6 +169,14 @@ static inline void segment_advance(const mt_skiplist *list, readahead_segment *s
     return;
   }
   segment->nodes[segment->count++] = node;
+  if (walker->groups) {
+    const skiplist_node *last = skiplist_node_group_last(list, node);
+    if (last != NULL) {
+      prefetch_node(list, last);
+      segment->via = last;
+      return;
+    }
+  }
   const skiplist_node *next = skiplist_load_next_acquire(list, node, 0);
   prefetch_node(list, next);
   segment->next = next;
@@ -153,7 +185,7 @@ static inline void segment_advance(const mt_skiplist *list, readahead_segment *s
 /* One step of every live segment, so that their misses overlap. */
 static void advance_all(skiplist_readahead *walker) {
   for (unsigned i = 0; i < walker->live; i++) {
-    segment_advance(walker->list, &walker->segment[(walker->head + i) % walker->segments], walker->segment_nodes);
+    segment_advance(walker, &walker->segment[(walker->head + i) % walker->segments]);
   }
 }
 
@@ -216,28 +248,32 @@ static void history_restart(skiplist_readahead *walker, const skiplist_node *cur
   walker->position = 1;
 }
 
-void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward) {
+void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups) {
   walker->armed = false;
   walker->plain_steps = 0;
   walker->plain_forward = forward;
+  walker->plain_groups = groups;
   if (current == NULL || walker->broken_seen) return;
+  assert(!groups || (forward && walker->list->same_group != NULL));
   int level = choose_level(walker);
   if (level == 0) return;
   const mt_skiplist *list = walker->list;
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
   walker->level = level;
   walker->forward = forward;
+  walker->groups = groups;
   walker->plain_until = NULL;
   walker->head = 0;
   walker->live = 0;
   walker->frontier_done = false;
   history_restart(walker, node);
   if (forward) {
-    /* The first segment runs from the node after current to the first boundary after current. */
+    /* The first segment runs from the node after current (walking groups: from current, whose group it
+     * leaves first) to the first boundary after current. */
     const skiplist_node *before = find_less_than_on_level(walker, current, level);
     const skiplist_node *end = skiplist_load_next_acquire(list, before, level);
     if (end == node) end = skiplist_load_next_acquire(list, node, level);
-    const skiplist_node *first = skiplist_load_next_acquire(list, node, 0);
+    const skiplist_node *first = groups ? node : skiplist_load_next_acquire(list, node, 0);
     prefetch_node(list, first);
     prefetch_node(list, end);
     segment_start(&walker->segment[0], first, end, end == NULL);
@@ -265,12 +301,13 @@ static bool history_locate(skiplist_readahead *walker, const skiplist_node *curr
 
 /* A step the caller takes itself; true when that made READAHEAD_STEPS_BEFORE_ARM in a row in one direction
  * and the walker armed at current (so this step is the walker's after all). */
-static bool plain_step_arms(skiplist_readahead *walker, const char *current, bool forward) {
+static bool plain_step_arms(skiplist_readahead *walker, const char *current, bool forward, bool groups) {
   walker->armed = false;
-  if (walker->plain_forward != forward) walker->plain_steps = 0;
+  if (walker->plain_forward != forward || walker->plain_groups != groups) walker->plain_steps = 0;
   walker->plain_forward = forward;
+  walker->plain_groups = groups;
   if (++walker->plain_steps < READAHEAD_STEPS_BEFORE_ARM) return false;
-  skiplist_readahead_arm(walker, current, forward);
+  skiplist_readahead_arm(walker, current, forward, groups);
   return walker->armed;
 }
 
@@ -285,22 +322,30 @@ static bool still_adjacent(const skiplist_readahead *walker, const skiplist_node
   return skiplist_load_next_acquire(list, before, 0) == node;
 }
 
+/* Stops streaming: the caller steps itself, and the walker re-arms after a few such steps. */
+static bool disarm(skiplist_readahead *walker) {
+  walker->armed = false;
+  walker->plain_steps = 0;
+  return false;
+}
+
 /* The walker's answer for the step from node, or false (and disarmed) when a node was linked beside it
  * since it was buffered: the caller's plain step then returns that node, exactly as without readahead. */
 static bool emit(skiplist_readahead *walker, const skiplist_node *node, const skiplist_node *candidate,
                  bool forward, const char **next) {
-  if (!still_adjacent(walker, node, candidate, forward)) {
-    walker->armed = false;
-    walker->plain_steps = 0;
-    return false;
-  }
+  if (!still_adjacent(walker, node, candidate, forward)) return disarm(walker);
   *next = candidate != NULL ? skiplist_node_key(candidate) : NULL;
   return true;
 }
 
-bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
-  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
-  if ((!walker->armed || walker->forward != forward) && !plain_step_arms(walker, current, forward)) return false;
+/* Armed in this mode at current, arming it if the caller's steps in this mode make that due: false when the
+ * caller steps itself. */
+static bool ready_at(skiplist_readahead *walker, const skiplist_node *node, bool forward, bool groups) {
+  const char *current = skiplist_node_key(node);
+  if ((!walker->armed || walker->forward != forward || walker->groups != groups) &&
+      !plain_step_arms(walker, current, forward, groups)) {
+    return false;
+  }
   if (walker->plain_until != NULL) {
     if (node != walker->plain_until) return false;
     walker->plain_until = NULL;
@@ -311,8 +356,14 @@ bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bo
     /* The caller moved elsewhere (a seek it made without a reset, or a copy of its cursor): walk plainly. */
     walker->armed = false;
     walker->plain_steps = 0;
-    if (!plain_step_arms(walker, current, forward)) return false;
+    if (!plain_step_arms(walker, current, forward, groups)) return false;
   }
+  return true;
+}
+
+bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
+  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
+  if (!ready_at(walker, node, forward, false)) return false;
   if (walker->position < walker->emitted) {
     const skiplist_node *again = walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY];
     return emit(walker, node, again, forward, next);
@@ -332,5 +383,56 @@ bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bo
       walker->armed = false;
       walker->broken_seen = true;
       return false;
+  }
+}
+
+/* The next node of the emitted sequence after the history position: again from the history, or pulled. */
+static pull_result next_candidate(skiplist_readahead *walker, const skiplist_node **candidate) {
+  if (walker->position < walker->emitted) {
+    *candidate = walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY];
+    return PULL_NODE;
+  }
+  pull_result result = pull_forward(walker, candidate);
+  if (result == PULL_NODE) {
+    walker->history[walker->emitted++ % SKIPLIST_READAHEAD_HISTORY] = *candidate;
+    walker->position = walker->emitted;
+  }
+  return result;
+}
+
+bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next) {
+  const mt_skiplist *list = walker->list;
+  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
+  if (!ready_at(walker, node, true, true)) return false;
+  /* `last` is in node's group (the writer's link), and so is every node between them. */
+  const skiplist_node *last = skiplist_node_group_last(list, node);
+  if (last == NULL) last = node;
+  for (;;) {
+    const skiplist_node *candidate = NULL;
+    switch (next_candidate(walker, &candidate)) {
+      case PULL_NODE:
+        break;
+      case PULL_END:
+        candidate = NULL;
+        break;
+      case PULL_PLAIN:
+        return false;
+      case PULL_BROKEN:
+      default:
+        walker->armed = false;
+        walker->broken_seen = true;
+        return false;
+    }
+    /* Sorting at or before last (node itself, the starts of segments cut inside the group): in the group. */
+    if (candidate != NULL &&
+        walker->compare(walker->compare_ctx, skiplist_node_key(candidate), skiplist_node_key(last)) <= 0) {
+      continue;
+    }
+    /* The answer only if it follows last now: exactly where the caller's own pass (last, then one step) lands.
+     * That may still be a node of the group (one linked after last, when the group's nodes were not linked
+     * newest last); the caller, which reads and checks it, then passes again from there. */
+    if (skiplist_load_next_acquire(list, last, 0) != candidate) return disarm(walker);
+    *next = candidate != NULL ? skiplist_node_key(candidate) : NULL;
+    return true;
   }
 }

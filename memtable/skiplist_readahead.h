@@ -16,6 +16,17 @@
  * buffered and normally still cached); when it is not, the walker disarms and the caller steps plainly.
  * Each answer is therefore exactly what a plain step would return at that moment, beside writers too.
  *
+ * Groups (lists with group links, see skiplist.h's same_group): a forward walker may walk groups instead,
+ * for a caller that passes whole groups (the memtable's user view passing a user key's hidden versions): each
+ * segment buffers the first node of each group it meets and jumps to the group's last node (one step to learn
+ * it, one to leave it, each prefetched a round ahead). A jump that passes the segment's end ends the segment
+ * (the segments after it start inside that group; their nodes that sort inside the group are passed over).
+ * An answer is given only when, at that moment, the candidate is the level-0 successor of the caller's group
+ * link: exactly where the caller's own pass (its group link, then one step) would land, which may still be in
+ * the group when nodes of it were linked after that link (the caller then passes again). Anything else (a node
+ * linked there since it was walked, a segment that started inside a group whose nodes know another last)
+ * disarms the walker and the caller steps itself.
+ *
  * Threading: one walker per reader thread; any number run beside the writers (see skiplist.h).
  */
 #ifndef MEMTABLE_SKIPLIST_READAHEAD_H
@@ -34,6 +45,7 @@
 
 typedef struct readahead_segment {
   const skiplist_node *next;  /* the next node the walk buffers; equal to end once the walk is done */
+  const skiplist_node *via;   /* groups: the group's last node, whose link 0 the next step reads; or NULL */
   const skiplist_node *end;   /* first node after the segment (NULL: the list's end) */
   const skiplist_node **nodes; /* segment_nodes slots */
   size_t count;               /* nodes buffered */
@@ -52,9 +64,11 @@ typedef struct skiplist_readahead {
   int level;            /* L: segments start at nodes linked on this level */
   bool armed;
   bool forward;
+  bool groups;          /* walking groups (forward only) */
   bool broken_seen;     /* a broken segment was met since the last reset: stay plain */
-  unsigned plain_steps; /* consecutive plain steps in plain_forward's direction */
+  unsigned plain_steps; /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
   bool plain_forward;
+  bool plain_groups;
   /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
    * (the segment's first), after which the next segment (walked meanwhile) is emitted. */
   const skiplist_node *plain_until;
@@ -89,18 +103,25 @@ void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
 void skiplist_readahead_reset(skiplist_readahead *walker);
 
-/* Starts walking from `current` (a node of the list) in the given direction at once. */
-void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward);
+/* Starts walking from `current` (a node of the list) in the given direction at once; with groups (forward
+ * only, a list with group links) walking groups. */
+void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups);
 
-/* True while the walker streams in `forward`'s direction: steps that way cost a fraction of a cache miss
- * each, and any seek would disarm it. */
+/* True while the walker streams in `forward`'s direction, node by node: steps that way cost a fraction of a
+ * cache miss each, and any seek would disarm it. */
 static inline bool skiplist_readahead_streaming(const skiplist_readahead *walker, bool forward) {
-  return walker->armed && !walker->broken_seen && walker->forward == forward;
+  return walker->armed && !walker->broken_seen && walker->forward == forward && !walker->groups;
 }
 
 /* The step from `current` (the caller's node): true and *next = the node after it in the direction (NULL at
  * the list's end), or false when the caller should take the step itself (not armed yet, armed elsewhere,
  * or a segment that could not be used). Counts plain steps and arms itself after a few in one direction. */
 bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next);
+
+/* The pass over current's group as far as current's group link knows it (a list with group links): true and
+ * *next = the level-0 successor of that link (of current when it has none; NULL at the list's end), or false
+ * when the caller should make that pass itself (its group link, then one step). Arms itself in group mode
+ * after a few such passes in a row. */
+bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next);
 
 #endif

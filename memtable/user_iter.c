@@ -38,16 +38,19 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
   }
 }
 
-/* Forward past the remaining versions of the cursor's user key. With version links, a jump to the last
- * version the entry knew of first (every entry passed is a version of the key), and again from each later
- * version met that has one (a version linked after the landing). One search at most: after it, steps only,
- * so even a damaged order cannot send the walk round in circles. */
+/* Forward past the remaining versions of the cursor's user key. With version links, passes of the versions
+ * each entry knew of (cursor_step_past_versions) until another key is met: no search. Without, one search
+ * at most: after it, steps only, so even a damaged order cannot send the walk round in circles. */
 static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cursor *cursor) {
   mt_slice user_key = cursor->entry.user_key;
+  if (table_has_version_links(table)) {
+    for (;;) {
+      mt_status status = cursor_step_past_versions(table, cursor);
+      if (status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) return status;
+    }
+  }
   bool may_seek = true;
   for (unsigned steps = 0;; steps++) {
-    const skiplist_node *last = skiplist_node_group_last(table->list, skiplist_iter_node(&cursor->position));
-    if (last != NULL) skiplist_iter_set_key(&cursor->position, skiplist_node_key(last));
     if (may_seek && skip_due(table, cursor, true, steps)) {
       may_seek = false;
       /* (key, 0) sorts after every version but one with seq 0: land on that or past the key. Even then the
@@ -187,7 +190,7 @@ void mt_memtable_user_iter_seek_to_first(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, true);
+  cursor_scan_from(&iter->cursor, true, table_has_version_links(iter->table));
   user_iter_find_forward(iter, cursor_load(iter->table, &iter->cursor));
 }
 
@@ -196,7 +199,7 @@ void mt_memtable_user_iter_seek_to_last(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, false);
+  cursor_scan_from(&iter->cursor, false, false);
   user_iter_find_backward(iter, cursor_load(iter->table, &iter->cursor));
 }
 

@@ -1,6 +1,8 @@
 /* memtable_scan_test: scans with readahead (scan_readahead_segments != 0) return exactly what plain scans
  * return, for every shape of table and walker, in both directions, after seeks and direction switches, with
- * checksums, with adds between the steps, when the reader allocator refuses the walker, and beside a writer. */
+ * checksums, with adds between the steps, when the reader allocator refuses the walker, and beside a writer;
+ * and so do they with version links (the user view's walker then walks whole user keys), with every key's
+ * versions added in sequence order or out of it. */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -32,33 +34,46 @@ static const size_t table_sizes[] = {0, 1, 2, 3, 7, 40, 300, 3000};
 #define TABLE_SIZE_COUNT (sizeof(table_sizes) / sizeof(table_sizes[0]))
 
 /* Key k of a table: random insertion order comes from the caller. Several versions of some keys and some
- * deletions, so the user view has versions to pass over. */
+ * deletions, so the user view has versions to pass over. With an odd seed the sequence numbers are 1..n in a
+ * scrambled order (7919 is prime, so i -> i * 7919 mod n is a permutation), so a key's versions are not added
+ * newest last: version links then know fewer of the versions after them. */
 static int scan_key(char *buf, uint64_t k) { return snprintf(buf, 24, "key-%06" PRIu64, k); }
 
 static void fill(mt_memtable *table, size_t n, uint64_t seed) {
   uint64_t state = seed;
-  uint64_t seq = 1;
   char key[24];
   char value[32];
   for (size_t i = 0; i < n; i++) {
+    uint64_t seq = seed % 2 == 1 ? (uint64_t)(i * 7919 % n) + 1 : (uint64_t)i + 1;
     uint64_t k = mt_rng_below(&state, n * 2 + 1);
     int key_len = scan_key(key, k);
     int value_len = snprintf(value, sizeof value, "v%" PRIu64, seq * 7);
     mt_entry_type type = mt_rng_below(&state, 5) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
-    assert_int_equal(mt_memtable_add(table, seq++, type, key, (size_t)key_len, value, (size_t)value_len), MT_OK);
+    assert_int_equal(mt_memtable_add(table, seq, type, key, (size_t)key_len, value, (size_t)value_len), MT_OK);
   }
 }
 
-static mt_memtable *scan_table(size_t n, uint64_t seed, unsigned segments, unsigned nodes, unsigned checksum_bytes) {
+/* Walker shapes are tried without and with version links: ahead tables take shape s % SHAPE_COUNT, with
+ * links when s >= SHAPE_COUNT. The plain table (the reference) has neither. */
+#define AHEAD_VARIANTS (2 * SHAPE_COUNT)
+
+static mt_memtable *scan_table(size_t n, uint64_t seed, unsigned segments, unsigned nodes, unsigned checksum_bytes,
+                               bool version_links) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.seed = seed; /* the heights: every seed another distribution */
   options.checksum_bytes = checksum_bytes;
   options.scan_readahead_segments = segments;
   options.scan_readahead_segment_nodes = nodes;
+  options.version_links = version_links;
   mt_memtable *table = new_table(&options);
   fill(table, n, seed);
   return table;
+}
+
+static mt_memtable *ahead_table(size_t n, uint64_t seed, size_t variant, unsigned checksum_bytes) {
+  const walker_shape *shape = &shapes[variant % SHAPE_COUNT];
+  return scan_table(n, seed, shape->segments, shape->nodes, checksum_bytes, variant >= SHAPE_COUNT);
 }
 
 /* Where an iterator stands: the raw entry (internal iterator) or key and value (user view), and the status. */
@@ -175,9 +190,9 @@ static void scan_test_whole_scans_equal_plain_scans(void **state) {
     for (size_t t = 0; t < TABLE_SIZE_COUNT; t++) {
       for (uint64_t seed = 1; seed <= 3; seed++) {
         size_t n = table_sizes[t];
-        mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
-        for (size_t s = 0; s < SHAPE_COUNT; s++) {
-          mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+        mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes, false);
+        for (size_t s = 0; s < AHEAD_VARIANTS; s++) {
+          mt_memtable *ahead = ahead_table(n, seed, s, checksum_bytes);
           for (uint64_t snapshot = n / 2; snapshot <= n + 1; snapshot += n / 2 + 1) {
             iter_pair pair = open_pair(plain, ahead, snapshot);
             size_t forward = scan_pair(&pair, true, seed);
@@ -200,9 +215,9 @@ static void scan_test_seeks_steps_and_direction_switches_equal_plain(void **stat
   for (uint64_t seed = 11; seed <= 16; seed++) {
     size_t n = 1500;
     unsigned checksum_bytes = seed % 2 == 0 ? 4 : 0;
-    mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
-    for (size_t s = 0; s < SHAPE_COUNT; s++) {
-      mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+    mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes, false);
+    for (size_t s = 0; s < AHEAD_VARIANTS; s++) {
+      mt_memtable *ahead = ahead_table(n, seed, s, checksum_bytes);
       iter_pair pair = open_pair(plain, ahead, (uint64_t)n * 3 / 4);
       uint64_t rng = seed * 1000 + s;
       size_t step = 0;
@@ -240,9 +255,9 @@ static void scan_test_adds_between_steps_are_seen_as_by_plain_scans(void **state
   for (uint64_t seed = 21; seed <= 24; seed++) {
     size_t n = 1500;
     unsigned checksum_bytes = seed % 2 == 0 ? 4 : 0;
-    for (size_t s = 0; s < SHAPE_COUNT; s++) {
-      mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes);
-      mt_memtable *ahead = scan_table(n, seed, shapes[s].segments, shapes[s].nodes, checksum_bytes);
+    for (size_t s = 0; s < AHEAD_VARIANTS; s++) {
+      mt_memtable *plain = scan_table(n, seed, 0, 0, checksum_bytes, false);
+      mt_memtable *ahead = ahead_table(n, seed, s, checksum_bytes);
       iter_pair pair = open_pair(plain, ahead, MT_MAX_SEQUENCE);
       uint64_t rng = seed * 7919 + s;
       uint64_t seq = n + 1;
@@ -266,7 +281,10 @@ static void scan_test_adds_between_steps_are_seen_as_by_plain_scans(void **state
             add_len = (int)here.len;
             if (mt_rng_below(&rng, 2) == 0) add[add_len++] = '+'; /* sorts right after every version */
           }
-          add_to_both(plain, ahead, add, (size_t)add_len, seq++);
+          /* A third of the adds are older versions (a sequence number of the fill's): linked after the
+           * newer ones, where the version links of those do not reach. */
+          uint64_t add_seq = mt_rng_below(&rng, 3) == 0 ? 1 + mt_rng_below(&rng, n) : seq++;
+          add_to_both(plain, ahead, add, (size_t)add_len, add_seq);
         }
       }
       close_pair(&pair);
@@ -287,7 +305,7 @@ static void scan_test_refused_walker_scans_plainly(void **state) {
   options.checksum_bytes = 4;
   mt_memtable *ahead = new_table(&options);
   fill(ahead, 2000, 5);
-  mt_memtable *plain = scan_table(2000, 5, 0, 0, 4);
+  mt_memtable *plain = scan_table(2000, 5, 0, 0, 4, false);
   iter_pair pair = open_pair(plain, ahead, MT_MAX_SEQUENCE);
   assert_int_equal(allocator.failures, 2); /* one walker per iterator refused */
   assert_int_equal(scan_pair(&pair, true, 5), 2000);
@@ -334,6 +352,7 @@ static void scan_test_options_out_of_range_are_refused(void **state) {
 
 typedef struct writer_race {
   mt_memtable *table;
+  bool versions;               /* keys repeat in order[] (versions, added out of sequence order) */
   uint32_t order[WRITER_KEYS]; /* key order[j] is added j-th */
   _Atomic size_t added;        /* adds returned so far */
   _Atomic bool stop;
@@ -342,7 +361,9 @@ typedef struct writer_race {
 static void race_add(writer_race *race, size_t j) {
   char key[24];
   int key_len = scan_key(key, race->order[j]);
-  RACE_CHECK_EQUAL(mt_memtable_add(race->table, j + 1, MT_TYPE_VALUE, key, (size_t)key_len, "v", 1), MT_OK);
+  /* With versions the sequence numbers are 1..WRITER_KEYS scrambled (7919 is prime to WRITER_KEYS). */
+  uint64_t seq = race->versions ? (uint64_t)(j * 7919 % WRITER_KEYS) + 1 : (uint64_t)j + 1;
+  RACE_CHECK_EQUAL(mt_memtable_add(race->table, seq, MT_TYPE_VALUE, key, (size_t)key_len, "v", 1), MT_OK);
   /* Release: a reader that reads the count sees the adds it counts. */
   atomic_store_explicit(&race->added, j + 1, memory_order_release);
 }
@@ -374,7 +395,12 @@ static void race_scan(writer_race *race, bool user_view, bool forward, bool *see
     bool valid = user_view ? mt_memtable_user_iter_valid(user) : mt_memtable_iter_valid(iter);
     if (!valid) break;
     uint32_t k = key_number(user_view ? mt_memtable_user_iter_key(user) : mt_memtable_iter_user_key(iter));
-    RACE_CHECK(forward ? (int64_t)k > last : (int64_t)k < last); /* strict: no repeats, no disorder */
+    /* Strict: no repeats, no disorder (the internal view meets a key once per version). */
+    if (user_view || !race->versions) {
+      RACE_CHECK(forward ? (int64_t)k > last : (int64_t)k < last);
+    } else {
+      RACE_CHECK(forward ? (int64_t)k >= last : (int64_t)k <= last);
+    }
     last = k;
     seen[k] = true;
     apply(iter, user, forward ? OP_NEXT : OP_PREV, NULL, 0, 0);
@@ -398,17 +424,22 @@ static void *race_reader(void *arg) {
   return NULL;
 }
 
+/* Variants: plain keys with the default walker; with checksums and segments that overflow all the time (4
+ * nodes); and, with version links, WRITER_KEYS / 5 keys of 5 versions each, added in a random order of keys
+ * and out of sequence order, with both walker sizes. */
 static void scan_test_scans_beside_a_writer(void **state) {
   (void)state;
-  for (unsigned variant = 0; variant < 2; variant++) {
+  for (unsigned variant = 0; variant < 4; variant++) {
     writer_race *race = malloc(sizeof *race);
     assert_non_null(race);
     mt_memtable_options options;
     mt_memtable_options_init(&options);
-    options.checksum_bytes = variant == 0 ? 0 : 4;
-    options.scan_readahead_segment_nodes = variant == 0 ? 512 : 4; /* 4: segments overflow all the time */
+    options.checksum_bytes = variant % 2 == 0 ? 0 : 4;
+    options.scan_readahead_segment_nodes = variant % 2 == 0 ? 512 : 4; /* 4: segments overflow all the time */
+    race->versions = variant >= 2;
+    options.version_links = race->versions;
     race->table = new_table(&options);
-    for (uint32_t j = 0; j < WRITER_KEYS; j++) race->order[j] = j;
+    for (uint32_t j = 0; j < WRITER_KEYS; j++) race->order[j] = race->versions ? j % (WRITER_KEYS / 5) : j;
     uint64_t rng = 77 + variant;
     for (uint32_t j = WRITER_KEYS - 1; j > 0; j--) {
       uint32_t other = (uint32_t)mt_rng_below(&rng, j + 1);
