@@ -25,8 +25,12 @@
 
 #include "support/check.h"
 
-/* Room in front of each block for its prefix, keeping the caller's pointer aligned like malloc's. */
-#define TEST_ALLOCATOR_PREFIX ((size_t)32)
+/* Room in front of each block for its prefix. Blocks (and so the caller's pointers) start on a cache line:
+ * the library aligns some structures to one (the table's header), so with malloc's 16-byte alignment the
+ * padding, and with it where the next block is needed, would depend on where malloc put each block; the
+ * failure sweeps (memtable_failure_test) need runs with the same calls to allocate the same. */
+#define TEST_ALLOCATOR_ALIGNMENT ((size_t)64)
+#define TEST_ALLOCATOR_PREFIX TEST_ALLOCATOR_ALIGNMENT
 _Static_assert(TEST_ALLOCATOR_PREFIX % alignof(max_align_t) == 0, "the prefix keeps max_align_t alignment");
 
 typedef struct test_allocator_block test_allocator_block;
@@ -62,11 +66,13 @@ static inline void *test_allocator_alloc(void *ctx, size_t size) {
   bool injected = allocator->fail_at != 0 && (allocator->calls == allocator->fail_at ||
                                                (allocator->fail_after && allocator->calls > allocator->fail_at));
   if (injected || (allocator->refuse_above != 0 && size > allocator->refuse_above) ||
-      size > SIZE_MAX - TEST_ALLOCATOR_PREFIX) {
+      size > SIZE_MAX - TEST_ALLOCATOR_PREFIX - TEST_ALLOCATOR_ALIGNMENT) {
     allocator->failures++;
     return NULL;
   }
-  char *memory = malloc(TEST_ALLOCATOR_PREFIX + size);
+  size_t total = (TEST_ALLOCATOR_PREFIX + size + TEST_ALLOCATOR_ALIGNMENT - 1) / TEST_ALLOCATOR_ALIGNMENT *
+                 TEST_ALLOCATOR_ALIGNMENT; /* aligned_alloc wants a multiple of the alignment */
+  char *memory = aligned_alloc(TEST_ALLOCATOR_ALIGNMENT, total);
   if (memory == NULL) {
     allocator->failures++;
     return NULL;
