@@ -78,22 +78,25 @@ static uint64_t scan_user_view(mt_memtable_user_iter *iter, uint64_t *bytes) {
   return count;
 }
 
-void run_versions(unsigned rep) {
-  enum { TABLES = 3 };
-  static const unsigned benches[TABLES] = {BENCH_READSEQ_VERSIONS, BENCH_READSEQ_VERSIONS_NOSKIP,
-                                           BENCH_READSEQ_VERSIONS_SEARCH};
+enum { TABLES = 3 };
+static const unsigned benches[TABLES] = {BENCH_READSEQ_VERSIONS, BENCH_READSEQ_VERSIONS_NOSKIP,
+                                         BENCH_READSEQ_VERSIONS_SEARCH};
+static const bool links[TABLES] = {true, false, false};
+
+/* The tables, built in the first repetition and kept for the others (the same table in every repetition; the
+ * fill is untimed and would cost about as much as the whole benchmark's scans otherwise), freed after the last. */
+static mt_memtable *tables[TABLES];
+
+static void build_tables(uint64_t keys) {
   const unsigned thresholds[TABLES] = {g_options.max_sequential_skip, MT_MEMTABLE_SKIP_NEVER,
                                        g_options.max_sequential_skip};
-  static const bool links[TABLES] = {true, false, false};
-  const uint64_t keys = g_options.num / VERSIONS_PER_KEY;
-  if (keys == 0) fatal("readseq_versions: --num must be at least %u", VERSIONS_PER_KEY);
   const uint64_t entries = keys * VERSIONS_PER_KEY;
   uint64_t *order = malloc(entries * sizeof *order);
   if (order == NULL) fatal("out of memory");
   for (uint64_t i = 0; i < entries; i++) order[i] = i;
   /* Sequence order: round v adds every key's version v (sequence numbers v * K + 1 .. v * K + K, the keys
    * shuffled within the round); random: every (key, version) pair shuffled. Either way one key's versions lie
-   * far apart in arena memory. The same table in every repetition. */
+   * far apart in arena memory. */
   rng shuffle = rng_for(BENCH_READSEQ_VERSIONS, 0, 0);
   const uint64_t run = g_options.versions_random_order ? entries : keys;
   for (uint64_t start = 0; start < entries; start += run) {
@@ -105,19 +108,26 @@ void run_versions(unsigned rep) {
       part[j] = swap;
     }
   }
-  mt_memtable *tables[TABLES] = {NULL, NULL, NULL};
-  mt_memtable_user_iter *iters[TABLES] = {NULL, NULL, NULL};
-  uint64_t elapsed[TABLES] = {0, 0, 0}, found[TABLES] = {0, 0, 0}, bytes[TABLES] = {0, 0, 0};
-  progress_begin("readseq_versions (fill, untimed)", rep, TABLES * entries);
+  progress_begin("readseq_versions (fill, untimed)", 0, TABLES * entries);
   for (unsigned t = 0; t < TABLES; t++) {
-    if (!selected(benches[t])) continue;
-    tables[t] = fill_versions_table(thresholds[t], links[t], order, entries, keys);
+    if (selected(benches[t])) tables[t] = fill_versions_table(thresholds[t], links[t], order, entries, keys);
     progress_update((t + 1) * entries);
-    iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
-    if (iters[t] == NULL) fatal("out of memory");
   }
   progress_end();
   free(order);
+}
+
+void run_versions(unsigned rep) {
+  const uint64_t keys = g_options.num / VERSIONS_PER_KEY;
+  if (keys == 0) fatal("readseq_versions: --num must be at least %u", VERSIONS_PER_KEY);
+  if (rep == 0) build_tables(keys);
+  mt_memtable_user_iter *iters[TABLES] = {NULL, NULL, NULL};
+  uint64_t elapsed[TABLES] = {0, 0, 0}, found[TABLES] = {0, 0, 0}, bytes[TABLES] = {0, 0, 0};
+  for (unsigned t = 0; t < TABLES; t++) {
+    if (tables[t] == NULL) continue;
+    iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
+    if (iters[t] == NULL) fatal("out of memory");
+  }
   progress_begin("readseq_versions", rep, VERSIONS_SCANS * TABLES);
   for (unsigned scan = 0; scan < VERSIONS_SCANS; scan++) {
     for (unsigned t = 0; t < TABLES; t++) {
@@ -141,7 +151,10 @@ void run_versions(unsigned rep) {
   for (unsigned t = 0; t < TABLES; t++) {
     if (iters[t] == NULL) continue;
     mt_memtable_user_iter_destroy(iters[t]);
-    mt_memtable_unref(tables[t]);
+    if (rep + 1 == g_options.repetitions) {
+      mt_memtable_unref(tables[t]);
+      tables[t] = NULL;
+    }
     g_samples[0][benches[t]][rep] = (sample){true, (double)elapsed[t] / NS_PER_SEC, found[t], bytes[t], found[t], 1, 0.0};
   }
 }

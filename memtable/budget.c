@@ -47,7 +47,7 @@ size_t mt_memtable_entry_memory_bound(const mt_memtable *table, size_t key_len, 
   /* The node without the padding before it (the arena aligns the request itself), at the tallest tower and at
    * the shortest: near a quarter block one may get a block of its own and the other a standard block. */
   size_t tallest = bound - (alignof(skiplist_link) - 1);
-  size_t key_header = table->checksum_bytes != 0 ? SKIPLIST_KEY_SIZE_BYTES : 0;
+  size_t key_header = table->list->key_header_size; /* recorded size, version link */
   size_t tower = mt_skiplist_node_size_bound(table->list, 0) - (alignof(skiplist_link) - 1) - key_header;
   size_t shortest = tallest - (tower - sizeof(skiplist_link));
   size_t a = mt_arena_growth_bound(table->arena, tallest, alignof(skiplist_link));

@@ -306,7 +306,7 @@ MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 /* The most bytes an add of an entry with these lengths takes from the table's arena (the arena's used
  * bytes, see mt_arena_stats): the skiplist node with the tallest tower (12 links of 8 bytes: the worst case,
  * not the expected 1.33), the 4-byte recorded size and the checksum when options.checksum_bytes is set, the
- * encoded entry, and up to 7 bytes of alignment padding before the node. Never exceeded; an add takes
+ * 8-byte version link with options.version_links, the encoded entry, and up to 7 bytes of alignment padding before the node. Never exceeded; an add takes
  * exactly this minus 8 bytes per link below 12 minus the padding not needed, so the bound is met only by a
  * tower of 12 (odds 4^-11) and is 88 + 7 bytes above the least an add can take (about 85 above the
  * average). 0 for a NULL table or lengths mt_memtable_add refuses (too long, entry above 4 GiB - 1). Any
