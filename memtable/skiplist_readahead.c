@@ -361,43 +361,32 @@ static bool ready_at(skiplist_readahead *walker, const skiplist_node *node, bool
   return true;
 }
 
-bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
-  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
-  if (!ready_at(walker, node, forward, false)) return false;
-  if (walker->position < walker->emitted) {
-    const skiplist_node *again = walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY];
-    return emit(walker, node, again, forward, next);
-  }
-  const skiplist_node *pulled = NULL;
-  switch (forward ? pull_forward(walker, &pulled) : pull_backward(walker, &pulled)) {
-    case PULL_NODE:
-      walker->history[walker->emitted++ % SKIPLIST_READAHEAD_HISTORY] = pulled;
-      walker->position = walker->emitted;
-      return emit(walker, node, pulled, forward, next);
-    case PULL_END:
-      return emit(walker, node, NULL, forward, next);
-    case PULL_PLAIN:
-      return false;
-    case PULL_BROKEN:
-    default:
-      walker->armed = false;
-      walker->broken_seen = true;
-      return false;
-  }
-}
-
-/* The next node of the emitted sequence after the history position: again from the history, or pulled. */
-static pull_result next_candidate(skiplist_readahead *walker, const skiplist_node **candidate) {
+/* The next node of the emitted sequence after the history position (NULL at the end: PULL_END): again from
+ * the history, or pulled. A broken segment stops the walker for good (until a reset). */
+static pull_result next_candidate(skiplist_readahead *walker, bool forward, const skiplist_node **candidate) {
+  *candidate = NULL;
   if (walker->position < walker->emitted) {
     *candidate = walker->history[walker->position++ % SKIPLIST_READAHEAD_HISTORY];
     return PULL_NODE;
   }
-  pull_result result = pull_forward(walker, candidate);
+  pull_result result = forward ? pull_forward(walker, candidate) : pull_backward(walker, candidate);
   if (result == PULL_NODE) {
     walker->history[walker->emitted++ % SKIPLIST_READAHEAD_HISTORY] = *candidate;
     walker->position = walker->emitted;
+  } else if (result == PULL_BROKEN) {
+    walker->armed = false;
+    walker->broken_seen = true;
   }
   return result;
+}
+
+bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
+  const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
+  if (!ready_at(walker, node, forward, false)) return false;
+  const skiplist_node *candidate;
+  pull_result result = next_candidate(walker, forward, &candidate);
+  if (result != PULL_NODE && result != PULL_END) return false;
+  return emit(walker, node, candidate, forward, next);
 }
 
 bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next) {
@@ -408,21 +397,9 @@ bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *
   const skiplist_node *last = skiplist_node_group_last(list, node);
   if (last == NULL) last = node;
   for (;;) {
-    const skiplist_node *candidate = NULL;
-    switch (next_candidate(walker, &candidate)) {
-      case PULL_NODE:
-        break;
-      case PULL_END:
-        candidate = NULL;
-        break;
-      case PULL_PLAIN:
-        return false;
-      case PULL_BROKEN:
-      default:
-        walker->armed = false;
-        walker->broken_seen = true;
-        return false;
-    }
+    const skiplist_node *candidate;
+    pull_result result = next_candidate(walker, true, &candidate);
+    if (result != PULL_NODE && result != PULL_END) return false;
     /* Sorting at or before last (node itself, the starts of segments cut inside the group): in the group. */
     if (candidate != NULL &&
         walker->compare(walker->compare_ctx, skiplist_node_key(candidate), skiplist_node_key(last)) <= 0) {
