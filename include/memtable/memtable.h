@@ -157,14 +157,15 @@ typedef struct mt_memtable_options {
    * byte-equal: with a custom comparator it is off unless bloom_bytewise_equal_keys is true. */
   bool point_index;
   size_t point_index_entries;
-  /* Version links (default false): each entry records (8 bytes more per entry) the oldest version of its
-   * user key that the table held when the entry was added, when the entry is not itself the oldest: so the
-   * user view passes all of a key's hidden versions (older versions after the one it returns, the versions
-   * under a tombstone) in about two cache misses instead of a miss per version, or a search
-   * (max_sequential_skip): memtable-bench readseq_versions. An engine whose keys are overwritten or deleted
-   * many times between flushes should turn it on; with unique keys it only costs the 8 bytes. Versions added
-   * out of sequence order (concurrent writers, a replay) still give exact answers, with a few more steps.
-   * Adds cost one user-key comparison more. Answers never depend on it. */
+  /* Version links (default false): each entry added right before an older version of its user key records
+   * (8 bytes more per entry) a link to the last version that older one knew of (or to it): with versions
+   * added newest last, as one writer adds them, the oldest version the table held. The user view passes all
+   * of a key's hidden versions (older versions after the one it returns, the versions under a tombstone) with
+   * one jump and one step instead of a cache miss per version or a search (max_sequential_skip), and its scan
+   * readahead walks whole keys: memtable-bench readseq_versions. An engine whose keys are overwritten or
+   * deleted many times between flushes should turn it on; with unique keys it only costs the 8 bytes. Versions
+   * added out of sequence order (concurrent writers, a replay) give the same answers, with a jump or step
+   * more per such version. Adds cost one user-key comparison more. Answers never depend on it. */
   bool version_links;
 } mt_memtable_options;
 
