@@ -287,14 +287,24 @@ static inline size_t padding_for(const char *ptr, size_t alignment) {
   return (size_t)(-(uintptr_t)ptr) & (alignment - 1);
 }
 
-/* The request did not fit in state's current block: see the fallback rule in arena.h. */
-static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t bytes, size_t alignment, void **out) {
+/* The fallback rule (arena.h) for a request that does not fit the current block: false when the request is
+ * too large for any block; else *needed is the block it needs (header and alignment slack included) and
+ * *own_block whether it gets a block of its own (above a quarter block, or above a standard block). */
+static bool block_for_request(const mt_arena *arena, size_t bytes, size_t alignment, size_t *needed, bool *own_block) {
   /* Blocks are aligned like max_align_t; stricter alignment needs room to slide the start. */
   size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
   /* The whole block, header and slack included, is one object: it must not exceed PTRDIFF_MAX either. */
-  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return MT_INVALID_ARGUMENT;
-  size_t needed = MT_BLOCK_HEADER + slack + bytes;
-  bool own_block = bytes > arena->block_size / 4 || needed > arena->block_size;
+  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return false;
+  *needed = MT_BLOCK_HEADER + slack + bytes;
+  *own_block = bytes > arena->block_size / 4 || *needed > arena->block_size;
+  return true;
+}
+
+/* The request did not fit in state's current block: see the fallback rule in arena.h. */
+static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t bytes, size_t alignment, void **out) {
+  size_t needed;
+  bool own_block;
+  if (!block_for_request(arena, bytes, alignment, &needed, &own_block)) return MT_INVALID_ARGUMENT;
   mt_block *block;
   mt_status status = new_block(arena, own_block ? needed : arena->block_size, &block);
   if (status != MT_OK) return status;
@@ -607,13 +617,11 @@ size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t alignme
   if (arena == NULL || alignment == 0 || alignment > MT_ARENA_MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0)
     return 0;
   if (bytes == 0) bytes = 1;
-  size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
-  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return 0;
+  size_t needed;
+  bool own_block;
+  if (!block_for_request(arena, bytes, alignment, &needed, &own_block)) return 0;
   /* A small concurrent request refills its thread's chunk at worst, which takes a standard block at worst. */
   if (arena->concurrent && bytes + (alignment - 1) <= arena->small_limit) return arena->block_size;
-  /* The fallback rule of allocate_new_block. */
-  size_t needed = MT_BLOCK_HEADER + slack + bytes;
-  bool own_block = bytes > arena->block_size / 4 || needed > arena->block_size;
   /* With huge pages an own block is rounded up to whole pages (block_source.h); a standard one already is. */
   return own_block ? mt_block_source_block_bytes(&arena->source, needed) : arena->block_size;
 }

@@ -99,11 +99,9 @@ mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_
   mt_memtable *table = reservation->table;
   size_t key_len = reservation->key_len;
   size_t value_len = reservation->value_len;
-  if (seq > MT_MAX_SEQUENCE || (type != MT_TYPE_DELETION && type != MT_TYPE_VALUE)) return MT_INVALID_ARGUMENT;
-  if ((key == NULL && key_len != 0) || (value == NULL && value_len != 0)) return MT_INVALID_ARGUMENT;
-  if (mt_memtable_is_frozen(table)) return MT_FROZEN;
-  char *node = reservation->node;
-  mt_status status = memtable_link_prepared(table, node, seq, type, key, key_len, value, value_len);
+  mt_status status = memtable_link_prepared(table, reservation->node, seq, type, key, key_len, value, value_len);
+  /* Refused arguments or a frozen table leave the reservation to be used again or cancelled. */
+  if (status == MT_INVALID_ARGUMENT || status == MT_FROZEN) return status;
   assert(status == MT_OK || status == MT_EXISTS);
   reservation->node = NULL;
   return status;

@@ -10,13 +10,16 @@
  */
 #include "memtable/memtable_internal.h"
 
+/* The walker's buffer, which follows it in the one allocation. */
+static size_t walker_buffer_bytes(const mt_memtable *table) {
+  return skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
+}
+
 void cursor_init(const mt_memtable *table, entry_cursor *cursor) {
   mt_skiplist_iter_init(&cursor->position, table->list);
   cursor->readahead = NULL;
   if (table->scan_readahead_segments == 0) return;
-  size_t buffer_bytes =
-      skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
-  skiplist_readahead *walker = memtable_reader_alloc(table, sizeof(*walker) + buffer_bytes);
+  skiplist_readahead *walker = memtable_reader_alloc(table, sizeof(*walker) + walker_buffer_bytes(table));
   if (walker == NULL) return; /* documented: the iterator walks plainly */
   /* With checksums a node's key may be damaged, and the walker's searches go by its nodes' keys. */
   mt_skiplist_compare_fn search_compare = table->checksum_bytes != 0 ? memtable_compare_stored_checked : NULL;
@@ -27,9 +30,7 @@ void cursor_init(const mt_memtable *table, entry_cursor *cursor) {
 
 void cursor_release(const mt_memtable *table, entry_cursor *cursor) {
   if (cursor->readahead == NULL) return;
-  size_t buffer_bytes =
-      skiplist_readahead_buffer_bytes(table->scan_readahead_segments, table->scan_readahead_segment_nodes);
-  memtable_reader_free(table, cursor->readahead, sizeof(*cursor->readahead) + buffer_bytes);
+  memtable_reader_free(table, cursor->readahead, sizeof(*cursor->readahead) + walker_buffer_bytes(table));
   cursor->readahead = NULL;
 }
 

@@ -454,8 +454,11 @@ static MEMTABLE_NOINLINE mt_status add_checked(mt_memtable *table, uint64_t seq,
 
 mt_status memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type, const void *key,
                                  size_t key_len, const void *value, size_t value_len) {
-  return link_entry(table, stored, seq, type, key, key_len, value, value_len, entry_encoded_size(key_len, value_len),
-                    NULL);
+  size_t entry_len;
+  mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
+  if (status != MT_OK) return status;
+  if (is_frozen(table)) return MT_FROZEN;
+  return link_entry(table, stored, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
 mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,

@@ -201,8 +201,8 @@ static inline mt_status get_answer(const mt_memtable *table, const entry_cursor 
 void budget_init(mt_memtable *table);
 
 /* Writes and links an entry into `stored`, a node mt_skiplist_allocate_key reserved for exactly
- * entry_encoded_size(key_len, value_len) + checksum_bytes bytes (mt_memtable_prepare); the arguments are
- * checked. The statuses of mt_memtable_add after its allocation: MT_OK or MT_EXISTS. */
+ * entry_encoded_size(key_len, value_len) + checksum_bytes bytes (mt_memtable_prepare), after mt_memtable_add's
+ * checks: MT_INVALID_ARGUMENT or MT_FROZEN (nothing written), else MT_OK or MT_EXISTS. */
 mt_status memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type, const void *key,
                                  size_t key_len, const void *value, size_t value_len);
 
