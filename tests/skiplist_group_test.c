@@ -1,0 +1,650 @@
+/* skiplist_group_test: group links (mt_skiplist_options.same_group, mt_skiplist_iter_group_last). Keys are 16
+ * bytes, a big-endian group then a big-endian member, so a group is a run of the order. Each case checks the
+ * header's contract against a sorted model: a jump lands on a node of the same group at or after its start,
+ * passing only nodes of that group; a group scan (jump, next, repeat while in the group) meets each group
+ * once, in order; validate accepts sound links and finds a broken one. With one writer, with four racing
+ * writers and readers, with equal keys raced, and with an arena that fails mid-insert. */
+#define _POSIX_C_SOURCE 200809L
+#include "support/test_util.h"
+
+#include <memtable/arena.h>
+#include <memtable/skiplist.h>
+
+#include "support/allocator.h"
+#include "support/rng.h"
+#include "support/thread_gate.h"
+#include "support/tsan.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KEY_SIZE = 16 };
+
+typedef struct group_key {
+  uint64_t group, member;
+} group_key;
+
+static void encode_be64(char *out, uint64_t value) {
+  for (int i = 0; i < 8; i++) out[i] = (char)(unsigned char)(value >> (56 - 8 * i));
+}
+
+static uint64_t decode_be64(const char *in) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; i++) value = value << 8 | (unsigned char)in[i];
+  return value;
+}
+
+static void encode_key(char out[KEY_SIZE], group_key key) {
+  encode_be64(out, key.group);
+  encode_be64(out + 8, key.member);
+}
+
+static group_key decode_key(const char *key) { return (group_key){decode_be64(key), decode_be64(key + 8)}; }
+
+static int compare_keys(void *ctx, const char *a, const char *b) {
+  (void)ctx;
+  return memcmp(a, b, KEY_SIZE);
+}
+
+static bool same_group(void *ctx, const char *stored, const char *key) {
+  (void)ctx;
+  return memcmp(stored, key, 8) == 0;
+}
+
+static int compare_model_keys(const void *a, const void *b) {
+  const group_key *x = a, *y = b;
+  if (x->group != y->group) return x->group < y->group ? -1 : 1;
+  return x->member < y->member ? -1 : x->member > y->member ? 1 : 0;
+}
+
+static mt_skiplist *create_group_list(mt_arena *arena, bool concurrent) {
+  mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
+  options.compare = compare_keys;
+  options.same_group = same_group;
+  options.concurrent_inserts = concurrent;
+  return mt_skiplist_create(arena, &options);
+}
+
+static mt_status insert_key(mt_skiplist *list, group_key key) {
+  char bytes[KEY_SIZE];
+  encode_key(bytes, key);
+  return mt_skiplist_insert(list, bytes, sizeof(bytes));
+}
+
+static uint64_t iter_group(const mt_skiplist_iter *iter) { return decode_be64(mt_skiplist_iter_key(iter)); }
+
+/* The model: every key inserted, sorted on demand. */
+typedef struct key_model {
+  group_key *keys;
+  size_t count, capacity;
+} key_model;
+
+static void model_add(key_model *model, group_key key) {
+  if (model->count == model->capacity) {
+    model->capacity = model->capacity == 0 ? 256 : model->capacity * 2;
+    model->keys = realloc(model->keys, model->capacity * sizeof(*model->keys));
+    assert_non_null(model->keys);
+  }
+  model->keys[model->count++] = key;
+}
+
+/* What check_groups measured, for cases that know the exact shape to expect. */
+typedef struct group_shape {
+  size_t groups;
+  size_t scan_steps;           /* nexts taken by the group scan, the one that leaves each group included */
+  size_t first_jumps_to_end;   /* groups whose first node's jump lands on the group's last node */
+} group_shape;
+
+/* The full check of a quiescent list against the model (sorted here): level 0 equals the model; from every
+ * node, group_last lands on a node of its group at or after it with only group members between; the group
+ * scan meets each model group exactly once, in order; validate is MT_OK. */
+static group_shape check_groups(const mt_skiplist *list, key_model *model, uint64_t seed) {
+  qsort(model->keys, model->count, sizeof(*model->keys), compare_model_keys);
+  const char **nodes = calloc(model->count + 1, sizeof(*nodes));
+  assert_non_null(nodes);
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  size_t count = 0;
+  for (mt_skiplist_iter_seek_to_first(&iter); mt_skiplist_iter_valid(&iter); mt_skiplist_iter_next(&iter)) {
+    if (count == model->count) fail_msg("list holds more than the model's %zu keys (seed %llu)", model->count, (unsigned long long)seed);
+    group_key key = decode_key(mt_skiplist_iter_key(&iter));
+    if (compare_model_keys(&key, &model->keys[count]) != 0) {
+      fail_msg("key %zu is (%llu, %llu), the model has (%llu, %llu) (seed %llu)", count, (unsigned long long)key.group,
+               (unsigned long long)key.member, (unsigned long long)model->keys[count].group,
+               (unsigned long long)model->keys[count].member, (unsigned long long)seed);
+    }
+    nodes[count++] = mt_skiplist_iter_key(&iter);
+  }
+  assert_int_equal(count, model->count);
+  assert_int_equal(mt_skiplist_count(list), model->count);
+
+  group_shape shape = {0, 0, 0};
+  size_t group_start = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (i > 0 && model->keys[i].group != model->keys[i - 1].group) group_start = i;
+    mt_skiplist_iter at = {list, nodes[i]};
+    mt_skiplist_iter_group_last(&at);
+    assert_true(mt_skiplist_iter_valid(&at));
+    const char *landing = mt_skiplist_iter_key(&at);
+    size_t j = i;
+    while (nodes[j] != landing) {
+      j++;
+      if (j == count || model->keys[j].group != model->keys[i].group) {
+        fail_msg("the jump from (%llu, %llu) does not land on a later node of its group (seed %llu)",
+                 (unsigned long long)model->keys[i].group, (unsigned long long)model->keys[i].member,
+                 (unsigned long long)seed);
+      }
+    }
+    bool group_ends_at_j = j + 1 == count || model->keys[j + 1].group != model->keys[i].group;
+    if (i == group_start && group_ends_at_j) shape.first_jumps_to_end++;
+  }
+
+  mt_skiplist_iter_seek_to_first(&iter);
+  size_t model_index = 0;
+  while (mt_skiplist_iter_valid(&iter)) {
+    uint64_t group = iter_group(&iter);
+    if (model_index == count || model->keys[model_index].group != group) {
+      fail_msg("group scan met group %llu where the model has %s (seed %llu)", (unsigned long long)group,
+               model_index == count ? "none" : "another", (unsigned long long)seed);
+    }
+    while (model_index < count && model->keys[model_index].group == group) model_index++;
+    shape.groups++;
+    do {
+      mt_skiplist_iter_group_last(&iter);
+      assert_int_equal(iter_group(&iter), group);
+      mt_skiplist_iter_next(&iter);
+      shape.scan_steps++;
+    } while (mt_skiplist_iter_valid(&iter) && iter_group(&iter) == group);
+  }
+  assert_int_equal(model_index, count);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  free(nodes);
+  return shape;
+}
+
+static void shuffle(group_key *keys, size_t count, uint64_t *rng) {
+  for (size_t i = count; i > 1; i--) {
+    size_t j = mt_rng_below(rng, i);
+    group_key swap = keys[i - 1];
+    keys[i - 1] = keys[j];
+    keys[j] = swap;
+  }
+}
+
+/* Random groups of 1..50 distinct members, inserted in random order across groups. */
+static void skiplist_group_test_random_inserts_match_model(void **state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    uint64_t rng = seed;
+    key_model inserts = {0};
+    size_t groups = 20 + mt_rng_below(&rng, 100);
+    for (size_t g = 0; g < groups; g++) {
+      size_t members = 1 + mt_rng_below(&rng, 50);
+      uint64_t member = mt_rng_below(&rng, 1000);
+      for (size_t m = 0; m < members; m++) {
+        member += 1 + mt_rng_below(&rng, 3);
+        model_add(&inserts, (group_key){g * 7 + 3, member});
+      }
+    }
+    shuffle(inserts.keys, inserts.count, &rng);
+    mt_arena *arena = mt_arena_create(NULL);
+    mt_skiplist *list = create_group_list(arena, false);
+    assert_non_null(list);
+    for (size_t i = 0; i < inserts.count; i++) assert_int_equal(insert_key(list, inserts.keys[i]), MT_OK);
+    group_shape shape = check_groups(list, &inserts, seed);
+    assert_int_equal(shape.groups, groups);
+    mt_arena_destroy(arena);
+    free(inserts.keys);
+  }
+}
+
+/* As the memtable adds versions: each member sorts before the group's existing ones (descending members), so
+ * each new node links to the group's last node and every group is passed in one jump and one step. */
+static void skiplist_group_test_prepended_members_jump_to_group_end(void **state) {
+  (void)state;
+  uint64_t rng = 42;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_group_list(arena, false);
+  assert_non_null(list);
+  key_model model = {0};
+  enum { GROUPS = 60, MEMBERS = 50 };
+  size_t inserted[GROUPS] = {0};
+  size_t total = 0;
+  /* Groups interleaved at random; within a group, members 50, 49, ... 1. */
+  while (total < (size_t)GROUPS * MEMBERS) {
+    size_t g = mt_rng_below(&rng, GROUPS);
+    if (inserted[g] == MEMBERS) continue;
+    group_key key = {g, MEMBERS - inserted[g]++};
+    assert_int_equal(insert_key(list, key), MT_OK);
+    model_add(&model, key);
+    total++;
+  }
+  group_shape shape = check_groups(list, &model, 42);
+  assert_int_equal(shape.groups, GROUPS);
+  assert_int_equal(shape.first_jumps_to_end, GROUPS);
+  assert_int_equal(shape.scan_steps, GROUPS);
+  /* Every node (not only the first) jumps straight to member MEMBERS, the group's last. */
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  for (mt_skiplist_iter_seek_to_first(&iter); mt_skiplist_iter_valid(&iter); mt_skiplist_iter_next(&iter)) {
+    mt_skiplist_iter jump = iter;
+    group_key from = decode_key(mt_skiplist_iter_key(&iter));
+    mt_skiplist_iter_group_last(&jump);
+    group_key to = decode_key(mt_skiplist_iter_key(&jump));
+    assert_int_equal(to.group, from.group);
+    assert_int_equal(to.member, MEMBERS);
+  }
+  mt_arena_destroy(arena);
+  free(model.keys);
+}
+
+/* Members added after the group's last node link to nothing past themselves: a jump from the group's first
+ * node lands on the last member known then, and the scan steps on (jumping again where it can) to the end. */
+static void skiplist_group_test_appended_members_scan_exactly(void **state) {
+  (void)state;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_group_list(arena, false);
+  assert_non_null(list);
+  key_model model = {0};
+  enum { GROUPS = 40, HALF = 25 };
+  for (uint64_t g = 0; g < GROUPS; g++) {
+    for (uint64_t member = HALF; member >= 1; member--) {
+      assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
+      model_add(&model, (group_key){g, member});
+    }
+  }
+  for (uint64_t member = HALF + 1; member <= 2 * HALF; member++) {
+    for (uint64_t g = 0; g < GROUPS; g++) {
+      assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
+      model_add(&model, (group_key){g, member});
+    }
+  }
+  group_shape shape = check_groups(list, &model, 0);
+  assert_int_equal(shape.groups, GROUPS);
+  assert_int_equal(shape.first_jumps_to_end, 0);
+  /* From each first node: one jump to member HALF, then a step onto each appended member (none links on). */
+  assert_int_equal(shape.scan_steps, (size_t)GROUPS * (HALF + 1));
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  for (uint64_t g = 0; g < GROUPS; g++) {
+    char bytes[KEY_SIZE];
+    encode_key(bytes, (group_key){g, 1});
+    mt_skiplist_iter_seek(&iter, bytes);
+    mt_skiplist_iter_group_last(&iter);
+    group_key landing = decode_key(mt_skiplist_iter_key(&iter));
+    assert_int_equal(landing.group, g);
+    assert_int_equal(landing.member, HALF);
+    /* An appended member has no link: the jump stays put. */
+    mt_skiplist_iter_next(&iter);
+    const char *before = mt_skiplist_iter_key(&iter);
+    mt_skiplist_iter_group_last(&iter);
+    assert_ptr_equal(mt_skiplist_iter_key(&iter), before);
+  }
+  mt_arena_destroy(arena);
+  free(model.keys);
+}
+
+/* Without same_group there are no links: the jump never moves. On an iterator that is not valid (or NULL) it
+ * does nothing. */
+static void skiplist_group_test_without_links_or_position_nothing_moves(void **state) {
+  (void)state;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
+  options.compare = compare_keys;
+  mt_skiplist *list = mt_skiplist_create(arena, &options);
+  assert_non_null(list);
+  for (uint64_t member = 20; member >= 1; member--) assert_int_equal(insert_key(list, (group_key){1, member}), MT_OK);
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  mt_skiplist_iter_group_last(&iter);
+  assert_false(mt_skiplist_iter_valid(&iter));
+  size_t seen = 0;
+  for (mt_skiplist_iter_seek_to_first(&iter); mt_skiplist_iter_valid(&iter); mt_skiplist_iter_next(&iter)) {
+    const char *before = mt_skiplist_iter_key(&iter);
+    mt_skiplist_iter_group_last(&iter);
+    assert_ptr_equal(mt_skiplist_iter_key(&iter), before);
+    seen++;
+  }
+  assert_int_equal(seen, 20);
+  mt_skiplist_iter_group_last(&iter); /* stepped past the end */
+  assert_false(mt_skiplist_iter_valid(&iter));
+  mt_skiplist_iter_group_last(NULL);
+  mt_arena_destroy(arena);
+
+  /* With links, but the iterator not positioned. */
+  arena = mt_arena_create(NULL);
+  list = create_group_list(arena, false);
+  assert_non_null(list);
+  assert_int_equal(insert_key(list, (group_key){1, 2}), MT_OK);
+  assert_int_equal(insert_key(list, (group_key){1, 1}), MT_OK);
+  mt_skiplist_iter_init(&iter, list);
+  mt_skiplist_iter_group_last(&iter);
+  assert_false(mt_skiplist_iter_valid(&iter));
+  mt_skiplist_iter_seek_to_first(&iter);
+  mt_skiplist_iter_group_last(&iter);
+  assert_int_equal(decode_key(mt_skiplist_iter_key(&iter)).member, 2);
+  mt_skiplist_iter_next(&iter);
+  mt_skiplist_iter_group_last(&iter);
+  assert_false(mt_skiplist_iter_valid(&iter));
+  mt_arena_destroy(arena);
+}
+
+/* The group link's slot, by the documented node layout (skiplist_inline.h): without record_key_size it is the
+ * pointer-sized word just below the key, holding the linked node's key pointer (NULL: none). */
+static char *group_slot(const char *key) { return (char *)(uintptr_t)key - sizeof(void *); }
+
+static const char *read_slot(const char *key) {
+  const char *link;
+  memcpy(&link, group_slot(key), sizeof(link));
+  return link;
+}
+
+static void write_slot(const char *key, const char *link) { memcpy(group_slot(key), &link, sizeof(link)); }
+
+static const char *key_pointer(const mt_skiplist *list, group_key key) {
+  char bytes[KEY_SIZE];
+  encode_key(bytes, key);
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list);
+  mt_skiplist_iter_seek(&iter, bytes);
+  assert_true(mt_skiplist_iter_valid(&iter));
+  assert_memory_equal(mt_skiplist_iter_key(&iter), bytes, KEY_SIZE);
+  return mt_skiplist_iter_key(&iter);
+}
+
+static void skiplist_group_test_validate_detects_a_bad_group_link(void **state) {
+  (void)state;
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_group_list(arena, false);
+  assert_non_null(list);
+  for (uint64_t g = 1; g <= 3; g++) {
+    for (uint64_t member = 10; member >= 1; member--) assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
+  }
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  const char *first = key_pointer(list, (group_key){2, 1});
+  const char *last = key_pointer(list, (group_key){2, 10});
+  const char *original = read_slot(first);
+  assert_ptr_equal(original, last); /* the layout this test relies on */
+  assert_null(read_slot(last));
+
+  const char *bad_targets[] = {
+      key_pointer(list, (group_key){3, 1}),  /* the next group's first node: passes a node of another group */
+      key_pointer(list, (group_key){3, 5}),  /* deeper into the next group */
+      key_pointer(list, (group_key){1, 10}), /* backwards: never reached walking forward */
+      key_pointer(list, (group_key){1, 1}),
+  };
+  for (size_t i = 0; i < sizeof(bad_targets) / sizeof(bad_targets[0]); i++) {
+    write_slot(first, bad_targets[i]);
+    assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_CORRUPTION);
+    write_slot(first, original);
+    assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  }
+  /* A link to a nearer member of the group is sound (just shorter). */
+  write_slot(first, key_pointer(list, (group_key){2, 4}));
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  /* The group's last node linking past its group's end. */
+  write_slot(last, key_pointer(list, (group_key){3, 1}));
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_CORRUPTION);
+  write_slot(last, NULL);
+  write_slot(first, original);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  mt_arena_destroy(arena);
+}
+
+/* A failing arena: the refused insert leaves no node, the links sound, and the list usable afterwards. */
+static void skiplist_group_test_allocation_failure_keeps_links_sound(void **state) {
+  (void)state;
+  for (size_t fail_at = 3; fail_at <= 6; fail_at++) {
+    test_allocator allocator = TEST_ALLOCATOR_INIT;
+    allocator.fail_at = fail_at; /* the arena's header, the list's block, then each later block in turn */
+    mt_arena_options arena_options = MT_ARENA_OPTIONS_INIT;
+    arena_options.allocator = test_allocator_hooks(&allocator);
+    mt_arena *arena = mt_arena_create(&arena_options);
+    assert_non_null(arena);
+    mt_skiplist *list = create_group_list(arena, false);
+    assert_non_null(list);
+    key_model model = {0};
+    uint64_t rng = fail_at;
+    size_t refused = 0;
+    for (size_t i = 0; i < 3000; i++) {
+      group_key key = {mt_rng_below(&rng, 40), 1000000 - i};
+      mt_status status = insert_key(list, key);
+      if (status == MT_OK) {
+        model_add(&model, key);
+      } else {
+        assert_int_equal(status, MT_NOMEM);
+        refused++;
+        assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+      }
+    }
+    assert_int_equal(refused, 1);
+    assert_int_equal(allocator.failures, 1);
+    group_shape shape = check_groups(list, &model, fail_at);
+    assert_int_equal(shape.groups, 40);
+    /* Every member went before its group's others: one jump and one step per group, the refusal or not. */
+    assert_int_equal(shape.scan_steps, 40);
+    mt_arena_destroy(arena);
+    free(model.keys);
+  }
+}
+
+/* ThreadSanitizer slows each insert about tenfold; a race shows in far fewer rounds. */
+#ifdef MT_TEST_UNDER_TSAN
+enum { RACE_GROUPS = 40, RACE_MEMBERS = 24 };
+#else
+enum { RACE_GROUPS = 200, RACE_MEMBERS = 48 };
+#endif
+enum { RACE_WRITERS = 4, RACE_READERS = 2 };
+
+typedef struct group_race {
+  mt_skiplist *list;
+  thread_gate gate;   /* the writers meet before each group, so they insert its members together */
+  atomic_bool writers_done;
+  atomic_bool failed;
+  atomic_flag failure_taken;
+  char failure[256];
+  mt_status statuses[RACE_WRITERS][RACE_GROUPS];
+} group_race;
+
+typedef struct race_arg {
+  group_race *race;
+  unsigned index;
+} race_arg;
+
+static void race_fail(group_race *race, const char *reason, uint64_t a, uint64_t b) {
+  if (!atomic_flag_test_and_set_explicit(&race->failure_taken, memory_order_acq_rel)) {
+    snprintf(race->failure, sizeof(race->failure), "%s (%llu, %llu)", reason, (unsigned long long)a,
+             (unsigned long long)b);
+  }
+  /* Release: the failure text is written before the flag the main thread reads after joining (join orders it
+   * anyway; the reader threads only read the flag to stop early). */
+  atomic_store_explicit(&race->failed, true, memory_order_release);
+}
+
+/* Writer t inserts, in each group, the members m with m % RACE_WRITERS == t, highest first; all writers work
+ * on the same group at once, so their level-0 compare-and-swaps meet at the same gaps and retry. */
+static void *race_writer_main(void *arg) {
+  race_arg *writer = arg;
+  group_race *race = writer->race;
+  for (uint64_t g = 0; g < RACE_GROUPS; g++) {
+    thread_gate_wait(&race->gate);
+    mt_status worst = MT_OK;
+    for (uint64_t m = RACE_MEMBERS; m >= 1; m--) {
+      if (m % RACE_WRITERS != writer->index) continue;
+      mt_status status = insert_key(race->list, (group_key){g, m});
+      if (status != MT_OK) worst = status;
+    }
+    race->statuses[writer->index][g] = worst;
+  }
+  return NULL;
+}
+
+/* Group scans while the writers race: groups strictly ascending (each at most once, in order), and every
+ * node a jump passes (walked with a second iterator) in the jump's group. */
+static void *race_reader_main(void *arg) {
+  race_arg *reader = arg;
+  group_race *race = reader->race;
+  bool last_pass = false;
+  while (!last_pass && !atomic_load_explicit(&race->failed, memory_order_acquire)) {
+    /* Acquire: pairs with the main thread's release; one more pass after the writers are done. */
+    last_pass = atomic_load_explicit(&race->writers_done, memory_order_acquire);
+    mt_skiplist_iter iter;
+    mt_skiplist_iter_init(&iter, race->list);
+    mt_skiplist_iter_seek_to_first(&iter);
+    bool have_previous = false;
+    uint64_t previous = 0;
+    while (mt_skiplist_iter_valid(&iter)) {
+      uint64_t group = iter_group(&iter);
+      if (have_previous && group <= previous) {
+        race_fail(race, "group scan met a group out of order or twice", previous, group);
+        return NULL;
+      }
+      have_previous = true;
+      previous = group;
+      do {
+        mt_skiplist_iter from = iter;
+        mt_skiplist_iter_group_last(&iter);
+        const char *landing = mt_skiplist_iter_key(&iter);
+        while (mt_skiplist_iter_key(&from) != landing) {
+          mt_skiplist_iter_next(&from);
+          if (!mt_skiplist_iter_valid(&from)) {
+            race_fail(race, "a jump landed on a node not after it", group, 0);
+            return NULL;
+          }
+          group_key passed = decode_key(mt_skiplist_iter_key(&from));
+          if (passed.group != group || passed.member == 0 || passed.member > RACE_MEMBERS) {
+            race_fail(race, "a jump passed a node of another group", group, passed.group);
+            return NULL;
+          }
+        }
+        mt_skiplist_iter_next(&iter);
+      } while (mt_skiplist_iter_valid(&iter) && iter_group(&iter) == group);
+    }
+  }
+  return NULL;
+}
+
+static void skiplist_group_test_concurrent_writers_and_group_scans(void **state) {
+  (void)state;
+  mt_arena_options arena_options = MT_ARENA_OPTIONS_INIT;
+  arena_options.concurrent = true;
+  mt_arena *arena = mt_arena_create(&arena_options);
+  assert_non_null(arena);
+  group_race *race = calloc(1, sizeof(*race));
+  assert_non_null(race);
+  race->list = create_group_list(arena, true);
+  assert_non_null(race->list);
+  atomic_init(&race->writers_done, false);
+  atomic_init(&race->failed, false);
+  atomic_flag_clear(&race->failure_taken);
+  assert_true(thread_gate_init(&race->gate, RACE_WRITERS));
+  pthread_t readers[RACE_READERS], writers[RACE_WRITERS];
+  race_arg reader_args[RACE_READERS], writer_args[RACE_WRITERS];
+  for (unsigned r = 0; r < RACE_READERS; r++) {
+    reader_args[r] = (race_arg){race, r};
+    assert_int_equal(pthread_create(&readers[r], NULL, race_reader_main, &reader_args[r]), 0);
+  }
+  for (unsigned w = 0; w < RACE_WRITERS; w++) {
+    writer_args[w] = (race_arg){race, w};
+    assert_int_equal(pthread_create(&writers[w], NULL, race_writer_main, &writer_args[w]), 0);
+  }
+  for (unsigned w = 0; w < RACE_WRITERS; w++) assert_int_equal(pthread_join(writers[w], NULL), 0);
+  /* Release: the readers' last pass starts after every insert. */
+  atomic_store_explicit(&race->writers_done, true, memory_order_release);
+  for (unsigned r = 0; r < RACE_READERS; r++) assert_int_equal(pthread_join(readers[r], NULL), 0);
+  if (atomic_load_explicit(&race->failed, memory_order_acquire)) fail_msg("%s", race->failure);
+  key_model model = {0};
+  for (uint64_t g = 0; g < RACE_GROUPS; g++) {
+    for (unsigned w = 0; w < RACE_WRITERS; w++) assert_int_equal(race->statuses[w][g], MT_OK);
+    for (uint64_t m = 1; m <= RACE_MEMBERS; m++) model_add(&model, (group_key){g, m});
+  }
+  group_shape shape = check_groups(race->list, &model, 0);
+  assert_int_equal(shape.groups, RACE_GROUPS);
+  thread_gate_destroy(&race->gate);
+  free(race);
+  mt_arena_destroy(arena);
+  free(model.keys);
+}
+
+/* The same key from several threads at once: one links it, the others get MT_EXISTS; the links stay sound.
+ * Each round's key sorts before the group's earlier ones, so every group is still passed in one jump. */
+enum { EQUAL_THREADS = 3, EQUAL_ROUNDS = 300, EQUAL_GROUPS = 7 };
+
+typedef struct equal_race {
+  mt_skiplist *list;
+  thread_gate gate;
+  mt_status statuses[EQUAL_THREADS][EQUAL_ROUNDS];
+} equal_race;
+
+typedef struct equal_arg {
+  equal_race *race;
+  unsigned index;
+} equal_arg;
+
+static group_key equal_round_key(int round) { return (group_key){(uint64_t)round % EQUAL_GROUPS, (uint64_t)(EQUAL_ROUNDS - round)}; }
+
+static void *equal_inserter_main(void *arg) {
+  equal_arg *inserter = arg;
+  equal_race *race = inserter->race;
+  for (int r = 0; r < EQUAL_ROUNDS; r++) {
+    thread_gate_wait(&race->gate);
+    race->statuses[inserter->index][r] = insert_key(race->list, equal_round_key(r));
+  }
+  return NULL;
+}
+
+static void skiplist_group_test_equal_keys_raced(void **state) {
+  (void)state;
+  mt_arena_options arena_options = MT_ARENA_OPTIONS_INIT;
+  arena_options.concurrent = true;
+  mt_arena *arena = mt_arena_create(&arena_options);
+  assert_non_null(arena);
+  equal_race *race = calloc(1, sizeof(*race));
+  assert_non_null(race);
+  race->list = create_group_list(arena, true);
+  assert_non_null(race->list);
+  assert_true(thread_gate_init(&race->gate, EQUAL_THREADS));
+  pthread_t threads[EQUAL_THREADS];
+  equal_arg args[EQUAL_THREADS];
+  for (unsigned t = 0; t < EQUAL_THREADS; t++) {
+    args[t] = (equal_arg){race, t};
+    assert_int_equal(pthread_create(&threads[t], NULL, equal_inserter_main, &args[t]), 0);
+  }
+  for (unsigned t = 0; t < EQUAL_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  key_model model = {0};
+  for (int r = 0; r < EQUAL_ROUNDS; r++) {
+    int ok = 0, exists = 0;
+    for (unsigned t = 0; t < EQUAL_THREADS; t++) {
+      if (race->statuses[t][r] == MT_OK) ok++;
+      else if (race->statuses[t][r] == MT_EXISTS) exists++;
+    }
+    if (ok != 1 || exists != EQUAL_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", r, ok, exists);
+    model_add(&model, equal_round_key(r));
+  }
+  group_shape shape = check_groups(race->list, &model, 0);
+  assert_int_equal(shape.groups, EQUAL_GROUPS);
+  assert_int_equal(shape.first_jumps_to_end, EQUAL_GROUPS);
+  assert_int_equal(shape.scan_steps, EQUAL_GROUPS);
+  thread_gate_destroy(&race->gate);
+  free(race);
+  mt_arena_destroy(arena);
+  free(model.keys);
+}
+
+int main(int argc, char **argv) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(skiplist_group_test_random_inserts_match_model),
+      cmocka_unit_test(skiplist_group_test_prepended_members_jump_to_group_end),
+      cmocka_unit_test(skiplist_group_test_appended_members_scan_exactly),
+      cmocka_unit_test(skiplist_group_test_without_links_or_position_nothing_moves),
+      cmocka_unit_test(skiplist_group_test_validate_detects_a_bad_group_link),
+      cmocka_unit_test(skiplist_group_test_allocation_failure_keeps_links_sound),
+      cmocka_unit_test(skiplist_group_test_concurrent_writers_and_group_scans),
+      cmocka_unit_test(skiplist_group_test_equal_keys_raced),
+  };
+  return MT_RUN_TESTS(tests, argc, argv);
+}
