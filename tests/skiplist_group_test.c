@@ -466,11 +466,13 @@ static void race_fail(group_race *race, const char *reason, uint64_t a, uint64_t
 }
 
 /* Writer t inserts, in each group, the members m with m % RACE_WRITERS == t, highest first; all writers work
- * on the same group at once, so their level-0 compare-and-swaps meet at the same gaps and retry. */
+ * on the same group at once, so their level-0 compare-and-swaps meet at the same gaps and retry. Groups go
+ * from the last down, so each group is linked in front of the next one: a link that ran past its group's end
+ * would pass a node of another group. */
 static void *race_writer_main(void *arg) {
   race_arg *writer = arg;
   group_race *race = writer->race;
-  for (uint64_t g = 0; g < RACE_GROUPS; g++) {
+  for (uint64_t g = RACE_GROUPS; g-- > 0;) {
     thread_gate_wait(&race->gate);
     mt_status worst = MT_OK;
     for (uint64_t m = RACE_MEMBERS; m >= 1; m--) {
