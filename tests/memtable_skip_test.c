@@ -2,7 +2,8 @@
  * versions (runs of tombstones, tombstones between and oldest, all values, all tombstones), added in a random
  * order, are read forward, backward and by seeks at snapshots outside and inside keys' version runs, with
  * thresholds 1, 2, 8, the default and MT_MEMTABLE_SKIP_NEVER, bytewise and with a custom comparator, and
- * every answer is checked against the reference model (support/model.h). Long keys make every search visible
+ * every answer is checked against the reference model (support/model.h); each case with version links off and
+ * on (options.version_links: answers never depend on it). Long keys make every search visible
  * (each allocates its lookup key from the reader allocator), so the suite also checks when the view searches
  * and that it steps on when a search has no memory. */
 #include "support/test_util.h"
@@ -236,17 +237,20 @@ static void check_snapshots(const skip_table *t, size_t key_len) {
 }
 
 static void run_thresholds(mt_compare_fn table_compare, model_compare_fn compare, unsigned checksum_bytes) {
-  for (size_t i = 0; i < THRESHOLDS; i++) {
-    mt_memtable_options options;
-    mt_memtable_options_init(&options);
-    options.compare = table_compare;
-    options.checksum_bytes = checksum_bytes;
-    options.max_sequential_skip = thresholds[i];
-    skip_table t;
-    skip_table_build(&t, &options, compare, 0);
-    check_snapshots(&t, 0);
-    assert_int_equal(mt_memtable_validate(t.table), MT_OK);
-    skip_table_free(&t);
+  for (int links = 0; links < 2; links++) {
+    for (size_t i = 0; i < THRESHOLDS; i++) {
+      mt_memtable_options options;
+      mt_memtable_options_init(&options);
+      options.compare = table_compare;
+      options.checksum_bytes = checksum_bytes;
+      options.max_sequential_skip = thresholds[i];
+      options.version_links = links != 0;
+      skip_table t;
+      skip_table_build(&t, &options, compare, 0);
+      check_snapshots(&t, 0);
+      assert_int_equal(mt_memtable_validate(t.table), MT_OK);
+      skip_table_free(&t);
+    }
   }
 }
 
@@ -270,11 +274,12 @@ static void memtable_skip_test_user_view_matches_model_with_checksums(void **sta
 static void memtable_skip_test_user_view_matches_model_long_keys(void **state) {
   (void)state;
   static const unsigned long_thresholds[] = {1, 8};
-  for (size_t i = 0; i < 2; i++) {
-    skip_seed = SKIP_SEED + 1 + i;
+  for (size_t i = 0; i < 4; i++) {
+    skip_seed = SKIP_SEED + 1 + i % 2;
     mt_memtable_options options;
     mt_memtable_options_init(&options);
-    options.max_sequential_skip = long_thresholds[i];
+    options.max_sequential_skip = long_thresholds[i % 2];
+    options.version_links = i >= 2;
     skip_table t;
     skip_table_build(&t, &options, NULL, 300);
     check_view(&t, UINT64_MAX, 300);
@@ -309,10 +314,12 @@ static void counting_free(void *ctx, void *ptr, size_t size) {
  * bytes: every search allocates a lookup key. */
 /* readahead: the iterators' scan walker on (the default) or off. While it streams the view steps instead of
  * searching (user_iter.c), so the search counts below are those of a table without it. */
-static mt_memtable *five_key_table(unsigned max_sequential_skip, counting_allocator *counter, bool readahead) {
+static mt_memtable *five_key_table(unsigned max_sequential_skip, counting_allocator *counter, bool readahead,
+                                   bool version_links) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.max_sequential_skip = max_sequential_skip;
+  options.version_links = version_links;
   if (!readahead) options.scan_readahead_segments = 0;
   options.reader_allocator = (mt_allocator){counting_alloc, counting_free, counter};
   mt_memtable *table = mt_memtable_create(&options);
@@ -368,9 +375,10 @@ static void view_pass(mt_memtable_user_iter *iter, bool forward) {
 }
 
 /* Searches made by a forward and a backward pass (beyond the iterator's own allocation). */
-static void count_pass_searches(unsigned max_sequential_skip, bool readahead, size_t *forward, size_t *backward) {
+static void count_pass_searches(unsigned max_sequential_skip, bool readahead, bool version_links, size_t *forward,
+                                size_t *backward) {
   counting_allocator counter = {0, SIZE_MAX};
-  mt_memtable *table = five_key_table(max_sequential_skip, &counter, readahead);
+  mt_memtable *table = five_key_table(max_sequential_skip, &counter, readahead, version_links);
   mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, UINT64_MAX);
   assert_non_null(iter);
   size_t before = counter.calls;
@@ -386,20 +394,26 @@ static void count_pass_searches(unsigned max_sequential_skip, bool readahead, si
 
 /* Forward, b's 19 older versions and d's 11 older ones are each passed by one search once the threshold is
  * met. Backward, b costs one search (its newest version: the next step back lands before the key), d two (its
- * newest version is a tombstone, so one more lands before the key). */
+ * newest version is a tombstone, so one more lands before the key). With version links, each key's versions
+ * were added in sequence order, so each newest version links to the key's oldest: forward, the view jumps
+ * there and its one step leaves the key, before any threshold is met: no search at all, whatever the
+ * threshold. Backward has no links: the same searches as without. */
 static void memtable_skip_test_searches_only_past_threshold(void **state) {
   (void)state;
   static const struct {
     unsigned threshold;
-    size_t forward, backward;
-  } cases[] = {{1, 2, 3},  {2, 2, 3},  {8, 2, 3},  {0, 2, 3},
-               {11, 2, 3}, {12, 1, 1}, {19, 1, 1}, {20, 0, 0}, {MT_MEMTABLE_SKIP_NEVER, 0, 0}};
+    size_t forward, backward, forward_with_links;
+  } cases[] = {{1, 2, 3, 0},  {2, 2, 3, 0},  {8, 2, 3, 0},  {0, 2, 3, 0},
+               {11, 2, 3, 0}, {12, 1, 1, 0}, {19, 1, 1, 0}, {20, 0, 0, 0}, {MT_MEMTABLE_SKIP_NEVER, 0, 0, 0}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    size_t forward, backward;
-    count_pass_searches(cases[i].threshold, false, &forward, &backward);
-    if (forward != cases[i].forward || backward != cases[i].backward) {
-      fail_msg("threshold %u: %zu forward and %zu backward searches, expected %zu and %zu", cases[i].threshold,
-               forward, backward, cases[i].forward, cases[i].backward);
+    for (int links = 0; links < 2; links++) {
+      size_t forward, backward;
+      count_pass_searches(cases[i].threshold, false, links != 0, &forward, &backward);
+      size_t expected_forward = links ? cases[i].forward_with_links : cases[i].forward;
+      if (forward != expected_forward || backward != cases[i].backward) {
+        fail_msg("threshold %u, version links %d: %zu forward and %zu backward searches, expected %zu and %zu",
+                 cases[i].threshold, links, forward, backward, expected_forward, cases[i].backward);
+      }
     }
   }
 }
@@ -410,11 +424,13 @@ static void memtable_skip_test_no_search_while_readahead_streams(void **state) {
   (void)state;
   static const unsigned streaming_thresholds[] = {1, 8, MT_MEMTABLE_SKIP_NEVER};
   for (size_t i = 0; i < sizeof(streaming_thresholds) / sizeof(streaming_thresholds[0]); i++) {
-    size_t forward, backward;
-    count_pass_searches(streaming_thresholds[i], true, &forward, &backward);
-    if (forward != 0 || backward != 0) {
-      fail_msg("threshold %u with readahead: %zu forward and %zu backward searches", streaming_thresholds[i], forward,
-               backward);
+    for (int links = 0; links < 2; links++) {
+      size_t forward, backward;
+      count_pass_searches(streaming_thresholds[i], true, links != 0, &forward, &backward);
+      if (forward != 0 || backward != 0) {
+        fail_msg("threshold %u with readahead, version links %d: %zu forward and %zu backward searches",
+                 streaming_thresholds[i], links, forward, backward);
+      }
     }
   }
 }
@@ -423,7 +439,7 @@ static void memtable_skip_test_no_search_while_readahead_streams(void **state) {
 static void memtable_skip_test_failed_skip_search_steps_on(void **state) {
   (void)state;
   counting_allocator counter = {0, SIZE_MAX};
-  mt_memtable *table = five_key_table(1, &counter, false);
+  mt_memtable *table = five_key_table(1, &counter, false, false);
   mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, UINT64_MAX);
   assert_non_null(iter);
   counter.grant = counter.calls; /* every later allocation fails */
@@ -448,6 +464,8 @@ static void memtable_skip_test_option_defaults_and_values(void **state) {
   assert_int_equal(MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP, 8);
   const mt_memtable_options initialised = MT_MEMTABLE_OPTIONS_INIT;
   assert_int_equal(initialised.max_sequential_skip, MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP);
+  assert_false(options.version_links); /* off by default: 8 bytes per entry only when asked for */
+  assert_false(initialised.version_links);
   static const unsigned accepted[] = {0, 1, 2, 8, 1000, UINT_MAX - 1, MT_MEMTABLE_SKIP_NEVER};
   for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
     options.max_sequential_skip = accepted[i];
