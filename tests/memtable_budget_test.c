@@ -196,10 +196,12 @@ static size_case random_case(uint64_t *rng) {
 }
 
 /* Single writer: every add's used-bytes delta is at most entry_size, at least entry_size - 88 - 7, and a
- * multiple of 8 below it up to the padding; the memory usage delta is at most entry_memory_bound. */
-static void check_entry_size_single_writer(unsigned checksum_bytes, uint64_t seed) {
+ * multiple of 8 below it up to the padding; the memory usage delta is at most entry_memory_bound. With
+ * version links each node holds 8 bytes more (its group link), in the formula and in the delta alike. */
+static void check_entry_size_single_writer(unsigned checksum_bytes, bool version_links, uint64_t seed) {
   mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
   options.checksum_bytes = checksum_bytes;
+  options.version_links = version_links;
   options.seed = seed;
   options.write_buffer_size = 64u << 20;
   mt_memtable *table = mt_memtable_create(&options);
@@ -214,7 +216,8 @@ static void check_entry_size_single_writer(unsigned checksum_bytes, uint64_t see
     size_t bound = mt_memtable_entry_size(table, c.key_len, c.value_len);
     size_t growth_bound = mt_memtable_entry_memory_bound(table, c.key_len, c.value_len);
     size_t encoded = mt_entry_encoded_size(c.key_len, c.value_len);
-    MT_CHECK_SEEDED_STEP(bound == encoded + checksum_bytes + (checksum_bytes ? 4 : 0) + 12 * 8 + NODE_PADDING_MAX,
+    MT_CHECK_SEEDED_STEP(bound == encoded + checksum_bytes + (checksum_bytes ? 4 : 0) + (version_links ? 8 : 0) +
+                                      12 * 8 + NODE_PADDING_MAX,
                          seed, "entry_size formula", i);
     mt_memtable_memory_stats before = table_stats_of(table);
     assert_int_equal(mt_memtable_add(table, i + 1, MT_TYPE_VALUE, key, c.key_len, value, c.value_len), MT_OK);
@@ -233,8 +236,8 @@ static void check_entry_size_single_writer(unsigned checksum_bytes, uint64_t see
   assert_true(gap_min <= 71);
   double mean = (double)gap_sum / (double)adds;
   assert_true(mean > 80.0 && mean < 92.0);
-  printf("checksum %u: entry_size exceeds the add's used bytes by %.1f on average, %zu at least\n", checksum_bytes,
-         mean, gap_min);
+  printf("checksum %u, version links %d: entry_size exceeds the add's used bytes by %.1f on average, %zu at least\n", checksum_bytes,
+         version_links, mean, gap_min);
   assert_split_exact(table);
   assert_int_equal(mt_memtable_validate(table), MT_OK);
   mt_memtable_unref(table);
@@ -243,7 +246,65 @@ static void check_entry_size_single_writer(unsigned checksum_bytes, uint64_t see
 static void budget_test_entry_size_bounds_every_add(void **state) {
   (void)state;
   const unsigned checksums[] = {0, 1, 2, 4, 8};
-  for (size_t i = 0; i < sizeof(checksums) / sizeof(checksums[0]); i++) check_entry_size_single_writer(checksums[i], 42 + i);
+  for (int links = 0; links < 2; links++) {
+    for (size_t i = 0; i < sizeof(checksums) / sizeof(checksums[0]); i++) {
+      check_entry_size_single_writer(checksums[i], links != 0, 42 + i);
+    }
+  }
+}
+
+/* Version links cost exactly 8 bytes per entry: entry_size is 8 more for every size, and the same adds (same
+ * seed, so the same towers) reserve exactly 8 bytes more each (the padding before a node aside), all of it
+ * counted as entry bytes. */
+static void budget_test_version_links_cost_eight_bytes_per_entry(void **state) {
+  (void)state;
+  const unsigned checksums[] = {0, 4, 8};
+  for (size_t k = 0; k < sizeof(checksums) / sizeof(checksums[0]); k++) {
+    mt_memtable *tables[2];
+    for (int links = 0; links < 2; links++) {
+      mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
+      options.checksum_bytes = checksums[k];
+      options.version_links = links != 0;
+      options.write_buffer_size = 64u << 20;
+      tables[links] = mt_memtable_create(&options);
+      assert_non_null(tables[links]);
+    }
+    uint64_t rng = 99 + k;
+    static char key[256], value[20000];
+    for (size_t i = 0; i < 500; i++) {
+      size_case c = random_case(&rng);
+      if (i % 3 != 0) c.key_len = 8; /* versions of a few keys too, so links are written, not only room for them */
+      fill(key, c.key_len, i % 5);
+      fill(value, c.value_len, i);
+      size_t sizes[2], reserved[2];
+      mt_memtable_memory_stats before[2], after[2];
+      for (int links = 0; links < 2; links++) {
+        sizes[links] = mt_memtable_entry_size(tables[links], c.key_len, c.value_len);
+        before[links] = table_stats_of(tables[links]);
+        mt_memtable_reservation r;
+        assert_int_equal(mt_memtable_prepare(tables[links], c.key_len, c.value_len, &r), MT_OK);
+        reserved[links] = r.bytes;
+        assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+        after[links] = table_stats_of(tables[links]);
+      }
+      MT_CHECK_SEEDED_STEP(sizes[1] == sizes[0] + 8, rng, "entry_size with links", i);
+      MT_CHECK_SEEDED_STEP(reserved[1] == reserved[0] + 8, rng, "node with links", i);
+      size_t deltas[2], entry_deltas[2];
+      for (int links = 0; links < 2; links++) {
+        deltas[links] = after[links].arena.used_bytes - before[links].arena.used_bytes;
+        entry_deltas[links] = after[links].entry_bytes - before[links].entry_bytes;
+        MT_CHECK_SEEDED_STEP(entry_deltas[links] == deltas[links], rng, "entries take the delta", i);
+      }
+      /* The used bytes add the padding before the node, which may differ between the tables by up to 7. */
+      MT_CHECK_SEEDED_STEP(deltas[1] + NODE_PADDING_MAX >= deltas[0] + 8 && deltas[1] <= deltas[0] + 8 + NODE_PADDING_MAX,
+                           rng, "8 bytes more per add", i);
+    }
+    for (int links = 0; links < 2; links++) {
+      assert_split_exact(tables[links]);
+      assert_int_equal(mt_memtable_validate(tables[links]), MT_OK);
+      mt_memtable_unref(tables[links]);
+    }
+  }
 }
 
 /* Both writer modes through prepare: the reservation's bytes are the node's exact size, entry_size minus the
@@ -656,6 +717,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(budget_test_arena_stats_account_every_byte),
       cmocka_unit_test(budget_test_arena_stats_concurrent_chunks),
       cmocka_unit_test(budget_test_entry_size_bounds_every_add),
+      cmocka_unit_test(budget_test_version_links_cost_eight_bytes_per_entry),
       cmocka_unit_test(budget_test_entry_size_against_reservations_both_modes),
       cmocka_unit_test(budget_test_prepare_full_before_log_then_rotate),
       cmocka_unit_test(budget_test_prepare_first_entry_may_exceed_budget),
