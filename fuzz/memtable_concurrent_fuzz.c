@@ -1,7 +1,8 @@
 /* fuzz/memtable_concurrent_fuzz.c - libFuzzer target for concurrent writers (concurrent_writes), with the
  * reference model as the oracle once the writers have joined.
  *
- * The input decodes into a header (writer count 2-4, checksum bytes, block size, point index) and a list of adds, each
+ * The input decodes into a header (writer count 2-4, checksum bytes, block size, point index; version links from
+ * the input's length, as no header bit is free) and a list of adds, each
  * naming the writer thread that makes it: a type, a key from a tiny space (so keys and whole (key, seq)
  * pairs collide across threads), a small seq, a value. The writers start together at a gate and add their
  * own ops in order, each publishing how many it has finished (release); a reader races them. Whatever the
@@ -12,7 +13,9 @@
  * - after the join, each (key, seq) of the input was accepted (MT_OK) exactly once and refused with
  *   MT_EXISTS every other time, and the table is exactly the accepted ops in internal-key order (the model),
  *   with exact counts, sequence range, and a clean validate; every op's key answers get at its seq and at the
- *   newest snapshot as the model does (through the point index when the header turns it on).
+ *   newest snapshot as the model does (through the point index when the header turns it on), and the user view
+ *   at the newest snapshot and at each op's seq lists exactly the model's keys (with version links, racing
+ *   writers add versions out of sequence order, which the links must absorb).
  * MEMTABLE_FUZZ_TRACE=1 lists the ops an input decodes to.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -139,6 +142,41 @@ static void check_op_during_race(const run *r, size_t i) {
     fuzz_fail("op %zu was accepted but get at its seq finds another entry", i);
 }
 
+/* The user view at a snapshot, forward then backward, against the model. */
+static void check_user_view(const run *r, const model *m, uint64_t snapshot) {
+  mt_memtable_user_iter *user = mt_memtable_user_iter_create(r->table, snapshot);
+  if (user == NULL) fuzz_fail("user iterator creation failed");
+  for (int forward = 1; forward >= 0; forward--) {
+    const model_entry *e;
+    if (forward) {
+      mt_memtable_user_iter_seek_to_first(user);
+      e = model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_AT_OR_AFTER);
+    } else {
+      mt_memtable_user_iter_seek_to_last(user);
+      e = model_user_find(m, snapshot, MODEL_EVER, NULL, 0, USER_BEFORE);
+    }
+    for (size_t steps = 0; e != NULL; steps++) {
+      if (!mt_memtable_user_iter_valid(user) || steps > m->count)
+        fuzz_fail("user view at snapshot %llu (%s): stopped (%s) before the model's key of seq %llu",
+                  (unsigned long long)snapshot, forward ? "forward" : "backward",
+                  mt_status_str(mt_memtable_user_iter_status(user)), (unsigned long long)e->seq);
+      mt_slice key = mt_memtable_user_iter_key(user), value = mt_memtable_user_iter_value(user);
+      if (mt_memtable_user_iter_seq(user) != e->seq || !bytes_equal(key.data, key.len, e->key, e->key_len) ||
+          !bytes_equal(value.data, value.len, e->value, e->value_len))
+        fuzz_fail("user view at snapshot %llu (%s): seq %llu, the model has seq %llu", (unsigned long long)snapshot,
+                  forward ? "forward" : "backward", (unsigned long long)mt_memtable_user_iter_seq(user),
+                  (unsigned long long)e->seq);
+      if (forward) mt_memtable_user_iter_next(user);
+      else mt_memtable_user_iter_prev(user);
+      e = model_user_find(m, snapshot, MODEL_EVER, e->key, e->key_len, forward ? USER_AFTER : USER_BEFORE);
+    }
+    if (mt_memtable_user_iter_valid(user) || mt_memtable_user_iter_status(user) != MT_OK)
+      fuzz_fail("user view at snapshot %llu (%s): more than the model, or status %s", (unsigned long long)snapshot,
+                forward ? "forward" : "backward", mt_status_str(mt_memtable_user_iter_status(user)));
+  }
+  mt_memtable_user_iter_destroy(user);
+}
+
 static void check_after_join(const run *r) {
   model m;
   model_init(&m, NULL);
@@ -193,6 +231,8 @@ static void check_after_join(const run *r) {
   }
   mt_status valid = mt_memtable_validate(r->table);
   if (valid != MT_OK) fuzz_fail("validate returned %s", mt_status_str(valid));
+  check_user_view(r, &m, MT_MAX_SEQUENCE);
+  for (size_t i = 0; i < r->op_count; i++) check_user_view(r, &m, r->ops[i].seq);
   for (size_t i = 0; i < r->op_count; i++) {
     const fuzz_op *op = &r->ops[i];
     const uint64_t snapshots[2] = {op->seq, MT_MAX_SEQUENCE};
@@ -229,6 +269,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * that racing writers fill it and gets fall back to the skiplist. */
   options.point_index = (header & 0x40) != 0;
   options.point_index_entries = (header & 0x80) != 0 ? 4 : 0;
+  /* Version links may change no answer; the length's parity picks them without changing any op's meaning. */
+  options.version_links = (size & 1) != 0;
   while (!fuzz_input_done(&in) && r->op_count < MAX_OPS) {
     fuzz_op *op = &r->ops[r->op_count];
     uint8_t control = fuzz_u8(&in);

@@ -2,7 +2,7 @@
  *
  * The input decodes into a header (checksum bytes, bloom filter, point index, comparator, block size, capacity,
  * write buffer size, an allocator hook that may fail from its k-th call, the skiplist seed, whose top bits
- * also pick the scan walker's shape and the version-skip threshold) and then a sequence of operations: adds
+ * also pick the scan walker's shape, the version-skip threshold and version links) and then a sequence of operations: adds
  * (keys from a small space, so versions collide, and a large one; sequence numbers mostly increasing but
  * also repeated, out of order, at and past MT_MAX_SEQUENCE; unknown types and out-of-contract lengths),
  * gets at chosen snapshots, internal and user-view iterators kept alive across adds and unrefs, references
@@ -200,14 +200,14 @@ static void failf(const run *r, const char *format, ...) {
             r->damage.stored_len, text, r->damage.mask);
   }
   fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, point index %d for %zu keys, comparator %d, "
-                  "block %zu, capacity %zu, allocator %s fail_at %llu%s, readahead %ux%u, skip after %u; model holds %zu "
-                  "entries, op %llu)\n",
+                  "block %zu, capacity %zu, allocator %s fail_at %llu%s, readahead %ux%u, skip after %u, version links %d; "
+                  "model holds %zu entries, op %llu)\n",
           r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->options.point_index,
           r->options.point_index_entries, (int)r->comparator,
           r->options.arena.block_size, r->options.arena.capacity, r->hooked ? "hook" : "malloc",
           (unsigned long long)r->allocator.fail_at, r->allocator.fail_after ? "+" : "",
           r->options.scan_readahead_segments, r->options.scan_readahead_segment_nodes,
-          r->options.max_sequential_skip, r->model.count,
+          r->options.max_sequential_skip, (int)r->options.version_links, r->model.count,
           (unsigned long long)r->clock);
   va_end(args);
   abort();
@@ -1297,14 +1297,17 @@ static void decode_options(run *r, fuzz_input *in) {
   if (more & 0x20) o->point_index = true;
   if ((more & 0x20) && (more & 0x80)) o->point_index_entries = fuzz_u8(in);
   o->seed = fuzz_u32(in);
-  /* The scan walker's shape and the version-skip threshold come from the seed's top bits: neither may change
-   * an answer, so every input (the committed corpus too) keeps its meaning and only the paths taken vary. Tiny
-   * shapes make segments outgrow their buffers all the time; 0 segments turns readahead off. */
+  /* The scan walker's shape, the version-skip threshold and version links come from the seed's top bits: none
+   * may change an answer, so every input (the committed corpus too) keeps its meaning and only the paths taken
+   * vary. Tiny shapes make segments outgrow their buffers all the time; 0 segments turns readahead off. (Links
+   * make nodes 8 bytes larger, so a capacity or a failing allocator may refuse a different add: the model
+   * follows what the table returns, as for any capacity.) */
   static const unsigned readahead_shapes[8][2] = {{8, 512}, {1, 1}, {2, 2}, {3, 4}, {8, 16}, {64, 8}, {0, 0}, {4, 3}};
   static const unsigned skip_thresholds[4] = {MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP, 1, 2, MT_MEMTABLE_SKIP_NEVER};
   o->scan_readahead_segments = readahead_shapes[(o->seed >> 24) & 7][0];
   o->scan_readahead_segment_nodes = readahead_shapes[(o->seed >> 24) & 7][1];
   o->max_sequential_skip = skip_thresholds[(o->seed >> 28) & 3];
+  o->version_links = (o->seed >> 30) & 1;
 }
 
 static void finish(run *r) {

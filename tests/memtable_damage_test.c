@@ -3,7 +3,8 @@
  * scan, in both directions and in both views, either answers exactly as the undamaged table did or reports
  * MT_CORRUPTION (a scan: the undamaged prefix, then MT_CORRUPTION). Entries are given blocks of their own,
  * so under AddressSanitizer a read that leaves its entry (e.g. a comparison misled by a damaged length) is
- * reported too. */
+ * reported too. With version links the same contract holds, though a forward scan may jump over a damaged
+ * hidden version without reading it. */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -174,9 +175,10 @@ static void run_query(mt_memtable *table, size_t index, transcript *t) {
  * searches run at snapshots 17 (inside n's versions) and UINT64_MAX. With point_index, gets read through an
  * index sized for 16 keys. */
 static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions,
-                                      bool point_index, unsigned readahead_nodes) {
+                                      bool point_index, unsigned readahead_nodes, bool version_links) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
+  options.version_links = version_links;
   options.checksum_bytes = checksum_bytes;
   options.max_sequential_skip = max_sequential_skip;
   options.point_index = point_index;
@@ -202,7 +204,7 @@ static mt_memtable *damage_table_with(unsigned checksum_bytes, unsigned max_sequ
 }
 
 static mt_memtable *damage_table(unsigned checksum_bytes, bool point_index) {
-  return damage_table_with(checksum_bytes, 0, false, point_index, 0);
+  return damage_table_with(checksum_bytes, 0, false, point_index, 0, false);
 }
 
 typedef struct stored_entry {
@@ -226,12 +228,19 @@ static size_t stored_entries(mt_memtable *table, unsigned checksum_bytes, stored
   return count;
 }
 
+/* The index of the user view's whole forward scan (seek_to_first, then next) at the latest snapshot. */
+static size_t latest_forward_user_scan(void) {
+  size_t rest = 0 * SNAPSHOTS + (SNAPSHOTS - 1); /* probe unused by a whole scan; snapshot UINT64_MAX */
+  return queries[0].variants + queries[1].variants + rest * 4 + 2;
+}
+
 /* Every byte of every entry is damaged by each mask, or (rotate_masks, to keep the long sweeps short under
- * the sanitizers) by one mask, the masks taking turns from byte to byte. */
-static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks,
-                       bool point_index, unsigned readahead_nodes) {
+ * the sanitizers) by one mask, the masks taking turns from byte to byte. Returns how many damages the whole
+ * forward user scan at the latest snapshot answered exactly as undamaged (it never read the damaged bytes). */
+static size_t run_damage_with(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions,
+                              bool rotate_masks, bool point_index, unsigned readahead_nodes, bool version_links) {
   mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, many_versions, point_index,
-                                         readahead_nodes);
+                                         readahead_nodes, version_links);
   assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
   size_t variants = total_variants();
   transcript *undamaged = malloc(variants * sizeof(*undamaged));
@@ -243,7 +252,9 @@ static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bo
   stored_entry entries[48];
   size_t count = stored_entries(table, checksum_bytes, entries, 48);
   static const unsigned char masks[] = {0x01, 0x80, 0xff};
-  size_t trials = 0, reported = 0;
+  size_t trials = 0, reported = 0, unread_by_latest_scan = 0;
+  const size_t latest_scan = latest_forward_user_scan();
+  assert_true(snapshots[SNAPSHOTS - 1] == UINT64_MAX);
   for (size_t e = 0; e < count; e++) {
     for (size_t offset = 0; offset < entries[e].size; offset++) {
       for (size_t m = 0; m < sizeof(masks); m++) {
@@ -264,6 +275,8 @@ static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bo
           }
           if (damaged->len != undamaged[v].len || memcmp(damaged->text, undamaged[v].text, damaged->len) != 0) {
             any_reported = true;
+          } else if (v == latest_scan) {
+            unread_by_latest_scan++;
           }
         }
         /* Every damage is seen by something: at least the full scans read every entry. */
@@ -278,6 +291,40 @@ static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bo
   free(damaged);
   free(undamaged);
   mt_memtable_unref(table);
+  return unread_by_latest_scan;
+}
+
+static void run_damage(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions, bool rotate_masks,
+                       bool point_index, unsigned readahead_nodes) {
+  (void)run_damage_with(checksum_bytes, max_sequential_skip, many_versions, rotate_masks, point_index, readahead_nodes,
+                        false);
+}
+
+/* With version links a forward user scan jumps from a key's newest version to the oldest it knew of, so it may
+ * pass a damaged hidden version without reading it: the contract is still "answers as the undamaged table
+ * would, or MT_CORRUPTION" (acceptable), not "always MT_CORRUPTION". The sweep checks exactly that, and that
+ * the jumps did pass damage unread (else the links were not exercised). */
+static void run_damage_with_links(unsigned checksum_bytes, unsigned max_sequential_skip, bool many_versions,
+                                  bool rotate_masks) {
+  size_t unread = run_damage_with(checksum_bytes, max_sequential_skip, many_versions, rotate_masks, false, 0, true);
+  printf("version links: %zu damages passed unread by the latest whole forward user scan\n", unread);
+  assert_true(unread > 0);
+}
+
+static void memtable_damage_test_8_byte_checksum_with_version_links_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage_with_links(8, 0, false, false);
+}
+
+static void memtable_damage_test_4_byte_checksum_with_version_links_never_changes_an_answer(void **state) {
+  (void)state;
+  run_damage_with_links(4, 0, false, true);
+}
+
+/* Links and skip searches together: n's twelve later versions, a threshold of one step. */
+static void memtable_damage_test_version_links_and_skips_never_change_an_answer(void **state) {
+  (void)state;
+  run_damage_with_links(8, 1, true, true);
 }
 
 static void memtable_damage_test_8_byte_checksum_never_changes_an_answer(void **state) {
@@ -485,6 +532,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_skip_over_many_versions_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_point_index_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_with_point_index_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_version_links_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_4_byte_checksum_with_version_links_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_version_links_and_skips_never_change_an_answer),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }
