@@ -4,7 +4,9 @@
  * every move searches. Operations are a function of i, so a reader replays them to know the view at any
  * published sequence number. Each pass at a published snapshot S must equal the view at S exactly (strictly
  * ordered, each key once, the right values); each pass at the latest snapshot must be strictly ordered and
- * return every key visible before it began that no operation touched during it, with its value. */
+ * return every key visible before it began that no operation touched during it, with its value. The same with
+ * version links (options.version_links): a forward pass then jumps over a key's hidden versions, while the
+ * writer links new ones in front of them. */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -186,9 +188,10 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-static void run_stress(unsigned max_sequential_skip, unsigned checksum_bytes) {
+static void run_stress(unsigned max_sequential_skip, unsigned checksum_bytes, bool version_links) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
+  options.version_links = version_links;
   options.max_sequential_skip = max_sequential_skip;
   options.checksum_bytes = checksum_bytes;
   skip_stress s;
@@ -210,18 +213,32 @@ static void run_stress(unsigned max_sequential_skip, unsigned checksum_bytes) {
 
 static void memtable_skip_concurrency_test_walks_under_a_writer_threshold_1(void **state) {
   (void)state;
-  run_stress(1, 0);
+  run_stress(1, 0, false);
 }
 
 static void memtable_skip_concurrency_test_walks_under_a_writer_threshold_2_checksums(void **state) {
   (void)state;
-  run_stress(2, 8);
+  run_stress(2, 8, false);
+}
+
+/* Links alone (no skip searches): every forward pass over a key's versions is a jump and steps. */
+static void memtable_skip_concurrency_test_walks_under_a_writer_version_links(void **state) {
+  (void)state;
+  run_stress(MT_MEMTABLE_SKIP_NEVER, 0, true);
+}
+
+/* Links with skip searches after one step, and checksums (the same-key check reads within recorded sizes). */
+static void memtable_skip_concurrency_test_walks_under_a_writer_version_links_threshold_1_checksums(void **state) {
+  (void)state;
+  run_stress(1, 8, true);
 }
 
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(memtable_skip_concurrency_test_walks_under_a_writer_threshold_1),
       cmocka_unit_test(memtable_skip_concurrency_test_walks_under_a_writer_threshold_2_checksums),
+      cmocka_unit_test(memtable_skip_concurrency_test_walks_under_a_writer_version_links),
+      cmocka_unit_test(memtable_skip_concurrency_test_walks_under_a_writer_version_links_threshold_1_checksums),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }
