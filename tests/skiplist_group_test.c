@@ -11,6 +11,7 @@
 #include <memtable/skiplist.h>
 
 #include "support/allocator.h"
+#include "support/group_list.h"
 #include "support/rng.h"
 #include "support/thread_gate.h"
 #include "support/tsan.h"
@@ -21,159 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { KEY_SIZE = 16 };
-
-typedef struct group_key {
-  uint64_t group, member;
-} group_key;
-
-static void encode_be64(char *out, uint64_t value) {
-  for (int i = 0; i < 8; i++) out[i] = (char)(unsigned char)(value >> (56 - 8 * i));
-}
-
-static uint64_t decode_be64(const char *in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; i++) value = value << 8 | (unsigned char)in[i];
-  return value;
-}
-
-static void encode_key(char out[KEY_SIZE], group_key key) {
-  encode_be64(out, key.group);
-  encode_be64(out + 8, key.member);
-}
-
-static group_key decode_key(const char *key) { return (group_key){decode_be64(key), decode_be64(key + 8)}; }
-
-static int compare_keys(void *ctx, const char *a, const char *b) {
-  (void)ctx;
-  return memcmp(a, b, KEY_SIZE);
-}
-
-static bool same_group(void *ctx, const char *stored, const char *key) {
-  (void)ctx;
-  return memcmp(stored, key, 8) == 0;
-}
-
-static int compare_model_keys(const void *a, const void *b) {
-  const group_key *x = a, *y = b;
-  if (x->group != y->group) return x->group < y->group ? -1 : 1;
-  return x->member < y->member ? -1 : x->member > y->member ? 1 : 0;
-}
-
-static mt_skiplist *create_group_list(mt_arena *arena, bool concurrent) {
-  mt_skiplist_options options = MT_SKIPLIST_OPTIONS_INIT;
-  options.compare = compare_keys;
-  options.same_group = same_group;
-  options.concurrent_inserts = concurrent;
-  return mt_skiplist_create(arena, &options);
-}
-
-static mt_status insert_key(mt_skiplist *list, group_key key) {
-  char bytes[KEY_SIZE];
-  encode_key(bytes, key);
-  return mt_skiplist_insert(list, bytes, sizeof(bytes));
-}
-
-static uint64_t iter_group(const mt_skiplist_iter *iter) { return decode_be64(mt_skiplist_iter_key(iter)); }
-
-/* The model: every key inserted, sorted on demand. */
-typedef struct key_model {
-  group_key *keys;
-  size_t count, capacity;
-} key_model;
-
-static void model_add(key_model *model, group_key key) {
-  if (model->count == model->capacity) {
-    model->capacity = model->capacity == 0 ? 256 : model->capacity * 2;
-    model->keys = realloc(model->keys, model->capacity * sizeof(*model->keys));
-    assert_non_null(model->keys);
-  }
-  model->keys[model->count++] = key;
-}
-
-/* What check_groups measured, for cases that know the exact shape to expect. */
-typedef struct group_shape {
-  size_t groups;
-  size_t scan_steps;           /* nexts taken by the group scan, the one that leaves each group included */
-  size_t first_jumps_to_end;   /* groups whose first node's jump lands on the group's last node */
-} group_shape;
-
-/* The full check of a quiescent list against the model (sorted here): level 0 equals the model; from every
- * node, group_last lands on a node of its group at or after it with only group members between; the group
- * scan meets each model group exactly once, in order; validate is MT_OK. */
-static group_shape check_groups(const mt_skiplist *list, key_model *model, uint64_t seed) {
-  qsort(model->keys, model->count, sizeof(*model->keys), compare_model_keys);
-  const char **nodes = calloc(model->count + 1, sizeof(*nodes));
-  assert_non_null(nodes);
-  mt_skiplist_iter iter;
-  mt_skiplist_iter_init(&iter, list);
-  size_t count = 0;
-  for (mt_skiplist_iter_seek_to_first(&iter); mt_skiplist_iter_valid(&iter); mt_skiplist_iter_next(&iter)) {
-    if (count == model->count) fail_msg("list holds more than the model's %zu keys (seed %llu)", model->count, (unsigned long long)seed);
-    group_key key = decode_key(mt_skiplist_iter_key(&iter));
-    if (compare_model_keys(&key, &model->keys[count]) != 0) {
-      fail_msg("key %zu is (%llu, %llu), the model has (%llu, %llu) (seed %llu)", count, (unsigned long long)key.group,
-               (unsigned long long)key.member, (unsigned long long)model->keys[count].group,
-               (unsigned long long)model->keys[count].member, (unsigned long long)seed);
-    }
-    nodes[count++] = mt_skiplist_iter_key(&iter);
-  }
-  assert_int_equal(count, model->count);
-  assert_int_equal(mt_skiplist_count(list), model->count);
-
-  group_shape shape = {0, 0, 0};
-  size_t group_start = 0;
-  for (size_t i = 0; i < count; i++) {
-    if (i > 0 && model->keys[i].group != model->keys[i - 1].group) group_start = i;
-    mt_skiplist_iter at = {list, nodes[i]};
-    mt_skiplist_iter_group_last(&at);
-    assert_true(mt_skiplist_iter_valid(&at));
-    const char *landing = mt_skiplist_iter_key(&at);
-    size_t j = i;
-    while (nodes[j] != landing) {
-      j++;
-      if (j == count || model->keys[j].group != model->keys[i].group) {
-        fail_msg("the jump from (%llu, %llu) does not land on a later node of its group (seed %llu)",
-                 (unsigned long long)model->keys[i].group, (unsigned long long)model->keys[i].member,
-                 (unsigned long long)seed);
-      }
-    }
-    bool group_ends_at_j = j + 1 == count || model->keys[j + 1].group != model->keys[i].group;
-    if (i == group_start && group_ends_at_j) shape.first_jumps_to_end++;
-  }
-
-  mt_skiplist_iter_seek_to_first(&iter);
-  size_t model_index = 0;
-  while (mt_skiplist_iter_valid(&iter)) {
-    uint64_t group = iter_group(&iter);
-    if (model_index == count || model->keys[model_index].group != group) {
-      fail_msg("group scan met group %llu where the model has %s (seed %llu)", (unsigned long long)group,
-               model_index == count ? "none" : "another", (unsigned long long)seed);
-    }
-    while (model_index < count && model->keys[model_index].group == group) model_index++;
-    shape.groups++;
-    do {
-      mt_skiplist_iter_group_last(&iter);
-      assert_int_equal(iter_group(&iter), group);
-      mt_skiplist_iter_next(&iter);
-      shape.scan_steps++;
-    } while (mt_skiplist_iter_valid(&iter) && iter_group(&iter) == group);
-  }
-  assert_int_equal(model_index, count);
-  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
-  free(nodes);
-  return shape;
-}
-
-static void shuffle(group_key *keys, size_t count, uint64_t *rng) {
-  for (size_t i = count; i > 1; i--) {
-    size_t j = mt_rng_below(rng, i);
-    group_key swap = keys[i - 1];
-    keys[i - 1] = keys[j];
-    keys[j] = swap;
-  }
-}
 
 /* Random groups of 1..50 distinct members, inserted in random order across groups. */
 static void skiplist_group_test_random_inserts_match_model(void **state) {
@@ -187,7 +35,7 @@ static void skiplist_group_test_random_inserts_match_model(void **state) {
       uint64_t member = mt_rng_below(&rng, 1000);
       for (size_t m = 0; m < members; m++) {
         member += 1 + mt_rng_below(&rng, 3);
-        model_add(&inserts, (group_key){g * 7 + 3, member});
+        key_model_add(&inserts, (group_key){g * 7 + 3, member});
       }
     }
     shuffle(inserts.keys, inserts.count, &rng);
@@ -220,7 +68,7 @@ static void skiplist_group_test_prepended_members_jump_to_group_end(void **state
     if (inserted[g] == MEMBERS) continue;
     group_key key = {g, MEMBERS - inserted[g]++};
     assert_int_equal(insert_key(list, key), MT_OK);
-    model_add(&model, key);
+    key_model_add(&model, key);
     total++;
   }
   group_shape shape = check_groups(list, &model, 42);
@@ -254,13 +102,13 @@ static void skiplist_group_test_appended_members_scan_exactly(void **state) {
   for (uint64_t g = 0; g < GROUPS; g++) {
     for (uint64_t member = HALF; member >= 1; member--) {
       assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
-      model_add(&model, (group_key){g, member});
+      key_model_add(&model, (group_key){g, member});
     }
   }
   for (uint64_t member = HALF + 1; member <= 2 * HALF; member++) {
     for (uint64_t g = 0; g < GROUPS; g++) {
       assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
-      model_add(&model, (group_key){g, member});
+      key_model_add(&model, (group_key){g, member});
     }
   }
   group_shape shape = check_groups(list, &model, 0);
@@ -414,7 +262,7 @@ static void skiplist_group_test_allocation_failure_keeps_links_sound(void **stat
       group_key key = {mt_rng_below(&rng, 40), 1000000 - i};
       mt_status status = insert_key(list, key);
       if (status == MT_OK) {
-        model_add(&model, key);
+        key_model_add(&model, key);
       } else {
         assert_int_equal(status, MT_NOMEM);
         refused++;
@@ -562,7 +410,7 @@ static void skiplist_group_test_concurrent_writers_and_group_scans(void **state)
   key_model model = {0};
   for (uint64_t g = 0; g < RACE_GROUPS; g++) {
     for (unsigned w = 0; w < RACE_WRITERS; w++) assert_int_equal(race->statuses[w][g], MT_OK);
-    for (uint64_t m = 1; m <= RACE_MEMBERS; m++) model_add(&model, (group_key){g, m});
+    for (uint64_t m = 1; m <= RACE_MEMBERS; m++) key_model_add(&model, (group_key){g, m});
   }
   group_shape shape = check_groups(race->list, &model, 0);
   assert_int_equal(shape.groups, RACE_GROUPS);
@@ -625,7 +473,7 @@ static void skiplist_group_test_equal_keys_raced(void **state) {
       else if (race->statuses[t][r] == MT_EXISTS) exists++;
     }
     if (ok != 1 || exists != EQUAL_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", r, ok, exists);
-    model_add(&model, equal_round_key(r));
+    key_model_add(&model, equal_round_key(r));
   }
   group_shape shape = check_groups(race->list, &model, 0);
   assert_int_equal(shape.groups, EQUAL_GROUPS);
