@@ -1225,7 +1225,8 @@ static void op_null_arguments(run *r) {
       options.point_index_entries != defaults.point_index_entries ||
       options.max_sequential_skip != defaults.max_sequential_skip ||
       options.scan_readahead_segments != defaults.scan_readahead_segments ||
-      options.scan_readahead_segment_nodes != defaults.scan_readahead_segment_nodes)
+      options.scan_readahead_segment_nodes != defaults.scan_readahead_segment_nodes ||
+      options.version_links != defaults.version_links || options.version_links)
     failf(r, "mt_memtable_options_init differs from the macro");
 }
 
