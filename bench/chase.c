@@ -34,13 +34,16 @@
 double g_dependent_load_ns;
 double g_dependent_load_huge_ns;
 
-double measure_dependent_load_ns(bool huge_pages) {
+double measure_dependent_load_ns(size_t bytes, bool huge_pages) {
   /* Timing under valgrind (count-misses.sh) means nothing, and its simulation would take minutes. */
   if (BENCH_UNDER_VALGRIND()) return 0.0;
-  const size_t lines = CHASE_BYTES / (CHASE_LINE_WORDS * sizeof(uint64_t));
-  /* Aligned to 2 MiB either way, so only the advice differs between the two figures. */
-  uint64_t *memory = aligned_alloc(CHASE_HUGE_PAGE_BYTES, CHASE_BYTES);
-  if (memory != NULL) (void)madvise(memory, CHASE_BYTES, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  const size_t lines = bytes / (CHASE_LINE_WORDS * sizeof(uint64_t));
+  if (lines < 2 || lines > UINT32_MAX) return 0.0;
+  /* Aligned to 2 MiB either way, so only the advice differs between the two figures (and a whole number of
+   * 2 MiB pages, as aligned_alloc wants a multiple of the alignment). */
+  size_t mapped = (bytes + CHASE_HUGE_PAGE_BYTES - 1) / CHASE_HUGE_PAGE_BYTES * CHASE_HUGE_PAGE_BYTES;
+  uint64_t *memory = aligned_alloc(CHASE_HUGE_PAGE_BYTES, mapped);
+  if (memory != NULL) (void)madvise(memory, mapped, huge_pages ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
   uint32_t *order = malloc(lines * sizeof(uint32_t));
   if (memory == NULL || order == NULL) {
     free(memory);

@@ -4,17 +4,19 @@
 #define MEMTABLE_BENCH_CHASE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* Nanoseconds per load of a pointer chase through one random cycle over CHASE_BYTES: every load misses the
+/* Nanoseconds per load of a pointer chase through one random cycle over bytes of memory: every load misses the
  * caches. With 4 KiB pages (as the tables get by default) nearly every load also misses the TLB and walks the
  * page table; with huge_pages the memory is advised to transparent huge pages (if the system grants them), so
  * the difference is the TLB's share. 0 if the memory could not be had, or under valgrind. About half a second each. */
-double measure_dependent_load_ns(bool huge_pages);
+double measure_dependent_load_ns(size_t bytes, bool huge_pages);
 
 /* The figure measured at the start of this run (main), for the reports. */
 extern double g_dependent_load_ns;      /* 4 KiB pages */
 extern double g_dependent_load_huge_ns; /* huge pages advised */
 
-#define CHASE_BYTES ((size_t)256 << 20)
+/* --chase_mib's default: well past the last-level cache and the TLB's reach with 4 KiB pages. */
+#define DEFAULT_CHASE_BYTES ((size_t)256 << 20)
 
 #endif

@@ -29,8 +29,8 @@ int main(int argc, char **argv) {
   progress_init();
   register_impls();
   workload_prepare();
-  g_dependent_load_ns = measure_dependent_load_ns(false);
-  g_dependent_load_huge_ns = measure_dependent_load_ns(true);
+  g_dependent_load_ns = measure_dependent_load_ns(g_options.chase_bytes, false);
+  g_dependent_load_huge_ns = measure_dependent_load_ns(g_options.chase_bytes, true);
   if (!g_options.json) print_text_header();
 
   uint64_t start = now_ns();

@@ -1,6 +1,8 @@
 /* bench/options.c - memtable-bench's flags and --help: db_bench style, --name=value, checked strictly. */
 #include "options.h"
 
+#include "chase.h"
+
 #include "rotate.h"
 
 #include <errno.h>
@@ -249,6 +251,7 @@ void parse_flags(int argc, char **argv) {
   g_options.max_sequential_skip = DEFAULT_MAX_SEQUENTIAL_SKIP;
   g_options.rotations = DEFAULT_ROTATIONS;
   g_options.write_buffer_size = DEFAULT_WRITE_BUFFER_SIZE;
+  g_options.chase_bytes = DEFAULT_CHASE_BYTES;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -272,7 +275,7 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
                  strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
                  strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0 ||
-                 strcmp(name, "versions_order") == 0;
+                 strcmp(name, "versions_order") == 0 || strcmp(name, "chase_mib") == 0;
     if (!known) flag_error("unknown flag '--%s'", name);
     if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
     if (strcmp(name, "json") == 0) {
@@ -313,6 +316,8 @@ void parse_flags(int argc, char **argv) {
       g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
     } else if (strcmp(name, "duration") == 0) {
       g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
+    } else if (strcmp(name, "chase_mib") == 0) {
+      g_options.chase_bytes = (size_t)parse_unsigned(name, value, 1, 65536) << 20;
     } else if (strcmp(name, "versions_order") == 0) {
       if (strcmp(value, "sequence") != 0 && strcmp(value, "random") != 0)
         flag_error("--versions_order: '%s' is not sequence or random", value);

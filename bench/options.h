@@ -81,6 +81,7 @@ typedef struct bench_options {
   bool json;
   bool verbose;
   unsigned huge_pages; /* --huge_pages: our tables' arena.pages, an mt_arena_pages value (0 = off) */
+  size_t chase_bytes;  /* --chase_mib: the pointer chase's memory (chase.h) */
 } bench_options;
 
 extern bench_options g_options;

@@ -176,7 +176,7 @@ void print_text_header(void) {
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
   printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through a "
          "random cycle over %zu MiB)\n",
-         g_dependent_load_ns, g_dependent_load_huge_ns, CHASE_BYTES >> 20);
+         g_dependent_load_ns, g_dependent_load_huge_ns, g_options.chase_bytes >> 20);
   for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
   fflush(stdout);
 }

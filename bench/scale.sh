@@ -33,12 +33,18 @@ echo "scale.sh: N = $small and $large, $benchmarks, $repetitions rounds, huge pa
 # One repetition per run, the runs of a round taking every size and mode in turn: a busy spell on a shared
 # machine then falls on one round of every configuration rather than on every repetition of one.
 : >"$out/figures"
+: >"$out/chase"
 for round in $(seq 1 "$repetitions"); do
   for n in "$small" "$large"; do
     for mode in $modes; do
       report="$out/$mode-$n-$round.txt"
       echo "scale.sh: round $round: --num=$n --huge_pages=$mode ..." >&2
-      "$bench" --num="$n" --benchmarks="$benchmarks" --repetitions=1 --huge_pages="$mode" "$@" >"$report" 2>/dev/null
+      # The pointer chase sized like the table (about 160 bytes an entry): the most that huge pages can take off
+      # each of a get's dependent loads at this size.
+      "$bench" --num="$n" --benchmarks="$benchmarks" --repetitions=1 --huge_pages="$mode" \
+        --chase_mib=$(((n * 160 >> 20) + 1)) "$@" >"$report" 2>/dev/null
+      # "dependent-load latency: 430.1 ns with 4 KiB pages, 436.2 ns with huge pages advised (... over 1526 MiB)"
+      awk -v n="$n" '/^dependent-load latency:/ { print n, $3, $9, $(NF - 1) }' "$report" >>"$out/chase"
       [ "$round" = 1 ] && { grep -h "arena pages" "$report" || true; }
       # "fillrandom         : memtable                 4006.9 ns/op ..." -> mode N benchmark implementation ns/op
       awk -F' : ' -v mode="$mode" -v n="$n" '/ ns\/op / && NF == 2 {
@@ -68,6 +74,17 @@ for mode in $modes; do
       if (b == "nan") printf "%-12s %-20s %-8s %12.1f %12s %8s\n", name, impl, mode, a, "n/a", "-";
       else printf "%-12s %-20s %-8s %12.1f %12.1f %7.2fx\n", name, impl, mode, a, b, b / a }'
   done
+done
+
+printf '\nPointer chase sized like the table, 4 KiB pages vs huge pages advised (median ns per dependent load over\nevery run; a get is a chain of such loads, so this bounds what huge pages can save it here):\n'
+for n in "$small" "$large"; do
+  col_median() { awk -v n="$n" -v c="$1" '$1 == n {print $c}' "$out/chase" | sort -g |
+    awk '{v[++k] = $1} END {if (k) print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)}'; }
+  a=$(col_median 2)
+  b=$(col_median 3)
+  mib=$(awk -v n="$n" '$1 == n {print $4; exit}' "$out/chase")
+  [ -n "$a" ] && [ -n "$b" ] && awk -v n="$n" -v mib="$mib" -v a="$a" -v b="$b" \
+    'BEGIN {printf "  N=%-9s %5s MiB: %7.1f ns with 4 KiB pages, %7.1f ns with huge pages  %5.2fx\n", n, mib, a, b, a / b}'
 done
 
 set -- $modes
