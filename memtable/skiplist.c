@@ -27,8 +27,6 @@
 
 #include "memtable/skiplist_inline.h"
 
-static inline const char *node_key(const skiplist_node *node) { return skiplist_node_key(node); }
-
 static inline skiplist_node *node_of_key(const char *key) { return (skiplist_node *)(uintptr_t)key; }
 
 /* Every access to a link goes through the helpers below and the two loads in skiplist_inline.h
@@ -58,16 +56,6 @@ static inline int stashed_height(const mt_skiplist *list, const skiplist_node *n
   return (int)(uintptr_t)atomic_load_explicit(skiplist_node_links(list, node), memory_order_relaxed);
 }
 
-static inline int load_height(const mt_skiplist *list) {
-  /* Relaxed: see the field's comment. */
-  return atomic_load_explicit(&list->height, memory_order_relaxed);
-}
-
-/* `stored` is always a key in the list (see mt_skiplist_compare_fn); `key` is the search target. */
-static inline int compare_keys(const mt_skiplist *list, const char *stored, const char *key) {
-  return list->compare(list->compare_ctx, stored, key);
-}
-
 /* While the walk at `node` compares `next`, start fetching both nodes it may visit after that: the one after
  * `next` (if it goes right) and node's link one level down (if it drops). Measured: 15-25% off random
  * inserts and seeks of a million keys, against prefetching neither or only the first. */
@@ -87,13 +75,13 @@ static inline skiplist_node *find_greater_or_equal(const mt_skiplist *list, cons
                                                    skiplist_node **next_out, bool *equal) {
   skiplist_node *node = list->head;
   skiplist_node *known_greater = NULL;
-  int level = load_height(list) - 1;
+  int level = skiplist_load_height(list) - 1;
   for (;;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     int order = 1;
     if (next != NULL && next != known_greater) {
       prefetch_candidates(list, node, next, level);
-      order = compare_keys(list, node_key(next), key);
+      order = skiplist_compare_keys(list, skiplist_node_key(next), key);
     }
     if (order < 0) {
       node = next;
@@ -121,12 +109,12 @@ static inline skiplist_node *find_greater_or_equal(const mt_skiplist *list, cons
 static skiplist_node *find_less_than(const mt_skiplist *list, const char *key, skiplist_node **after) {
   skiplist_node *node = list->head;
   skiplist_node *known_not_less = NULL;
-  int level = load_height(list) - 1;
+  int level = skiplist_load_height(list) - 1;
   for (;;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL && next != known_not_less) {
       prefetch_candidates(list, node, next, level);
-      if (compare_keys(list, node_key(next), key) < 0) {
+      if (skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
         node = next;
         continue;
       }
@@ -144,12 +132,12 @@ static skiplist_node *find_less_than(const mt_skiplist *list, const char *key, s
 static skiplist_node *find_less_or_equal(const mt_skiplist *list, const char *key) {
   skiplist_node *node = list->head;
   skiplist_node *known_greater = NULL;
-  int level = load_height(list) - 1;
+  int level = skiplist_load_height(list) - 1;
   for (;;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL && next != known_greater) {
       prefetch_candidates(list, node, next, level);
-      int order = compare_keys(list, node_key(next), key);
+      int order = skiplist_compare_keys(list, skiplist_node_key(next), key);
       if (order == 0) return next;
       if (order < 0) {
         node = next;
@@ -165,7 +153,7 @@ static skiplist_node *find_less_or_equal(const mt_skiplist *list, const char *ke
 /* The last node, or head when empty. */
 static skiplist_node *find_last(const mt_skiplist *list) {
   skiplist_node *node = list->head;
-  int level = load_height(list) - 1;
+  int level = skiplist_load_height(list) - 1;
   for (;;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next != NULL) {
@@ -182,13 +170,13 @@ static skiplist_node *find_last(const mt_skiplist *list) {
  * level it is linked on sorts before it, so the walk meets it first on its top level. 0 if it is not
  * linked at all (never the case for a node an iterator reached). */
 static int linked_height(const mt_skiplist *list, const skiplist_node *target) {
-  const char *key = node_key(target);
+  const char *key = skiplist_node_key(target);
   skiplist_node *node = list->head;
   skiplist_node *known_not_less = NULL;
-  for (int level = load_height(list) - 1; level >= 0;) {
+  for (int level = skiplist_load_height(list) - 1; level >= 0;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
     if (next == target) return level + 1;
-    if (next != NULL && next != known_not_less && compare_keys(list, node_key(next), key) < 0) {
+    if (next != NULL && next != known_not_less && skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
       node = next;
       continue;
     }
@@ -287,7 +275,10 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   list->head = head;
   list->arena = arena;
   atomic_init(&list->height, 1);
-  for (unsigned i = 0; i < MT_STRIPES; i++) atomic_init(&list->counts[i].value, 0);
+  for (unsigned i = 0; i < MT_STRIPES; i++) {
+    atomic_init(&list->counts[i].value, 0);
+    atomic_init(&list->counts[i].grouped, 0);
+  }
   list->random_state = options->seed;
   list->reserve_state = options->seed;
   list->grow_threshold = UINT64_MAX / (uint64_t)options->branching;
@@ -328,7 +319,7 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
     }
   }
   stash_height(list, node, height);
-  *key = (char *)(uintptr_t)node_key(node);
+  *key = (char *)(uintptr_t)skiplist_node_key(node);
   return MT_OK;
 }
 
@@ -368,8 +359,8 @@ mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key) {
 static inline bool splice_brackets(const mt_skiplist *list, const char *key) {
   skiplist_node *prev = list->splice[0];
   skiplist_node *next = list->splice[list->max_height];
-  if (prev != list->head && compare_keys(list, node_key(prev), key) >= 0) return false;
-  return next == NULL || compare_keys(list, node_key(next), key) > 0;
+  if (prev != list->head && skiplist_compare_keys(list, skiplist_node_key(prev), key) >= 0) return false;
+  return next == NULL || skiplist_compare_keys(list, skiplist_node_key(next), key) > 0;
 }
 
 static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
@@ -377,16 +368,18 @@ static void link_node(mt_skiplist *list, skiplist_node *node, int height, skipli
 
 /* Writes node's group link for `successor`, its level-0 successor-to-be (NULL: the list's end): that
  * successor's own link when it is in node's group, or the successor itself when it has none; NULL when it is
- * in another group. Relaxed: the node is not reachable yet; the release that links it on level 0 publishes
- * the slot with it. (Rewritten by a concurrent writer whose level-0 swap failed, before it tries again.) */
-static inline void set_group_link(const mt_skiplist *list, skiplist_node *node, const skiplist_node *successor) {
-  if (list->same_group == NULL) return;
+ * in another group. Returns whether the link is not NULL (the caller counts it in `grouped` once the node is
+ * linked). Relaxed: the node is not reachable yet; the release that links it on level 0 publishes the slot
+ * with it. (Rewritten by a concurrent writer whose level-0 swap failed, before it tries again.) */
+static inline bool set_group_link(const mt_skiplist *list, skiplist_node *node, const skiplist_node *successor) {
+  if (list->same_group == NULL) return false;
   skiplist_node *last = NULL;
-  if (successor != NULL && list->same_group(list->compare_ctx, node_key(successor), node_key(node))) {
+  if (successor != NULL && list->same_group(list->compare_ctx, skiplist_node_key(successor), skiplist_node_key(node))) {
     last = skiplist_node_group_last(list, successor);
     if (last == NULL) last = (skiplist_node *)(uintptr_t)successor;
   }
   atomic_store_explicit(skiplist_node_group_slot(list, node), last, memory_order_relaxed);
+  return last != NULL;
 }
 
 /* Walks level `level` right from *before (which sorts before key) to the gap key falls in, updating
@@ -396,7 +389,7 @@ static bool find_gap_on_level(const mt_skiplist *list, const char *key, int leve
   skiplist_node *node = *before;
   for (;;) {
     skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    int order = next == NULL ? 1 : compare_keys(list, node_key(next), key);
+    int order = next == NULL ? 1 : skiplist_compare_keys(list, skiplist_node_key(next), key);
     if (order < 0) {
       node = next;
       continue;
@@ -411,7 +404,7 @@ static bool find_gap_on_level(const mt_skiplist *list, const char *key, int leve
  * high enough to fill every level the node needs. Relaxed both ways: the height publishes no memory (see the
  * field); a failure reloads it. */
 static void raise_height_concurrently(mt_skiplist *list, int height) {
-  int list_height = load_height(list);
+  int list_height = skiplist_load_height(list);
   while (height > list_height &&
          !atomic_compare_exchange_weak_explicit(&list->height, &list_height, height, memory_order_relaxed,
                                                 memory_order_relaxed)) {
@@ -423,12 +416,13 @@ static void raise_height_concurrently(mt_skiplist *list, int height) {
  * when an equal key wins the race on level 0. */
 static mt_status link_concurrently(mt_skiplist *list, skiplist_node *node, int height, skiplist_node **prev,
                                    skiplist_node **next) {
-  const char *key = node_key(node);
+  const char *key = skiplist_node_key(node);
+  bool grouped = false;
   for (int level = 0; level < height; level++) {
     for (;;) {
       /* Relaxed: the node is not reachable on this level yet; the compare-and-swap below publishes it. */
       store_next_relaxed(list, node, level, next[level]);
-      if (level == 0) set_group_link(list, node, next[0]);
+      if (level == 0) grouped = set_group_link(list, node, next[0]);
       skiplist_node *expected = next[level];
       /* Release on success: the node's key and its links up to this level happen-before any reader that
        * acquires this link. Relaxed on failure: nothing was written, and the level is searched again. */
@@ -446,7 +440,9 @@ static mt_status link_concurrently(mt_skiplist *list, skiplist_node *node, int h
   }
   /* Relaxed: a statistic (a stripe may be shared by two writers, hence the read-modify-write); it publishes
    * no memory. */
-  atomic_fetch_add_explicit(&list->counts[thread_stripe()].value, 1, memory_order_relaxed);
+  unsigned stripe = thread_stripe();
+  atomic_fetch_add_explicit(&list->counts[stripe].value, 1, memory_order_relaxed);
+  if (grouped) atomic_fetch_add_explicit(&list->counts[stripe].grouped, 1, memory_order_relaxed);
   return MT_OK;
 }
 
@@ -458,7 +454,7 @@ static mt_status insert_concurrently(mt_skiplist *list, skiplist_node *node) {
   skiplist_node *prev[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
   skiplist_node *next[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
   bool equal;
-  (void)find_greater_or_equal(list, node_key(node), prev, next, &equal);
+  (void)find_greater_or_equal(list, skiplist_node_key(node), prev, next, &equal);
   if (equal) {
     give_back_node(list, node);
     return MT_EXISTS;
@@ -497,11 +493,12 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
   for (int level = 0; level < height; level++) {
     assert(level == 0 || prev[level] == list->head || prev[level - 1] != list->head);
     assert(level == 0 || next[level - 1] != NULL || next[level] == NULL);
-    assert(use_splice || prev[level] == list->head || compare_keys(list, node_key(prev[level]), key) < 0);
-    assert(use_splice || next[level] == NULL || compare_keys(list, node_key(next[level]), key) > 0);
+    assert(use_splice || prev[level] == list->head ||
+           skiplist_compare_keys(list, skiplist_node_key(prev[level]), key) < 0);
+    assert(use_splice || next[level] == NULL || skiplist_compare_keys(list, skiplist_node_key(next[level]), key) > 0);
   }
 #endif
-  if (height > load_height(list)) {
+  if (height > skiplist_load_height(list)) {
     /* prev/next above the old height are already head/NULL (the splice invariant). Relaxed: see the
      * height field; storing it before the node is linked is what LevelDB does and is safe either way. */
     atomic_store_explicit(&list->height, height, memory_order_relaxed);
@@ -515,13 +512,17 @@ mt_status mt_skiplist_insert_allocated(mt_skiplist *list, char *key) {
 static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
                       skiplist_node *const *next) {
   for (int level = 0; level < height; level++) store_next_relaxed(list, node, level, next[level]);
-  set_group_link(list, node, next[0]);
+  bool grouped = set_group_link(list, node, next[0]);
   /* Bottom up, so a reader that finds the node on level i can also find it on every level below. (Several
    * writers link by compare-and-swap instead: insert_concurrently.) */
   for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
   /* Relaxed load and store: only this writer changes count, and count publishes no memory. */
   size_t count = atomic_load_explicit(&list->counts[0].value, memory_order_relaxed);
   atomic_store_explicit(&list->counts[0].value, count + 1, memory_order_relaxed);
+  if (grouped) {
+    size_t grouped_count = atomic_load_explicit(&list->counts[0].grouped, memory_order_relaxed);
+    atomic_store_explicit(&list->counts[0].grouped, grouped_count + 1, memory_order_relaxed);
+  }
 }
 
 /* One search of mt_skiplist_find_positions, advanced a step at a time. */
@@ -539,7 +540,7 @@ typedef struct position_search {
 static bool position_search_step(const mt_skiplist *list, position_search *search) {
   const skiplist_node *candidate = search->candidate;
   if (candidate != NULL && candidate != search->known_not_less &&
-      compare_keys(list, node_key(candidate), search->target) < 0) {
+      skiplist_compare_keys(list, skiplist_node_key(candidate), search->target) < 0) {
     search->node = candidate;
   } else {
     search->position->before[search->level] = search->node;
@@ -562,7 +563,7 @@ void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targ
   enum { IN_FLIGHT = 16 };
   position_search searches[IN_FLIGHT];
   size_t started = 0, running = 0;
-  int height = load_height(list);
+  int height = skiplist_load_height(list);
   for (;;) {
     /* Keep up to IN_FLIGHT searches going; each step of one overlaps its fetch with the others' steps. */
     while (running < IN_FLIGHT && started < count) {
@@ -599,7 +600,8 @@ static position_gaps gaps_from_position(const mt_skiplist *list, const char *key
   for (int level = 0; level < height; level++) {
     prev[level] = level < position->levels ? (skiplist_node *)(uintptr_t)position->before[level] : list->head;
     if (prev[level] == NULL) prev[level] = list->head;
-    if (prev[level] != list->head && compare_keys(list, node_key(prev[level]), key) >= 0) return GAPS_UNUSABLE;
+    if (prev[level] != list->head && skiplist_compare_keys(list, skiplist_node_key(prev[level]), key) >= 0)
+      return GAPS_UNUSABLE;
     if (find_gap_on_level(list, key, level, &prev[level], &next[level])) {
       /* One writer: level 0 is walked first, and the node found there is on every level it reached. With
        * concurrent writers an equal key may have been linked higher up since level 0 was walked; it is on
@@ -636,7 +638,7 @@ mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt
     give_back_node(list, node);
     return MT_EXISTS;
   }
-  if (height > load_height(list)) {
+  if (height > skiplist_load_height(list)) {
     /* Relaxed: as in mt_skiplist_insert_allocated. */
     atomic_store_explicit(&list->height, height, memory_order_relaxed);
   }
@@ -663,10 +665,9 @@ bool mt_skiplist_contains(const mt_skiplist *list, const char *key) {
 
 size_t mt_skiplist_count(const mt_skiplist *list) {
   if (list == NULL) return 0;
-  /* Relaxed: a statistic; it orders nothing. */
-  size_t count = 0;
-  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
-  for (unsigned i = 0; i < stripes; i++) count += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
+  size_t count;
+  size_t grouped;
+  skiplist_load_counts(list, &count, &grouped);
   return count;
 }
 
@@ -709,7 +710,7 @@ void mt_skiplist_iter_next(mt_skiplist_iter *iter) {
 void mt_skiplist_iter_prev(mt_skiplist_iter *iter) {
   if (!iter_is_valid(iter)) return;
   skiplist_node *after;
-  skiplist_node *node = find_less_than(iter->list, node_key(skiplist_iter_node(iter)), &after);
+  skiplist_node *node = find_less_than(iter->list, skiplist_node_key(skiplist_iter_node(iter)), &after);
   iter->node = node == iter->list->head ? NULL : node;
 }
 

@@ -60,9 +60,12 @@ struct mt_skiplist {
   _Atomic int height;
 
   /* Keys linked: a single writer counts in counts[0]; concurrent writers each in their thread's stripe
-   * (thread_stripe.h), so they do not all read-modify-write one line. Read by any thread (the sum). */
+   * (thread_stripe.h), so they do not all read-modify-write one line. Read by any thread (the sum). `grouped`
+   * counts, the same way, the nodes linked with a group link (lists with same_group): value / (value -
+   * grouped) estimates the nodes per group, which the scan walker's group mode sizes its segments by. */
   struct {
     alignas(SKIPLIST_CACHE_LINE) _Atomic size_t value;
+    _Atomic size_t grouped;
   } counts[MT_STRIPES];
   /* Single-writer state, on its own cache line so the writer's stores do not evict the fields above from the
    * readers' caches. Concurrent writers keep theirs per call and per thread instead. */
@@ -78,6 +81,28 @@ struct mt_skiplist {
   bool splice_is_useful; /* the last insert landed right after the one before it: try the splice first */
   skiplist_node *splice[];
 };
+
+/* The list's current height. Relaxed: see the height field. */
+static inline int skiplist_load_height(const mt_skiplist *list) {
+  return atomic_load_explicit(&list->height, memory_order_relaxed);
+}
+
+/* `stored` is always a key in the list (see mt_skiplist_compare_fn); `key` is the search target. */
+static inline int skiplist_compare_keys(const mt_skiplist *list, const char *stored, const char *key) {
+  return list->compare(list->compare_ctx, stored, key);
+}
+
+/* The nodes linked, and of those the ones linked with a group link (see counts). Relaxed: statistics, which
+ * order nothing; with concurrent writers the two sums may be from slightly different moments. */
+static inline void skiplist_load_counts(const mt_skiplist *list, size_t *linked, size_t *grouped) {
+  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
+  *linked = 0;
+  *grouped = 0;
+  for (unsigned i = 0; i < stripes; i++) {
+    *linked += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
+    *grouped += atomic_load_explicit(&list->counts[i].grouped, memory_order_relaxed);
+  }
+}
 
 static inline skiplist_link *skiplist_node_links(const mt_skiplist *list, const skiplist_node *node) {
   /* The tower ends key_header_size bytes before the key; link i is i+1 slots below that. */

@@ -54,13 +54,24 @@ void skiplist_readahead_reset(skiplist_readahead *walker) {
 }
 
 /* The lowest level whose expected gap reaches the buffer's fraction, below the list's current height; 0
- * when the list has a single level (nothing to cut at). */
-static int choose_level(const skiplist_readahead *walker) {
+ * when the list has a single level (nothing to cut at). Walking groups, a segment buffers one node per group,
+ * so the gap is counted in groups: nodes per group (estimated from the list's counts) times as many nodes,
+ * halved. Measured on readseq_versions (20 versions a key, 512 slots): segments of about 50 groups scan 1.6x
+ * faster than the plain level's 3 groups (too short: a segment ends every few rounds and the ring runs
+ * nearly empty), and as fast as about 200. */
+static int choose_level(const skiplist_readahead *walker, bool groups) {
   const mt_skiplist *list = walker->list;
   /* Relaxed: the height publishes nothing (see the field); a stale one only picks a lower level. */
-  int height = atomic_load_explicit(&list->height, memory_order_relaxed);
+  int height = skiplist_load_height(list);
   double level_probability = (double)list->grow_threshold / 18446744073709551616.0;
   double target_gap = (double)walker->segment_nodes / READAHEAD_GAP_FRACTION;
+  if (groups) {
+    size_t linked;
+    size_t grouped;
+    skiplist_load_counts(list, &linked, &grouped);
+    double nodes_per_group = linked > grouped ? (double)linked / (double)(linked - grouped) : 1.0;
+    if (nodes_per_group > 2.0) target_gap *= nodes_per_group / 2.0;
+  }
   int level = 0;
   double gap = 1.0;
   while (level + 1 < height && level_probability > 0.0 && (level == 0 || gap < target_gap)) {
@@ -75,7 +86,7 @@ static const skiplist_node *find_less_than_on_level(const skiplist_readahead *wa
   const mt_skiplist *list = walker->list;
   const skiplist_node *node = list->head;
   const skiplist_node *known_not_less = NULL;
-  int at = atomic_load_explicit(&list->height, memory_order_relaxed) - 1; /* relaxed: as in choose_level */
+  int at = skiplist_load_height(list) - 1;
   if (at < level) at = level;
   for (;;) {
     const skiplist_node *next = skiplist_load_next_acquire(list, node, at);
@@ -255,7 +266,7 @@ void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, boo
   walker->plain_groups = groups;
   if (current == NULL || walker->broken_seen) return;
   assert(!groups || (forward && walker->list->same_group != NULL));
-  int level = choose_level(walker);
+  int level = choose_level(walker, groups);
   if (level == 0) return;
   const mt_skiplist *list = walker->list;
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;

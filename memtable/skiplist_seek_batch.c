@@ -42,7 +42,7 @@ static inline bool search_step(const mt_skiplist *list, seek_search *search, mt_
                                mt_skiplist_iter *predecessors) {
   const skiplist_node *candidate = search->candidate;
   if (candidate != NULL && candidate != search->known) {
-    int order = list->compare(list->compare_ctx, skiplist_node_key(candidate), search->target);
+    int order = skiplist_compare_keys(list, skiplist_node_key(candidate), search->target);
     if (order < 0) {
       search->node = candidate;
       search_fetch(list, search);
@@ -87,7 +87,7 @@ void mt_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets,
       search->node = list->head;
       search->known = NULL;
       /* Relaxed, as every search reads the height (see the field). Read per search, like a single seek. */
-      search->level = atomic_load_explicit(&list->height, memory_order_relaxed) - 1;
+      search->level = skiplist_load_height(list) - 1;
       assert(search->level >= 0 && search->level < list->max_height);
       if (search->target == NULL) { /* as mt_skiplist_iter_seek: a NULL target finds nothing */
         running--;

@@ -10,19 +10,8 @@
 
 #include "memtable/skiplist_inline.h"
 
-static inline const char *node_key(const skiplist_node *node) { return skiplist_node_key(node); }
-
 static inline uint32_t node_key_size(const skiplist_node *node) {
   return (uint32_t)skiplist_recorded_key_size(skiplist_node_key(node));
-}
-
-static inline int load_height(const mt_skiplist *list) {
-  /* Relaxed: see the height field (skiplist_inline.h). */
-  return atomic_load_explicit(&list->height, memory_order_relaxed);
-}
-
-static inline int compare_keys(const mt_skiplist *list, const char *stored, const char *key) {
-  return list->compare(list->compare_ctx, stored, key);
 }
 
 /* Link `level` of node is aligned and lies inside the arena, so it can be read. */
@@ -46,27 +35,30 @@ static bool node_is_sound(const mt_skiplist *list, const skiplist_node *node) {
 }
 
 /* Every group link leads forward on level 0, through nodes of the linking node's group only, to a node of
- * that group. Walks from each linking node to its link: O(count x the group's length). Level 0 is already
- * known to hold `count` sound nodes in order, which bounds each walk. */
-static bool group_links_are_sound(const mt_skiplist *list, size_t count) {
+ * that group, and exactly `grouped` nodes have one (the count the writers keep: a link is written once, when
+ * its node is linked). Walks from each linking node to its link: O(count x the group's length). Level 0 is
+ * already known to hold `count` sound nodes in order, which bounds each walk. */
+static bool group_links_are_sound(const mt_skiplist *list, size_t count, size_t grouped) {
+  size_t linking = 0;
   for (const skiplist_node *node = skiplist_load_next_acquire(list, list->head, 0); node != NULL;
        node = skiplist_load_next_acquire(list, node, 0)) {
     const skiplist_node *last = skiplist_node_group_last(list, node);
     if (last == NULL) continue;
+    linking++;
     const skiplist_node *between = node;
     for (size_t steps = 0; between != last; steps++) {
       between = skiplist_load_next_acquire(list, between, 0);
       if (between == NULL || steps == count) return false;
-      if (!list->same_group(list->compare_ctx, node_key(between), node_key(node))) return false;
+      if (!list->same_group(list->compare_ctx, skiplist_node_key(between), skiplist_node_key(node))) return false;
     }
   }
-  return true;
+  return linking == grouped;
 }
 
 mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key), void *ctx) {
   if (list == NULL) return MT_INVALID_ARGUMENT;
   const skiplist_node *head = list->head;
-  int height = load_height(list);
+  int height = skiplist_load_height(list);
   if (height < 1 || height > list->max_height) return MT_CORRUPTION;
   for (int level = 0; level < list->max_height; level++) {
     if (!link_is_readable(list, head, level)) return MT_CORRUPTION;
@@ -77,18 +69,23 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
 
   /* Level 0: every node sound, accepted by key_ok, strictly ascending, and exactly count of them (which
    * also bounds the walk if a link was corrupted into a cycle). */
-  size_t expected = mt_skiplist_count(list);
+  size_t expected;
+  size_t grouped;
+  skiplist_load_counts(list, &expected, &grouped);
   size_t seen = 0;
   const skiplist_node *previous = NULL;
   for (const skiplist_node *node = skiplist_load_next_acquire(list, head, 0); node != NULL;
        node = skiplist_load_next_acquire(list, node, 0)) {
     if (++seen > expected || !node_is_sound(list, node)) return MT_CORRUPTION;
-    if (key_ok != NULL && !key_ok(ctx, node_key(node))) return MT_CORRUPTION;
-    if (previous != NULL && compare_keys(list, node_key(previous), node_key(node)) >= 0) return MT_CORRUPTION;
+    if (key_ok != NULL && !key_ok(ctx, skiplist_node_key(node))) return MT_CORRUPTION;
+    if (previous != NULL && skiplist_compare_keys(list, skiplist_node_key(previous), skiplist_node_key(node)) >= 0) {
+      return MT_CORRUPTION;
+    }
     previous = node;
   }
   if (seen != expected) return MT_CORRUPTION;
-  if (list->same_group != NULL && !group_links_are_sound(list, expected)) return MT_CORRUPTION;
+  bool groups_sound = list->same_group != NULL ? group_links_are_sound(list, expected, grouped) : grouped == 0;
+  if (!groups_sound) return MT_CORRUPTION;
 
   /* Each higher level must be an in-order subsequence of the level below (so of level 0, and so strictly
    * ascending without comparing again). With one writer every level below the height is non-empty (its
