@@ -499,6 +499,15 @@ static size_t check_accepted_ops(failing_race *r, const char *what, size_t fail_
 
 enum { FAILING_OPS = OPS_PER_WRITER < 400 ? OPS_PER_WRITER : 400 }; /* fits a writer_log */
 
+/* Gives each of the race's writers its FAILING_OPS and runs them all at once. */
+static void run_failing_writers(failing_race *r) {
+  assert_non_null(r->logs);
+  for (unsigned w = 0; w < r->writers; w++) failing_ops(&r->logs[w], w, r->writers, FAILING_OPS);
+  failing_arg args[MAX_WRITERS];
+  for (unsigned w = 0; w < r->writers; w++) args[w] = (failing_arg){r, w};
+  thread_team_run(failing_writer_main, args, sizeof(args[0]), r->writers);
+}
+
 static void run_failing_allocator(size_t fail_offset, bool fail_after, int retries, unsigned writers) {
   shared_allocator allocator = {0};
   mt_memtable_options options = concurrent_options();
@@ -510,11 +519,7 @@ static void run_failing_allocator(size_t fail_offset, bool fail_after, int retri
   atomic_store_explicit(&allocator.fail_at, fail_at, memory_order_relaxed);
   allocator.fail_after = fail_after;
   failing_race r = {table, writers, retries, MT_NOMEM, calloc(writers, sizeof(writer_log)), MT_OK};
-  assert_non_null(r.logs);
-  for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
-  failing_arg args[MAX_WRITERS];
-  for (unsigned w = 0; w < writers; w++) args[w] = (failing_arg){&r, w};
-  thread_team_run(failing_writer_main, args, sizeof(args[0]), writers);
+  run_failing_writers(&r);
   int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
   if (unexpected != MT_OK)
     fail_msg("fail_at %zu: an add returned %s, neither MT_OK nor MT_NOMEM", fail_at, mt_status_str((mt_status)unexpected));
@@ -547,11 +552,7 @@ static void memtable_concurrent_test_capacity_reached_mid_race(void **state) {
     options.arena.capacity = 24 * 1024;
     mt_memtable *table = new_table(&options);
     failing_race r = {table, writers, 0, MT_FULL, calloc(writers, sizeof(writer_log)), MT_OK};
-    assert_non_null(r.logs);
-    for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
-    failing_arg args[MAX_WRITERS];
-    for (unsigned w = 0; w < writers; w++) args[w] = (failing_arg){&r, w};
-    thread_team_run(failing_writer_main, args, sizeof(args[0]), writers);
+    run_failing_writers(&r);
     int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
     if (unexpected != MT_OK)
       fail_msg("%u writers: an add returned %s, neither MT_OK nor MT_FULL", writers, mt_status_str((mt_status)unexpected));
