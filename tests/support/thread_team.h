@@ -25,9 +25,9 @@ typedef struct thread_team_member {
 
 /* Lives where the caller put it from thread_team_start to thread_team_join (the members point into it). */
 typedef struct thread_team {
-  thread_gate start;      /* the members and the starter */
+  thread_gate start; /* the members and the starter */
   thread_team_main main;
-  bool cancelled;         /* written by the starter before it arrives at start, read by members after it */
+  bool cancelled; /* written by the starter before it arrives at start, read by members after it */
   unsigned count;
   thread_team_member members[THREAD_TEAM_MAX];
 } thread_team;
