@@ -7,9 +7,9 @@
 #include <memtable/arena.h>
 
 #include "support/rng.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 
@@ -61,8 +61,9 @@ static void arena_test_memory_usage_concurrent_reader(void **state) {
   mt_arena *arena = mt_arena_create(NULL);
   assert_non_null(arena);
   usage_reader reader = {arena, 0, 0, 0, 0};
-  pthread_t thread;
-  assert_int_equal(pthread_create(&thread, NULL, read_usage_until_stopped, &reader), 0);
+  /* The team's start orders only what precedes the first allocation: no edge forms around the usage figure. */
+  thread_team reader_team;
+  thread_team_start(&reader_team, read_usage_until_stopped, &reader, 0, 1);
   wait_for_reads(&reader, 1);
 
   size_t bytes = 0;
@@ -90,7 +91,7 @@ static void arena_test_memory_usage_concurrent_reader(void **state) {
   }
   /* Release: the reader's last read comes after every allocation above. */
   atomic_store_explicit(&reader.stop, 1, memory_order_release);
-  assert_int_equal(pthread_join(thread, NULL), 0);
+  thread_team_join(&reader_team);
 
   if (failed_allocation >= 0) fail_msg("seed %u: allocation %d returned NULL", seed, failed_allocation);
   size_t final_usage = mt_arena_memory_usage(arena);

@@ -13,9 +13,9 @@
 
 #include "support/arena_checks.h"
 #include "support/rng.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 
 
@@ -55,7 +55,6 @@ static request random_request(uint64_t *rng, size_t largest) {
  * must stay on the test's thread). */
 typedef struct worker {
   mt_arena *arena;
-  pthread_barrier_t *start;
   unsigned index;
   uint64_t seed;
   size_t operations;      /* allocations to attempt; 0: until MT_FULL */
@@ -71,9 +70,9 @@ typedef struct worker {
   size_t first_full_step; /* SIZE_MAX until the first MT_FULL */
 } worker;
 
-static void worker_init(worker *w, mt_arena *arena, pthread_barrier_t *start, unsigned index, uint64_t seed,
-                        size_t operations, size_t log_capacity) {
-  *w = (worker){arena, start, index, seed, operations, 2048, false, {NULL, 0, 0}, 0, 0, 0, 0, 0, 0, SIZE_MAX};
+static void worker_init(worker *w, mt_arena *arena, unsigned index, uint64_t seed, size_t operations,
+                        size_t log_capacity) {
+  *w = (worker){arena, index, seed, operations, 2048, false, {NULL, 0, 0}, 0, 0, 0, 0, 0, 0, SIZE_MAX};
   w->log.items = malloc(log_capacity * sizeof(*w->log.items));
   assert_non_null(w->log.items);
   w->log.capacity = log_capacity;
@@ -83,7 +82,6 @@ static void *run_worker(void *arg) {
   worker *w = arg;
   uint64_t rng = w->seed;
   const char *older = NULL; /* an allocation of this thread before its latest: never undoable */
-  pthread_barrier_wait(w->start);
   for (size_t step = 0; w->operations == 0 || step < w->operations; step++) {
     if (w->log.count == w->log.capacity) break;
     request r = random_request(&rng, w->largest);
@@ -130,8 +128,8 @@ static void *run_worker(void *arg) {
 
 /* Joins the workers, then checks everything they kept: aligned, intact, pairwise disjoint, inside the
  * arena. Returns the bytes they kept. */
-static size_t check_workers(worker *workers, unsigned threads, pthread_t *ids, uint64_t seed) {
-  for (unsigned t = 0; t < threads; t++) assert_int_equal(pthread_join(ids[t], NULL), 0);
+static size_t check_workers(worker *workers, unsigned threads, thread_team *team, uint64_t seed) {
+  thread_team_join(team);
   allocation_log all = {NULL, 0, 0};
   size_t bytes = 0;
   for (unsigned t = 0; t < threads; t++) {
@@ -154,8 +152,8 @@ static size_t check_workers(worker *workers, unsigned threads, pthread_t *ids, u
   return bytes;
 }
 
-static void start_workers(worker *workers, unsigned threads, pthread_t *ids) {
-  for (unsigned t = 0; t < threads; t++) assert_int_equal(pthread_create(&ids[t], NULL, run_worker, &workers[t]), 0);
+static void start_workers(worker *workers, unsigned threads, thread_team *team) {
+  thread_team_start(team, run_worker, workers, sizeof(workers[0]), threads);
 }
 
 static void release_workers(worker *workers, unsigned threads) {
@@ -292,13 +290,11 @@ static void arena_test_concurrent_threads_get_disjoint_intact_memory(void **stat
     mt_arena *arena = mt_arena_create(&options);
     assert_non_null(arena);
     const size_t header = hook.last_alloc_size;
-    pthread_barrier_t start;
-    assert_int_equal(pthread_barrier_init(&start, NULL, threads), 0);
     worker workers[MAX_THREADS];
-    pthread_t ids[MAX_THREADS];
-    for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, &start, t, seed + t, 6000, 6000);
-    start_workers(workers, threads, ids);
-    size_t bytes = check_workers(workers, threads, ids, seed);
+    thread_team team;
+    for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, t, seed + t, 6000, 6000);
+    start_workers(workers, threads, &team);
+    size_t bytes = check_workers(workers, threads, &team, seed);
     size_t usage = mt_arena_memory_usage(arena);
     assert_true(usage >= bytes);
     /* Quiescent: the figure is exactly the blocks the hook handed out (all but the arena's header). */
@@ -307,7 +303,6 @@ static void arena_test_concurrent_threads_get_disjoint_intact_memory(void **stat
     assert_int_equal(hook.live_blocks, 0);
     assert_int_equal(hook.bad_frees, 0);
     release_workers(workers, threads);
-    pthread_barrier_destroy(&start);
   }
 }
 
@@ -353,13 +348,11 @@ static void *run_watched_worker(void *arg) {
 /* The main thread reads the figure (relaxed, through mt_arena_memory_usage) while the workers allocate:
  * with no undo it never decreases, never passes the capacity, and the read after the last worker is done
  * is the final figure. */
-static void race_with_watch(worker *workers, unsigned threads, pthread_t *ids, usage_watch *watch) {
+static void race_with_watch(worker *workers, unsigned threads, thread_team *team, usage_watch *watch) {
   watched_worker watched[MAX_THREADS];
   atomic_store_explicit(&watch->running, threads, memory_order_relaxed); /* before the threads exist */
-  for (unsigned t = 0; t < threads; t++) {
-    watched[t] = (watched_worker){&workers[t], watch};
-    assert_int_equal(pthread_create(&ids[t], NULL, run_watched_worker, &watched[t]), 0);
-  }
+  for (unsigned t = 0; t < threads; t++) watched[t] = (watched_worker){&workers[t], watch};
+  thread_team_start(team, run_watched_worker, watched, sizeof(watched[0]), threads);
   watch_usage(watch);
 }
 
@@ -373,19 +366,17 @@ static void arena_test_concurrent_capacity_reached_mid_race(void **state) {
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
   const size_t header = hook.last_alloc_size;
-  pthread_barrier_t start;
-  assert_int_equal(pthread_barrier_init(&start, NULL, threads), 0);
   worker workers[MAX_THREADS];
-  pthread_t ids[MAX_THREADS];
+  thread_team team;
   for (unsigned t = 0; t < threads; t++) {
     /* Until MT_FULL. A request is at most half a block (plus page-alignment slack), so a refusal means less
      * than two blocks are left. */
-    worker_init(&workers[t], arena, &start, t, seed + t, 0, 100000);
+    worker_init(&workers[t], arena, t, seed + t, 0, 100000);
     workers[t].largest = block_size / 2;
   }
   usage_watch watch = {arena, capacity, 0, 0, 0, 0, 0};
-  race_with_watch(workers, threads, ids, &watch);
-  size_t bytes = check_workers(workers, threads, ids, seed);
+  race_with_watch(workers, threads, &team, &watch);
+  size_t bytes = check_workers(workers, threads, &team, seed);
   size_t usage = mt_arena_memory_usage(arena);
   for (unsigned t = 0; t < threads; t++) MT_CHECK_SEEDED_STEP(workers[t].full == 1, seed, "every thread full", t);
   MT_CHECK_SEEDED(usage <= capacity && capacity - usage < 2 * block_size, seed, "filled to capacity");
@@ -401,7 +392,6 @@ static void arena_test_concurrent_capacity_reached_mid_race(void **state) {
   assert_int_equal(hook.live_blocks, 0);
   assert_int_equal(hook.bad_frees, 0);
   release_workers(workers, threads);
-  pthread_barrier_destroy(&start);
 }
 
 static void arena_test_concurrent_allocator_failure_mid_race(void **state) {
@@ -416,13 +406,11 @@ static void arena_test_concurrent_allocator_failure_mid_race(void **state) {
     mt_arena *arena = mt_arena_create(&options);
     assert_non_null(arena);
     const size_t header = hook.last_alloc_size;
-    pthread_barrier_t start;
-    assert_int_equal(pthread_barrier_init(&start, NULL, threads), 0);
     worker workers[MAX_THREADS];
-    pthread_t ids[MAX_THREADS];
-    for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, &start, t, seed + t, 5000, 5000);
-    start_workers(workers, threads, ids);
-    size_t bytes = check_workers(workers, threads, ids, seed);
+    thread_team team;
+    for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, t, seed + t, 5000, 5000);
+    start_workers(workers, threads, &team);
+    size_t bytes = check_workers(workers, threads, &team, seed);
     /* The one failed call is one MT_NOMEM to one thread; everyone went on allocating. */
     size_t nomem = 0;
     for (unsigned t = 0; t < threads; t++) {
@@ -438,7 +426,6 @@ static void arena_test_concurrent_allocator_failure_mid_race(void **state) {
     assert_int_equal(hook.live_blocks, 0);
     assert_int_equal(hook.bad_frees, 0);
     release_workers(workers, threads);
-    pthread_barrier_destroy(&start);
   }
 }
 
@@ -459,16 +446,14 @@ static void arena_test_concurrent_undo_last_per_thread(void **state) {
   void *main_latest = mt_arena_allocate(arena, 40);
   assert_non_null(main_latest);
 
-  pthread_barrier_t start;
-  assert_int_equal(pthread_barrier_init(&start, NULL, threads), 0);
   worker workers[MAX_THREADS];
-  pthread_t ids[MAX_THREADS];
+  thread_team team;
   for (unsigned t = 0; t < threads; t++) {
-    worker_init(&workers[t], arena, &start, t, seed + t, 10000, 10000);
+    worker_init(&workers[t], arena, t, seed + t, 10000, 10000);
     workers[t].undo = true;
   }
-  start_workers(workers, threads, ids);
-  size_t bytes = check_workers(workers, threads, ids, seed);
+  start_workers(workers, threads, &team);
+  size_t bytes = check_workers(workers, threads, &team, seed);
   size_t undone = 0;
   for (unsigned t = 0; t < threads; t++) {
     undone += workers[t].undone;
@@ -483,7 +468,6 @@ static void arena_test_concurrent_undo_last_per_thread(void **state) {
   assert_int_equal(hook.live_blocks, 0);
   assert_int_equal(hook.bad_frees, 0);
   release_workers(workers, threads);
-  pthread_barrier_destroy(&start);
 }
 
 static void arena_test_concurrent_memory_usage_read_while_threads_allocate(void **state) {
@@ -495,21 +479,18 @@ static void arena_test_concurrent_memory_usage_read_while_threads_allocate(void 
   mt_arena *arena = mt_arena_create(&options);
   assert_non_null(arena);
   const size_t header = hook.last_alloc_size;
-  pthread_barrier_t start;
-  assert_int_equal(pthread_barrier_init(&start, NULL, threads), 0);
   worker workers[MAX_THREADS];
-  pthread_t ids[MAX_THREADS];
-  for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, &start, t, seed + t, 6000, 6000);
+  thread_team team;
+  for (unsigned t = 0; t < threads; t++) worker_init(&workers[t], arena, t, seed + t, 6000, 6000);
   usage_watch watch = {arena, 0, 0, 0, 0, 0, 0};
-  race_with_watch(workers, threads, ids, &watch);
-  size_t bytes = check_workers(workers, threads, ids, seed);
+  race_with_watch(workers, threads, &team, &watch);
+  size_t bytes = check_workers(workers, threads, &team, seed);
   size_t usage = mt_arena_memory_usage(arena);
   MT_CHECK_SEEDED(usage >= bytes && usage == hook.live_bytes - header, seed, "usage after the race");
   MT_CHECK_SEEDED(watch.decreases == 0, seed, "usage never decreases");
   MT_CHECK_SEEDED(watch.largest == usage, seed, "the read after the race sees every block");
   mt_arena_destroy(arena);
   release_workers(workers, threads);
-  pthread_barrier_destroy(&start);
 }
 
 int main(int argc, char **argv) {

@@ -15,11 +15,11 @@
 
 #include "support/arena_checks.h"
 #include "support/asan.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
 #include "../arena/arena_poison.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 
 MT_TEST_TSAN_LONG_HISTORY()
@@ -306,7 +306,6 @@ static void arena_poison_test_concurrent_chunks_are_whole_granules(void **state)
 
 typedef struct poison_worker {
   mt_arena *arena;
-  pthread_barrier_t *start;
   unsigned index;
   allocation_log log;
   size_t poisoned_when_handed_out;
@@ -317,7 +316,6 @@ typedef struct poison_worker {
 static void *poison_worker_run(void *arg) {
   poison_worker *worker = arg;
   uint64_t rng = 0x9e3779b97f4a7c15u * (worker->index + 1);
-  pthread_barrier_wait(worker->start);
   for (size_t i = 0; i < POISON_REQUESTS; i++) {
     rng = rng * 6364136223846793005u + 1442695040888963407u;
     size_t pick = (size_t)(rng >> 33);
@@ -347,15 +345,9 @@ static void *poison_worker_run(void *arg) {
 static void arena_poison_test_concurrent_threads_never_poison_each_other(void **state) {
   (void)state;
   mt_arena *arena = new_concurrent_arena(1000); /* small blocks: many refills and block changes */
-  pthread_barrier_t start;
-  assert_int_equal(pthread_barrier_init(&start, NULL, POISON_THREADS), 0);
   poison_worker workers[POISON_THREADS];
-  pthread_t threads[POISON_THREADS];
-  for (unsigned i = 0; i < POISON_THREADS; i++) {
-    workers[i] = (poison_worker){arena, &start, i, {NULL, 0, 0}, 0, 0, 0};
-    assert_int_equal(pthread_create(&threads[i], NULL, poison_worker_run, &workers[i]), 0);
-  }
-  for (unsigned i = 0; i < POISON_THREADS; i++) assert_int_equal(pthread_join(threads[i], NULL), 0);
+  for (unsigned i = 0; i < POISON_THREADS; i++) workers[i] = (poison_worker){arena, i, {NULL, 0, 0}, 0, 0, 0};
+  thread_team_run(poison_worker_run, workers, sizeof(workers[0]), POISON_THREADS);
   for (unsigned i = 0; i < POISON_THREADS; i++) {
     poison_worker *worker = &workers[i];
     assert_int_equal(worker->failures, 0);
@@ -369,7 +361,6 @@ static void arena_poison_test_concurrent_threads_never_poison_each_other(void **
     assert_int_equal(log_first_damaged(&worker->log), SIZE_MAX);
     log_release(&worker->log);
   }
-  pthread_barrier_destroy(&start);
   mt_arena_destroy(arena);
 }
 

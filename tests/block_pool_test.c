@@ -15,10 +15,9 @@
 
 #include "support/allocator.h"
 #include "support/memtable_checks.h"
-#include "support/thread_gate.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
-#include <pthread.h>
 #include <stdio.h>
 
 MT_TEST_TSAN_LONG_HISTORY()
@@ -500,7 +499,6 @@ static void block_pool_test_memtables_rotate_through_one_pool(void **state) {
 /* 4 threads each rotate tables (create, fill, check, unref) on one pool. */
 typedef struct rotator {
   mt_block_pool *pool;
-  thread_gate *gate;
   size_t rounds;
   bool concurrent_writes;
   size_t errors;            /* problems seen in the tables; asserted 0 after join */
@@ -511,7 +509,6 @@ typedef struct rotator {
 
 static void *rotate_thread(void *arg) {
   rotator *self = arg;
-  thread_gate_wait(self->gate);
   for (size_t round = 0; round < self->rounds; round++)
     self->errors += rotate_once(self->pool, round, self->concurrent_writes, &self->blocks[round]);
   return NULL;
@@ -528,20 +525,13 @@ static void block_pool_test_four_threads_rotate_on_one_pool(void **state) {
 
   /* At most THREADS tables live at once: max_blocks = THREADS * blocks is never exceeded, so no take fails. */
   mt_block_pool *pool = new_pool(&hook, 1024, THREADS * blocks);
-  thread_gate gate;
-  assert_true(thread_gate_init(&gate, THREADS));
-  pthread_t threads[THREADS];
   rotator rotators[THREADS];
+  for (size_t t = 0; t < THREADS; t++) rotators[t] = (rotator){.pool = pool, .rounds = CONCURRENT_ROUNDS};
+  thread_team_run(rotate_thread, rotators, sizeof(rotators[0]), THREADS);
   for (size_t t = 0; t < THREADS; t++) {
-    rotators[t] = (rotator){.pool = pool, .gate = &gate, .rounds = CONCURRENT_ROUNDS};
-    assert_int_equal(pthread_create(&threads[t], NULL, rotate_thread, &rotators[t]), 0);
-  }
-  for (size_t t = 0; t < THREADS; t++) {
-    assert_int_equal(pthread_join(threads[t], NULL), 0);
     assert_int_equal(rotators[t].errors, 0);
     for (size_t round = 0; round < CONCURRENT_ROUNDS; round++) assert_int_equal(rotators[t].blocks[round], blocks);
   }
-  thread_gate_destroy(&gate);
   mt_block_pool_statistics stats = stats_of(pool);
   assert_int_equal(stats.hits + stats.misses, THREADS * CONCURRENT_ROUNDS * blocks);
   assert_int_equal(stats.failures, 0);
@@ -561,7 +551,6 @@ static void block_pool_test_four_threads_rotate_on_one_pool(void **state) {
 
 typedef struct piece_writer {
   mt_arena *arena;
-  thread_gate *gate;
   unsigned char tag;
   unsigned char *pieces[PIECES];
   size_t failures;
@@ -569,7 +558,6 @@ typedef struct piece_writer {
 
 static void *write_pieces(void *arg) {
   piece_writer *self = arg;
-  thread_gate_wait(self->gate);
   for (size_t i = 0; i < PIECES; i++) {
     /* Now and then a request above the chunk's small limit, served under the arena's mutex. */
     size_t bytes = i % 50 == 0 ? 300 : PIECE_BYTES;
@@ -586,16 +574,9 @@ static void block_pool_test_concurrent_mode_arena_on_a_pool(void **state) {
   mt_block_pool *pool = new_pool(&hook, 1024, 0);
   mt_arena *arena = new_pooled_arena(pool, true);
   assert_true(mt_arena_is_concurrent(arena));
-  thread_gate gate;
-  assert_true(thread_gate_init(&gate, THREADS));
-  pthread_t threads[THREADS];
   static piece_writer writers[THREADS];
-  for (unsigned t = 0; t < THREADS; t++) {
-    writers[t] = (piece_writer){.arena = arena, .gate = &gate, .tag = (unsigned char)(0xa0 + t)};
-    assert_int_equal(pthread_create(&threads[t], NULL, write_pieces, &writers[t]), 0);
-  }
-  for (unsigned t = 0; t < THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
-  thread_gate_destroy(&gate);
+  for (unsigned t = 0; t < THREADS; t++) writers[t] = (piece_writer){.arena = arena, .tag = (unsigned char)(0xa0 + t)};
+  thread_team_run(write_pieces, writers, sizeof(writers[0]), THREADS);
   for (unsigned t = 0; t < THREADS; t++) {
     assert_int_equal(writers[t].failures, 0);
     for (size_t i = 0; i < PIECES; i++) {
@@ -615,17 +596,10 @@ static void block_pool_test_concurrent_mode_arena_on_a_pool(void **state) {
   assert_int_equal(stats.idle, lent);
 
   /* Concurrent writers of a memtable on the pool, 4 threads rotating their own tables at once. */
-  assert_true(thread_gate_init(&gate, THREADS));
   rotator rotators[THREADS];
-  for (size_t t = 0; t < THREADS; t++) {
-    rotators[t] = (rotator){.pool = pool, .gate = &gate, .rounds = 2, .concurrent_writes = true};
-    assert_int_equal(pthread_create(&threads[t], NULL, rotate_thread, &rotators[t]), 0);
-  }
-  for (size_t t = 0; t < THREADS; t++) {
-    assert_int_equal(pthread_join(threads[t], NULL), 0);
-    assert_int_equal(rotators[t].errors, 0);
-  }
-  thread_gate_destroy(&gate);
+  for (size_t t = 0; t < THREADS; t++) rotators[t] = (rotator){.pool = pool, .rounds = 2, .concurrent_writes = true};
+  thread_team_run(rotate_thread, rotators, sizeof(rotators[0]), THREADS);
+  for (size_t t = 0; t < THREADS; t++) assert_int_equal(rotators[t].errors, 0);
   stats = stats_of(pool);
   assert_int_equal(stats.lent, 0);
   assert_int_equal(stats.failures, 0);

@@ -5,7 +5,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <memtable/memtable.h>
 
 #include "support/memtable_checks.h"
+#include "support/thread_team.h"
 
 static mt_memtable_options batch_options(bool concurrent) {
   mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
@@ -249,13 +249,9 @@ static void memtable_add_batch_test_batches_from_several_threads_all_land(void *
   mt_memtable_options options = batch_options(true);
   options.arena.block_size = 4096;
   mt_memtable *table = new_table(&options);
-  pthread_t threads[BATCH_THREADS];
   batch_thread args[BATCH_THREADS];
-  for (unsigned t = 0; t < BATCH_THREADS; t++) {
-    args[t] = (batch_thread){table, t, MT_OK, 0};
-    assert_int_equal(pthread_create(&threads[t], NULL, batch_thread_main, &args[t]), 0);
-  }
-  for (unsigned t = 0; t < BATCH_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (unsigned t = 0; t < BATCH_THREADS; t++) args[t] = (batch_thread){table, t, MT_OK, 0};
+  thread_team_run(batch_thread_main, args, sizeof(args[0]), BATCH_THREADS);
   for (unsigned t = 0; t < BATCH_THREADS; t++) {
     if (args[t].first_failure != MT_OK) fail_msg("thread %u: a batch returned %s", t, mt_status_str(args[t].first_failure));
     assert_int_equal(args[t].applied_total, BATCHES_PER_THREAD * BATCH_SIZE);

@@ -8,7 +8,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "support/allocator.h"
 #include "support/rng.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
 /* The node's links are 8-byte aligned: the most padding the arena puts before a node. */
@@ -683,15 +683,11 @@ static void budget_test_concurrent_writers_with_reservations(void **state) {
   options.write_buffer_size = (size_t)CONCURRENT_OPS * 100 / 2;
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
-  pthread_t threads[WRITERS];
   prepared_writer writers[WRITERS];
-  for (unsigned w = 0; w < WRITERS; w++) {
-    writers[w] = (prepared_writer){table, w, 0, 0, 0};
-    assert_int_equal(pthread_create(&threads[w], NULL, prepared_writer_main, &writers[w]), 0);
-  }
+  for (unsigned w = 0; w < WRITERS; w++) writers[w] = (prepared_writer){table, w, 0, 0, 0};
+  thread_team_run(prepared_writer_main, writers, sizeof(writers[0]), WRITERS);
   size_t added = 0;
   for (unsigned w = 0; w < WRITERS; w++) {
-    assert_int_equal(pthread_join(threads[w], NULL), 0);
     if (writers[w].unexpected != 0) fail_msg("writer %u: unexpected status %d", w, writers[w].unexpected);
     assert_int_equal(writers[w].refused, 1);
     added += writers[w].added;

@@ -15,6 +15,7 @@
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/thread_team.h"
 
 /* One writer, two readers. The writer adds put(key i) and, after every 8th key, a deletion of an earlier
  * key, with consecutive sequence numbers, then publishes how many keys it has put (release). A reader that
@@ -209,13 +210,10 @@ static void memtable_test_concurrent_readers(void **state) {
   atomic_init(&shared.published, 0);
   atomic_init(&shared.done, false);
   atomic_init(&shared.reader_checks, 0);
-  pthread_t writer, readers[2];
-  assert_int_equal(pthread_create(&readers[0], NULL, concurrent_reader, &shared), 0);
-  assert_int_equal(pthread_create(&readers[1], NULL, concurrent_reader, &shared), 0);
-  assert_int_equal(pthread_create(&writer, NULL, concurrent_writer, &shared), 0);
-  assert_int_equal(pthread_join(writer, NULL), 0);
-  assert_int_equal(pthread_join(readers[0], NULL), 0);
-  assert_int_equal(pthread_join(readers[1], NULL), 0);
+  thread_team readers;
+  thread_team_start(&readers, concurrent_reader, &shared, 0, 2);
+  thread_team_run(concurrent_writer, &shared, 0, 1);
+  thread_team_join(&readers);
   assert_int_equal(mt_memtable_entry_count(shared.table), CONCURRENT_KEYS + CONCURRENT_KEYS / 8);
   assert_int_equal(mt_memtable_deletion_count(shared.table), CONCURRENT_KEYS / 8);
   assert_int_equal(mt_memtable_validate(shared.table), MT_OK);
@@ -425,13 +423,10 @@ static void memtable_test_user_view_never_repeats_a_key_under_a_writer(void **st
     stress_key(k, key);
     assert_int_equal(mt_memtable_add(s.table, 999, MT_TYPE_VALUE, key, strlen(key), "v", 1), MT_OK);
   }
-  pthread_t writer, readers[2];
-  assert_int_equal(pthread_create(&readers[0], NULL, stress_reader, &s), 0);
-  assert_int_equal(pthread_create(&readers[1], NULL, stress_reader, &s), 0);
-  assert_int_equal(pthread_create(&writer, NULL, stress_writer, &s), 0);
-  assert_int_equal(pthread_join(writer, NULL), 0);
-  assert_int_equal(pthread_join(readers[0], NULL), 0);
-  assert_int_equal(pthread_join(readers[1], NULL), 0);
+  thread_team readers;
+  thread_team_start(&readers, stress_reader, &s, 0, 2);
+  thread_team_run(stress_writer, &s, 0, 1);
+  thread_team_join(&readers);
   assert_true(atomic_load(&s.walks) >= 4);
   assert_int_equal(mt_memtable_validate(s.table), MT_OK);
   mt_memtable_unref(s.table);
@@ -517,14 +512,14 @@ static void memtable_test_arena_hooks_run_only_on_the_writer(void **state) {
   memset(long_key, 'q', sizeof(long_key));
   memset(written_key, 'q', sizeof(written_key));
   hook_reader r = {table, long_key, sizeof(long_key)};
-  pthread_t readers[2];
-  for (int t = 0; t < 2; t++) assert_int_equal(pthread_create(&readers[t], NULL, reader_with_long_keys, &r), 0);
+  thread_team readers;
+  thread_team_start(&readers, reader_with_long_keys, &r, 0, 2);
   for (uint64_t i = 0; i < 2000; i++) {
     written_key[0] = (char)('a' + i % 26);
     assert_int_equal(
         mt_memtable_add(table, i + 1, MT_TYPE_VALUE, written_key, sizeof(written_key) - (i % 7), "v", 1), MT_OK);
   }
-  for (int t = 0; t < 2; t++) assert_int_equal(pthread_join(readers[t], NULL), 0);
+  thread_team_join(&readers);
   mt_memtable_unref(table); /* the last reference is dropped here, on the owner: the frees run here too */
   assert_true(atomic_load(&hooks.arena_calls) > 10);
   assert_true(atomic_load(&hooks.reader_calls) >= 2 * 200 * 4); /* iterators and long lookup keys */

@@ -6,7 +6,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -21,6 +20,7 @@
 #include "support/rng.h"
 #include "support/tsan.h"
 #include "support/thread_gate.h"
+#include "support/thread_team.h"
 
 
 /* ThreadSanitizer slows every add about tenfold; a race shows in far fewer. */
@@ -269,19 +269,14 @@ static void run_writers_and_readers(unsigned writers, unsigned readers, uint64_t
   for (unsigned w = 0; w < writers; w++) generate_ops(r, w);
   mt_memtable_options options = concurrent_options();
   r->table = new_table(&options);
-  pthread_t writer_threads[MAX_WRITERS], reader_threads[MAX_READERS];
   thread_arg writer_args[MAX_WRITERS], reader_args[MAX_READERS];
-  for (unsigned i = 0; i < readers; i++) {
-    reader_args[i] = (thread_arg){r, i};
-    assert_int_equal(pthread_create(&reader_threads[i], NULL, reader_main, &reader_args[i]), 0);
-  }
-  for (unsigned w = 0; w < writers; w++) {
-    writer_args[w] = (thread_arg){r, w};
-    assert_int_equal(pthread_create(&writer_threads[w], NULL, writer_main, &writer_args[w]), 0);
-  }
-  for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(writer_threads[w], NULL), 0);
+  for (unsigned i = 0; i < readers; i++) reader_args[i] = (thread_arg){r, i};
+  for (unsigned w = 0; w < writers; w++) writer_args[w] = (thread_arg){r, w};
+  thread_team reader_team;
+  thread_team_start(&reader_team, reader_main, reader_args, sizeof(reader_args[0]), readers);
+  thread_team_run(writer_main, writer_args, sizeof(writer_args[0]), writers);
   atomic_store_explicit(&r->quit, true, memory_order_release);
-  for (unsigned i = 0; i < readers; i++) assert_int_equal(pthread_join(reader_threads[i], NULL), 0);
+  thread_team_join(&reader_team);
   if (atomic_load_explicit(&r->failed, memory_order_acquire)) fail_msg("%s", r->failure);
   check_table_is_union_of_logs(r);
   print_message("%u writers, %u readers: %ld reader passes (seed %" PRIu64 ")\n", writers, readers,
@@ -347,13 +342,9 @@ static void memtable_concurrent_test_same_entry_raced_accepted_exactly_once(void
   mt_memtable_options options = concurrent_options();
   race->table = new_table(&options);
   assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  pthread_t threads[DUPLICATE_THREADS];
   duplicate_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-    args[t] = (duplicate_arg){race, t};
-    assert_int_equal(pthread_create(&threads[t], NULL, duplicate_adder_main, &args[t]), 0);
-  }
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (duplicate_arg){race, t};
+  thread_team_run(duplicate_adder_main, args, sizeof(args[0]), DUPLICATE_THREADS);
   uint64_t deletions = 0;
   for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
     int ok = 0, exists = 0;
@@ -508,26 +499,27 @@ static size_t check_accepted_ops(failing_race *r, const char *what, size_t fail_
 
 enum { FAILING_OPS = OPS_PER_WRITER < 400 ? OPS_PER_WRITER : 400 }; /* fits a writer_log */
 
+/* Gives each of the race's writers its FAILING_OPS and runs them all at once. */
+static void run_failing_writers(failing_race *r) {
+  assert_non_null(r->logs);
+  for (unsigned w = 0; w < r->writers; w++) failing_ops(&r->logs[w], w, r->writers, FAILING_OPS);
+  failing_arg args[MAX_WRITERS];
+  for (unsigned w = 0; w < r->writers; w++) args[w] = (failing_arg){r, w};
+  thread_team_run(failing_writer_main, args, sizeof(args[0]), r->writers);
+}
+
 static void run_failing_allocator(size_t fail_offset, bool fail_after, int retries, unsigned writers) {
   shared_allocator allocator = {0};
   mt_memtable_options options = concurrent_options();
   options.arena.block_size = 1024;
   options.arena.allocator = (mt_allocator){shared_alloc, shared_free, &allocator};
   mt_memtable *table = new_table(&options);
-  /* Relaxed: the threads that read it are created after (pthread_create orders it). */
+  /* Relaxed: the threads that read it are created after (thread_team_run orders it). */
   size_t fail_at = atomic_load_explicit(&allocator.calls, memory_order_relaxed) + fail_offset;
   atomic_store_explicit(&allocator.fail_at, fail_at, memory_order_relaxed);
   allocator.fail_after = fail_after;
   failing_race r = {table, writers, retries, MT_NOMEM, calloc(writers, sizeof(writer_log)), MT_OK};
-  assert_non_null(r.logs);
-  for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
-  pthread_t threads[MAX_WRITERS];
-  failing_arg args[MAX_WRITERS];
-  for (unsigned w = 0; w < writers; w++) {
-    args[w] = (failing_arg){&r, w};
-    assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
-  }
-  for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
+  run_failing_writers(&r);
   int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
   if (unexpected != MT_OK)
     fail_msg("fail_at %zu: an add returned %s, neither MT_OK nor MT_NOMEM", fail_at, mt_status_str((mt_status)unexpected));
@@ -560,15 +552,7 @@ static void memtable_concurrent_test_capacity_reached_mid_race(void **state) {
     options.arena.capacity = 24 * 1024;
     mt_memtable *table = new_table(&options);
     failing_race r = {table, writers, 0, MT_FULL, calloc(writers, sizeof(writer_log)), MT_OK};
-    assert_non_null(r.logs);
-    for (unsigned w = 0; w < writers; w++) failing_ops(&r.logs[w], w, writers, FAILING_OPS);
-    pthread_t threads[MAX_WRITERS];
-    failing_arg args[MAX_WRITERS];
-    for (unsigned w = 0; w < writers; w++) {
-      args[w] = (failing_arg){&r, w};
-      assert_int_equal(pthread_create(&threads[w], NULL, failing_writer_main, &args[w]), 0);
-    }
-    for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
+    run_failing_writers(&r);
     int unexpected = atomic_load_explicit(&r.unexpected, memory_order_relaxed);
     if (unexpected != MT_OK)
       fail_msg("%u writers: an add returned %s, neither MT_OK nor MT_FULL", writers, mt_status_str((mt_status)unexpected));

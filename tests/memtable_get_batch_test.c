@@ -7,7 +7,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
 /* ---- random tables against single gets and the model ---- */
@@ -442,17 +442,14 @@ static void run_race(unsigned writers) {
   atomic_init(&shared.done, false);
   for (size_t k = 0; k < RACE_KEYS; k++) snprintf(shared.keys[k], sizeof(shared.keys[k]), "k%05zu", k);
   for (size_t k = 0; k < RACE_KEYS; k++) race_add(&shared, k, 0);
-  pthread_t readers[RACE_READERS], writer_threads[2];
   race_writer writer_args[2];
-  for (unsigned r = 0; r < RACE_READERS; r++) assert_int_equal(pthread_create(&readers[r], NULL, race_reader_main, &shared), 0);
-  for (unsigned w = 0; w < writers; w++) {
-    writer_args[w] = (race_writer){&shared, w};
-    assert_int_equal(pthread_create(&writer_threads[w], NULL, race_writer_main, &writer_args[w]), 0);
-  }
-  for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(writer_threads[w], NULL), 0);
+  for (unsigned w = 0; w < writers; w++) writer_args[w] = (race_writer){&shared, w};
+  thread_team readers;
+  thread_team_start(&readers, race_reader_main, &shared, 0, RACE_READERS);
+  thread_team_run(race_writer_main, writer_args, sizeof(writer_args[0]), writers);
   /* Release: the readers' next acquire of done sees every add (see race_reader_main). */
   atomic_store_explicit(&shared.done, true, memory_order_release);
-  for (unsigned r = 0; r < RACE_READERS; r++) assert_int_equal(pthread_join(readers[r], NULL), 0);
+  thread_team_join(&readers);
   assert_int_equal(mt_memtable_entry_count(shared.table), (uint64_t)RACE_KEYS * (RACE_ROUNDS + 1));
   assert_int_equal(mt_memtable_validate(shared.table), MT_OK);
   mt_memtable_unref(shared.table);

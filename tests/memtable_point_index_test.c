@@ -7,7 +7,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "support/rng.h"
 #include "support/tsan.h"
 #include "support/thread_gate.h"
+#include "support/thread_team.h"
 
 #ifdef MT_TEST_UNDER_TSAN
 #define RACE_ROUNDS 40
@@ -337,8 +337,8 @@ static void *race_reader(void *arg) {
 
 static void run_one_writer_with_readers(size_t index_entries) {
   race r = {index_table(true, index_entries, 8, false), false, 0, 7};
-  pthread_t readers[2];
-  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&readers[i], NULL, race_reader, &r), 0);
+  thread_team readers;
+  thread_team_start(&readers, race_reader, &r, 0, 2);
   char key[32], value[64];
   uint64_t seq = 1;
   for (int round = 0; round < RACE_ROUNDS / 10 + 2; round++) {
@@ -350,7 +350,7 @@ static void run_one_writer_with_readers(size_t index_entries) {
   }
   /* Release: the readers' final pass sees every add. */
   atomic_store_explicit(&r.done, true, memory_order_release);
-  for (int i = 0; i < 2; i++) assert_int_equal(pthread_join(readers[i], NULL), 0);
+  thread_team_join(&readers);
   assert_int_equal(atomic_load_explicit(&r.failures, memory_order_relaxed), 0);
   mt_memtable_unref(r.table);
 }
@@ -403,15 +403,10 @@ static void run_concurrent_writers(unsigned writers, size_t index_entries, uint6
   thread_gate gate;
   assert_true(thread_gate_init(&gate, writers));
   writer_work work[MAX_THREADS];
-  pthread_t threads[MAX_THREADS];
-  for (unsigned t = 0; t < writers; t++) {
+  for (unsigned t = 0; t < writers; t++)
     work[t] = (writer_work){table, seqs, t * RACE_ROUNDS, RACE_ROUNDS, &gate, MT_OK};
-    assert_int_equal(pthread_create(&threads[t], NULL, race_writer, &work[t]), 0);
-  }
-  for (unsigned t = 0; t < writers; t++) {
-    assert_int_equal(pthread_join(threads[t], NULL), 0);
-    assert_int_equal(work[t].status, MT_OK);
-  }
+  thread_team_run(race_writer, work, sizeof(work[0]), writers);
+  for (unsigned t = 0; t < writers; t++) assert_int_equal(work[t].status, MT_OK);
   thread_gate_destroy(&gate);
 
   mt_memtable *plain = index_table(false, 0, 0, false);

@@ -6,7 +6,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "support/check.h"
 #include "support/memtable_checks.h"
 #include "support/rng.h"
+#include "support/thread_team.h"
 
 /* Walker shapes: segments x nodes per segment. One node per segment makes every segment outgrow its buffer;
  * 4 nodes cut at level 1 (gaps of about 4) overflow often; the default rarely. */
@@ -450,13 +450,10 @@ static void scan_test_scans_beside_a_writer(void **state) {
     atomic_init(&race->added, 0);
     atomic_init(&race->stop, false);
     for (size_t j = 0; j < WRITER_PRESET; j++) race_add(race, j);
-    pthread_t writer, readers[2];
-    assert_int_equal(pthread_create(&readers[0], NULL, race_reader, race), 0);
-    assert_int_equal(pthread_create(&readers[1], NULL, race_reader, race), 0);
-    assert_int_equal(pthread_create(&writer, NULL, race_writer, race), 0);
-    assert_int_equal(pthread_join(writer, NULL), 0);
-    assert_int_equal(pthread_join(readers[0], NULL), 0);
-    assert_int_equal(pthread_join(readers[1], NULL), 0);
+    thread_team readers;
+    thread_team_start(&readers, race_reader, race, 0, 2);
+    thread_team_run(race_writer, race, 0, 1);
+    thread_team_join(&readers);
     mt_memtable_unref(race->table);
     free(race);
   }

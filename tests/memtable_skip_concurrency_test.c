@@ -10,7 +10,6 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,6 +19,7 @@
 #include <memtable/memtable.h>
 
 #include "support/rng.h"
+#include "support/thread_team.h"
 
 #define SKIP_KEYS 24
 #define SKIP_PRELOAD 2000
@@ -201,11 +201,10 @@ static void run_stress(unsigned max_sequential_skip, unsigned checksum_bytes, bo
   atomic_init(&s.published, SKIP_PRELOAD);
   atomic_init(&s.writer_done, false);
   atomic_init(&s.passes, 0);
-  pthread_t writer, readers[SKIP_READERS];
-  for (int r = 0; r < SKIP_READERS; r++) assert_int_equal(pthread_create(&readers[r], NULL, reader_main, &s), 0);
-  assert_int_equal(pthread_create(&writer, NULL, writer_main, &s), 0);
-  assert_int_equal(pthread_join(writer, NULL), 0);
-  for (int r = 0; r < SKIP_READERS; r++) assert_int_equal(pthread_join(readers[r], NULL), 0);
+  thread_team readers;
+  thread_team_start(&readers, reader_main, &s, 0, SKIP_READERS);
+  thread_team_run(writer_main, &s, 0, 1);
+  thread_team_join(&readers);
   assert_true(atomic_load(&s.passes) >= SKIP_READERS * SKIP_MIN_PASSES);
   assert_int_equal(mt_memtable_validate(s.table), MT_OK);
   mt_memtable_unref(s.table);

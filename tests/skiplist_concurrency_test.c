@@ -7,10 +7,10 @@
 #include <memtable/skiplist.h>
 
 #include "support/rng.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 #include "support/u64_list.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -200,8 +200,8 @@ static void run_concurrent(int run) {
     atomic_init(&reader->running, false);
     atomic_init(&reader->quit, false);
     atomic_init(&reader->failed, false);
-    pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, concurrent_reader_main, reader), 0);
+    thread_team reader_team;
+    thread_team_start(&reader_team, concurrent_reader_main, reader, 0, 1);
     while (!atomic_load_explicit(&reader->running, memory_order_acquire)) sched_yield();
     char write_failure[256] = "";
     bool wrote = true;
@@ -210,7 +210,7 @@ static void run_concurrent(int run) {
       if (atomic_load_explicit(&reader->failed, memory_order_acquire)) break;
     }
     atomic_store_explicit(&reader->quit, true, memory_order_release);
-    assert_int_equal(pthread_join(thread, NULL), 0);
+    thread_team_join(&reader_team);
     if (!wrote) fail_msg("round %d: writer: %s (seed %u)", round, write_failure, seed);
     if (atomic_load_explicit(&reader->failed, memory_order_acquire))
       fail_msg("round %d: reader: %s (seed %u)", round, reader->failure, seed);

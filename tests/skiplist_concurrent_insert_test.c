@@ -12,9 +12,9 @@
 #include "support/rng.h"
 #include "support/tsan.h"
 #include "support/thread_gate.h"
+#include "support/thread_team.h"
 #include "support/u64_list.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -263,14 +263,14 @@ static round_state *round_create(unsigned keys, uint32_t reader_seed) {
   return round;
 }
 
-static void start_reader(round_state *round, pthread_t *thread) {
-  assert_int_equal(pthread_create(thread, NULL, reader_main, round), 0);
+static void start_reader(round_state *round, thread_team *reader) {
+  thread_team_start(reader, reader_main, round, 0, 1);
   while (!atomic_load_explicit(&round->reader_running, memory_order_acquire)) sched_yield();
 }
 
-static void round_finish(round_state *round, pthread_t reader, int round_index, uint32_t seed, size_t expected) {
+static void round_finish(round_state *round, thread_team *reader, int round_index, uint32_t seed, size_t expected) {
   atomic_store_explicit(&round->quit, true, memory_order_release);
-  assert_int_equal(pthread_join(reader, NULL), 0);
+  thread_team_join(reader);
   if (atomic_load_explicit(&round->failed, memory_order_acquire))
     fail_msg("round %d: %s (seed %u)", round_index, round->failure, seed);
   assert_int_equal(mt_skiplist_validate(round->test.list, NULL, NULL), MT_OK);
@@ -291,9 +291,8 @@ static void run_concurrent_insert(int run) {
   for (int round_index = 0; round_index < CONCURRENT_ROUNDS; round_index++) {
     round_state *round = round_create(ROCKSDB_KEYS, seed + 1);
     assert_true(thread_gate_init(&round->gate, WRITE_PARALLELISM + 1));
-    pthread_t writers[WRITE_PARALLELISM], reader;
-    for (int p = 0; p < WRITE_PARALLELISM; p++)
-      assert_int_equal(pthread_create(&writers[p], NULL, batch_writer_main, round), 0);
+    thread_team writers, reader;
+    thread_team_start(&writers, batch_writer_main, round, 0, WRITE_PARALLELISM);
     start_reader(round, &reader);
     for (int k = 0; k < WRITES_PER_ROUND; k += WRITE_PARALLELISM) {
       atomic_store_explicit(&round->next_writer, leveldb_random_next(&rnd), memory_order_relaxed);
@@ -303,8 +302,8 @@ static void run_concurrent_insert(int run) {
     }
     round->stop_writers = true;
     thread_gate_wait(&round->gate);
-    for (int p = 0; p < WRITE_PARALLELISM; p++) assert_int_equal(pthread_join(writers[p], NULL), 0);
-    round_finish(round, reader, round_index, seed, WRITES_PER_ROUND);
+    thread_team_join(&writers);
+    round_finish(round, &reader, round_index, seed, WRITES_PER_ROUND);
     passes += round->passes;
     thread_gate_destroy(&round->gate);
     mt_arena_destroy(round->test.arena);
@@ -358,15 +357,12 @@ static void run_concurrent_writers(int run, unsigned writers) {
     round->writers = writers;
     round->writer_seed = seed + 2 + (uint32_t)round_index * MAX_WRITERS;
     round->writes_per_writer = WRITES_PER_ROUND / (int)writers;
-    pthread_t reader, threads[MAX_WRITERS];
+    thread_team reader;
     writer_arg args[MAX_WRITERS];
     start_reader(round, &reader);
-    for (unsigned w = 0; w < writers; w++) {
-      args[w] = (writer_arg){round, w};
-      assert_int_equal(pthread_create(&threads[w], NULL, free_writer_main, &args[w]), 0);
-    }
-    for (unsigned w = 0; w < writers; w++) assert_int_equal(pthread_join(threads[w], NULL), 0);
-    round_finish(round, reader, round_index, seed, (size_t)round->writes_per_writer * writers);
+    for (unsigned w = 0; w < writers; w++) args[w] = (writer_arg){round, w};
+    thread_team_run(free_writer_main, args, sizeof(args[0]), writers);
+    round_finish(round, &reader, round_index, seed, (size_t)round->writes_per_writer * writers);
     passes += round->passes;
     mt_arena_destroy(round->test.arena);
     free(round);
@@ -432,13 +428,9 @@ static void skiplist_test_concurrent_same_key_linked_exactly_once(void **state) 
   assert_non_null(race);
   race->list = test.list;
   assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  pthread_t threads[DUPLICATE_THREADS];
   duplicate_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-    args[t] = (duplicate_arg){race, t};
-    assert_int_equal(pthread_create(&threads[t], NULL, duplicate_inserter_main, &args[t]), 0);
-  }
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (duplicate_arg){race, t};
+  thread_team_run(duplicate_inserter_main, args, sizeof(args[0]), DUPLICATE_THREADS);
   for (int r = 0; r < DUPLICATE_ROUNDS; r++) {
     int ok = 0, exists = 0;
     for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
@@ -509,13 +501,9 @@ static void skiplist_test_concurrent_inserts_from_stale_positions(void **state) 
   assert_non_null(race);
   race->list = test.list;
   assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  pthread_t threads[DUPLICATE_THREADS];
   positioned_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-    args[t] = (positioned_arg){race, t};
-    assert_int_equal(pthread_create(&threads[t], NULL, positioned_inserter_main, &args[t]), 0);
-  }
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (positioned_arg){race, t};
+  thread_team_run(positioned_inserter_main, args, sizeof(args[0]), DUPLICATE_THREADS);
   for (int r = 0; r < POSITIONED_ROUNDS; r++) {
     for (unsigned k = 0; k < POSITIONED_KEYS; k++) {
       int ok = 0, exists = 0;

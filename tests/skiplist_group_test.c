@@ -14,9 +14,9 @@
 #include "support/group_list.h"
 #include "support/rng.h"
 #include "support/thread_gate.h"
+#include "support/thread_team.h"
 #include "support/tsan.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -392,20 +392,15 @@ static void skiplist_group_test_concurrent_writers_and_group_scans(void **state)
   atomic_init(&race->failed, false);
   atomic_flag_clear(&race->failure_taken);
   assert_true(thread_gate_init(&race->gate, RACE_WRITERS));
-  pthread_t readers[RACE_READERS], writers[RACE_WRITERS];
   race_arg reader_args[RACE_READERS], writer_args[RACE_WRITERS];
-  for (unsigned r = 0; r < RACE_READERS; r++) {
-    reader_args[r] = (race_arg){race, r};
-    assert_int_equal(pthread_create(&readers[r], NULL, race_reader_main, &reader_args[r]), 0);
-  }
-  for (unsigned w = 0; w < RACE_WRITERS; w++) {
-    writer_args[w] = (race_arg){race, w};
-    assert_int_equal(pthread_create(&writers[w], NULL, race_writer_main, &writer_args[w]), 0);
-  }
-  for (unsigned w = 0; w < RACE_WRITERS; w++) assert_int_equal(pthread_join(writers[w], NULL), 0);
+  for (unsigned r = 0; r < RACE_READERS; r++) reader_args[r] = (race_arg){race, r};
+  for (unsigned w = 0; w < RACE_WRITERS; w++) writer_args[w] = (race_arg){race, w};
+  thread_team readers;
+  thread_team_start(&readers, race_reader_main, reader_args, sizeof(reader_args[0]), RACE_READERS);
+  thread_team_run(race_writer_main, writer_args, sizeof(writer_args[0]), RACE_WRITERS);
   /* Release: the readers' last pass starts after every insert. */
   atomic_store_explicit(&race->writers_done, true, memory_order_release);
-  for (unsigned r = 0; r < RACE_READERS; r++) assert_int_equal(pthread_join(readers[r], NULL), 0);
+  thread_team_join(&readers);
   if (atomic_load_explicit(&race->failed, memory_order_acquire)) fail_msg("%s", race->failure);
   key_model model = {0};
   for (uint64_t g = 0; g < RACE_GROUPS; g++) {
@@ -458,13 +453,9 @@ static void skiplist_group_test_equal_keys_raced(void **state) {
   race->list = create_group_list(arena, true);
   assert_non_null(race->list);
   assert_true(thread_gate_init(&race->gate, EQUAL_THREADS));
-  pthread_t threads[EQUAL_THREADS];
   equal_arg args[EQUAL_THREADS];
-  for (unsigned t = 0; t < EQUAL_THREADS; t++) {
-    args[t] = (equal_arg){race, t};
-    assert_int_equal(pthread_create(&threads[t], NULL, equal_inserter_main, &args[t]), 0);
-  }
-  for (unsigned t = 0; t < EQUAL_THREADS; t++) assert_int_equal(pthread_join(threads[t], NULL), 0);
+  for (unsigned t = 0; t < EQUAL_THREADS; t++) args[t] = (equal_arg){race, t};
+  thread_team_run(equal_inserter_main, args, sizeof(args[0]), EQUAL_THREADS);
   key_model model = {0};
   for (int r = 0; r < EQUAL_ROUNDS; r++) {
     int ok = 0, exists = 0;

@@ -48,4 +48,17 @@ static inline void thread_gate_wait(thread_gate *gate) {
   pthread_mutex_unlock(&gate->mutex);
 }
 
+/* For a party that will never arrive (a thread that could not be created): the gate waits for one fewer from
+ * now on, and lets the ones already waiting go if they were all it still waited for. */
+static inline void thread_gate_leave(thread_gate *gate) {
+  pthread_mutex_lock(&gate->mutex);
+  gate->parties--;
+  if (gate->waiting > 0 && gate->waiting == gate->parties) {
+    gate->waiting = 0;
+    gate->generation++;
+    pthread_cond_broadcast(&gate->changed);
+  }
+  pthread_mutex_unlock(&gate->mutex);
+}
+
 #endif
