@@ -46,10 +46,30 @@ static inline int compare_seq_descending(uint64_t a_tag, uint64_t b_tag) {
   return (a_seq < b_seq) - (a_seq > b_seq);
 }
 
+/* memcmp order, then shorter first. Inline and a word at a time (a big-endian load orders two words as
+ * memcmp orders their bytes; elsewhere a byte at a time): every step of a search compares, and for short keys
+ * the call into the C library's memcmp cost more than the comparison (memtable-bench readrandom --num=10000,
+ * cache-resident: 353 ns a get with memcmp, 212 without; fillrandom at 1M entries: 377 against 457 Kop/s,
+ * medians of 5 alternated runs). */
 static inline int compare_bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
   size_t common = a_len < b_len ? a_len : b_len;
-  int order = common == 0 ? 0 : memcmp(a, b, common);
-  if (order != 0) return order;
+  size_t i = 0;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; i + 8 <= common; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    if (x != y) {
+      x = __builtin_bswap64(x);
+      y = __builtin_bswap64(y);
+      return x < y ? -1 : 1;
+    }
+  }
+#endif
+  for (; i < common; i++) {
+    unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x != y) return x < y ? -1 : 1;
+  }
   return (a_len > b_len) - (a_len < b_len);
 }
 

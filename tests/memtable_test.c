@@ -407,6 +407,81 @@ static void memtable_test_large_values_beyond_block_size(void **state) {
   mt_memtable_unref(table);
 }
 
+/* The default comparator compares user keys eight bytes at a time where it can: keys that differ only past
+ * one, two or three words, in the high bit of a byte, in a byte's low bits with the rest of the word equal,
+ * or only in length must still sort exactly as memcmp then length sort them, and be found by get and seek. */
+#define WORD_KEYS 600
+#define WORD_KEY_MAX 40
+
+typedef struct word_key {
+  char data[WORD_KEY_MAX];
+  size_t len;
+} word_key;
+
+static int word_key_compare(const void *a, const void *b) {
+  const word_key *x = a;
+  const word_key *y = b;
+  return model_bytewise(x->data, x->len, y->data, y->len);
+}
+
+static void memtable_test_bytewise_order_across_word_boundaries(void **state) {
+  (void)state;
+  static const char alphabet[] = {0x00, 0x01, 0x02, 0x7f, (char)0x80, (char)0x81, (char)0xfe, (char)0xff};
+  uint64_t rng = 0x5eedf00dULL;
+  word_key *keys = calloc(WORD_KEYS, sizeof *keys);
+  assert_non_null(keys);
+  size_t count = 0;
+  while (count < WORD_KEYS) {
+    /* A shared prefix of 0..39 bytes from one of two bases, then bytes from the alphabet: keys differ at
+     * every position of a word and beyond it, and many are prefixes of one another. */
+    word_key key;
+    size_t base = mt_rng_below(&rng, 2);
+    key.len = mt_rng_below(&rng, WORD_KEY_MAX + 1);
+    size_t shared = mt_rng_below(&rng, key.len + 1);
+    for (size_t i = 0; i < key.len; i++) {
+      key.data[i] = i < shared ? alphabet[(i * 3 + base) % sizeof alphabet] : alphabet[mt_rng_below(&rng, sizeof alphabet)];
+    }
+    bool duplicate = false;
+    for (size_t j = 0; j < count && !duplicate; j++) duplicate = word_key_compare(&keys[j], &key) == 0;
+    if (!duplicate) keys[count++] = key;
+  }
+  mt_memtable *table = new_table(NULL);
+  for (size_t i = 0; i < count; i++) {
+    assert_int_equal(mt_memtable_add(table, i + 1, MT_TYPE_VALUE, keys[i].data, keys[i].len, &i, sizeof i), MT_OK);
+  }
+  for (size_t i = 0; i < count; i++) {
+    mt_slice value;
+    assert_int_equal(mt_memtable_get(table, keys[i].data, keys[i].len, MT_MAX_SEQUENCE, &value), MT_OK);
+    size_t stored;
+    assert_int_equal(value.len, sizeof stored);
+    memcpy(&stored, value.data, sizeof stored);
+    assert_int_equal(stored, i);
+  }
+  qsort(keys, count, sizeof *keys, word_key_compare);
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  mt_memtable_iter_seek_to_first(iter);
+  for (size_t i = 0; i < count; i++) {
+    assert_true(mt_memtable_iter_valid(iter));
+    mt_slice user_key = mt_memtable_iter_user_key(iter);
+    assert_int_equal(user_key.len, keys[i].len);
+    assert_memory_equal(user_key.data, keys[i].data, keys[i].len);
+    mt_memtable_iter_next(iter);
+  }
+  assert_false(mt_memtable_iter_valid(iter));
+  for (size_t i = 0; i < count; i++) { /* a seek lands on the key itself, not a neighbour */
+    mt_memtable_iter_seek(iter, keys[i].data, keys[i].len, MT_MAX_SEQUENCE);
+    assert_true(mt_memtable_iter_valid(iter));
+    mt_slice user_key = mt_memtable_iter_user_key(iter);
+    assert_int_equal(user_key.len, keys[i].len);
+    assert_memory_equal(user_key.data, keys[i].data, keys[i].len);
+  }
+  mt_memtable_iter_destroy(iter);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(table);
+  free(keys);
+}
+
 static void assert_unchanged(mt_memtable *table, uint64_t entries) {
   assert_int_equal(mt_memtable_entry_count(table), entries);
   assert_int_equal(mt_memtable_validate(table), MT_OK);
@@ -742,6 +817,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_test_custom_comparator_reverse_with_context),
       cmocka_unit_test(memtable_test_empty_keys_and_values),
       cmocka_unit_test(memtable_test_large_values_beyond_block_size),
+      cmocka_unit_test(memtable_test_bytewise_order_across_word_boundaries),
       cmocka_unit_test(memtable_test_invalid_arguments),
       cmocka_unit_test(memtable_test_bloom_has_no_false_negatives),
       cmocka_unit_test(memtable_test_bloom_answers_absent_keys_without_search),
