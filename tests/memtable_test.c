@@ -439,7 +439,8 @@ static void memtable_test_bytewise_order_across_word_boundaries(void **state) {
     key.len = mt_rng_below(&rng, WORD_KEY_MAX + 1);
     size_t shared = mt_rng_below(&rng, key.len + 1);
     for (size_t i = 0; i < key.len; i++) {
-      key.data[i] = i < shared ? alphabet[(i * 3 + base) % sizeof alphabet] : alphabet[mt_rng_below(&rng, sizeof alphabet)];
+      key.data[i] =
+          i < shared ? alphabet[(i * 3 + base) % sizeof alphabet] : alphabet[mt_rng_below(&rng, sizeof alphabet)];
     }
     bool duplicate = false;
     for (size_t j = 0; j < count && !duplicate; j++) duplicate = word_key_compare(&keys[j], &key) == 0;
