@@ -366,6 +366,24 @@ static inline bool splice_brackets(const mt_skiplist *list, const char *key) {
 static void link_node(mt_skiplist *list, skiplist_node *node, int height, skiplist_node *const *prev,
                       skiplist_node *const *next);
 
+static inline void counter_increment(_Atomic size_t *counter, bool shared) {
+  /* Relaxed: a statistic; it publishes no memory. A stripe may be shared by two concurrent writers, hence
+   * their read-modify-write; a single writer is the only one to change its counter: a load and a store. */
+  if (shared) {
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+  } else {
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
+  }
+}
+
+/* Counts a node just linked (see mt_skiplist.counts): a single writer in stripe 0, concurrent writers in
+ * their thread's stripe. `grouped`: it was linked with a group link. */
+static inline void count_linked(mt_skiplist *list, bool grouped) {
+  unsigned stripe = list->concurrent ? thread_stripe() : 0;
+  counter_increment(&list->counts[stripe].value, list->concurrent);
+  if (grouped) counter_increment(&list->counts[stripe].grouped, list->concurrent);
+}
+
 /* Writes node's group link for `successor`, its level-0 successor-to-be (NULL: the list's end): that
  * successor's own link when it is in node's group, or the successor itself when it has none; NULL when it is
  * in another group. Returns whether the link is not NULL (the caller counts it in `grouped` once the node is
@@ -438,11 +456,7 @@ static mt_status link_concurrently(mt_skiplist *list, skiplist_node *node, int h
       }
     }
   }
-  /* Relaxed: a statistic (a stripe may be shared by two writers, hence the read-modify-write); it publishes
-   * no memory. */
-  unsigned stripe = thread_stripe();
-  atomic_fetch_add_explicit(&list->counts[stripe].value, 1, memory_order_relaxed);
-  if (grouped) atomic_fetch_add_explicit(&list->counts[stripe].grouped, 1, memory_order_relaxed);
+  count_linked(list, grouped);
   return MT_OK;
 }
 
@@ -516,13 +530,7 @@ static void link_node(mt_skiplist *list, skiplist_node *node, int height, skipli
   /* Bottom up, so a reader that finds the node on level i can also find it on every level below. (Several
    * writers link by compare-and-swap instead: insert_concurrently.) */
   for (int level = 0; level < height; level++) store_next_release(list, prev[level], level, node);
-  /* Relaxed load and store: only this writer changes count, and count publishes no memory. */
-  size_t count = atomic_load_explicit(&list->counts[0].value, memory_order_relaxed);
-  atomic_store_explicit(&list->counts[0].value, count + 1, memory_order_relaxed);
-  if (grouped) {
-    size_t grouped_count = atomic_load_explicit(&list->counts[0].grouped, memory_order_relaxed);
-    atomic_store_explicit(&list->counts[0].grouped, grouped_count + 1, memory_order_relaxed);
-  }
+  count_linked(list, grouped);
 }
 
 /* One search of mt_skiplist_find_positions, advanced a step at a time. */
@@ -665,9 +673,10 @@ bool mt_skiplist_contains(const mt_skiplist *list, const char *key) {
 
 size_t mt_skiplist_count(const mt_skiplist *list) {
   if (list == NULL) return 0;
-  size_t count;
-  size_t grouped;
-  skiplist_load_counts(list, &count, &grouped);
+  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
+  size_t count = 0;
+  /* Relaxed: a statistic, as skiplist_load_counts. */
+  for (unsigned i = 0; i < stripes; i++) count += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
   return count;
 }
 
