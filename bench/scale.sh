@@ -55,12 +55,15 @@ for round in $(seq 1 "$repetitions"); do
 done
 echo "scale.sh: done; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# The median of v[1..n], sorted ascending: an awk function for the programs below.
+awk_median='function median_of(v, n) { return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+
 # The median ns/op of every (mode, N, benchmark, implementation) over the rounds.
-sort -k1,1 -k2,2n -k3,3 -k4,4 -k5,5g "$out/figures" | awk '
+sort -k1,1 -k2,2n -k3,3 -k4,4 -k5,5g "$out/figures" | awk "$awk_median"'
   { key = $1 " " $2 " " $3 " " $4; if (key != last && last != "") emit(); if (key != last) { n = 0; last = key }
     v[++n] = $5 }
   END { if (last != "") emit() }
-  function emit() { print last, (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2) }' >"$out/medians"
+  function emit() { print last, median_of(v, n) }' >"$out/medians"
 median() { awk -v k="$1 $2 $3 $4" '$1 " " $2 " " $3 " " $4 == k {print $5}' "$out/medians"; }
 
 printf '\nMedian ns/op of %s rounds:\n%-12s %-20s %-8s %12s %12s %8s\n' "$repetitions" benchmark implementation \
@@ -77,11 +80,14 @@ for mode in $modes; do
 done
 
 printf '\nPointer chase sized like the table, 4 KiB pages vs huge pages advised (median ns per dependent load over\nevery run; a get is a chain of such loads, so this bounds what huge pages can save it here):\n'
+# The median of column $2 of the chase lines for N = $1.
+col_median() {
+  awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$out/chase" | sort -g |
+    awk "$awk_median"' {v[++k] = $1} END {if (k) print median_of(v, k)}'
+}
 for n in "$small" "$large"; do
-  col_median() { awk -v n="$n" -v c="$1" '$1 == n {print $c}' "$out/chase" | sort -g |
-    awk '{v[++k] = $1} END {if (k) print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2)}'; }
-  a=$(col_median 2)
-  b=$(col_median 3)
+  a=$(col_median "$n" 2)
+  b=$(col_median "$n" 3)
   mib=$(awk -v n="$n" '$1 == n {print $4; exit}' "$out/chase")
   [ -n "$a" ] && [ -n "$b" ] && awk -v n="$n" -v mib="$mib" -v a="$a" -v b="$b" \
     'BEGIN {printf "  N=%-9s %5s MiB: %7.1f ns with 4 KiB pages, %7.1f ns with huge pages  %5.2fx\n", n, mib, a, b, a / b}'
