@@ -673,10 +673,8 @@ bool mt_skiplist_contains(const mt_skiplist *list, const char *key) {
 
 size_t mt_skiplist_count(const mt_skiplist *list) {
   if (list == NULL) return 0;
-  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
-  size_t count = 0;
-  /* Relaxed: a statistic, as skiplist_load_counts. */
-  for (unsigned i = 0; i < stripes; i++) count += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
+  size_t count;
+  skiplist_load_counts(list, &count, NULL);
   return count;
 }
 

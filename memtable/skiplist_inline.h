@@ -92,15 +92,16 @@ static inline int skiplist_compare_keys(const mt_skiplist *list, const char *sto
   return list->compare(list->compare_ctx, stored, key);
 }
 
-/* The nodes linked, and of those the ones linked with a group link (see counts). Relaxed: statistics, which
- * order nothing; with concurrent writers the two sums may be from slightly different moments. */
+/* The nodes linked, and of those the ones linked with a group link (see counts; grouped may be NULL when not
+ * wanted). Relaxed: statistics, which order nothing; with concurrent writers the two sums may be from slightly
+ * different moments. */
 static inline void skiplist_load_counts(const mt_skiplist *list, size_t *linked, size_t *grouped) {
   unsigned stripes = list->concurrent ? MT_STRIPES : 1;
   *linked = 0;
-  *grouped = 0;
+  if (grouped != NULL) *grouped = 0;
   for (unsigned i = 0; i < stripes; i++) {
     *linked += atomic_load_explicit(&list->counts[i].value, memory_order_relaxed);
-    *grouped += atomic_load_explicit(&list->counts[i].grouped, memory_order_relaxed);
+    if (grouped != NULL) *grouped += atomic_load_explicit(&list->counts[i].grouped, memory_order_relaxed);
   }
 }
 
