@@ -14,6 +14,7 @@ static bench_table_config table_config(const bench_impl *impl, unsigned bloom_bi
   config.value_size = g_options.value_size;
   config.bloom_bits = is_ours(impl) ? bloom_bits : 0;
   config.checksum_bytes = g_options.checksum_bytes;
+  config.skiplist_branching = g_options.skiplist_branching;
   config.seed = g_options.seed;
   config.huge_pages = g_options.huge_pages;
   return config;

@@ -1,6 +1,8 @@
 /* bench/options.c - memtable-bench's flags and --help: db_bench style, --name=value, checked strictly. */
 #include "options.h"
 
+#include <memtable/memtable.h>
+
 #include "chase.h"
 
 #include "rotate.h"
@@ -105,6 +107,8 @@ static void usage(FILE *out) {
           "  --repetitions=N       repetitions per implementation, medians reported (default 3, max %u)\n"
           "  --bloom_bits=N        our bloom filter bits per key for every benchmark (default 0 = off, max 32)\n"
           "  --checksum_bytes=N    our per-entry checksum: 0 (default), 1, 2, 4 or 8\n"
+          "  --skiplist_branching=N  our tables' skiplist branching (options.skiplist_branching): 2..64,\n"
+          "                        default 0 = the library's (2); 4 is LevelDB's and RocksDB's shape\n"
           "  --max_sequential_skip=N  readseq_versions' threshold (default %u, the library's; %u = never)\n"
           "  --versions_order=sequence|random  how readseq_versions' entries are added: in sequence-number\n"
           "                           order, round by round, each round's keys shuffled (default: as an\n"
@@ -272,6 +276,7 @@ void parse_flags(int argc, char **argv) {
                  strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
                  strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
                  strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
+                 strcmp(name, "skiplist_branching") == 0 ||
                  strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
                  strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
                  strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0 ||
@@ -308,6 +313,8 @@ void parse_flags(int argc, char **argv) {
       g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
     } else if (strcmp(name, "bloom_bits") == 0) {
       g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
+    } else if (strcmp(name, "skiplist_branching") == 0) {
+      g_options.skiplist_branching = (unsigned)parse_unsigned(name, value, 2, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING);
     } else if (strcmp(name, "max_sequential_skip") == 0) {
       g_options.max_sequential_skip = (unsigned)parse_unsigned(name, value, 1, UINT32_MAX);
     } else if (strcmp(name, "rotations") == 0) {

@@ -70,6 +70,7 @@ typedef struct bench_options {
   unsigned repetitions;
   unsigned bloom_bits;
   unsigned checksum_bytes;
+  unsigned skiplist_branching; /* --skiplist_branching: our tables' options.skiplist_branching (0 = default) */
   unsigned max_sequential_skip; /* readseq_versions' threshold */
   bool versions_random_order;   /* --versions_order=random: readseq_versions' versions added in a random order */
   uint64_t seed;

@@ -23,6 +23,7 @@ typedef struct bench_table_config {
   size_t value_size;
   unsigned bloom_bits;   /* ours only: bloom filter bits per key, 0 = off */
   unsigned checksum_bytes; /* ours only */
+  unsigned skiplist_branching; /* ours only: options.skiplist_branching, 0 = the library's default */
   uint64_t seed;
   bool concurrent_writes; /* put_concurrent will be called from several threads at once (fillconcurrent) */
   size_t batch_size;      /* the most entries one put_batch call passes */

@@ -35,6 +35,7 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
   options.bloom_bits_per_key = config->bloom_bits;
   options.bloom_expected_entries = (size_t)config->num;
   options.checksum_bytes = config->checksum_bytes;
+  options.skiplist_branching = config->skiplist_branching;
   options.seed = config->seed;
   options.concurrent_writes = config->concurrent_writes;
   options.point_index = config->point_index;

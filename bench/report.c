@@ -412,6 +412,7 @@ void print_json_report(double wall_seconds) {
          missing_bloom_bits(), g_options.checksum_bytes);
   /* Only with the benchmarks they configure, so other runs' documents stay as they were. */
   if (g_options.huge_pages != 0) printf("\"huge_pages\": \"%s\", ", huge_pages_names[g_options.huge_pages]);
+  if (g_options.skiplist_branching != 0) printf("\"skiplist_branching\": %u, ", g_options.skiplist_branching);
   if (selected(BENCH_FILLCONCURRENT)) printf("\"writers\": %u, ", g_options.writers);
   if (selected(BENCH_READSEQ_VERSIONS)) printf("\"max_sequential_skip\": %u, ", g_options.max_sequential_skip);
   if (selected(BENCH_FILLBATCH)) printf("\"batch_size\": %u, ", g_options.batch_size);

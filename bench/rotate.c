@@ -34,6 +34,7 @@ mt_memtable *rotation_table(mt_block_pool *pool) {
   options.write_buffer_size = g_options.write_buffer_size;
   options.bloom_bits_per_key = g_options.bloom_bits;
   options.checksum_bytes = g_options.checksum_bytes;
+  options.skiplist_branching = g_options.skiplist_branching;
   options.seed = g_options.seed;
   if (pool != NULL) {
     options.arena.block_size = 0; /* the pool's */

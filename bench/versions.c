@@ -41,6 +41,7 @@ static mt_memtable *fill_versions_table(unsigned max_sequential_skip, bool versi
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.checksum_bytes = g_options.checksum_bytes;
+  options.skiplist_branching = g_options.skiplist_branching;
   options.seed = g_options.seed;
   options.max_sequential_skip = max_sequential_skip;
   options.version_links = version_links;

@@ -198,6 +198,13 @@ bool memtable_may_contain(const mt_memtable *table, uint64_t hash) {
   return table->bloom_words == NULL || bloom_may_contain(table, hash);
 }
 
+/* The smallest height h with branching^h >= 2^24 (see options.skiplist_branching): 24 at 2, 16 at 3, 12 at 4. */
+static int skiplist_height_for(unsigned branching) {
+  int height = 1;
+  for (uint64_t reach = branching; reach < ((uint64_t)1 << 24); reach *= branching) height++;
+  return height;
+}
+
 void mt_memtable_options_init(mt_memtable_options *options) {
   if (options == NULL) return;
   const mt_memtable_options defaults = MT_MEMTABLE_OPTIONS_INIT;
@@ -255,6 +262,10 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   }
   if (opts.scan_readahead_segments > SKIPLIST_READAHEAD_MAX_SEGMENTS ||
       opts.scan_readahead_segment_nodes > SKIPLIST_READAHEAD_MAX_SEGMENT_NODES) {
+    return MT_INVALID_ARGUMENT;
+  }
+  if (opts.skiplist_branching == 0) opts.skiplist_branching = MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING;
+  if (opts.skiplist_branching < 2 || opts.skiplist_branching > MT_MEMTABLE_MAX_SKIPLIST_BRANCHING) {
     return MT_INVALID_ARGUMENT;
   }
   size_t bloom_bytes;
@@ -322,6 +333,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   list_options.compare_ctx = table;
   list_options.concurrent_inserts = opts.concurrent_writes;
   list_options.seed = opts.seed;
+  list_options.branching = (int)opts.skiplist_branching;
+  list_options.max_height = skiplist_height_for(opts.skiplist_branching);
   /* Checksums ask for corruption detection, which needs each entry's true size; without them the entry's
    * own lengths delimit it and the 4 bytes per entry are saved. */
   list_options.record_key_size = cks != 0;

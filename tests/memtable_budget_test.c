@@ -24,8 +24,11 @@
 
 /* The node's links are 8-byte aligned: the most padding the arena puts before a node. */
 #define NODE_PADDING_MAX ((size_t)7)
-/* 12 links (the memtable's max height) less the one every node has. */
-#define TOWER_SLACK_MAX ((size_t)11 * 8)
+/* The memtable's tallest tower for a skiplist branching (options.skiplist_branching: the smallest h with
+ * branching^h >= 2^24), and the bytes of it beyond the one link every node has. */
+static size_t tallest_tower(unsigned branching) { return branching == 2 ? 24 : branching == 4 ? 12 : 0; }
+static size_t tower_slack_max(unsigned branching) { return (tallest_tower(branching) - 1) * 8; }
+#define DEFAULT_TOWER_SLACK_MAX tower_slack_max(MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING)
 
 #ifdef MT_TEST_UNDER_TSAN
 #define CONCURRENT_OPS 400
@@ -198,8 +201,10 @@ static size_case random_case(uint64_t *rng) {
 /* Single writer: every add's used-bytes delta is at most entry_size, at least entry_size - 88 - 7, and a
  * multiple of 8 below it up to the padding; the memory usage delta is at most entry_memory_bound. With
  * version links each node holds 8 bytes more (its group link), in the formula and in the delta alike. */
-static void check_entry_size_single_writer(unsigned checksum_bytes, bool version_links, uint64_t seed) {
+static void check_entry_size_single_writer(unsigned checksum_bytes, bool version_links, unsigned branching,
+                                           uint64_t seed) {
   mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
+  options.skiplist_branching = branching;
   options.checksum_bytes = checksum_bytes;
   options.version_links = version_links;
   options.seed = seed;
@@ -217,7 +222,7 @@ static void check_entry_size_single_writer(unsigned checksum_bytes, bool version
     size_t growth_bound = mt_memtable_entry_memory_bound(table, c.key_len, c.value_len);
     size_t encoded = mt_entry_encoded_size(c.key_len, c.value_len);
     MT_CHECK_SEEDED_STEP(bound == encoded + checksum_bytes + (checksum_bytes ? 4 : 0) + (version_links ? 8 : 0) +
-                                      12 * 8 + NODE_PADDING_MAX,
+                                      tallest_tower(branching) * 8 + NODE_PADDING_MAX,
                          seed, "entry_size formula", i);
     mt_memtable_memory_stats before = table_stats_of(table);
     assert_int_equal(mt_memtable_add(table, i + 1, MT_TYPE_VALUE, key, c.key_len, value, c.value_len), MT_OK);
@@ -225,19 +230,24 @@ static void check_entry_size_single_writer(unsigned checksum_bytes, bool version
     size_t delta = after.arena.used_bytes - before.arena.used_bytes;
     MT_CHECK_SEEDED_STEP(delta <= bound, seed, "bound holds", i);
     size_t gap = bound - delta;
-    MT_CHECK_SEEDED_STEP(gap <= TOWER_SLACK_MAX + NODE_PADDING_MAX, seed, "bound is tight to the tower", i);
+    MT_CHECK_SEEDED_STEP(gap <= tower_slack_max(branching) + NODE_PADDING_MAX, seed, "bound is tight to the tower", i);
     MT_CHECK_SEEDED_STEP(after.entry_bytes - before.entry_bytes == delta, seed, "entries take the delta", i);
     MT_CHECK_SEEDED_STEP(after.arena.held_bytes - before.arena.held_bytes <= growth_bound, seed, "growth", i);
     gap_sum += gap;
     if (gap < gap_min) gap_min = gap;
   }
-  /* The gap is (12 - height) * 8 + the padding not needed: a tower of 4 or more (1 node in 64) in 2000 adds
-   * brings it to 71 or less; the mean sits near 88 - 8 / 3 + 3.5 (heights average 4/3 links). */
-  assert_true(gap_min <= 71);
+  /* The gap is (tallest - height) * 8 + the padding not needed. Branching 4: a tower of 4 or more (1 node in
+   * 64) in 2000 adds brings it to (12 - 4) * 8 + 7 = 71 or less; the mean sits near (12 - 4/3) * 8 + 3.5
+   * (heights average 1 + 1/(branching - 1) links). Branching 2: a tower of 8 or more (1 in 128) brings it to
+   * (24 - 8) * 8 + 7 = 135 or less; the mean sits near (24 - 2) * 8 + 3.5. */
+  double mean_height = 1.0 + 1.0 / (double)(branching - 1);
+  double expected_mean = ((double)tallest_tower(branching) - mean_height) * 8.0 + 3.5;
+  assert_true(gap_min <= (branching == 2 ? 135 : 71));
   double mean = (double)gap_sum / (double)adds;
-  assert_true(mean > 80.0 && mean < 92.0);
-  printf("checksum %u, version links %d: entry_size exceeds the add's used bytes by %.1f on average, %zu at least\n", checksum_bytes,
-         version_links, mean, gap_min);
+  assert_true(mean > expected_mean - 8.0 && mean < expected_mean + 4.0);
+  printf("checksum %u, version links %d, branching %u: entry_size exceeds the add's used bytes by %.1f on average, "
+         "%zu at least\n",
+         checksum_bytes, version_links, branching, mean, gap_min);
   assert_split_exact(table);
   assert_int_equal(mt_memtable_validate(table), MT_OK);
   mt_memtable_unref(table);
@@ -248,7 +258,8 @@ static void budget_test_entry_size_bounds_every_add(void **state) {
   const unsigned checksums[] = {0, 1, 2, 4, 8};
   for (int links = 0; links < 2; links++) {
     for (size_t i = 0; i < sizeof(checksums) / sizeof(checksums[0]); i++) {
-      check_entry_size_single_writer(checksums[i], links != 0, 42 + i);
+      check_entry_size_single_writer(checksums[i], links != 0, 2, 42 + i);
+      check_entry_size_single_writer(checksums[i], links != 0, 4, 42 + i);
     }
   }
 }
@@ -308,7 +319,7 @@ static void budget_test_version_links_cost_eight_bytes_per_entry(void **state) {
 }
 
 /* Both writer modes through prepare: the reservation's bytes are the node's exact size, entry_size minus the
- * padding allowance minus 8 per link below 12. */
+ * padding allowance minus 8 per link below the tallest tower. */
 static void budget_test_entry_size_against_reservations_both_modes(void **state) {
   (void)state;
   const unsigned checksums[] = {0, 4, 8};
@@ -334,7 +345,7 @@ static void budget_test_entry_size_against_reservations_both_modes(void **state)
         assert_int_equal(mt_memtable_prepare(table, c.key_len, c.value_len, &r), MT_OK);
         MT_CHECK_SEEDED_STEP(r.bytes + NODE_PADDING_MAX <= bound, seed, "reservation within the bound", i);
         size_t tower_gap = bound - NODE_PADDING_MAX - r.bytes;
-        MT_CHECK_SEEDED_STEP(tower_gap % 8 == 0 && tower_gap <= TOWER_SLACK_MAX, seed, "whole links", i);
+        MT_CHECK_SEEDED_STEP(tower_gap % 8 == 0 && tower_gap <= DEFAULT_TOWER_SLACK_MAX, seed, "whole links", i);
         MT_CHECK_SEEDED_STEP(mt_memtable_approximate_memory_usage(table) - held <= growth_bound, seed, "growth", i);
         assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
         mt_slice got;

@@ -353,6 +353,12 @@ static bool scan_detects(mt_memtable *table, const original_entry *entries, size
   return detected;
 }
 
+/* Whether e's stored user key (which a test flip may have changed) now reads as key. Its length prefix is a
+ * single byte here (short keys) and is never flipped without checksums. */
+static bool stored_key_is(const original_entry *e, const char *key, size_t key_len) {
+  return e->key_len == key_len && memcmp(e->stored + 1, key, key_len) == 0;
+}
+
 static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
@@ -422,8 +428,12 @@ static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
             if (status == MT_OK && model_bytewise(value.data, value.len, other->value, other->value_len) != 0) {
               damaged++;
             }
-          } else {
-            assert_true(status == MT_CORRUPTION || status == MT_NOT_FOUND);
+          } else if (status != MT_CORRUPTION && status != MT_NOT_FOUND) {
+            /* Without checksums a flip can turn e's key into other's: a get of other that meets e then answers
+             * with e's type, damage no check catches (the documented limit without checksums). Which gets meet
+             * e depends on the skiplist's layout; that it is exactly this case does not. */
+            assert_int_equal(checksum_bytes, 0);
+            assert_true(stored_key_is(e, other->key, other->key_len));
           }
         }
         if (by_iteration) counts->caught_by_iteration++;

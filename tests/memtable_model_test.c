@@ -159,9 +159,10 @@ static void full_scans_match(const model *m, const mt_memtable *table, mt_memtab
   MODEL_CHECK(mt_memtable_validate(table) == MT_OK);
 }
 
-static void memtable_test_randomized_model(void **state) {
-  (void)state;
-  model_seed = 20240601;
+/* `operations` random operations against the model, on a table whose skiplist has the given branching (0: the
+ * default). The shape changes every search's path, never an answer. */
+static void run_randomized_model(unsigned branching, uint64_t seed, size_t operations) {
+  model_seed = seed;
   uint64_t rng = model_seed;
   key_pool *pool = malloc(sizeof(key_pool));
   assert_non_null(pool);
@@ -174,6 +175,7 @@ static void memtable_test_randomized_model(void **state) {
   options.checksum_bytes = 2;
   options.bloom_bits_per_key = 8;
   options.bloom_expected_entries = 2048; /* undersized on purpose: false positives must stay harmless */
+  options.skiplist_branching = branching;
   mt_memtable *table = new_table(&options);
   mt_memtable_iter *iter = mt_memtable_iter_create(table);
   assert_non_null(iter);
@@ -182,7 +184,7 @@ static void memtable_test_randomized_model(void **state) {
   char value[MODEL_MAX_VALUE];
   size_t exists = 0;
 
-  for (model_operation = 0; model_operation < MODEL_OPERATIONS; model_operation++) {
+  for (model_operation = 0; model_operation < operations; model_operation++) {
     size_t choice = mt_rng_below(&rng, 100);
     if (choice < 35) {
       model_operation_name = "add";
@@ -298,9 +300,24 @@ static void memtable_test_randomized_model(void **state) {
   free(pool);
 }
 
+static void memtable_test_randomized_model(void **state) {
+  (void)state;
+  run_randomized_model(0, 20240601, MODEL_OPERATIONS);
+}
+
+/* The other shapes: LevelDB's and RocksDB's (4), an odd one (3) and the widest accepted (64: 4 levels at most,
+ * long walks on each). */
+static void memtable_test_randomized_model_other_branchings(void **state) {
+  (void)state;
+  run_randomized_model(4, 20240602, MODEL_OPERATIONS / 2);
+  run_randomized_model(3, 20240603, MODEL_OPERATIONS / 4);
+  run_randomized_model(MT_MEMTABLE_MAX_SKIPLIST_BRANCHING, 20240604, MODEL_OPERATIONS / 4);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(memtable_test_randomized_model),
+      cmocka_unit_test(memtable_test_randomized_model_other_branchings),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

@@ -499,6 +499,17 @@ static void memtable_test_invalid_arguments(void **state) {
   options.checksum_bytes = 16;
   assert_null(mt_memtable_create(&options));
   mt_memtable_options_init(&options);
+  options.skiplist_branching = 1;
+  mt_memtable *refused = NULL;
+  assert_int_equal(mt_memtable_try_create(&options, &refused), MT_INVALID_ARGUMENT);
+  assert_null(refused);
+  options.skiplist_branching = MT_MEMTABLE_MAX_SKIPLIST_BRANCHING + 1;
+  assert_int_equal(mt_memtable_try_create(&options, &refused), MT_INVALID_ARGUMENT);
+  assert_null(refused);
+  options.skiplist_branching = 0; /* the default */
+  assert_int_equal(mt_memtable_try_create(&options, &refused), MT_OK);
+  mt_memtable_unref(refused);
+  mt_memtable_options_init(&options);
   options.arena.block_size = MT_ARENA_MAX_BLOCK_SIZE + 1;
   assert_null(mt_memtable_create(&options));
   mt_memtable_options_init(&options);

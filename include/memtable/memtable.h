@@ -167,6 +167,17 @@ typedef struct mt_memtable_options {
    * added out of sequence order (concurrent writers, a replay) give the same answers, with a jump or step
    * more per such version. Adds cost one user-key comparison more. Answers never depend on it. */
   bool version_links;
+  /* The skiplist's shape: a node reaches each next level with probability 1/skiplist_branching. Default (and
+   * 0) MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING (2); 2..MT_MEMTABLE_MAX_SKIPLIST_BRANCHING accepted, else
+   * MT_INVALID_ARGUMENT. The tallest tower is then the smallest height h with branching^h >= 2^24 (24 levels
+   * at 2, 12 at 4, as LevelDB's): tables of up to about 16M entries keep their top level short.
+   * Random gets, seeks and adds wait on one cache miss for each node their search moves right to (the
+   * node dropped down from is fetched while the one beside it is compared): about (branching - 1) a level,
+   * over log_branching(entries) levels, so fewer at 2 than at 4 (LevelDB's and RocksDB's), by about a third
+   * of those misses. Cost: a node has 1 + 1/(branching - 1) links on average, 8 bytes each: 16 bytes at 2,
+   * 10.7 at 4; and mt_memtable_entry_size counts the tallest tower (8 bytes a level). Answers never depend on
+   * it, only speed and memory. README "Skiplist shape" has the measurements. */
+  unsigned skiplist_branching;
 } mt_memtable_options;
 
 #define MT_MEMTABLE_DEFAULT_BLOCK_SIZE ((size_t)64 * 1024)
@@ -177,12 +188,14 @@ typedef struct mt_memtable_options {
 #define MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES 512u
 /* The entry size the default index sizing assumes: a 16-byte key, a 24-byte value and their node. */
 #define MT_MEMTABLE_TYPICAL_ENTRY_BYTES ((size_t)64)
+#define MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING 2u
+#define MT_MEMTABLE_MAX_SKIPLIST_BRANCHING 64u
 #define MT_MEMTABLE_OPTIONS_INIT                                                                         \
   {NULL, NULL, {MT_MEMTABLE_DEFAULT_BLOCK_SIZE, 0, {NULL, NULL, NULL}, false, NULL, MT_ARENA_PAGES_DEFAULT,      \
                 MT_ARENA_NUMA_ANY},                                                                       \
    MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE, 0, 0, false, 0, 0xdeadbeefu, {NULL, NULL, NULL}, false,               \
    MT_MEMTABLE_DEFAULT_MAX_SEQUENTIAL_SKIP, MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENTS,                        \
-   MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES, false, 0, false}
+   MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES, false, 0, false, MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING}
 
 MT_API void mt_memtable_options_init(mt_memtable_options *options);
 
