@@ -271,6 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   options.point_index_entries = (header & 0x80) != 0 ? 4 : 0;
   /* Version links may change no answer; the length's parity picks them without changing any op's meaning. */
   options.version_links = (size & 1) != 0;
+  /* The skiplist's shape, likewise from the length: the default (2) or LevelDB's 4. */
+  options.skiplist_branching = (size & 2) != 0 ? 4 : 0;
   while (!fuzz_input_done(&in) && r->op_count < MAX_OPS) {
     fuzz_op *op = &r->ops[r->op_count];
     uint8_t control = fuzz_u8(&in);

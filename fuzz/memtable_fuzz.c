@@ -200,14 +200,14 @@ static void failf(const run *r, const char *format, ...) {
             r->damage.stored_len, text, r->damage.mask);
   }
   fprintf(stderr, "\n  (options: checksum_bytes %u, bloom %u bits/key, point index %d for %zu keys, comparator %d, "
-                  "block %zu, capacity %zu, allocator %s fail_at %llu%s, readahead %ux%u, skip after %u, version links %d; "
-                  "model holds %zu entries, op %llu)\n",
+                  "block %zu, capacity %zu, allocator %s fail_at %llu%s, readahead %ux%u, skip after %u, version links %d, "
+                  "branching %u; model holds %zu entries, op %llu)\n",
           r->options.checksum_bytes, r->options.bloom_bits_per_key, (int)r->options.point_index,
           r->options.point_index_entries, (int)r->comparator,
           r->options.arena.block_size, r->options.arena.capacity, r->hooked ? "hook" : "malloc",
           (unsigned long long)r->allocator.fail_at, r->allocator.fail_after ? "+" : "",
           r->options.scan_readahead_segments, r->options.scan_readahead_segment_nodes,
-          r->options.max_sequential_skip, (int)r->options.version_links, r->model.count,
+          r->options.max_sequential_skip, (int)r->options.version_links, r->options.skiplist_branching, r->model.count,
           (unsigned long long)r->clock);
   va_end(args);
   abort();
@@ -1226,7 +1226,9 @@ static void op_null_arguments(run *r) {
       options.max_sequential_skip != defaults.max_sequential_skip ||
       options.scan_readahead_segments != defaults.scan_readahead_segments ||
       options.scan_readahead_segment_nodes != defaults.scan_readahead_segment_nodes ||
-      options.version_links != defaults.version_links || options.version_links)
+      options.version_links != defaults.version_links || options.version_links ||
+      options.skiplist_branching != defaults.skiplist_branching ||
+      options.skiplist_branching != MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING)
     failf(r, "mt_memtable_options_init differs from the macro");
 }
 
@@ -1241,6 +1243,11 @@ static void check_invalid_options(run *r) {
   options = r->options;
   options.arena.block_size = MT_ARENA_MAX_BLOCK_SIZE + 1;
   if (mt_memtable_create(&options) != NULL) failf(r, "create accepted a block size above the maximum");
+  options = r->options;
+  options.skiplist_branching = 1;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted skiplist_branching 1");
+  options.skiplist_branching = MT_MEMTABLE_MAX_SKIPLIST_BRANCHING + 1;
+  if (mt_memtable_create(&options) != NULL) failf(r, "create accepted a skiplist_branching above the maximum");
   options = r->options;
   options.arena.allocator.alloc = test_allocator_alloc;
   options.arena.allocator.free = NULL;
@@ -1298,9 +1305,9 @@ static void decode_options(run *r, fuzz_input *in) {
   if (more & 0x20) o->point_index = true;
   if ((more & 0x20) && (more & 0x80)) o->point_index_entries = fuzz_u8(in);
   o->seed = fuzz_u32(in);
-  /* The scan walker's shape, the version-skip threshold and version links come from the seed's top bits: none
-   * may change an answer, so every input (the committed corpus too) keeps its meaning and only the paths taken
-   * vary. Tiny shapes make segments outgrow their buffers all the time; 0 segments turns readahead off. (Links
+  /* The scan walker's shape, the version-skip threshold, version links and the skiplist's branching come from
+   * the seed's top bits: none may change an answer, so every input (the committed corpus too) keeps its meaning
+   * and only the paths taken vary. Tiny shapes make segments outgrow their buffers all the time; 0 segments turns readahead off. (Links
    * make nodes 8 bytes larger, so a capacity or a failing allocator may refuse a different add: the model
    * follows what the table returns, as for any capacity.) */
   static const unsigned readahead_shapes[8][2] = {{8, 512}, {1, 1}, {2, 2}, {3, 4}, {8, 16}, {64, 8}, {0, 0}, {4, 3}};
@@ -1309,6 +1316,9 @@ static void decode_options(run *r, fuzz_input *in) {
   o->scan_readahead_segment_nodes = readahead_shapes[(o->seed >> 24) & 7][1];
   o->max_sequential_skip = skip_thresholds[(o->seed >> 28) & 3];
   o->version_links = (o->seed >> 30) & 1;
+  /* The skiplist's shape, from bits 27 and 31: the default (2), LevelDB's 4, 3, and the widest accepted. */
+  static const unsigned branchings[4] = {0, 4, 3, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING};
+  o->skiplist_branching = branchings[((o->seed >> 27) & 1) | ((o->seed >> 30) & 2)];
 }
 
 static void finish(run *r) {

@@ -171,12 +171,13 @@ typedef struct mt_memtable_options {
    * 0) MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING (2); 2..MT_MEMTABLE_MAX_SKIPLIST_BRANCHING accepted, else
    * MT_INVALID_ARGUMENT. The tallest tower is then the smallest height h with branching^h >= 2^24 (24 levels
    * at 2, 12 at 4, as LevelDB's): tables of up to about 16M entries keep their top level short.
-   * Random gets, seeks and adds wait on one cache miss for each node their search moves right to (the
-   * node dropped down from is fetched while the one beside it is compared): about (branching - 1) a level,
-   * over log_branching(entries) levels, so fewer at 2 than at 4 (LevelDB's and RocksDB's), by about a third
-   * of those misses. Cost: a node has 1 + 1/(branching - 1) links on average, 8 bytes each: 16 bytes at 2,
-   * 10.7 at 4; and mt_memtable_entry_size counts the tallest tower (8 bytes a level). Answers never depend on
-   * it, only speed and memory. README "Skiplist shape" has the measurements. */
+   * A random get, seek or add waits a DRAM latency for each node its search moves right to (the node it drops
+   * to is fetched while the one beside is compared): about branching - 1 a level over log_branching(entries)
+   * levels, fewest at 2. Measured at 1M entries, 2 against 4 (LevelDB's and RocksDB's shape): adds 1.2x, two
+   * concurrent writers 1.35x, gets 1.16x faster; batched gets and adds (mt_memtable_get_batch,
+   * mt_memtable_add_batch) gain nothing, and batched adds lost about 14%. Cost: a node has 1 + 1/(branching - 1)
+   * links on average, 8 bytes each (16 bytes at 2, 10.7 at 4), and mt_memtable_entry_size counts the tallest
+   * tower (8 bytes a level). Answers never depend on it, only speed and memory. README "Skiplist shape". */
   unsigned skiplist_branching;
 } mt_memtable_options;
 
@@ -318,13 +319,14 @@ MT_API mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pag
 MT_API bool mt_memtable_should_flush(const mt_memtable *table);
 
 /* The most bytes an add of an entry with these lengths takes from the table's arena (the arena's used
- * bytes, see mt_arena_stats): the skiplist node with the tallest tower (12 links of 8 bytes: the worst case,
- * not the expected 1.33), the 4-byte recorded size and the checksum when options.checksum_bytes is set, the
- * 8-byte version link with options.version_links, the encoded entry, and up to 7 bytes of alignment padding before the node. Never exceeded; an add takes
- * exactly this minus 8 bytes per link below 12 minus the padding not needed, so the bound is met only by a
- * tower of 12 (odds 4^-11) and is 88 + 7 bytes above the least an add can take (about 85 above the
- * average). 0 for a NULL table or lengths mt_memtable_add refuses (too long, entry above 4 GiB - 1). Any
- * thread. */
+ * bytes, see mt_arena_stats): the skiplist node with the tallest tower (H links of 8 bytes, H = 24 with the
+ * default skiplist_branching 2, 12 with 4: the worst case, not the expected 2 or 1.33), the 4-byte recorded
+ * size and the checksum when options.checksum_bytes is set, the 8-byte version link with
+ * options.version_links, the encoded entry, and up to 7 bytes of alignment padding before the node. Never
+ * exceeded; an add takes exactly this minus 8 bytes per link below H minus the padding not needed, so the
+ * bound is met only by a tower of H (odds branching^-(H-1)) and is (H - 1) * 8 + 7 bytes above the least an
+ * add can take (184 + 7 at 2, 88 + 7 at 4). 0 for a NULL table or lengths mt_memtable_add refuses (too long,
+ * entry above 4 GiB - 1). Any thread. */
 MT_API size_t mt_memtable_entry_size(const mt_memtable *table, size_t key_len, size_t value_len);
 
 /* The most such an add can raise mt_memtable_approximate_memory_usage, whatever the arena's state (it adds
