@@ -40,6 +40,20 @@ void cursor_scan_from(entry_cursor *cursor, bool forward, bool groups) {
   skiplist_readahead_arm(cursor->readahead, skiplist_iter_key_inline(&cursor->position), forward, groups);
 }
 
+/* Moves the cursor to `last`, the version link of its entry, and checks the landing before anything is passed on
+ * its word: an entry (with checksums: one that passes them) of the same user key and an older sequence number,
+ * so it sorts after the cursor's entry and every entry between them is a hidden version of the key. The link's
+ * own check already refuses one damaged byte; this refuses what that check lets through (a link damaged in
+ * several bytes that still names an entry). MT_CORRUPTION when the landing fails. */
+static mt_status cursor_land_on_version(const mt_memtable *table, entry_cursor *cursor, const char *last) {
+  mt_slice user_key = cursor->entry.user_key;
+  uint64_t seq = cursor->entry.seq;
+  skiplist_iter_set_key(&cursor->position, last);
+  mt_status status = cursor_load(table, cursor);
+  if (status != MT_OK || cursor->entry.seq >= seq || !cursor_at_user_key(table, cursor, user_key)) return MT_CORRUPTION;
+  return MT_OK;
+}
+
 mt_status cursor_step_past_versions(const mt_memtable *table, entry_cursor *cursor) {
   const char *current = skiplist_iter_key_inline(&cursor->position);
   if (current == NULL) return MT_NOT_FOUND;
@@ -48,8 +62,12 @@ mt_status cursor_step_past_versions(const mt_memtable *table, entry_cursor *curs
     skiplist_iter_set_key(&cursor->position, next);
     return cursor_load(table, cursor);
   }
-  const skiplist_node *last = skiplist_node_group_last(table->list, skiplist_iter_node(&cursor->position));
-  if (last != NULL) skiplist_iter_set_key(&cursor->position, skiplist_node_key(last));
+  const skiplist_node *last;
+  if (!skiplist_node_group_link(table->list, skiplist_iter_node(&cursor->position), &last)) return MT_CORRUPTION;
+  if (last != NULL) {
+    mt_status status = cursor_land_on_version(table, cursor, skiplist_node_key(last));
+    if (status != MT_OK) return status;
+  }
   skiplist_iter_next_inline(&cursor->position);
   return cursor_load(table, cursor);
 }

@@ -157,7 +157,8 @@ static inline bool table_has_version_links(const mt_memtable *table) { return ta
 /* With version links: forward past the versions of the cursor's user key that its entry knew of, to the entry
  * after them, and loads it: the scan walker's answer (it walks whole keys) or the entry's version link and
  * one step. An entry with no link steps once. A version linked after that landing may follow it (the caller
- * passes again while it meets its key). MT_NOT_FOUND when the cursor was not on an entry. */
+ * passes again while it meets its key). MT_NOT_FOUND when the cursor was not on an entry; MT_CORRUPTION when the
+ * link fails its check or does not land on an older version of the key (cursor_scan.c). */
 mt_status cursor_step_past_versions(const mt_memtable *table, entry_cursor *cursor);
 
 /* cursor_step through the scan walker: the walker's node when it has one (checked by the load like any

@@ -391,13 +391,14 @@ static inline void count_linked(mt_skiplist *list, bool grouped) {
  * with it. (Rewritten by a concurrent writer whose level-0 swap failed, before it tries again.) */
 static inline bool set_group_link(const mt_skiplist *list, skiplist_node *node, const skiplist_node *successor) {
   if (list->same_group == NULL) return false;
-  skiplist_node *last = NULL;
+  const skiplist_node *last = NULL;
   if (successor != NULL && list->same_group(list->compare_ctx, skiplist_node_key(successor), skiplist_node_key(node))) {
     last = skiplist_node_group_last(list, successor);
-    if (last == NULL) last = (skiplist_node *)(uintptr_t)successor;
+    if (last == NULL) last = successor;
   }
-  atomic_store_explicit(skiplist_node_group_slot(list, node), last, memory_order_relaxed);
-  return last != NULL;
+  uintptr_t encoded = skiplist_group_encode(last);
+  atomic_store_explicit(skiplist_node_group_slot(list, node), encoded, memory_order_relaxed);
+  return encoded != 0;
 }
 
 /* Walks level `level` right from *before (which sorts before key) to the gap key falls in, updating
@@ -715,8 +716,8 @@ int mt_skiplist_iter_height(const mt_skiplist_iter *iter) {
 
 void mt_skiplist_iter_group_last(mt_skiplist_iter *iter) {
   if (!iter_is_valid(iter)) return;
-  skiplist_node *last = skiplist_node_group_last(iter->list, skiplist_iter_node(iter));
-  if (last != NULL) iter->node = last;
+  const skiplist_node *last = skiplist_node_group_last(iter->list, skiplist_iter_node(iter));
+  if (last != NULL) iter->node = skiplist_node_key(last);
 }
 
 void mt_skiplist_iter_next(mt_skiplist_iter *iter) {

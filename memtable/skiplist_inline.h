@@ -112,16 +112,62 @@ static inline skiplist_link *skiplist_node_links(const mt_skiplist *list, const 
 
 static inline const char *skiplist_node_key(const skiplist_node *node) { return (const char *)node; }
 
-/* The group link's slot (lists with same_group only): the first bytes of the key header. */
-static inline skiplist_link *skiplist_node_group_slot(const mt_skiplist *list, const skiplist_node *node) {
-  return (skiplist_link *)(uintptr_t)((const char *)node - list->key_header_size);
+/* The group link's slot (lists with same_group only): the first bytes of the key header. It holds the link
+ * encoded (skiplist_group_encode), not a pointer. */
+typedef _Atomic uintptr_t skiplist_group_slot;
+
+static inline skiplist_group_slot *skiplist_node_group_slot(const mt_skiplist *list, const skiplist_node *node) {
+  return (skiplist_group_slot *)(uintptr_t)((const char *)node - list->key_header_size);
 }
 
-/* The node's group link, or NULL (none, or a list without group links). Relaxed: the slot is written before
- * the node is published and never after, so the acquire that reached the node already makes it visible. */
-static inline skiplist_node *skiplist_node_group_last(const mt_skiplist *list, const skiplist_node *node) {
-  if (list->same_group == NULL) return NULL;
-  return atomic_load_explicit(skiplist_node_group_slot(list, node), memory_order_relaxed);
+/* A group link is the node's 48-bit address with a 16-bit check above it: the address folded to 16 bits (its
+ * three 16-bit pieces XORed). One damaged byte of the slot changes either the address, whose fold then changes
+ * in that byte's position, or the check: either way the two disagree, so a reader never follows a link with
+ * one damaged byte (nor, at odds of about 2^-16, with more). No link is 0, whose check is 0 too. A node above
+ * 2^48 (outside the user address space of x86-64 and AArch64 with 48-bit addresses, or a tagged pointer) gets
+ * no link: links only save steps, a node without one is passed by stepping. */
+#define SKIPLIST_GROUP_CHECK_BITS 16
+/* 48 with 64-bit pointers (with 32-bit ones 16: practically no node gets a link). */
+#define SKIPLIST_GROUP_ADDRESS_BITS (sizeof(uintptr_t) * 8 - SKIPLIST_GROUP_CHECK_BITS)
+
+static inline uintptr_t skiplist_group_fold(uintptr_t address) {
+  uintptr_t fold = 0;
+  for (size_t shift = 0; shift < SKIPLIST_GROUP_ADDRESS_BITS; shift += SKIPLIST_GROUP_CHECK_BITS) fold ^= address >> shift;
+  return fold & ((1u << SKIPLIST_GROUP_CHECK_BITS) - 1);
+}
+
+/* The slot's value for a link to `last` (NULL: none). */
+static inline uintptr_t skiplist_group_encode(const skiplist_node *last) {
+  uintptr_t address = (uintptr_t)last;
+  if (address >> SKIPLIST_GROUP_ADDRESS_BITS != 0) return 0;
+  return address | skiplist_group_fold(address) << SKIPLIST_GROUP_ADDRESS_BITS;
+}
+
+/* Decodes a slot's value: true and *last = the link (NULL: none), or false (*last NULL) when the check and
+ * the address disagree (damaged memory). */
+static inline bool skiplist_group_decode(uintptr_t encoded, const skiplist_node **last) {
+  uintptr_t address = encoded & (((uintptr_t)1 << SKIPLIST_GROUP_ADDRESS_BITS) - 1);
+  *last = NULL;
+  if (encoded >> SKIPLIST_GROUP_ADDRESS_BITS != skiplist_group_fold(address)) return false;
+  *last = (const skiplist_node *)address;
+  return true;
+}
+
+/* The node's group link: true and *last = the link, or NULL (none, or a list without group links); false (and
+ * *last NULL) when the slot fails its check. Relaxed: the slot is written before the node is published and
+ * never after, so the acquire that reached the node already makes it visible. */
+static inline bool skiplist_node_group_link(const mt_skiplist *list, const skiplist_node *node,
+                                            const skiplist_node **last) {
+  *last = NULL;
+  if (list->same_group == NULL) return true;
+  return skiplist_group_decode(atomic_load_explicit(skiplist_node_group_slot(list, node), memory_order_relaxed), last);
+}
+
+/* The node's group link, or NULL: none, a list without group links, or a slot that fails its check (a caller
+ * that passes the group by stepping then answers the same). */
+static inline const skiplist_node *skiplist_node_group_last(const mt_skiplist *list, const skiplist_node *node) {
+  const skiplist_node *last;
+  return skiplist_node_group_link(list, node, &last) ? last : NULL;
 }
 
 /* Acquire: pairs with the writer's release store that linked `next`, so the node it returns has its key,

@@ -181,7 +181,13 @@ static inline void segment_advance(const skiplist_readahead *walker, readahead_s
   }
   segment->nodes[segment->count++] = node;
   if (walker->groups) {
-    const skiplist_node *last = skiplist_node_group_last(list, node);
+    const skiplist_node *last;
+    if (!skiplist_node_group_link(list, node, &last)) {
+      /* A damaged link: the caller's own pass from this node meets it and reports it. */
+      segment->walked = true;
+      segment->broken = true;
+      return;
+    }
     if (last != NULL) {
       prefetch_node(list, last);
       segment->via = last;
@@ -404,8 +410,10 @@ bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *
   const mt_skiplist *list = walker->list;
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
   if (!ready_at(walker, node, true, true)) return false;
-  /* `last` is in node's group (the writer's link), and so is every node between them. */
-  const skiplist_node *last = skiplist_node_group_last(list, node);
+  /* `last` is in node's group (the writer's link), and so is every node between them. A link that fails its
+   * check is the caller's to report. */
+  const skiplist_node *last;
+  if (!skiplist_node_group_link(list, node, &last)) return disarm(walker);
   if (last == NULL) last = node;
   for (;;) {
     const skiplist_node *candidate;

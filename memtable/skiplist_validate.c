@@ -34,25 +34,71 @@ static bool node_is_sound(const mt_skiplist *list, const skiplist_node *node) {
          mt_arena_contains(list->arena, key_size, SKIPLIST_KEY_SIZE_BYTES + node_key_size(node));
 }
 
-/* Every group link leads forward on level 0, through nodes of the linking node's group only, to a node of
- * that group, and exactly `grouped` nodes have one (the count the writers keep: a link is written once, when
- * its node is linked). Walks from each linking node to its link: O(count x the group's length). Level 0 is
- * already known to hold `count` sound nodes in order, which bounds each walk. */
-static bool group_links_are_sound(const mt_skiplist *list, size_t count, size_t grouped) {
-  size_t linking = 0;
-  for (const skiplist_node *node = skiplist_load_next_acquire(list, list->head, 0); node != NULL;
-       node = skiplist_load_next_acquire(list, node, 0)) {
-    const skiplist_node *last = skiplist_node_group_last(list, node);
-    if (last == NULL) continue;
-    linking++;
-    const skiplist_node *between = node;
-    for (size_t steps = 0; between != last; steps++) {
-      between = skiplist_load_next_acquire(list, between, 0);
-      if (between == NULL || steps == count) return false;
-      if (!list->same_group(list->compare_ctx, skiplist_node_key(between), skiplist_node_key(node))) return false;
+/* The first node >= key on level 0, found by a search from the head (the levels are already checked). */
+static const skiplist_node *find_greater_or_equal(const mt_skiplist *list, const char *key) {
+  const skiplist_node *node = list->head;
+  for (int level = skiplist_load_height(list) - 1;;) {
+    const skiplist_node *next = skiplist_load_next_acquire(list, node, level);
+    if (next != NULL && skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
+      node = next;
+    } else if (level == 0) {
+      return next;
+    } else {
+      level--;
     }
   }
-  return linking == grouped;
+}
+
+/* A group link's target is a node of the list: it lies in the arena (and key_ok accepts it) before anything of
+ * it is read, and a search for its key finds exactly it (keys are distinct, so no other node can answer). */
+static bool is_listed_node(const mt_skiplist *list, const skiplist_node *node,
+                           bool (*key_ok)(void *ctx, const char *key), void *ctx) {
+  if (!node_is_sound(list, node)) return false;
+  if (key_ok != NULL && !key_ok(ctx, skiplist_node_key(node))) return false;
+  return find_greater_or_equal(list, skiplist_node_key(node)) == node;
+}
+
+/* Every group link passes its check and leads forward on level 0, through nodes of the linking node's group
+ * only, to a node of that group, and exactly `grouped` nodes have one (the count the writers keep: a link is
+ * written once, when its node is linked). One walk of level 0: a target is proven a listed node of the group
+ * sorting after its linking node (a search) only when it differs from the last target proven, which lies
+ * ahead of the walk until the walk reaches it (the nodes of a group usually share one target); and while the
+ * walk is inside some link's span (up to the furthest target seen), each node must be in the group of the one
+ * before it. Groups are runs and same_group is an equivalence (the contract), so that is every node between
+ * each linking node and its target. O(count) when targets repeat, O(count log count) at worst. Requires the
+ * levels to be checked already (the searches walk them). */
+static bool group_links_are_sound(const mt_skiplist *list, size_t grouped, bool (*key_ok)(void *ctx, const char *key),
+                                  void *ctx) {
+  size_t linking = 0;
+  const skiplist_node *proven = NULL; /* the last target proven, while it is ahead of the walk */
+  const skiplist_node *reach = NULL;  /* the furthest target of the span the walk is in, or NULL */
+  const skiplist_node *previous = NULL;
+  for (const skiplist_node *node = skiplist_load_next_acquire(list, list->head, 0); node != NULL;
+       node = skiplist_load_next_acquire(list, node, 0)) {
+    if (reach != NULL) {
+      if (!list->same_group(list->compare_ctx, skiplist_node_key(node), skiplist_node_key(previous))) return false;
+      if (node == reach) reach = NULL;
+    }
+    if (node == proven) proven = NULL;
+    const skiplist_node *last;
+    if (!skiplist_node_group_link(list, node, &last)) return false;
+    if (last != NULL) {
+      linking++;
+      if (last != proven) {
+        if (last == node || !is_listed_node(list, last, key_ok, ctx) ||
+            skiplist_compare_keys(list, skiplist_node_key(node), skiplist_node_key(last)) >= 0 ||
+            !list->same_group(list->compare_ctx, skiplist_node_key(last), skiplist_node_key(node))) {
+          return false;
+        }
+        proven = last;
+      }
+      if (reach == NULL || skiplist_compare_keys(list, skiplist_node_key(reach), skiplist_node_key(last)) < 0) {
+        reach = last;
+      }
+    }
+    previous = node;
+  }
+  return reach == NULL && linking == grouped;
 }
 
 mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key), void *ctx) {
@@ -84,8 +130,6 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
     previous = node;
   }
   if (seen != expected) return MT_CORRUPTION;
-  bool groups_sound = list->same_group != NULL ? group_links_are_sound(list, expected, grouped) : grouped == 0;
-  if (!groups_sound) return MT_CORRUPTION;
 
   /* Each higher level must be an in-order subsequence of the level below (so of level 0, and so strictly
    * ascending without comparing again). With one writer every level below the height is non-empty (its
@@ -108,5 +152,6 @@ mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx
       below = skiplist_load_next_acquire(list, below, level - 1);
     }
   }
-  return MT_OK;
+  bool groups_sound = list->same_group != NULL ? group_links_are_sound(list, grouped, key_ok, ctx) : grouped == 0;
+  return groups_sound ? MT_OK : MT_CORRUPTION;
 }

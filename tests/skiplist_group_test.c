@@ -182,16 +182,31 @@ static void skiplist_group_test_without_links_or_position_nothing_moves(void **s
 }
 
 /* The group link's slot, by the documented node layout (skiplist_inline.h): without record_key_size it is the
- * pointer-sized word just below the key, holding the linked node's key pointer (NULL: none). */
+ * pointer-sized word just below the key, holding the linked node's key pointer (NULL: none) as 48 address bits
+ * under their 16-bit fold. */
 static char *group_slot(const char *key) { return (char *)(uintptr_t)key - sizeof(void *); }
 
-static const char *read_slot(const char *key) {
-  const char *link;
-  memcpy(&link, group_slot(key), sizeof(link));
-  return link;
+static uint64_t slot_fold(uint64_t address) { return (address ^ (address >> 16) ^ (address >> 32)) & 0xffff; }
+
+static uint64_t read_slot_word(const char *key) {
+  uint64_t word;
+  memcpy(&word, group_slot(key), sizeof(word));
+  return word;
 }
 
-static void write_slot(const char *key, const char *link) { memcpy(group_slot(key), &link, sizeof(link)); }
+static const char *read_slot(const char *key) {
+  uint64_t word = read_slot_word(key);
+  uint64_t address = word & ((UINT64_C(1) << 48) - 1);
+  assert_int_equal(word >> 48, slot_fold(address));
+  return (const char *)(uintptr_t)address;
+}
+
+static void write_slot_word(const char *key, uint64_t word) { memcpy(group_slot(key), &word, sizeof(word)); }
+
+static void write_slot(const char *key, const char *link) {
+  uint64_t address = (uint64_t)(uintptr_t)link;
+  write_slot_word(key, address | slot_fold(address) << 48);
+}
 
 static const char *key_pointer(const mt_skiplist *list, group_key key) {
   char bytes[KEY_SIZE];
@@ -239,6 +254,40 @@ static void skiplist_group_test_validate_detects_a_bad_group_link(void **state) 
   assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_CORRUPTION);
   write_slot(last, NULL);
   write_slot(first, original);
+  assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
+  mt_arena_destroy(arena);
+}
+
+/* One damaged byte of any group link, whatever it is changed to, is caught by the link's check: validate
+ * reports it, and a reader's jump stays put (it then passes the group by stepping) rather than follow it. */
+static void skiplist_group_test_damaged_link_byte_is_never_followed(void **state) {
+  (void)state;
+  if (sizeof(void *) != 8) skip();
+  mt_arena *arena = mt_arena_create(NULL);
+  mt_skiplist *list = create_group_list(arena, false);
+  assert_non_null(list);
+  for (uint64_t g = 1; g <= 3; g++) {
+    for (uint64_t member = 10; member >= 1; member--) assert_int_equal(insert_key(list, (group_key){g, member}), MT_OK);
+  }
+  const char *linked[] = {key_pointer(list, (group_key){2, 1}), key_pointer(list, (group_key){2, 10})};
+  uint64_t random = 26;
+  for (size_t n = 0; n < sizeof(linked) / sizeof(linked[0]); n++) {
+    const char *node = linked[n];
+    uint64_t original = read_slot_word(node);
+    for (unsigned byte = 0; byte < 8; byte++) {
+      for (unsigned trial = 0; trial < 32; trial++) {
+        uint64_t change = (uint64_t)(1 + mt_rng_below(&random, 255)) << (8 * byte);
+        write_slot_word(node, original ^ change);
+        assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_CORRUPTION);
+        mt_skiplist_iter iter;
+        mt_skiplist_iter_init(&iter, list);
+        mt_skiplist_iter_seek(&iter, node);
+        mt_skiplist_iter_group_last(&iter);
+        assert_ptr_equal(mt_skiplist_iter_key(&iter), node);
+      }
+    }
+    write_slot_word(node, original);
+  }
   assert_int_equal(mt_skiplist_validate(list, NULL, NULL), MT_OK);
   mt_arena_destroy(arena);
 }
@@ -483,6 +532,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(skiplist_group_test_appended_members_scan_exactly),
       cmocka_unit_test(skiplist_group_test_without_links_or_position_nothing_moves),
       cmocka_unit_test(skiplist_group_test_validate_detects_a_bad_group_link),
+      cmocka_unit_test(skiplist_group_test_damaged_link_byte_is_never_followed),
       cmocka_unit_test(skiplist_group_test_allocation_failure_keeps_links_sound),
       cmocka_unit_test(skiplist_group_test_concurrent_writers_and_group_scans),
       cmocka_unit_test(skiplist_group_test_equal_keys_raced),

@@ -61,7 +61,9 @@ typedef struct mt_skiplist_options {
   bool concurrent_inserts;
   /* Group links (default NULL: none). With same_group, each node records (8 more bytes per node) its group
    * link: the last node of its group that the writer knew of when it linked the node - its level-0
-   * successor's group link, or that successor itself, when the successor is in its group; else none. Every
+   * successor's group link, or that successor itself, when the successor is in its group; else none. A link
+   * carries a 16-bit check of its address, so one damaged byte of it is never followed (readers treat it as no
+   * link; validate reports it); a node outside the 48-bit address space gets none. Every
    * node between a node and its group link is in their group, whatever is inserted later (nothing can sort
    * between two keys of a run but a key of the run), so a reader passes a group of any size in about two
    * steps (mt_skiplist_iter_group_last, then next). Inserts cost one same_group call. */
@@ -178,8 +180,9 @@ MT_API size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter);
  * may answer fewer. Requires valid. */
 MT_API int mt_skiplist_iter_height(const mt_skiplist_iter *iter);
 /* Moves the iterator to its node's group link (see same_group): the last node of the node's group that the
- * writer knew of when it linked the node; it stays put when the node has none or the list keeps no group
- * links. One load, no search. Every node it passes is in the group; nodes of the group linked later may lie
+ * writer knew of when it linked the node; it stays put when the node has none, the list keeps no group
+ * links, or the link fails its check (see same_group: the caller then passes the group by stepping, with the
+ * same result). One load, no search. Every node it passes is in the group; nodes of the group linked later may lie
  * after the landing, so a caller that wants the first node past the group steps on (and may jump again)
  * until it leaves the group. Does nothing on an iterator that is not valid. */
 MT_API void mt_skiplist_iter_group_last(mt_skiplist_iter *iter);
