@@ -124,7 +124,7 @@ mt_status mt_memtable_get_memory_stats(const mt_memtable *table, mt_memtable_mem
   mt_memtable_memory_stats stats = {0};
   mt_status status = mt_arena_get_stats(table->arena, &stats.arena);
   if (status != MT_OK) return status;
-  stats.filter_bytes = table->bloom_words != NULL ? (size_t)(table->bloom_bits / 8) : 0;
+  stats.filter_bytes = memtable_bloom_bytes(table);
   stats.index_bytes = mt_memtable_point_index_memory(table);
   size_t fixed = table->fixed_used_bytes;
   assert(fixed >= stats.filter_bytes + stats.index_bytes);

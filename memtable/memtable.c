@@ -168,6 +168,16 @@ static bool same_user_key(void *ctx, const char *stored, const char *key) {
 /* Double hashing: probe i is h1 + i * h2 (mod bits), with both halves taken from one XXH3 hash. */
 static inline uint64_t bloom_step(uint64_t hash) { return (hash >> 32) | (hash << 32); }
 
+/* The word and the bits (one, or with a mirrored filter its two copies) of filter bit `bit`. */
+static inline size_t bloom_word(const mt_memtable *table, uint64_t bit) {
+  return (size_t)(bit >> (table->bloom_word_bits == 32 ? 5 : 6));
+}
+
+static inline uint64_t bloom_mask(const mt_memtable *table, uint64_t bit) {
+  if (table->bloom_word_bits == 32) return (UINT64_C(1) << (bit & 31)) * ((UINT64_C(1) << 32) | 1);
+  return UINT64_C(1) << (bit & 63);
+}
+
 static void bloom_add(mt_memtable *table, uint64_t hash) {
   uint64_t step = bloom_step(hash);
   for (unsigned i = 0; i < table->bloom_probes; i++, hash += step) {
@@ -175,7 +185,7 @@ static void bloom_add(mt_memtable *table, uint64_t hash) {
     /* Relaxed: the skiplist's release store that publishes the entry comes after this in program order,
      * so a reader that acquires the entry also sees the bit; a reader that misses it answers as if it had
      * read before the add began, which a concurrent get may. */
-    atomic_fetch_or_explicit(&table->bloom_words[bit / 64], UINT64_C(1) << (bit % 64), memory_order_relaxed);
+    atomic_fetch_or_explicit(&table->bloom_words[bloom_word(table, bit)], bloom_mask(table, bit), memory_order_relaxed);
   }
 }
 
@@ -184,8 +194,21 @@ static bool bloom_may_contain(const mt_memtable *table, uint64_t hash) {
   for (unsigned i = 0; i < table->bloom_probes; i++, hash += step) {
     uint64_t bit = hash % table->bloom_bits;
     /* Relaxed: a bit is never cleared, and see bloom_add for why a stale word is harmless. */
-    uint64_t word = atomic_load_explicit(&table->bloom_words[bit / 64], memory_order_relaxed);
-    if ((word & (UINT64_C(1) << (bit % 64))) == 0) return false;
+    uint64_t word = atomic_load_explicit(&table->bloom_words[bloom_word(table, bit)], memory_order_relaxed);
+    /* Mirrored: either copy set counts (see bloom_words). */
+    if ((word & bloom_mask(table, bit)) == 0) return false;
+  }
+  return true;
+}
+
+/* A mirrored filter's two halves agree in every word (validate). */
+static bool bloom_is_sound(const mt_memtable *table) {
+  if (table->bloom_words == NULL || table->bloom_word_bits != 32) return true;
+  size_t words = (size_t)(table->bloom_bits / 32);
+  for (size_t i = 0; i < words; i++) {
+    /* Relaxed: validate requires the writers to be quiescent. */
+    uint64_t word = atomic_load_explicit(&table->bloom_words[i], memory_order_relaxed);
+    if ((uint32_t)word != (uint32_t)(word >> 32)) return false;
   }
   return true;
 }
@@ -225,6 +248,11 @@ static bool bloom_geometry(const mt_memtable_options *opts, size_t *bytes, unsig
   size_t line_bits = MEMTABLE_CACHE_LINE_BYTES * 8;
   if (bits > SIZE_MAX - (line_bits - 1)) return false;
   *bytes = (bits + line_bits - 1) / line_bits * MEMTABLE_CACHE_LINE_BYTES;
+  /* With checksums every bit is kept twice (see mt_memtable.bloom_words). */
+  if (opts->checksum_bytes != 0) {
+    if (*bytes > SIZE_MAX / 2) return false;
+    *bytes *= 2;
+  }
   /* k = bits_per_key * ln 2 minimises the false-positive rate. */
   uint64_t k = ((uint64_t)opts->bloom_bits_per_key * 693 + 500) / 1000;
   *probes = k < 1 ? 1 : k > BLOOM_MAX_PROBES ? BLOOM_MAX_PROBES : (unsigned)k;
@@ -296,6 +324,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   table->bloom_words = NULL;
   table->bloom_bits = 0;
   table->bloom_probes = 0;
+  table->bloom_word_bits = 64;
   table->point_index = NULL;
   for (unsigned i = 0; i < MT_STRIPES; i++) {
     atomic_init(&table->stats[i].entries, 0);
@@ -312,7 +341,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
     table->bloom_words = memory;
     size_t words = bloom_bytes / sizeof(uint64_t);
     for (size_t i = 0; i < words; i++) atomic_init(&table->bloom_words[i], 0);
-    table->bloom_bits = (uint64_t)words * 64;
+    table->bloom_word_bits = cks != 0 ? 32 : 64;
+    table->bloom_bits = (uint64_t)words * table->bloom_word_bits;
     table->bloom_probes = bloom_probes;
   }
 
@@ -687,5 +717,5 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   if (entries != mt_memtable_entry_count(table) || deletions != mt_memtable_deletion_count(table)) {
     return MT_CORRUPTION;
   }
-  return MT_OK;
+  return bloom_is_sound(table) ? MT_OK : MT_CORRUPTION;
 }

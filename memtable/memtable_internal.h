@@ -57,10 +57,14 @@ struct mt_memtable {
   unsigned scan_readahead_segment_nodes; /* >= 1 */
   bool concurrent_writes;  /* options.concurrent_writes: adds from many threads at once */
   /* Bloom filter over user keys, NULL when off. Bits are only ever set, by the writer, before the entry
-   * that needs them is published. bloom_bits is a multiple of 64 (whole words). */
+   * that needs them is published. bloom_bits is the filter's bits (whole words of them). With checksums each
+   * bit is kept twice, in both halves of its 64-bit word (bloom_word_bits 32, else 64): one atomic OR sets
+   * both, and a key is ruled out only when both copies of a probed bit are clear, so one damaged byte (which
+   * holds one copy only) can add false positives but never rule out a stored key. */
   _Atomic uint64_t *bloom_words;
   uint64_t bloom_bits;
   unsigned bloom_probes;
+  unsigned bloom_word_bits; /* 64, or 32 (mirrored) */
   /* The point-lookup index (point_index.c), NULL when off. */
   struct point_index *point_index;
   _Atomic bool frozen; /* set once, by mt_memtable_freeze */
@@ -212,6 +216,11 @@ mt_status memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq,
 uint64_t memtable_key_hash(const mt_memtable *table, const void *key, size_t key_len);
 /* False when the table's bloom filter (if any) rules out the user key with this memtable_key_hash. Any thread. */
 bool memtable_may_contain(const mt_memtable *table, uint64_t hash);
+
+/* The bloom filter's bytes (0 without one). */
+static inline size_t memtable_bloom_bytes(const mt_memtable *table) {
+  return table->bloom_words == NULL ? 0 : (size_t)(table->bloom_bits / table->bloom_word_bits) * sizeof(uint64_t);
+}
 
 /* Allocation from the reader allocator (any thread). */
 void *memtable_reader_alloc(const mt_memtable *table, size_t size);

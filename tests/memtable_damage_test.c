@@ -4,7 +4,8 @@
  * MT_CORRUPTION (a scan: the undamaged prefix, then MT_CORRUPTION). Entries are given blocks of their own,
  * so under AddressSanitizer a read that leaves its entry (e.g. a comparison misled by a damaged length) is
  * reported too. With version links the same contract holds, though a forward scan may jump over a damaged
- * hidden version without reading it. */
+ * hidden version without reading it; and so it does for one damaged byte of a version link or of the bloom
+ * filter (which answers right: a stored key is never ruled out). */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -16,6 +17,10 @@
 #include <memtable/memtable.h>
 
 #include "support/damage_table.h"
+#include "support/rng.h"
+
+/* The bloom filter's words, for the sweep over its bytes. */
+#include "memtable/memtable_internal.h"
 
 /* One-letter user keys b, d, f, ... so that a damaged key byte can land on a neighbour's key or between. */
 #define DAMAGE_KEYS 8
@@ -381,6 +386,151 @@ static void memtable_damage_test_skip_over_many_versions_never_changes_an_answer
   run_damage(8, 0, true, true, false, 0);
 }
 
+/* Byte values a sweep damages a byte with: XOR masks, the fixed ones and then random non-zero ones. */
+#define SWEEP_MASKS 6
+static unsigned char sweep_mask(size_t index, uint64_t *random) {
+  static const unsigned char fixed[] = {0x01, 0x80, 0xff};
+  if (index < sizeof(fixed)) return fixed[index];
+  return (unsigned char)(1 + mt_rng_below(random, 255));
+}
+
+/* Each byte of [bytes, bytes + len) damaged by each sweep mask: every query answers as undamaged or reports
+ * MT_CORRUPTION (acceptable), and validate reports the damage. Returns how many damages changed some answer. */
+static size_t sweep_bytes(mt_memtable *table, const transcript *undamaged, transcript *damaged, char *bytes,
+                          size_t len, uint64_t *random, const char *what) {
+  size_t variants = total_variants();
+  size_t changed = 0;
+  for (size_t offset = 0; offset < len; offset++) {
+    for (size_t m = 0; m < SWEEP_MASKS; m++) {
+      unsigned char mask = sweep_mask(m, random);
+      char *byte = bytes + offset;
+      char original = *byte;
+      *byte = (char)(original ^ mask);
+      assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+      bool any_changed = false;
+      for (size_t v = 0; v < variants; v++) {
+        run_query(table, v, damaged);
+        if (!acceptable(&undamaged[v], damaged)) {
+          *byte = original;
+          fail_msg("%s byte %zu ^ 0x%02x changed query %zu\nundamaged:\n%.*sdamaged:\n%.*s", what, offset, mask, v,
+                   (int)undamaged[v].len, undamaged[v].text, (int)damaged->len, damaged->text);
+        }
+        any_changed |= damaged->len != undamaged[v].len || memcmp(damaged->text, undamaged[v].text, damaged->len) != 0;
+      }
+      if (any_changed) changed++;
+      *byte = original;
+    }
+  }
+  return changed;
+}
+
+static transcript *undamaged_transcripts(mt_memtable *table) {
+  size_t variants = total_variants();
+  transcript *undamaged = malloc(variants * sizeof(*undamaged));
+  assert_non_null(undamaged);
+  for (size_t v = 0; v < variants; v++) run_query(table, v, &undamaged[v]);
+  return undamaged;
+}
+
+/* A stored entry's version link, by the node layout (memtable/skiplist_inline.h): with checksums the 8 bytes
+ * below its 4-byte recorded size. */
+static char *version_link_of(const stored_entry *entry) { return entry->bytes - 4 - 8; }
+
+/* Every byte of every entry's version link (those that link and those that do not), damaged by each sweep
+ * mask. The issue this answers: a link damaged to name another place made the view at the latest snapshot pass
+ * a live key and end MT_OK, or read through a wild pointer. */
+static void run_link_damage(unsigned checksum_bytes, unsigned max_sequential_skip, unsigned readahead_nodes) {
+  mt_memtable *table = damage_table_with(checksum_bytes, max_sequential_skip, true, false, readahead_nodes, true);
+  transcript *undamaged = undamaged_transcripts(table);
+  transcript *damaged = malloc(sizeof(*damaged));
+  assert_non_null(damaged);
+  stored_entry entries[48];
+  size_t count = stored_entries(table, checksum_bytes, entries, 48);
+  uint64_t random = 26 + checksum_bytes + max_sequential_skip + readahead_nodes;
+  size_t changed = 0;
+  for (size_t e = 0; e < count; e++) {
+    changed += sweep_bytes(table, undamaged, damaged, version_link_of(&entries[e]), 8, &random, "version link");
+  }
+  printf("version link damages: %zu of %zu reported by some query, none changed an answer\n", changed,
+         count * 8 * SWEEP_MASKS);
+  assert_true(changed > 0); /* the views followed links, and refused the damaged ones */
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  free(damaged);
+  free(undamaged);
+  mt_memtable_unref(table);
+}
+
+static void memtable_damage_test_damaged_version_link_byte_never_changes_an_answer(void **state) {
+  (void)state;
+  run_link_damage(8, 0, 0);
+  run_link_damage(4, 1, 0);
+}
+
+/* The same through the scan walker walking whole keys with tiny segments. */
+static void memtable_damage_test_damaged_version_link_byte_with_scan_walker_never_changes_an_answer(void **state) {
+  (void)state;
+  run_link_damage(8, 0, 2);
+}
+
+/* One damaged byte of the bloom filter never rules out a stored key: with checksums each bit is kept twice.
+ * Every get answers exactly as undamaged (the filter is only ever consulted to skip a search), and validate
+ * reports the halves that disagree. Without checksums (one copy) the same damages do rule out stored keys,
+ * which shows the sweep reaches the bits the gets probe. */
+static size_t bloom_damages_changing_a_get(unsigned checksum_bytes) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.checksum_bytes = checksum_bytes;
+  options.bloom_bits_per_key = 10;
+  options.bloom_expected_entries = 16;
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  damage_table_add_versions(table, true);
+  char *filter = (char *)(uintptr_t)table->bloom_words;
+  size_t filter_bytes = memtable_bloom_bytes(table);
+  assert_true(filter_bytes >= 64);
+  size_t variants = queries[0].variants; /* the gets: the filter's only readers */
+  transcript *undamaged = malloc(variants * sizeof(*undamaged));
+  transcript *damaged = malloc(sizeof(*damaged));
+  assert_non_null(undamaged);
+  assert_non_null(damaged);
+  for (size_t v = 0; v < variants; v++) run_query(table, v, &undamaged[v]);
+  uint64_t random = 26;
+  size_t changed = 0;
+  for (size_t offset = 0; offset < filter_bytes; offset++) {
+    for (size_t m = 0; m < SWEEP_MASKS; m++) {
+      unsigned char mask = sweep_mask(m, &random);
+      char original = filter[offset];
+      filter[offset] = (char)(original ^ mask);
+      bool any_changed = false;
+      for (size_t v = 0; v < variants; v++) {
+        run_query(table, v, damaged);
+        bool same = damaged->len == undamaged[v].len && memcmp(damaged->text, undamaged[v].text, damaged->len) == 0;
+        if (!same && checksum_bytes != 0) {
+          filter[offset] = original;
+          fail_msg("filter byte %zu ^ 0x%02x changed get %zu\nundamaged:\n%.*sdamaged:\n%.*s", offset, mask, v,
+                   (int)undamaged[v].len, undamaged[v].text, (int)damaged->len, damaged->text);
+        }
+        any_changed |= !same;
+      }
+      if (checksum_bytes != 0) assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+      if (any_changed) changed++;
+      filter[offset] = original;
+    }
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  free(damaged);
+  free(undamaged);
+  mt_memtable_unref(table);
+  return changed;
+}
+
+static void memtable_damage_test_damaged_bloom_byte_never_rules_out_a_stored_key(void **state) {
+  (void)state;
+  assert_int_equal(bloom_damages_changing_a_get(8), 0);
+  assert_int_equal(bloom_damages_changing_a_get(4), 0);
+  assert_true(bloom_damages_changing_a_get(0) > 0);
+}
+
 /* The case that was seen: a tombstone's key byte flipped (k -> j) moved it out of k's run, and get(k)
  * answered the older value as MT_OK - a deleted key came back. */
 static void damaged_tombstone_key_is_reported(bool point_index) {
@@ -548,6 +698,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_8_byte_checksum_with_version_links_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_4_byte_checksum_with_version_links_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_version_links_and_skips_never_change_an_answer),
+      cmocka_unit_test(memtable_damage_test_damaged_version_link_byte_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_damaged_version_link_byte_with_scan_walker_never_changes_an_answer),
+      cmocka_unit_test(memtable_damage_test_damaged_bloom_byte_never_rules_out_a_stored_key),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }
