@@ -11,6 +11,7 @@
 #include <memtable/skiplist.h>
 
 #include "support/allocator.h"
+#include "support/group_link.h"
 #include "support/group_list.h"
 #include "support/rng.h"
 #include "support/thread_gate.h"
@@ -186,27 +187,17 @@ static void skiplist_group_test_without_links_or_position_nothing_moves(void **s
  * under their 16-bit fold. */
 static char *group_slot(const char *key) { return (char *)(uintptr_t)key - sizeof(void *); }
 
-static uint64_t slot_fold(uint64_t address) { return (address ^ (address >> 16) ^ (address >> 32)) & 0xffff; }
-
-static uint64_t read_slot_word(const char *key) {
-  uint64_t word;
-  memcpy(&word, group_slot(key), sizeof(word));
-  return word;
-}
+static uint64_t read_slot_word(const char *key) { return group_link_load(group_slot(key)); }
 
 static const char *read_slot(const char *key) {
-  uint64_t word = read_slot_word(key);
-  uint64_t address = word & ((UINT64_C(1) << 48) - 1);
-  assert_int_equal(word >> 48, slot_fold(address));
-  return (const char *)(uintptr_t)address;
+  const char *target;
+  assert_true(group_link_target(read_slot_word(key), &target));
+  return target;
 }
 
-static void write_slot_word(const char *key, uint64_t word) { memcpy(group_slot(key), &word, sizeof(word)); }
+static void write_slot_word(const char *key, uint64_t word) { group_link_store(group_slot(key), word); }
 
-static void write_slot(const char *key, const char *link) {
-  uint64_t address = (uint64_t)(uintptr_t)link;
-  write_slot_word(key, address | slot_fold(address) << 48);
-}
+static void write_slot(const char *key, const char *link) { write_slot_word(key, group_link_word(link)); }
 
 static const char *key_pointer(const mt_skiplist *list, group_key key) {
   char bytes[KEY_SIZE];
