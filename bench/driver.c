@@ -26,6 +26,7 @@
 #include "results.h"
 #include "rotate.h"
 #include "versions.h"
+#include "versions_skip.h"
 #include "workload.h"
 
 /* Fills every table, slice by slice in turn; records the fill's time (when timed_bench is a benchmark) and
@@ -437,4 +438,5 @@ void run_repetition(unsigned rep) {
   }
 
   if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)) run_rotate(rep);
+  if (selected(BENCH_READVERSIONS_SKIP)) run_versions_skip(rep);
 }

@@ -30,6 +30,7 @@ enum {
   BENCH_READMISSING_INDEX,
   BENCH_ROTATE,
   BENCH_ROTATE_POOL,
+  BENCH_READVERSIONS_SKIP, /* not in the default set: --benchmarks=readversions_skip or all */
   BENCH_COUNT
 };
 

@@ -20,6 +20,7 @@
 #include "results.h"
 #include "rotate.h"
 #include "versions.h"
+#include "versions_skip.h"
 
 typedef struct figures {
   bool present;
@@ -49,7 +50,7 @@ static double sample_ops_per_sec(const sample *s) {
 /* readseq_versions and its two twins: ours only. */
 static bool is_versions_bench(unsigned bench) {
   return bench == BENCH_READSEQ_VERSIONS || bench == BENCH_READSEQ_VERSIONS_NOSKIP ||
-         bench == BENCH_READSEQ_VERSIONS_SEARCH;
+         bench == BENCH_READSEQ_VERSIONS_SEARCH || bench == BENCH_READVERSIONS_SKIP;
 }
 
 /* rotate and rotate_pool: ours only too. */
@@ -366,6 +367,7 @@ static void print_results_and_summary(void) {
 
 /* What follows every run: the soak's figures, the arena pages our tables got, the wall time. */
 static void print_closing_text(double wall_seconds) {
+  print_versions_skip_text();
   print_soak_text();
   if (bench_memtable_pages_summary()[0] != '\0')
     printf("%s arena pages (--huge_pages=%s): %s.\n", g_impls[0].impl->label, huge_pages_names[g_options.huge_pages],
