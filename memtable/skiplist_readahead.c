@@ -12,6 +12,9 @@
  * or two does not pay for launching the segments. */
 #define READAHEAD_STEPS_BEFORE_ARM 3
 
+/* Segments launched when the walker arms; the ring grows to its full size as the caller passes them. */
+#define READAHEAD_FIRST_SEGMENTS 2u
+
 /* Segments are cut at the lowest level whose expected gap reaches this fraction of a segment's buffer, so
  * that few segments outgrow it (gaps are geometric: with 512 slots and gaps of 64 about 1 in 3000 does). */
 #define READAHEAD_GAP_FRACTION 8
@@ -49,8 +52,14 @@ void skiplist_readahead_reset(skiplist_readahead *walker) {
   walker->groups = false;
   walker->broken_seen = false;
   walker->plain_steps = 0;
+  walker->steps_before_arm = READAHEAD_STEPS_BEFORE_ARM;
   walker->plain_forward = true;
   walker->plain_groups = false;
+}
+
+void skiplist_readahead_hold(skiplist_readahead *walker, unsigned steps) {
+  skiplist_readahead_reset(walker);
+  if (steps > walker->steps_before_arm) walker->steps_before_arm = steps;
 }
 
 /* The lowest level whose expected gap reaches the buffer's fraction, below the list's current height; 0
@@ -69,6 +78,9 @@ static int choose_level(const skiplist_readahead *walker, bool groups) {
     size_t linked;
     size_t grouped;
     skiplist_load_counts(list, &linked, &grouped);
+    /* Fewer groups than one segment's worth: a walk of them is a few passes, which the walker would only
+     * cost a search and its launches (a pass of a few keys with long version chains). */
+    if ((double)(linked - grouped) < target_gap) return 0;
     double nodes_per_group = linked > grouped ? (double)linked / (double)(linked - grouped) : 1.0;
     if (nodes_per_group > 2.0) target_gap *= nodes_per_group / 2.0;
   }
@@ -210,7 +222,10 @@ static void pop_head(skiplist_readahead *walker) {
   assert(walker->live > 0);
   walker->head = (walker->head + 1) % walker->segments;
   walker->live--;
-  while (walker->live < walker->segments && !walker->frontier_done) launch_segment(walker);
+  if (walker->live_limit < walker->segments) {
+    walker->live_limit = walker->live_limit * 2 < walker->segments ? walker->live_limit * 2 : walker->segments;
+  }
+  while (walker->live < walker->live_limit && !walker->frontier_done) launch_segment(walker);
 }
 
 typedef enum pull_result { PULL_NODE, PULL_END, PULL_PLAIN, PULL_BROKEN } pull_result;
@@ -300,7 +315,10 @@ void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, boo
   } else {
     walker->frontier = node;
   }
-  while (walker->live < walker->segments && !walker->frontier_done) launch_segment(walker);
+  /* A few segments first, doubling with each one the caller passes: a caller that searches away after a few
+   * steps (the user view passing a key's versions) leaves little walked for nothing. */
+  walker->live_limit = walker->segments < READAHEAD_FIRST_SEGMENTS ? walker->segments : READAHEAD_FIRST_SEGMENTS;
+  while (walker->live < walker->live_limit && !walker->frontier_done) launch_segment(walker);
   walker->armed = true;
 }
 
@@ -316,14 +334,14 @@ static bool history_locate(skiplist_readahead *walker, const skiplist_node *curr
   return false;
 }
 
-/* A step the caller takes itself; true when that made READAHEAD_STEPS_BEFORE_ARM in a row in one direction
+/* A step the caller takes itself; true when that made steps_before_arm in a row in one direction
  * and the walker armed at current (so this step is the walker's after all). */
 static bool plain_step_arms(skiplist_readahead *walker, const char *current, bool forward, bool groups) {
   walker->armed = false;
   if (walker->plain_forward != forward || walker->plain_groups != groups) walker->plain_steps = 0;
   walker->plain_forward = forward;
   walker->plain_groups = groups;
-  if (++walker->plain_steps < READAHEAD_STEPS_BEFORE_ARM) return false;
+  if (++walker->plain_steps < walker->steps_before_arm) return false;
   skiplist_readahead_arm(walker, current, forward, groups);
   return walker->armed;
 }

@@ -67,6 +67,7 @@ typedef struct skiplist_readahead {
   bool groups;          /* walking groups (forward only) */
   bool broken_seen;     /* a broken segment was met since the last reset: stay plain */
   unsigned plain_steps; /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
+  unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (skiplist_readahead_hold) */
   bool plain_forward;
   bool plain_groups;
   /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
@@ -77,6 +78,7 @@ typedef struct skiplist_readahead {
   bool frontier_done; /* the last launched segment is the scan's last */
   unsigned head;      /* ring of live segments: head .. head + live - 1 (mod segments) */
   unsigned live;
+  unsigned live_limit; /* segments kept launched: a few after arming, up to `segments` as the scan goes on */
   /* The emitted sequence's last SKIPLIST_READAHEAD_HISTORY nodes: emitted counts them all, position is
    * the index (in that sequence) of the node to return next. */
   const skiplist_node *history[SKIPLIST_READAHEAD_HISTORY];
@@ -102,6 +104,12 @@ void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list
 
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
 void skiplist_readahead_reset(skiplist_readahead *walker);
+
+/* As reset, and the walker then arms only after `steps` plain steps in a row (at least the usual few) until the
+ * next reset: for a caller that just searched past a run it would otherwise have walked (the user view passing
+ * a key's hidden versions), so that a walker armed for the few steps before the next such search does not run
+ * ahead over nodes the caller will pass by searching again. */
+void skiplist_readahead_hold(skiplist_readahead *walker, unsigned steps);
 
 /* Starts walking from `current` (a node of the list) in the given direction at once; with groups (forward
  * only, a list with group links) walking groups. */

@@ -5,17 +5,34 @@
  * nothing here assumes that one step (or one seek and one step) leaves a key: each pass over a key's
  * versions steps until it meets another user key.
  */
+#include <limits.h>
+
 #include "memtable/memtable_internal.h"
 
 /* The user view passes over versions it does not return. A step forward follows one link, a step back
  * is a search (the list has no back links); after table->max_sequential_skip steps over one key's hidden
  * versions it searches past the rest instead (RocksDB's max_sequential_skip_in_iterations). Without memory
- * for a long key's lookup key it keeps stepping. So it does while the cursor's scan walker streams in the
- * step's direction: a step then costs a fraction of a miss, while the search costs several and drops the
- * walker (memtable-bench readseq_versions: searching there made the scan 0.58x the stepping one). */
+ * for a long key's lookup key it keeps stepping. While the cursor's scan walker streams in the step's
+ * direction a step costs a fraction of a miss and the search several (and it drops the walker), so the view
+ * steps on there, but only for STREAMING_SKIP_STEPS steps more: past that it searches, as a key with a long
+ * chain of versions would otherwise be walked whole (memtable-bench readversions_skip), and the walker is
+ * held (view_searched_past) until the view has again made more steps in a row than it makes between two such
+ * searches. */
+#define STREAMING_SKIP_STEPS 24u
+
+static inline unsigned saturating_add(unsigned a, unsigned b) { return a > UINT_MAX - b ? UINT_MAX : a + b; }
+
 static inline bool skip_due(const mt_memtable *table, const entry_cursor *cursor, bool forward, unsigned steps) {
   if (table->max_sequential_skip == MT_MEMTABLE_SKIP_NEVER || steps < table->max_sequential_skip) return false;
-  return cursor->readahead == NULL || !skiplist_readahead_streaming(cursor->readahead, forward);
+  if (cursor->readahead == NULL || !skiplist_readahead_streaming(cursor->readahead, forward)) return true;
+  return steps >= saturating_add(table->max_sequential_skip, STREAMING_SKIP_STEPS);
+}
+
+/* After a skip search: the walker arms again only after more plain steps in a row than the view makes between
+ * two skip searches (at most max_sequential_skip), so on keys that each need one it stays off instead of
+ * arming for a few steps and running ahead over versions the next search passes. */
+static inline void view_searched_past(const mt_memtable *table, entry_cursor *cursor) {
+  if (cursor->readahead != NULL) skiplist_readahead_hold(cursor->readahead, saturating_add(table->max_sequential_skip, 2));
 }
 
 /* From a version of the cursor's user key newer than the snapshot: forward to the key's newest visible
@@ -28,6 +45,7 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
     if (may_seek && skip_due(table, cursor, true, steps)) {
       /* The first entry at or after (key, snapshot) is the answer whatever was linked meanwhile. */
       status = cursor_seek(table, cursor, user_key, snapshot_seq, false);
+      view_searched_past(table, cursor);
       if (status != MT_NOMEM) return status;
       may_seek = false;
     }
@@ -56,6 +74,7 @@ static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cu
       /* (key, 0) sorts after every version but one with seq 0: land on that or past the key. Even then the
        * steps go on until the key is left (a version may have been linked after the landing meanwhile). */
       mt_status status = cursor_seek(table, cursor, user_key, 0, false);
+      view_searched_past(table, cursor);
       if (status != MT_NOMEM && (status != MT_OK || !cursor_at_user_key(table, cursor, user_key))) return status;
     }
     mt_status status = cursor_step(table, cursor, true);
@@ -75,6 +94,7 @@ static mt_status cursor_back_past_user_key(const mt_memtable *table, entry_curso
        * sequence number (then the steps below pass it). A writer may link entries around the landing
        * meanwhile; those before the key are simply not part of this pass. */
       mt_status status = cursor_seek(table, cursor, user_key, MT_MAX_SEQUENCE, true);
+      view_searched_past(table, cursor);
       if (status != MT_NOMEM && (status != MT_OK || !cursor_at_user_key(table, cursor, user_key))) return status;
     }
     mt_status status = cursor_step(table, cursor, false);
@@ -148,6 +168,7 @@ static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_
     mt_slice user_key = cursor->entry.user_key;
     entry_cursor newest_visible = *cursor;
     bool found = false;
+    bool searched = false;
     for (unsigned steps = 1;; steps++) {
       if (cursor->entry.seq <= iter->snapshot_seq) {
         newest_visible = *cursor;
@@ -155,10 +176,11 @@ static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_
       }
       load_status = cursor_step(table, cursor, false);
       if (load_status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) break;
-      if (steps == table->max_sequential_skip && skip_due(table, cursor, false, steps)) {
-        /* once: after a failed search (MT_NOMEM) it steps on */
+      if (!searched && skip_due(table, cursor, false, steps)) {
+        searched = true; /* once: after a failed search (MT_NOMEM) it steps on */
         entry_cursor probe = *cursor;
         mt_status status = cursor_seek(table, &probe, user_key, iter->snapshot_seq, false);
+        view_searched_past(table, cursor);
         if (status == MT_CORRUPTION) {
           load_status = status;
           break;

@@ -209,6 +209,62 @@ static void scan_test_whole_scans_equal_plain_scans(void **state) {
   }
 }
 
+/* Keys with long version chains (the user view passes them by searching, and holds the walker back): the
+ * same answers with readahead as without, in both directions, at snapshots before, inside and after the
+ * versions, with and without version links. Version v of key k has sequence number v * keys + k + 1, added
+ * round by round; every seventh version is a tombstone, and so is the newest version of every third key. */
+static mt_memtable *chain_table(size_t keys, size_t versions, unsigned segments, unsigned nodes, bool version_links) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.scan_readahead_segments = segments;
+  options.scan_readahead_segment_nodes = nodes;
+  options.version_links = version_links;
+  options.write_buffer_size = (size_t)64 << 20;
+  mt_memtable *table = new_table(&options);
+  char key[24];
+  for (size_t v = 0; v < versions; v++) {
+    for (size_t k = 0; k < keys; k++) {
+      int key_len = scan_key(key, k * 7 % keys);
+      uint64_t seq = (uint64_t)(v * keys + k + 1);
+      bool tombstone = v % 7 == 6 || (v + 1 == versions && k % 3 == 0);
+      char value[32];
+      int value_len = snprintf(value, sizeof value, "v%" PRIu64, seq);
+      assert_int_equal(mt_memtable_add(table, seq, tombstone ? MT_TYPE_DELETION : MT_TYPE_VALUE, key, (size_t)key_len,
+                                       value, tombstone ? 0 : (size_t)value_len),
+                       MT_OK);
+    }
+  }
+  return table;
+}
+
+static void scan_test_long_version_chains_equal_plain_scans(void **state) {
+  (void)state;
+  static const struct {
+    size_t keys, versions;
+  } chains[] = {{8, 2000}, {60, 100}, {300, 12}};
+  static const walker_shape chain_shapes[] = {{8, 512}, {3, 4}};
+  for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]); c++) {
+    size_t keys = chains[c].keys, versions = chains[c].versions;
+    mt_memtable *plain = chain_table(keys, versions, 0, 0, false);
+    const uint64_t last = (uint64_t)(keys * versions);
+    const uint64_t snapshots[] = {last, last / 2 + 3, (uint64_t)keys / 2, UINT64_MAX};
+    for (size_t w = 0; w < 2 * (sizeof(chain_shapes) / sizeof(chain_shapes[0])); w++) {
+      const walker_shape *shape = &chain_shapes[w / 2];
+      mt_memtable *ahead = chain_table(keys, versions, shape->segments, shape->nodes, w % 2 == 1);
+      for (size_t i = 0; i < sizeof(snapshots) / sizeof(snapshots[0]); i++) {
+        iter_pair pair = open_pair(plain, ahead, snapshots[i]);
+        size_t forward = scan_pair(&pair, true, c * 100 + w);
+        size_t backward = scan_pair(&pair, false, c * 100 + w);
+        assert_int_equal(forward, keys * versions); /* the internal iterators' steps: every entry */
+        assert_int_equal(backward, forward);
+        close_pair(&pair);
+      }
+      mt_memtable_unref(ahead);
+    }
+    mt_memtable_unref(plain);
+  }
+}
+
 /* Random moves: runs of next or prev (long enough to arm the walker), seeks, switches of direction. */
 static void scan_test_seeks_steps_and_direction_switches_equal_plain(void **state) {
   (void)state;
@@ -463,6 +519,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(scan_test_whole_scans_equal_plain_scans),
       cmocka_unit_test(scan_test_seeks_steps_and_direction_switches_equal_plain),
+      cmocka_unit_test(scan_test_long_version_chains_equal_plain_scans),
       cmocka_unit_test(scan_test_adds_between_steps_are_seen_as_by_plain_scans),
       cmocka_unit_test(scan_test_refused_walker_scans_plainly),
       cmocka_unit_test(scan_test_options_out_of_range_are_refused),

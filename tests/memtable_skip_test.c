@@ -436,6 +436,65 @@ static void memtable_skip_test_no_search_while_readahead_streams(void **state) {
   }
 }
 
+/* While the walker streams the view steps on, but not through a long chain: a key with 500 versions between two
+ * one-version keys is passed by one search in either direction (forward past the key; backward to its newest
+ * version, from which the next step back leaves the key), so the pass costs what max_sequential_skip
+ * promises. */
+static void memtable_skip_test_streaming_view_searches_past_a_long_chain(void **state) {
+  (void)state;
+  for (int links = 0; links < 2; links++) {
+    counting_allocator counter = {0, SIZE_MAX};
+    mt_memtable_options options;
+    mt_memtable_options_init(&options);
+    options.version_links = links != 0;
+    options.reader_allocator = (mt_allocator){counting_alloc, counting_free, &counter};
+    mt_memtable *table = mt_memtable_create(&options);
+    assert_non_null(table);
+    char key[LONG_KEY];
+    uint64_t seq = 1;
+    memset(key, 'a', sizeof(key));
+    assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, sizeof(key), "a1", 2), MT_OK);
+    memset(key, 'c', sizeof(key));
+    assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, sizeof(key), "c1", 2), MT_OK);
+    memset(key, 'b', sizeof(key));
+    for (int v = 0; v < 500; v++) {
+      const char *value = v == 499 ? "b500" : "b";
+      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, sizeof(key), value, strlen(value)), MT_OK);
+    }
+    mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, UINT64_MAX);
+    assert_non_null(iter);
+    for (int forward = 1; forward >= 0; forward--) {
+      size_t before = counter.calls;
+      if (forward) {
+        mt_memtable_user_iter_seek_to_first(iter);
+      } else {
+        mt_memtable_user_iter_seek_to_last(iter);
+      }
+      static const char order[] = "abc";
+      static const char *const values[] = {"a1", "b500", "c1"};
+      for (int i = 0; i < 3; i++) {
+        int k = forward ? i : 2 - i;
+        assert_at(iter, order[k], values[k]);
+        if (forward) {
+          mt_memtable_user_iter_next(iter);
+        } else {
+          mt_memtable_user_iter_prev(iter);
+        }
+      }
+      assert_false(mt_memtable_user_iter_valid(iter));
+      assert_int_equal(mt_memtable_user_iter_status(iter), MT_OK);
+      size_t searches = counter.calls - before;
+      /* Forward with version links the view jumps: no search. */
+      size_t expected = forward && links ? 0 : 1;
+      if (searches != expected) {
+        fail_msg("links %d, forward %d: %zu searches, expected %zu", links, forward, searches, expected);
+      }
+    }
+    mt_memtable_user_iter_destroy(iter);
+    mt_memtable_unref(table);
+  }
+}
+
 /* A skip search without memory for its lookup key: the view steps on and answers as before. */
 static void memtable_skip_test_failed_skip_search_steps_on(void **state) {
   (void)state;
@@ -564,6 +623,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_skip_test_searches_only_past_threshold),
       cmocka_unit_test(memtable_skip_test_failed_skip_search_steps_on),
       cmocka_unit_test(memtable_skip_test_no_search_while_readahead_streams),
+      cmocka_unit_test(memtable_skip_test_streaming_view_searches_past_a_long_chain),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_bytewise),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_custom_comparator),
       cmocka_unit_test(memtable_skip_test_user_view_matches_model_with_checksums),
