@@ -10,7 +10,8 @@
  *
  * A segment's walk stops at its end boundary by pointer identity: nodes are never removed, so a walk from
  * a boundary reaches the next one. A walk that reaches the list's end first (possible only when keys were
- * damaged after their neighbours were linked) marks the segment broken; the caller then walks plainly.
+ * damaged after their neighbours were linked), or, walking groups, a group link that fails its check, marks
+ * the segment broken; the caller then walks plainly (and meets the damage itself).
  * A node linked after its segment was walked is not in the buffer, so every step checks, before it answers,
  * that the buffered node is still the level-0 neighbour of the caller's node (one link, read when it was
  * buffered and normally still cached); when it is not, the walker disarms and the caller steps plainly.

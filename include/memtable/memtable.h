@@ -19,8 +19,13 @@
  *
  *   varint32(key_len + 8) | user key | fixed64le(seq << 8 | type) | varint32(value_len) | value
  *
- * optionally followed by 1, 2, 4 or 8 bytes of checksum (the low bytes of XXH3-64 of the entry). Beside
- * the entry a node holds only its skiplist links, plus, with checksums, its 4-byte size. Entries
+ * optionally followed by 1, 2, 4 or 8 bytes of checksum (the low bytes of XXH3-64 of the entry). A node is
+ * one allocation:
+ *
+ *   [skiplist links: 8 bytes a level] [version link: 8 bytes, with options.version_links]
+ *   [size: 4 bytes, with checksums] [entry] [checksum]
+ *
+ * Entries
  * are ordered as LevelDB's internal keys: user key ascending by the comparator, then sequence number
  * descending, then type descending. Nothing is freed entry by entry: the last unref frees the whole
  * table with one arena teardown.
@@ -94,7 +99,8 @@ typedef struct mt_memtable_options {
   /* Bloom filter over user keys consulted by get before the skiplist: bits per key, 0 (default) = off.
    * Sized for bloom_expected_entries keys (0: write_buffer_size / 64). The filter hashes the key's bytes, so
    * it is only used when comparator-equal keys are byte-equal (true of the bytewise default); with a
-   * custom comparator set, it is ignored unless bloom_bytewise_equal_keys is true. */
+   * custom comparator set, it is ignored unless bloom_bytewise_equal_keys is true. With checksums every bit
+   * is kept twice (see checksum_bytes), so the filter takes twice the memory for the same bits per key. */
   unsigned bloom_bits_per_key;
   size_t bloom_expected_entries;
   bool bloom_bytewise_equal_keys;
@@ -105,6 +111,19 @@ typedef struct mt_memtable_options {
    * the entry on the other side of the gap it lands in, so with 4 or 8 bytes one damaged byte anywhere in an
    * entry never changes an answer: a get or scan answers as the undamaged table would, or MT_CORRUPTION.
    * (1 and 2 bytes let a damaged entry pass its check with probability 2^-8 / 2^-16.)
+   * What a reader trusts, and what vouches for it (one damaged byte of any of these never changes an answer
+   * with 4 or 8 bytes):
+   *   - the entry (length prefixes, key, sequence number and type, value): its checksum;
+   *   - the node's 4-byte recorded size: the entry must fill it exactly, and the checksum covers the entry;
+   *   - the version link (version_links): a 16-bit check of its address, kept with or without checksums, so a
+   *     damaged link is never followed (MT_CORRUPTION); a link that passes it is followed only onto an entry
+   *     of the same user key with an older sequence number that passes its own checks;
+   *   - the bloom filter (bloom_bits_per_key): each bit is kept in both halves of its 64-bit word, and a key is
+   *     ruled out only when both copies are clear, so a damaged byte can only let a get search (the right
+   *     answer, a little slower), never rule a stored key out;
+   *   - the point index's slots (point_index): see that option.
+   * Not covered, as in LevelDB and RocksDB: the skiplist's own level links (a damaged one can send a search or
+   * a scan past entries); mt_memtable_validate checks them (order on every level, every link in the arena). 
    * Without checksums nothing is stored beside the entry: it is read by its own length prefixes, and
    * corruption detection is not promised (damaged lengths can make a read leave the entry; only an
    * unknown type or an internal key shorter than 8 bytes is refused). validate still checks, through the
@@ -129,13 +148,18 @@ typedef struct mt_memtable_options {
    * (8, as RocksDB); MT_MEMTABLE_SKIP_NEVER steps through every version (no search: the view before this
    * option, for comparison). Every value is valid; answers never depend on it, only speed. A key's versions
    * lie scattered in memory when they were added at different times, so each step is about a cache miss;
-   * a search costs a few (its upper levels stay cached during a scan). */
+   * a search costs a few (its upper levels stay cached during a scan). While the scan readahead streams, a
+   * step costs a fraction of a miss, so the view then steps 24 versions further before it searches. */
   unsigned max_sequential_skip;
   /* Scan readahead. A table's entries lie in memory in insertion order, so a scan of a table filled in
    * random key order waits on a cache miss per entry. With readahead, an iterator that has made a few steps
    * in one direction (or started with seek_to_first / seek_to_last) walks scan_readahead_segments stretches
    * of the table at once, each holding up to scan_readahead_segment_nodes entries, so their misses overlap;
    * a backward scan then steps back without a search per step. Results are the same with or without it.
+   * The user view steps over a key's hidden versions through the walker for a few dozen steps at most before
+   * it searches past the rest (max_sequential_skip), and after such a search the walker starts again only
+   * once the view steps on further than that, so a pass over keys with long chains of versions costs about
+   * what it costs without readahead (memtable-bench readversions_skip).
    * 0 segments turns it off; default MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENTS (8), at most 64. Nodes: 0
    * means the default MT_MEMTABLE_DEFAULT_SCAN_READAHEAD_SEGMENT_NODES (512), at most 65536. Each iterator
    * then takes segments * nodes * sizeof(void *) bytes (32 KiB by default) and about 4 KiB more from
@@ -165,7 +189,9 @@ typedef struct mt_memtable_options {
    * readahead walks whole keys: memtable-bench readseq_versions. An engine whose keys are overwritten or
    * deleted many times between flushes should turn it on; with unique keys it only costs the 8 bytes. Versions
    * added out of sequence order (concurrent writers, a replay) give the same answers, with a jump or step
-   * more per such version. Adds cost one user-key comparison more. Answers never depend on it. */
+   * more per such version. Adds cost one user-key comparison more. Answers never depend on it. A link holds
+   * its entry's address (48 bits, as user-space addresses of x86-64 and AArch64 are; an entry above that
+   * gets no link, and is passed by stepping) under a 16-bit check of it (see checksum_bytes). */
   bool version_links;
   /* The skiplist's shape: a node reaches each next level with probability 1/skiplist_branching. Default (and
    * 0) MT_MEMTABLE_DEFAULT_SKIPLIST_BRANCHING (2); 2..MT_MEMTABLE_MAX_SKIPLIST_BRANCHING accepted, else
@@ -416,8 +442,11 @@ MT_API bool mt_memtable_is_frozen(const mt_memtable *table);
 
 /* Walks the whole structure: order at every skiplist level, every link inside the arena, every entry
  * decodable within the arena (and, with checksums, exactly filling its recorded size and matching its
- * checksum), the entry and deletion counts. Returns MT_OK, or MT_CORRUPTION for the first fault
- * (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
+ * checksum), the entry and deletion counts; with version links every link (its check, and that it names a
+ * later entry of the same user key, with only that key's entries between), in one walk however long a key's
+ * chain of versions; with checksums and a bloom filter, that both copies of every filter bit agree. Returns
+ * MT_OK, or MT_CORRUPTION for the first fault (MT_INVALID_ARGUMENT for NULL). Requires the writer to be
+ * quiescent. */
 MT_API mt_status mt_memtable_validate(const mt_memtable *table);
 
 /* Bytes mt_entry_encode writes for this key and value (without checksum); 0 if too long to encode. */
