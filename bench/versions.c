@@ -35,16 +35,20 @@ static bool version_is_tombstone(uint64_t key, uint64_t version) {
   return version == VERSIONS_PER_KEY - 1 && key % 2 == 1;
 }
 
+void versions_table_options(mt_memtable_options *options, unsigned max_sequential_skip, bool version_links) {
+  mt_memtable_options_init(options);
+  options->checksum_bytes = g_options.checksum_bytes;
+  options->skiplist_branching = g_options.skiplist_branching;
+  options->seed = g_options.seed;
+  options->max_sequential_skip = max_sequential_skip;
+  options->version_links = version_links;
+}
+
 /* The readseq_versions table with the given max_sequential_skip; ends the run if it cannot be built. */
 static mt_memtable *fill_versions_table(unsigned max_sequential_skip, bool version_links, const uint64_t *order,
                                         uint64_t entries, uint64_t keys) {
   mt_memtable_options options;
-  mt_memtable_options_init(&options);
-  options.checksum_bytes = g_options.checksum_bytes;
-  options.skiplist_branching = g_options.skiplist_branching;
-  options.seed = g_options.seed;
-  options.max_sequential_skip = max_sequential_skip;
-  options.version_links = version_links;
+  versions_table_options(&options, max_sequential_skip, version_links);
   mt_memtable *table = mt_memtable_create(&options);
   if (table == NULL) fatal("readseq_versions: mt_memtable_create failed");
   const size_t key_size = g_options.key_size;

@@ -5,7 +5,7 @@
  * with sequence number v * K + k + 1, added round by round in sequence order with each round's keys shuffled,
  * as an engine's writer adds them: one key's versions lie far apart in memory). Every version is a value. For
  * each shape, with version links off and on, a table with the default readahead and one with it off
- * (scan_readahead_segments 0); each case is a whole user-view pass at the latest snapshot, forward
+ * (scan_readahead_segments 0), max_sequential_skip from --max_sequential_skip; each case is a whole user-view pass at the latest snapshot, forward
  * (seek_to_first, next) or backward (seek_to_last, prev), made alternately on the two tables. The figure is
  * microseconds per pass, and the ratio readahead on / off. Every pass is checked: K keys, each with its newest
  * value's bytes. The sample recorded for the summary is the passes with readahead on (ops: keys returned).
@@ -26,6 +26,7 @@
 #include "group.h"
 #include "options.h"
 #include "results.h"
+#include "versions.h"
 #include "workload.h"
 
 enum { SHAPES = 2, LINKS = 2, DIRECTIONS = 2, READAHEAD = 2 };
@@ -42,11 +43,7 @@ static unsigned repetitions_run;
 
 static mt_memtable *fill_table(uint64_t keys, uint64_t versions, bool links, bool readahead, const uint64_t *order) {
   mt_memtable_options options;
-  mt_memtable_options_init(&options);
-  options.checksum_bytes = g_options.checksum_bytes;
-  options.skiplist_branching = g_options.skiplist_branching;
-  options.seed = g_options.seed;
-  options.version_links = links;
+  versions_table_options(&options, g_options.max_sequential_skip, links);
   if (!readahead) options.scan_readahead_segments = 0;
   mt_memtable *table = mt_memtable_create(&options);
   if (table == NULL) fatal("readversions_skip: mt_memtable_create failed");

@@ -354,17 +354,17 @@ static void assert_at(const mt_memtable_user_iter *iter, char key, const char *v
   assert_memory_equal(found_value.data, value, found_value.len);
 }
 
-/* A whole pass over five_key_table's view at the latest snapshot: a1, b20, c1, e1 (d is deleted). */
-static void view_pass(mt_memtable_user_iter *iter, bool forward) {
-  static const char keys[] = "abce";
-  static const char *const values[] = {"a1", "b20", "c1", "e1"};
+/* A whole pass over a view of long keys at the latest snapshot: keys[i] (each LONG_KEY bytes of that letter)
+ * with values[i], count of them. */
+static void view_pass_of(mt_memtable_user_iter *iter, bool forward, const char *keys, const char *const *values,
+                         size_t count) {
   if (forward) {
     mt_memtable_user_iter_seek_to_first(iter);
   } else {
     mt_memtable_user_iter_seek_to_last(iter);
   }
-  for (size_t i = 0; i < 4; i++) {
-    size_t k = forward ? i : 3 - i;
+  for (size_t i = 0; i < count; i++) {
+    size_t k = forward ? i : count - 1 - i;
     assert_at(iter, keys[k], values[k]);
     if (forward) {
       mt_memtable_user_iter_next(iter);
@@ -373,6 +373,12 @@ static void view_pass(mt_memtable_user_iter *iter, bool forward) {
     }
   }
   assert_false(mt_memtable_user_iter_valid(iter));
+}
+
+/* A whole pass over five_key_table's view at the latest snapshot: a1, b20, c1, e1 (d is deleted). */
+static void view_pass(mt_memtable_user_iter *iter, bool forward) {
+  static const char *const values[] = {"a1", "b20", "c1", "e1"};
+  view_pass_of(iter, forward, "abce", values, 4);
 }
 
 /* Searches made by a forward and a backward pass (beyond the iterator's own allocation). */
@@ -465,23 +471,8 @@ static void memtable_skip_test_streaming_view_searches_past_a_long_chain(void **
     assert_non_null(iter);
     for (int forward = 1; forward >= 0; forward--) {
       size_t before = counter.calls;
-      if (forward) {
-        mt_memtable_user_iter_seek_to_first(iter);
-      } else {
-        mt_memtable_user_iter_seek_to_last(iter);
-      }
-      static const char order[] = "abc";
       static const char *const values[] = {"a1", "b500", "c1"};
-      for (int i = 0; i < 3; i++) {
-        int k = forward ? i : 2 - i;
-        assert_at(iter, order[k], values[k]);
-        if (forward) {
-          mt_memtable_user_iter_next(iter);
-        } else {
-          mt_memtable_user_iter_prev(iter);
-        }
-      }
-      assert_false(mt_memtable_user_iter_valid(iter));
+      view_pass_of(iter, forward != 0, "abc", values, 3);
       assert_int_equal(mt_memtable_user_iter_status(iter), MT_OK);
       size_t searches = counter.calls - before;
       /* Forward with version links the view jumps: no search. */
