@@ -5,9 +5,9 @@
  * with sequence number v * K + k + 1, added round by round in sequence order with each round's keys shuffled,
  * as an engine's writer adds them: one key's versions lie far apart in memory). Every version is a value. For
  * each shape, with version links off and on, a table with the default readahead and one with it off
- * (scan_readahead_segments 0), max_sequential_skip from --max_sequential_skip; each case is a whole user-view pass at the latest snapshot, forward
- * (seek_to_first, next) or backward (seek_to_last, prev), made alternately on the two tables. The figure is
- * microseconds per pass, and the ratio readahead on / off. Every pass is checked: K keys, each with its newest
+ * (scan_readahead_segments 0), both with --max_sequential_skip; each case is a whole user-view pass at the
+ * latest snapshot, forward (seek_to_first, next) or backward (seek_to_last, prev), made alternately on the two
+ * tables. The figure is microseconds per pass, and the ratio readahead on / off. Every pass is checked: K keys, each with its newest
  * value's bytes. The sample recorded for the summary is the passes with readahead on (ops: keys returned).
  */
 #define _POSIX_C_SOURCE 200809L
