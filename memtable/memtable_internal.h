@@ -6,7 +6,9 @@
  * and checksum, and every search also checks the entry on the other side of the gap it lands in (the
  * level-0 predecessor of a forward landing, the successor of a backward one). A damaged key, length or
  * sequence byte can only make an entry sort in the wrong place, and a search that is misled by it ends
- * next to it: so a single damaged entry is reported (MT_CORRUPTION) instead of changing an answer.
+ * next to it: so a single damaged entry is reported (MT_CORRUPTION) instead of changing an answer. A version
+ * link is followed only when its own check passes and it lands on an older version of the same key
+ * (cursor_scan.c); the bloom filter keeps each bit twice (memtable.c).
  */
 #ifndef MEMTABLE_MEMTABLE_INTERNAL_H
 #define MEMTABLE_MEMTABLE_INTERNAL_H

@@ -5,7 +5,8 @@
  *
  * Node layout (one arena allocation, aligned for the links):
  *
- *   [link height-1] ... [link 0] [group link: only with same_group] [key_size: u32, only with record_key_size]
+ *   [link height-1] ... [link 0] [group link: only with same_group, encoded with a check (below)]
+ *   [key_size: u32, only with record_key_size]
  *   [key bytes ...]
  *    ^ node pointer
  *

@@ -153,8 +153,11 @@ MT_API size_t mt_skiplist_count(const mt_skiplist *list);
  * chain is a non-empty subsequence of the level below, every link read lies inside the arena, and (with
  * record_key_size) so does every key. Without recorded sizes the skiplist cannot bound a key: key_ok, if
  * not NULL, is called on each key (before the key is compared) and should check that the bytes it
- * describes lie in the arena; a false answer stops the walk. Returns MT_OK or MT_CORRUPTION. Requires the
- * writer to be quiescent. */
+ * describes lie in the arena; a false answer stops the walk. With same_group, every group link passes its
+ * check and names a later node of its node's group with only that group's nodes between (key_ok is called on
+ * each target before it is read), in time linear in the nodes when a group's links share targets (as when its
+ * nodes are inserted in order or in reverse), count log count at worst. Returns MT_OK or MT_CORRUPTION. Requires
+ * the writer to be quiescent. */
 MT_API mt_status mt_skiplist_validate(const mt_skiplist *list, bool (*key_ok)(void *ctx, const char *key),
                                       void *ctx);
 
