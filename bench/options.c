@@ -158,8 +158,8 @@ static void usage(FILE *out) {
           "                      No concurrent memtable insert: fillconcurrent's writers call DB::Put, which\n"
           "                      LevelDB queues and applies one group at a time.\n"
           "\n"
-          "Progress goes to stderr: a live percentage on a terminal, one dot per second-long measurement\n"
-          "otherwise. Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
+          "Progress goes to stderr: a line per measurement with its time (and a live percentage on a\n"
+          "terminal). Exit status: 0 success, 1 run failure (including wrong results), 2 invalid flags.\n",
 #if defined(MEMTABLE_BENCH_HAVE_ROCKSDB) && defined(MEMTABLE_BENCH_HAVE_LEVELDB)
           "rocksdb, leveldb"
 #elif defined(MEMTABLE_BENCH_HAVE_ROCKSDB)
@@ -219,7 +219,7 @@ static void parse_list(const char *flag, const char *text, void (*on_item)(const
 }
 
 /* What a run without --benchmarks measures: the operations an engine's write buffer spends its time in, each
- * against both peers, in about two minutes on two cores at the default --num. */
+ * against both peers, at a cost that keeps the default run short. */
 static const unsigned headline_benchmarks[] = {
     BENCH_FILLSEQ,   BENCH_FILLRANDOM,  BENCH_READRANDOM,     BENCH_READRANDOM_BATCH, BENCH_READMISSING_BLOOM,
     BENCH_READSEQ,   BENCH_READREVERSE, BENCH_SEEKRANDOM,     BENCH_FILLCONCURRENT,   BENCH_FILLBATCH,
