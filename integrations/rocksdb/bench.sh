@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# integrations/rocksdb/bench.sh - RocksDB's own db_bench on the plugin rep against RocksDB's skip_list rep.
+#
+# Memtable-resident runs (a write buffer larger than the data, no WAL, no compression), 16-byte keys and
+# 100-byte values: fillrandom, readrandom, seekrandom and readseq in one process (the reads need the
+# memtable the fill built), fillseq, a 2-thread fillrandom with allow_concurrent_memtable_write, then a
+# flush-heavy fillrandom through 64 MiB write buffers. The two reps alternate, run by run; the table gives
+# each benchmark's median ops/s and the plugin's ratio to skip_list (above 1: the plugin is faster).
+#
+# Usage: bench.sh [--num=N] [--repetitions=R] [--plugin=path/libmemtable_rocksdb.so] [--db_bench=path]
+#        [--dir=scratch-directory]
+set -euo pipefail
+
+num=1000000
+repetitions=3
+here=$(cd "$(dirname "$0")" && pwd)
+plugin=""
+db_bench=$(command -v db_bench || true)
+scratch=""
+for arg in "$@"; do
+  case $arg in
+    --num=*) num=${arg#*=} ;;
+    --repetitions=*) repetitions=${arg#*=} ;;
+    --plugin=*) plugin=${arg#*=} ;;
+    --db_bench=*) db_bench=${arg#*=} ;;
+    --dir=*) scratch=${arg#*=} ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [[ -z $plugin ]]; then
+  for candidate in "$here/../../build/release/integrations/rocksdb/libmemtable_rocksdb.so" \
+                   "$here/../../build/default/integrations/rocksdb/libmemtable_rocksdb.so"; do
+    if [[ -f $candidate ]]; then plugin=$candidate; break; fi
+  done
+fi
+[[ -f $plugin ]] || { echo "bench.sh: libmemtable_rocksdb.so not found: build a preset, or pass --plugin=" >&2; exit 2; }
+[[ -x $db_bench ]] || { echo "bench.sh: db_bench not found (Debian: rocksdb-tools), or pass --db_bench=" >&2; exit 2; }
+if [[ -z $scratch ]]; then scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT; fi
+results=$scratch/results.txt
+: > "$results"
+
+common=(--seed=1 --key_size=16 --value_size=100 --compression_type=none --disable_wal=1 --histogram=0
+        --statistics=0 --use_existing_db=0)
+resident=$(( (num * 3 / 2) * 256 ))  # more than the entries take: no flush during the run
+(( resident < 64 << 20 )) && resident=$(( 64 << 20 ))
+
+# run <rep> <label-suffix> <db_bench args...>: appends "<benchmark><suffix> <rep> <ops/s>" lines.
+run() {
+  local rep=$1 suffix=$2
+  shift 2
+  local db=$scratch/db_$rep
+  rm -rf "$db"
+  LD_PRELOAD=$plugin "$db_bench" --db="$db" --memtablerep="$rep" "${common[@]}" "$@" 2>&1 |
+    awk -v rep="$rep" -v suffix="$suffix" '$2 == ":" && $0 ~ /ops\/sec/ {
+      for (i = 1; i <= NF; i++) if ($i == "ops/sec") print $1 suffix, rep, $(i - 1) }' >> "$results"
+  rm -rf "$db"
+}
+
+reps=(skip_list memtable_skiplist)
+for (( r = 1; r <= repetitions; r++ )); do
+  for rep in "${reps[@]}"; do
+    echo "repetition $r/$repetitions: $rep" >&2
+    run "$rep" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillrandom,readrandom,seekrandom,readseq
+    run "$rep" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillseq
+    run "$rep" "_2threads" --num=$(( num / 2 )) --threads=2 --allow_concurrent_memtable_write=true \
+      --write_buffer_size="$resident" --benchmarks=fillrandom
+    run "$rep" "_flushing" --num=$(( num * 2 )) --write_buffer_size=$(( 64 << 20 )) --benchmarks=fillrandom
+  done
+  # Alternate which rep goes first, so neither always runs on a machine warmed (or heated) by the other.
+  reps=("${reps[1]}" "${reps[0]}")
+done
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo
+echo "db_bench $($db_bench --version 2>/dev/null | head -1 | sed 's/db_bench version //'), num=$num, repetitions=$repetitions, median ops/s"
+printf '%-22s %14s %18s %8s\n' benchmark skip_list memtable_skiplist ratio
+for bench in fillrandom fillseq readrandom seekrandom readseq fillrandom_2threads fillrandom_flushing; do
+  theirs=$(awk -v b="$bench" '$1 == b && $2 == "skip_list" { print $3 }' "$results" | median)
+  ours=$(awk -v b="$bench" '$1 == b && $2 == "memtable_skiplist" { print $3 }' "$results" | median)
+  [[ -n $theirs && -n $ours ]] || continue
+  printf '%-22s %14.0f %18.0f %7.2fx\n' "$bench" "$theirs" "$ours" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { print a / b }')"
+done
+if nm -D "$(ldd "$db_bench" | awk '/librocksdb/ { print $3 }')" 2>/dev/null | grep -q ' U __assert_fail'; then
+  echo "note: this librocksdb was built without NDEBUG (Debian's is): its skip_list runs its assertions, and"
+  echo "      RocksDB code around either rep does too. A -O3 -DNDEBUG build of RocksDB narrows the ratios."
+fi
