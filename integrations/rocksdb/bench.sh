@@ -4,8 +4,9 @@
 # Memtable-resident runs (a write buffer larger than the data, no WAL, no compression), 16-byte keys and
 # 100-byte values: fillrandom, readrandom, seekrandom and readseq in one process (the reads need the
 # memtable the fill built), fillseq, a 2-thread fillrandom with allow_concurrent_memtable_write, then a
-# flush-heavy fillrandom through 64 MiB write buffers. The two reps alternate, run by run; the table gives
-# each benchmark's median ops/s and the plugin's ratio to skip_list (above 1: the plugin is faster).
+# flush-heavy fillrandom through 64 MiB write buffers. Each workload runs on both reps back to back (which
+# goes first alternates), so a pair sees the same machine; the table gives each benchmark's median ops/s and
+# the median of the pairs' ratios, plugin over skip_list (above 1: the plugin is faster).
 #
 # Usage: bench.sh [--num=N] [--repetitions=R] [--plugin=path/libmemtable_rocksdb.so] [--db_bench=path]
 #        [--dir=scratch-directory]
@@ -45,42 +46,56 @@ common=(--seed=1 --key_size=16 --value_size=100 --compression_type=none --disabl
 resident=$(( (num * 3 / 2) * 256 ))  # more than the entries take: no flush during the run
 (( resident < 64 << 20 )) && resident=$(( 64 << 20 ))
 
-# run <rep> <label-suffix> <db_bench args...>: appends "<benchmark><suffix> <rep> <ops/s>" lines.
+# run <rep> <repetition> <label-suffix> <db_bench args...>: appends "<benchmark><suffix> <rep> <repetition>
+# <ops/s>" lines.
 run() {
-  local rep=$1 suffix=$2
-  shift 2
+  local rep=$1 repetition=$2 suffix=$3
+  shift 3
   local db=$scratch/db_$rep
   rm -rf "$db"
   LD_PRELOAD=$plugin "$db_bench" --db="$db" --memtablerep="$rep" "${common[@]}" "$@" 2>&1 |
-    awk -v rep="$rep" -v suffix="$suffix" '$2 == ":" && $0 ~ /ops\/sec/ {
-      for (i = 1; i <= NF; i++) if ($i == "ops/sec") print $1 suffix, rep, $(i - 1) }' >> "$results"
+    awk -v rep="$rep" -v r="$repetition" -v suffix="$suffix" '$2 == ":" && $0 ~ /ops\/sec/ {
+      for (i = 1; i <= NF; i++) if ($i == "ops/sec") print $1 suffix, rep, r, $(i - 1) }' >> "$results"
   rm -rf "$db"
 }
 
-reps=(skip_list memtable_skiplist)
+# workload <repetition> <suffix> <args...>: one run on each rep, back to back, so the two runs of a pair see
+# the same machine; which rep goes first alternates from one repetition to the next.
+workload() {
+  local repetition=$1
+  shift
+  if (( repetition % 2 )); then
+    run skip_list "$repetition" "$@"
+    run memtable_skiplist "$repetition" "$@"
+  else
+    run memtable_skiplist "$repetition" "$@"
+    run skip_list "$repetition" "$@"
+  fi
+}
+
 for (( r = 1; r <= repetitions; r++ )); do
-  for rep in "${reps[@]}"; do
-    echo "repetition $r/$repetitions: $rep" >&2
-    run "$rep" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillrandom,readrandom,seekrandom,readseq
-    run "$rep" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillseq
-    run "$rep" "_2threads" --num=$(( num / 2 )) --threads=2 --allow_concurrent_memtable_write=true \
-      --write_buffer_size="$resident" --benchmarks=fillrandom
-    run "$rep" "_flushing" --num=$(( num * 2 )) --write_buffer_size=$(( 64 << 20 )) --benchmarks=fillrandom
-  done
-  # Alternate which rep goes first, so neither always runs on a machine warmed (or heated) by the other.
-  reps=("${reps[1]}" "${reps[0]}")
+  echo "repetition $r/$repetitions" >&2
+  workload "$r" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillrandom,readrandom,seekrandom,readseq
+  workload "$r" "" --num="$num" --write_buffer_size="$resident" --benchmarks=fillseq
+  workload "$r" "_2threads" --num=$(( num / 2 )) --threads=2 --allow_concurrent_memtable_write=true \
+    --write_buffer_size="$resident" --benchmarks=fillrandom
+  workload "$r" "_flushing" --num=$(( num * 2 )) --write_buffer_size=$(( 64 << 20 )) --benchmarks=fillrandom
 done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo
-echo "db_bench $($db_bench --version 2>/dev/null | head -1 | sed 's/db_bench version //'), num=$num, repetitions=$repetitions, median ops/s"
+echo "db_bench $($db_bench --version 2>/dev/null | head -1 | sed 's/db_bench version //'), num=$num, repetitions=$repetitions"
+echo "median ops/s of each rep; ratio: median over repetitions of the pair's memtable_skiplist / skip_list"
 printf '%-22s %14s %18s %8s\n' benchmark skip_list memtable_skiplist ratio
 for bench in fillrandom fillseq readrandom seekrandom readseq fillrandom_2threads fillrandom_flushing; do
-  theirs=$(awk -v b="$bench" '$1 == b && $2 == "skip_list" { print $3 }' "$results" | median)
-  ours=$(awk -v b="$bench" '$1 == b && $2 == "memtable_skiplist" { print $3 }' "$results" | median)
+  theirs=$(awk -v b="$bench" '$1 == b && $2 == "skip_list" { print $4 }' "$results" | median)
+  ours=$(awk -v b="$bench" '$1 == b && $2 == "memtable_skiplist" { print $4 }' "$results" | median)
   [[ -n $theirs && -n $ours ]] || continue
-  printf '%-22s %14.0f %18.0f %7.2fx\n' "$bench" "$theirs" "$ours" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { print a / b }')"
+  ratio=$(awk -v b="$bench" '$1 == b { v[$2, $3] = $4; r[$3] = 1 }
+    END { for (k in r) if (v["skip_list", k] > 0 && v["memtable_skiplist", k] != "") print v["memtable_skiplist", k] / v["skip_list", k] }' \
+    "$results" | median)
+  printf '%-22s %14.0f %18.0f %7.2fx\n' "$bench" "$theirs" "$ours" "$ratio"
 done
 if nm -D "$(ldd "$db_bench" | awk '/librocksdb/ { print $3 }')" 2>/dev/null | grep -q ' U __assert_fail'; then
   echo "note: this librocksdb was built without NDEBUG (Debian's is): its skip_list runs its assertions, and"

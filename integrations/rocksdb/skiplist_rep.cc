@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "block_hooks.h"
 #include "key_order.h"
@@ -114,6 +115,31 @@ uint64_t SkipListRep::ApproximateNumEntries(const rocksdb::Slice &start_ikey, co
   uint64_t count = 0;
   for (; iter.Valid() && key_comparator_(iter.key(), end_ikey) < 0; iter.Next()) count++;
   return count;
+}
+
+// RocksDB's mempurge (experimental_mempurge_threshold) samples entries to judge a memtable's garbage: a
+// reservoir sample over one walk of the list, target_sample_size distinct entries (all of them when fewer).
+void SkipListRep::UniqueRandomSample(const uint64_t, const uint64_t target_sample_size,
+                                     std::unordered_set<const char *> *entries) {
+  entries->clear();
+  if (target_sample_size == 0) return;
+  std::vector<const char *> sample;
+  uint64_t seen = 0;
+  uint64_t state = 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uintptr_t>(this);
+  mt_skiplist_iter iter;
+  mt_skiplist_iter_init(&iter, list_);
+  for (mt_skiplist_iter_seek_to_first(&iter); mt_skiplist_iter_valid(&iter); mt_skiplist_iter_next(&iter), seen++) {
+    if (sample.size() < target_sample_size) {
+      sample.push_back(mt_skiplist_iter_key(&iter));
+      continue;
+    }
+    state ^= state << 13;  // xorshift64: any uniform-enough draw will do
+    state ^= state >> 7;
+    state ^= state << 17;
+    uint64_t slot = state % (seen + 1);
+    if (slot < target_sample_size) sample[slot] = mt_skiplist_iter_key(&iter);
+  }
+  entries->insert(sample.begin(), sample.end());
 }
 
 // Everything the rep holds, the arena's header included, comes from RocksDB's allocator, which RocksDB

@@ -12,6 +12,8 @@
 #include <memtable/skiplist.h>
 #include <rocksdb/memtablerep.h>
 
+#include <unordered_set>
+
 #include "memtable_rocksdb/memtable_rep_factory.h"
 #include "rocksdb_internal.h"
 
@@ -41,6 +43,8 @@ class SkipListRep final : public rocksdb::MemTableRep {
   void Get(const rocksdb::LookupKey &k, void *callback_args,
            bool (*callback_func)(void *arg, const char *entry)) override;
   uint64_t ApproximateNumEntries(const rocksdb::Slice &start_ikey, const rocksdb::Slice &end_ikey) override;
+  void UniqueRandomSample(const uint64_t num_entries, const uint64_t target_sample_size,
+                          std::unordered_set<const char *> *entries) override;
   size_t ApproximateMemoryUsage() override;
   Iterator *GetIterator(rocksdb::Arena *arena) override;
 
