@@ -36,8 +36,8 @@ _Noreturn void fatal(const char *format, ...) {
   exit(1);
 }
 
-/* Live percentage on a terminal once a measurement passes one second; in a log, one dot per measurement
- * that took a second or more. */
+/* One line per measurement when it ends, with its time; on a terminal also a live percentage while a
+ * measurement past one second runs. */
 static struct {
   bool tty;
   char label[128];
@@ -45,7 +45,6 @@ static struct {
   uint64_t start_ns;
   uint64_t last_print_ns;
   bool printed;
-  bool dots;
 } g_progress;
 
 void progress_init(void) { g_progress.tty = isatty(STDERR_FILENO) != 0; }
@@ -74,17 +73,7 @@ void progress_update(uint64_t done) {
 void progress_end(void) {
   uint64_t elapsed = now_ns() - g_progress.start_ns;
   BENCH_PROFILE_BOUNDARY(g_progress.label);
-  if (g_progress.tty) {
-    if (g_progress.printed) fprintf(stderr, "\r%-66s\r", "");
-  } else if (elapsed >= UINT64_C(1000000000)) {
-    if (!g_progress.dots) fputs("memtable-bench: progress ", stderr);
-    fputc('.', stderr);
-    g_progress.dots = true;
-  }
+  if (g_progress.printed) fprintf(stderr, "\r%-66s\r", "");
+  fprintf(stderr, "memtable-bench: %-48s %6.1f s\n", g_progress.label, (double)elapsed / NS_PER_SEC);
   fflush(stderr);
-}
-
-void progress_finish(void) {
-  if (g_progress.dots) fputc('\n', stderr);
-  g_progress.dots = false;
 }

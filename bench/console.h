@@ -10,14 +10,13 @@
 /* Prints "memtable-bench: <message>" and exits with status 1. */
 _Noreturn void fatal(const char *format, ...);
 
-/* Once, before any measurement: chooses between the live percentage (a terminal) and dots (a log). */
+/* Once, before any measurement: whether stderr is a terminal (live percentages) or a log. */
 void progress_init(void);
 /* A measurement of total operations starts; rep is the repetition, shown as [rep+1/repetitions]. */
 void progress_begin(const char *what, unsigned rep, uint64_t total);
 /* done of total operations are complete: on a terminal, redraws the percentage at most every tenth of a second. */
 void progress_update(uint64_t done);
+/* The measurement ended: one line with its label and time. */
 void progress_end(void);
-/* After the last measurement: ends the line of dots, if any. */
-void progress_finish(void);
 
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/count-misses.sh - data cache misses per operation of each read benchmark, ours and the peers', counted by
-# callgrind's cache simulator (this VM exposes no hardware cache counters to perf).
+# callgrind's cache simulator (which needs no hardware cache counters, which virtual machines often do not expose).
 #
 #   bench/count-misses.sh [memtable-bench flags]      e.g.  bench/count-misses.sh --peers=none
 #
@@ -9,9 +9,9 @@
 # callback (ours_get, RocksGet, LevelGet, ...), divided by the operations it ran: --reads for point reads and
 # seeks, --num entries for readseq/readreverse. "LL" misses are misses of the simulated last-level cache, i.e.
 # DRAM accesses; D1 misses include the LL ones. The simulated LL is 32 MiB, 16-way (LL_CACHE overrides it:
-# size,associativity,line): the VM's CPUID reports a 512 MiB L3, which would hide the misses a real EPYC's
-# 32 MiB per-CCX L3 takes. A valgrind run is about 50-100x slower than native: the defaults with --peers=none
-# take about 10 minutes, with the peers about three times that.
+# size,associativity,line): a virtual machine's CPUID may report a much larger L3, which would hide the misses a real
+# server CPU's 32 MiB L3 slice takes. A valgrind run is tens of times slower than a native one; --peers=none
+# leaves the peers out (a third of the time).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -354,6 +354,12 @@ static void group_read_while_writing(run_group *group) {
   }
 }
 
+/* A peer's figure for `to` is its figure for `from` when the peer runs the same operation for both (it has no
+ * filter, batched get or index to turn on): the measurement is reused rather than made twice. */
+static void reuse_peer_samples(unsigned rep, unsigned from, unsigned to) {
+  for (size_t i = 1; i < g_impl_count; i++) g_samples[i][to][rep] = g_samples[i][from][rep];
+}
+
 /* One repetition: every selected benchmark for every implementation. Benchmarks that read the same kind of
  * table share it (reads never modify a table); every implementation's table is alive at once so that their
  * slices can alternate. */
@@ -377,17 +383,17 @@ void run_repetition(unsigned rep) {
     if (selected(BENCH_READSEQ)) group_scans(&group, BENCH_READSEQ, false);
     if (selected(BENCH_READREVERSE)) group_scans(&group, BENCH_READREVERSE, true);
     if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
-    if (selected(BENCH_READRANDOM_BATCH)) group_read_batches(&group);
+    if (selected(BENCH_READRANDOM_BATCH)) {
+      /* A peer's batch is readrandom's gets one by one, in the same order: with readrandom measured, reuse it. */
+      group_read_batches(&group, selected(BENCH_READRANDOM));
+      if (selected(BENCH_READRANDOM)) reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_BATCH);
+    }
     if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
     if (selected(BENCH_READMISSING_BLOOM)) {
       if (selected(BENCH_READMISSING)) {
         /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
          * the measurement rather than spend the time twice. */
-        for (size_t r = 0; r < group.count; r++) {
-          const impl_run *run = &group.runs[r];
-          if (run->active && !is_ours(run->impl))
-            g_samples[run->index][BENCH_READMISSING_BLOOM][rep] = g_samples[run->index][BENCH_READMISSING][rep];
-        }
+        reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_BLOOM);
         if (ours_filter_ready) group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
       } else {
         group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_filter_ready_run);
@@ -425,16 +431,22 @@ void run_repetition(unsigned rep) {
   if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP) ||
       selected(BENCH_READSEQ_VERSIONS_SEARCH))
     run_versions(rep);
-  /* Ours with the point index (no bloom filter); the peers' plain tables again, so their slices alternate
-   * with ours as in every benchmark. */
+  /* Ours with the point index (no bloom filter). A peer has no index: its figure is its plain readrandom /
+   * readmissing, reused when measured above, else measured here on its plain table, interleaved with ours. */
   if (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)) {
-    group_begin_point_index(&group, rep);
+    const bool peers_measured = (!selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READRANDOM)) &&
+                                (!selected(BENCH_READMISSING_INDEX) || selected(BENCH_READMISSING));
+    group_begin_point_index(&group, rep, peers_measured);
     group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_INDEX);
     if (selected(BENCH_READRANDOM_INDEX))
       group_point_reads(&group, BENCH_READRANDOM_INDEX, false, false, include_every_run);
     if (selected(BENCH_READMISSING_INDEX))
       group_point_reads(&group, BENCH_READMISSING_INDEX, true, false, include_every_run);
     group_end(&group);
+    if (peers_measured && selected(BENCH_READRANDOM_INDEX))
+      reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_INDEX);
+    if (peers_measured && selected(BENCH_READMISSING_INDEX))
+      reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_INDEX);
   }
 
   if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)) run_rotate(rep);

@@ -77,7 +77,9 @@ void group_begin_for(run_group *group, unsigned rep, bool ours_only, unsigned bl
   begin(group, rep, ours_only, bloom_bits, mode, false);
 }
 
-void group_begin_point_index(run_group *group, unsigned rep) { begin(group, rep, false, 0, WRITE_PUT, true); }
+void group_begin_point_index(run_group *group, unsigned rep, bool ours_only) {
+  begin(group, rep, ours_only, 0, WRITE_PUT, true);
+}
 
 void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits) {
   group_begin_for(group, rep, ours_only, bloom_bits, WRITE_PUT);

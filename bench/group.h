@@ -56,7 +56,7 @@ void run_fail(impl_run *run, const char *why);
 /* Creates a table for every enabled implementation (only ours when ours_only) that supports the write mode. */
 void group_begin_for(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits, write_mode mode);
 /* group_begin with our table's point index on (readrandom_index, readmissing_index). */
-void group_begin_point_index(run_group *group, unsigned rep);
+void group_begin_point_index(run_group *group, unsigned rep, bool ours_only);
 /* group_begin_for with WRITE_PUT. */
 void group_begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom_bits);
 void group_end(run_group *group);

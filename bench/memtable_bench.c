@@ -26,17 +26,19 @@
 
 int main(int argc, char **argv) {
   parse_flags(argc, argv);
+  /* The wall time covers everything the run does, the workload's set-up and the probe included. */
+  uint64_t start = now_ns();
   progress_init();
   register_impls();
   workload_prepare();
-  g_dependent_load_ns = measure_dependent_load_ns(g_options.chase_bytes, false);
-  g_dependent_load_huge_ns = measure_dependent_load_ns(g_options.chase_bytes, true);
+  if (g_options.chase_bytes > 0) {
+    g_dependent_load_ns = measure_dependent_load_ns(g_options.chase_bytes, false);
+    if (g_options.chase_huge_pages) g_dependent_load_huge_ns = measure_dependent_load_ns(g_options.chase_bytes, true);
+  }
   if (!g_options.json) print_text_header();
 
-  uint64_t start = now_ns();
   for (unsigned rep = 0; rep < g_options.repetitions; rep++) run_repetition(rep);
   if (g_options.duration > 0) run_soak();
-  progress_finish();
   double wall_seconds = (double)(now_ns() - start) / NS_PER_SEC;
 
   if (g_options.json) {

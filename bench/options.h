@@ -83,7 +83,8 @@ typedef struct bench_options {
   bool json;
   bool verbose;
   unsigned huge_pages; /* --huge_pages: our tables' arena.pages, an mt_arena_pages value (0 = off) */
-  size_t chase_bytes;  /* --chase_mib: the pointer chase's memory (chase.h) */
+  size_t chase_bytes;  /* --chase_mib: the pointer chase's memory (chase.h); 0 = no probe */
+  bool chase_huge_pages; /* --chase_huge_pages (or --huge_pages on): the probe with huge pages advised too */
 } bench_options;
 
 extern bench_options g_options;

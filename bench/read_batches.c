@@ -21,7 +21,7 @@ static int get_batch(const impl_run *run, const char *const *keys, size_t key_le
   return 0;
 }
 
-void group_read_batches(run_group *group) {
+void group_read_batches(run_group *group, bool ours_only) {
   const unsigned bench = BENCH_READRANDOM_BATCH;
   const uint64_t num = g_options.num;
   const uint64_t reads = g_options.reads;
@@ -37,7 +37,7 @@ void group_read_batches(run_group *group) {
   uint64_t participants = 0;
   for (size_t r = 0; r < group->count; r++) {
     impl_run *run = &group->runs[r];
-    if (!run->active) continue;
+    if (!run->active || (ours_only && !is_ours(run->impl))) continue;
     taking_part[r] = true;
     participants++;
     run->reader = make_reader(run);

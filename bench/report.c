@@ -175,9 +175,16 @@ void print_text_header(void) {
     printf("rotate: %u rotations per repetition, tables of %zu MiB (write_buffer_size)\n", g_options.rotations,
            g_options.write_buffer_size >> 20);
   printf("machine: %s, %ld online CPUs; build: %s\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), build_kind());
-  printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through a "
-         "random cycle over %zu MiB)\n",
-         g_dependent_load_ns, g_dependent_load_huge_ns, g_options.chase_bytes >> 20);
+  if (g_options.chase_bytes == 0) {
+    printf("dependent-load latency: not measured (--chase_mib=0)\n");
+  } else if (g_options.chase_huge_pages) {
+    printf("dependent-load latency: %.1f ns with 4 KiB pages, %.1f ns with huge pages advised (pointer chase through "
+           "a random cycle over %zu MiB)\n",
+           g_dependent_load_ns, g_dependent_load_huge_ns, g_options.chase_bytes >> 20);
+  } else {
+    printf("dependent-load latency: %.1f ns with 4 KiB pages (pointer chase through a random cycle over %zu MiB)\n",
+           g_dependent_load_ns, g_options.chase_bytes >> 20);
+  }
   for (size_t i = 0; i < g_impl_count; i++) printf("  %-20s %s\n", g_impls[i].impl->label, g_impls[i].impl->description);
   fflush(stdout);
 }
@@ -351,12 +358,15 @@ static void print_results_and_summary(void) {
            missing_bloom_bits());
   if (peers_present && selected(BENCH_READRANDOM_BATCH))
     printf("readrandom_batch: batches of %u; a peer without a batched memtable get (RocksDB's rep, LevelDB) "
-           "runs its gets one by one.\n", read_batch_size());
+           "runs its gets one by one%s.\n", read_batch_size(),
+           selected(BENCH_READRANDOM) ? ": their readrandom figure" : "");
   if (peers_present && (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)))
     printf("rotate, rotate_pool: ours only (the peers have no block pool).\n");
   if (peers_present && (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)))
     printf("readrandom_index, readmissing_index: ours with the point index (no bloom filter); the peers have no\n"
-           "  such index: their figures are their plain readrandom / readmissing, measured again.\n");
+           "  such index: their figures are their plain readrandom / readmissing%s.\n",
+           selected(BENCH_READRANDOM) || selected(BENCH_READMISSING) ? " (the same measurement where those ran)"
+                                                                       : ", measured again");
   for (size_t i = 1; i < g_impl_count; i++) {
     if (g_impls[i].impl->caveat != NULL) printf("%s: %s.\n", g_impls[i].impl->label, g_impls[i].impl->caveat);
     if (selected(BENCH_FILLCONCURRENT) && g_impls[i].impl->concurrent_caveat != NULL)
@@ -403,8 +413,12 @@ void print_json_report(double wall_seconds) {
   printf("{\n  \"tool\": \"memtable-bench\",\n  \"memtable_version\": %u,\n  \"machine\": {\"cpu\": ",
          mt_version_number());
   json_string(cpu);
-  printf(", \"online_cpus\": %ld, \"dependent_load_ns\": %.1f, \"dependent_load_huge_pages_ns\": %.1f, \"build\": ",
-         sysconf(_SC_NPROCESSORS_ONLN), g_dependent_load_ns, g_dependent_load_huge_ns);
+  /* null for a figure not measured (--chase_mib=0, or huge pages not asked for). */
+  printf(", \"online_cpus\": %ld, \"dependent_load_ns\": ", sysconf(_SC_NPROCESSORS_ONLN));
+  json_number(g_options.chase_bytes > 0 ? g_dependent_load_ns : NAN);
+  printf(", \"dependent_load_huge_pages_ns\": ");
+  json_number(g_options.chase_bytes > 0 && g_options.chase_huge_pages ? g_dependent_load_huge_ns : NAN);
+  printf(", \"build\": ");
   json_string(build_kind());
   printf("},\n  \"config\": {\"num\": %" PRIu64 ", \"key_size\": %zu, \"value_size\": %zu, \"reads\": %" PRIu64
          ", \"threads\": %u, \"seed\": %" PRIu64 ", \"repetitions\": %u, \"bloom_bits\": %u, "

@@ -42,7 +42,7 @@ for round in $(seq 1 "$repetitions"); do
       # The pointer chase sized like the table (about 160 bytes an entry): the most that huge pages can take off
       # each of a get's dependent loads at this size.
       "$bench" --num="$n" --benchmarks="$benchmarks" --repetitions=1 --huge_pages="$mode" \
-        --chase_mib=$(((n * 160 >> 20) + 1)) "$@" >"$report" 2>/dev/null
+        --chase_mib=$(((n * 160 >> 20) + 1)) --chase_huge_pages "$@" >"$report" 2>/dev/null
       # "dependent-load latency: 430.1 ns with 4 KiB pages, 436.2 ns with huge pages advised (... over 1526 MiB)"
       awk -v n="$n" '/^dependent-load latency:/ { print n, $3, $9, $(NF - 1) }' "$report" >>"$out/chase"
       [ "$round" = 1 ] && { grep -h "arena pages" "$report" || true; }

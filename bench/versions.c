@@ -3,8 +3,9 @@
  *
  * The table: N entries, N / 20 user keys (key k is fillrandom's key k) with 20 versions each; version v of key
  * k has sequence number v * K + k + 1 (a key's versions newer as v grows), and the newest version of every odd
- * key is a tombstone. The (key, version) pairs are added in a random order, so one key's versions lie far
- * apart in arena memory. The scan is the user view at the latest snapshot from the first key to the end: K / 2
+ * key is a tombstone. The pairs are added round by round in sequence-number order, each round's keys shuffled
+ * (--versions_order=sequence, as an engine's writer adds them), or all (key, version) pairs shuffled
+ * (--versions_order=random); either way one key's versions lie far apart in arena memory. The scan is the user view at the latest snapshot from the first key to the end: K / 2
  * (rounded up) visible keys, each with its newest value; the count and the bytes are checked. readseq_versions
  * uses --max_sequential_skip (default 8, the library's), readseq_versions_noskip MT_MEMTABLE_SKIP_NEVER. Ops are the
  * visible keys returned.

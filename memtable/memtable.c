@@ -48,9 +48,8 @@ static inline int compare_seq_descending(uint64_t a_tag, uint64_t b_tag) {
 
 /* memcmp order, then shorter first. Inline and a word at a time (a big-endian load orders two words as
  * memcmp orders their bytes; elsewhere a byte at a time): every step of a search compares, and for short keys
- * the call into the C library's memcmp cost more than the comparison (memtable-bench readrandom --num=10000,
- * cache-resident: 353 ns a get with memcmp, 212 without; fillrandom at 1M entries: 377 against 457 Kop/s,
- * medians of 5 alternated runs). */
+ * a call into the C library's memcmp costs more than the comparison itself (memtable-bench readrandom with a
+ * cache-resident --num shows it). */
 static inline int compare_bytewise(const char *a, size_t a_len, const char *b, size_t b_len) {
   size_t common = a_len < b_len ? a_len : b_len;
   size_t i = 0;

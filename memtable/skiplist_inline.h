@@ -187,13 +187,10 @@ static inline skiplist_node *skiplist_load_next_for_prefetch(const mt_skiplist *
 /* The step after this one reads three places of the candidate, each maybe on its own cache line: the key's
  * first bytes, the key's end (the comparator reads on while the keys agree), and, when it moves right, the
  * candidate's link on this level, which lies below the key (further below on the upper levels). Fetching
- * only the first left the others to miss in turn inside the step; fetching all three made batches of 16
- * about 30% faster (memtable-bench readrandom_batch, 1M entries, 5 alternated runs: 1280 against 973 Kop/s,
- * with the comparator change of the same day). SKIPLIST_KEY_TAIL_BYTES reaches past a LevelDB entry with a
- * 16-byte user key (length byte, key, 8-byte tag: 25 bytes); 24 measured better than no tail (1280 against
- * 1046 Kop/s, 4 alternated runs). A longer key's later lines are read only when its prefix agrees. Used by
- * the interleaved searches (skiplist_seek_batch.c, mt_skiplist_find_positions), whose next step comes a round
- * later. */
+ * only the first would leave the others to miss in turn inside the step, so all three are fetched.
+ * SKIPLIST_KEY_TAIL_BYTES reaches past a LevelDB entry with a 16-byte user key (length byte, key, 8-byte tag:
+ * 25 bytes); a longer key's later lines are read only when its prefix agrees. Used by the interleaved
+ * searches (skiplist_seek_batch.c, mt_skiplist_find_positions), whose next step comes a round later. */
 #define SKIPLIST_KEY_TAIL_BYTES 24
 
 static inline void skiplist_prefetch_step(const mt_skiplist *list, const skiplist_node *candidate, int level) {

@@ -15,10 +15,9 @@
 
 #include "memtable/skiplist_inline.h"
 
-/* Searches running at once. memtable-bench --benchmarks=readrandom,readrandom_batch --peers=none (1M entries,
- * batches of 16, a heavily loaded 2-core VM): 8 in flight made batched gets 2.3x single gets, 16 made them
- * 3.3x; 32 (rebuilt with -DSKIPLIST_SEEKS_IN_FLIGHT=32) measured the same as 16 there, as it must with 16-key
- * batches. 16 also keeps the searches' state in a few cache lines of stack. */
+/* Searches running at once: enough for a typical MultiGet batch (memtable-bench readrandom_batch uses 16) to
+ * have every search's miss in flight together, while the searches' state stays in a few cache lines of stack.
+ * memtable-bench readrandom_batch against a build with -DSKIPLIST_SEEKS_IN_FLIGHT=N compares the choices. */
 #ifndef SKIPLIST_SEEKS_IN_FLIGHT
 #define SKIPLIST_SEEKS_IN_FLIGHT 16
 #endif

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake gcc g++ make pkg-config       # build
+  python3                             # bench/performance_report.py (docs/performance.md)
   clang libclang-rt-14-dev            # libFuzzer and the clang builds
   libcmocka-dev                       # tests
   libxxhash-dev                       # bloom filter and checksums

@@ -199,11 +199,11 @@ typedef struct mt_memtable_options {
    * at 2, 12 at 4, as LevelDB's): tables of up to about 16M entries keep their top level short.
    * A random get, seek or add waits a DRAM latency for each node its search moves right to (the node it drops
    * to is fetched while the one beside is compared): about branching - 1 a level over log_branching(entries)
-   * levels, fewest at 2. Measured at 1M entries, 2 against 4 (LevelDB's and RocksDB's shape): adds 1.2x, two
-   * concurrent writers 1.35x, gets 1.16x faster; batched gets and adds (mt_memtable_get_batch,
-   * mt_memtable_add_batch) gain nothing, and batched adds lost about 14%. Cost: a node has 1 + 1/(branching - 1)
-   * links on average, 8 bytes each (16 bytes at 2, 10.7 at 4), and mt_memtable_entry_size counts the tallest
-   * tower (8 bytes a level). Answers never depend on it, only speed and memory. README "Skiplist shape". */
+   * levels, fewest at 2 (LevelDB's and RocksDB's shape is 4). Batched gets and adds (mt_memtable_get_batch,
+   * mt_memtable_add_batch) overlap their misses already and gain little from the shape. Cost: a node has
+   * 1 + 1/(branching - 1) links on average, 8 bytes each (16 bytes at 2, 10.7 at 4), and mt_memtable_entry_size
+   * counts the tallest tower (8 bytes a level). Answers never depend on it, only speed and memory
+   * (memtable-bench --skiplist_branching=N compares shapes; docs/skiplist.md). */
   unsigned skiplist_branching;
 } mt_memtable_options;
 
@@ -334,7 +334,7 @@ MT_API mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pag
  *   usage + B <= W                         -> false (another standard block still fits in W);
  *   otherwise (the current block is the last that fits in W)
  *                                          -> tail < B / 4 + 7.
- * An entry's node of at most B / 4 bytes (entries up to about B / 4 - 110 bytes with the default height 12)
+ * An entry's node of at most B / 4 bytes (entries up to about B / 4 - 210 bytes with the default tallest tower of 24 links)
  * goes to a standard block, and one fits in a tail of B / 4 + 7 whatever its alignment padding: so a writer
  * that checks after each add flushes with usage <= W, never opening a block it then leaves empty, and
  * leaves less than B / 4 + 7 bytes of the last block unused. (RocksDB's ShouldFlushNow lets usage run up
