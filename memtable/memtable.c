@@ -686,5 +686,6 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   if (entries != mt_memtable_entry_count(table) || deletions != mt_memtable_deletion_count(table)) {
     return MT_CORRUPTION;
   }
+  if (table->point_index != NULL) return point_index_validate(table->point_index, table, stored_entry_in_arena, (void *)table);
   return MT_OK;
 }

@@ -21,6 +21,7 @@
 #include "support/tsan.h"
 #include "support/thread_gate.h"
 #include "support/thread_team.h"
+#include "support/index_slots.h"
 
 #ifdef MT_TEST_UNDER_TSAN
 #define RACE_ROUNDS 40
@@ -33,6 +34,12 @@ static size_t key_text(char *out, size_t size, size_t key) { return (size_t)snpr
 /* A value that names its key and seq, so a reader can tell a torn or foreign entry from the right one. */
 static size_t value_text(char *out, size_t size, size_t key, uint64_t seq) {
   return (size_t)snprintf(out, size, "v%zu@%" PRIu64 ".........", key, seq);
+}
+
+static bool value_matches(mt_slice value, size_t key, uint64_t seq) {
+  char expected[64];
+  size_t len = value_text(expected, sizeof(expected), key, seq);
+  return value.len == len && memcmp(value.data, expected, len) == 0;
 }
 
 static mt_memtable *index_table(bool point_index, size_t entries, unsigned checksum_bytes, bool concurrent) {
@@ -138,13 +145,13 @@ static void point_index_test_full_index_falls_back_to_the_skiplist(void **state)
   for (uint64_t seed = 21; seed <= 24; seed++) run_model(seed, 4, seed % 2 == 0 ? 0 : 8);
 }
 
-/* The index holds one line of slots: the first keys are indexed and keep being updated after it fills,
- * the others are answered by the skiplist, and absent keys are still absent. */
-static void point_index_test_indexed_keys_stay_exact_after_overflow(void **state) {
+/* The index starts with one line of slots and grows as keys arrive: every key stays exact (its newest
+ * version, older ones at older snapshots), absent keys are absent, the coverage counts every key, and
+ * validate accepts the grown index. */
+static void point_index_test_grows_past_its_sizing_and_stays_exact(void **state) {
   (void)state;
   mt_memtable *table = index_table(true, 1, 0, false);
-  /* One cache line of slots and the header. */
-  assert_true(mt_memtable_point_index_memory(table) <= 64 + 128);
+  size_t initial = mt_memtable_point_index_memory(table);
   char key[32], value[64];
   uint64_t seq = 1;
   for (int round = 0; round < 3; round++) {
@@ -154,6 +161,14 @@ static void point_index_test_indexed_keys_stay_exact_after_overflow(void **state
       assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
     }
   }
+  assert_true(mt_memtable_point_index_memory(table) > initial);
+  mt_memtable_memory_stats stats;
+  assert_int_equal(mt_memtable_get_memory_stats(table, &stats), MT_OK);
+  assert_int_equal(stats.index_keys, 50);
+  assert_int_equal(stats.index_refused_adds, 0);
+  assert_int_equal(stats.index_bytes, mt_memtable_point_index_memory(table));
+  assert_int_equal(stats.arena.used_bytes,
+                   stats.filter_bytes + stats.index_bytes + stats.bookkeeping_bytes + stats.entry_bytes);
   for (size_t k = 0; k < 60; k++) {
     size_t key_len = key_text(key, sizeof(key), k);
     mt_entry found;
@@ -164,10 +179,164 @@ static void point_index_test_indexed_keys_stay_exact_after_overflow(void **state
     }
     assert_int_equal(status, MT_OK);
     assert_int_equal(found.seq, 101 + k); /* the third round's */
+    assert_true(value_matches(found.value, k, found.seq));
     assert_int_equal(mt_memtable_get_entry(table, key, key_len, 60, &found), MT_OK);
     assert_int_equal(found.seq, k < 10 ? 51 + k : 1 + k);
     assert_int_equal(mt_memtable_get_entry(table, key, key_len, k, &found), MT_NOT_FOUND);
   }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(table);
+}
+
+/* When the arena cannot give the larger table, keys past the limit are not indexed (the coverage says so):
+ * the indexed keys keep being updated, the others and absent keys are answered by the skiplist. */
+static void point_index_test_indexed_keys_stay_exact_when_growth_fails(void **state) {
+  (void)state;
+  test_allocator allocator = TEST_ALLOCATOR_INIT;
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.point_index = true;
+  options.point_index_entries = 8000; /* 10000 slots: a block of their own */
+  options.arena.allocator = test_allocator_hooks(&allocator);
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  allocator.refuse_above = 100000; /* the twice larger table cannot come */
+  char key[32], value[64];
+  uint64_t seq = 1;
+  const size_t keys = 10000;
+  for (int round = 0; round < 2; round++) {
+    for (size_t k = 0; k < keys; k++) {
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    }
+  }
+  mt_memtable_memory_stats stats;
+  assert_int_equal(mt_memtable_get_memory_stats(table, &stats), MT_OK);
+  assert_true(stats.index_keys >= 8000 && stats.index_keys < keys);
+  assert_true(stats.index_refused_adds >= 2 * (keys - stats.index_keys));
+  for (size_t k = 0; k < keys + 10; k++) {
+    size_t key_len = key_text(key, sizeof(key), k);
+    mt_entry found;
+    mt_status status = mt_memtable_get_entry(table, key, key_len, UINT64_MAX, &found);
+    if (k >= keys) {
+      assert_int_equal(status, MT_NOT_FOUND);
+      continue;
+    }
+    assert_int_equal(status, MT_OK);
+    assert_int_equal(found.seq, keys + 1 + k);
+    assert_int_equal(mt_memtable_get_entry(table, key, key_len, keys, &found), MT_OK);
+    assert_int_equal(found.seq, 1 + k);
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(table);
+  assert_int_equal(allocator.live_blocks, 0);
+}
+
+/* A get at an old snapshot of a key with thousands of newer versions answers the right version (the index
+ * steps through a few, then searches), tombstones included, with and without checksums. */
+static void run_old_snapshots(unsigned checksum_bytes) {
+  mt_memtable *table = index_table(true, 0, checksum_bytes, false);
+  mt_memtable *plain = index_table(false, 0, checksum_bytes, false);
+  const uint64_t versions = 3000;
+  char key[32], value[64];
+  /* Hot key 0 at odd seqs (every 7th a tombstone), key 1 at even seqs, both with versions in seq order. */
+  for (uint64_t seq = 1; seq <= 2 * versions; seq++) {
+    size_t k = seq % 2 == 1 ? 0 : 1;
+    mt_entry_type type = seq % 7 == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    size_t key_len = key_text(key, sizeof(key), k);
+    size_t value_len = value_text(value, sizeof(value), k, seq);
+    assert_int_equal(mt_memtable_add(table, seq, type, key, key_len, value, value_len), MT_OK);
+    assert_int_equal(mt_memtable_add(plain, seq, type, key, key_len, value, value_len), MT_OK);
+  }
+  for (uint64_t snapshot = 0; snapshot <= 2 * versions + 1; snapshot++) {
+    for (size_t k = 0; k < 3; k++) {
+      size_t key_len = key_text(key, sizeof(key), k);
+      mt_entry found, plain_found;
+      mt_status status = mt_memtable_get_entry(table, key, key_len, snapshot, &found);
+      mt_status plain_status = mt_memtable_get_entry(plain, key, key_len, snapshot, &plain_found);
+      assert_int_equal(status, plain_status);
+      /* The expected version: the newest of key k at or below the snapshot. */
+      uint64_t newest = snapshot > 2 * versions ? 2 * versions : snapshot;
+      if (k < 2 && newest % 2 != (k == 0 ? 1u : 0u)) newest = newest == 0 ? 0 : newest - 1;
+      mt_status expected = k == 2 || newest == 0 ? MT_NOT_FOUND : newest % 7 == 0 ? MT_DELETED : MT_OK;
+      assert_int_equal(status, expected);
+      if (status == MT_OK || status == MT_DELETED) {
+        assert_int_equal(found.seq, newest);
+        assert_int_equal(plain_found.seq, newest);
+        assert_true(value_matches(found.value, k, newest));
+      }
+    }
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(plain);
+  mt_memtable_unref(table);
+}
+
+static void point_index_test_old_snapshots_over_many_versions(void **state) {
+  (void)state;
+  run_old_snapshots(0);
+  run_old_snapshots(8);
+}
+
+/* validate reads every slot: one damaged byte of any slot (used or empty) is MT_CORRUPTION, and so are
+ * slots whose check byte was rewritten to match: naming an older version of the key, carrying another
+ * tag, or naming a node outside the table. Undone, the table validates again. */
+static void point_index_test_validate_detects_damaged_slots(void **state) {
+  (void)state;
+  mt_memtable *table = index_table(true, 16, 8, false);
+  char key[32], value[64];
+  uint64_t seq = 1;
+  for (int round = 0; round < 2; round++) {
+    for (size_t k = 0; k < 10; k++) {
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    }
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  uint64_t slot_count = 0;
+  _Atomic uint64_t *slots = point_index_slots_for_testing(table, &slot_count);
+  assert_non_null(slots);
+  unsigned char *bytes = (unsigned char *)(void *)slots;
+  uint64_t rng = 5;
+  for (uint64_t i = 0; i < slot_count * 8; i++) {
+    unsigned char mask = (unsigned char)(1 + mt_rng_below(&rng, 255));
+    bytes[i] ^= mask;
+    assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+    bytes[i] ^= mask;
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  /* Whole-slot rewrites with a matching check byte. key0's older version is its seq-1 entry. */
+  const char *older = NULL;
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  size_t key_len = key_text(key, sizeof(key), 0);
+  mt_memtable_iter_seek(iter, key, key_len, 1);
+  assert_true(mt_memtable_iter_valid(iter) && mt_memtable_iter_seq(iter) == 1);
+  older = mt_memtable_iter_entry(iter).data;
+  mt_memtable_iter_destroy(iter);
+  uint64_t rewritten = 0;
+  for (uint64_t i = 0; i < slot_count; i++) {
+    uint64_t original = atomic_load_explicit(&slots[i], memory_order_relaxed);
+    if (original == 0) continue;
+    const uint64_t body = original & ((UINT64_C(1) << 56) - 1);
+    const uint64_t address_mask = (UINT64_C(1) << 48) - 1;
+    const uint64_t forged[] = {
+        index_slot_with_check((body & ~address_mask) | (uint64_t)(uintptr_t)older), /* an older version (or key0's) */
+        index_slot_with_check(body ^ (UINT64_C(0x5a) << 48)),                       /* another tag */
+        index_slot_with_check((body & ~address_mask) | (uint64_t)(uintptr_t)&rewritten), /* outside the table */
+    };
+    for (size_t f = 0; f < sizeof(forged) / sizeof(forged[0]); f++) {
+      if (forged[f] == original) continue;
+      atomic_store_explicit(&slots[i], forged[f], memory_order_relaxed);
+      assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+      rewritten++;
+    }
+    atomic_store_explicit(&slots[i], original, memory_order_relaxed);
+  }
+  assert_true(rewritten >= 10 * 2);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
   mt_memtable_unref(table);
 }
 
@@ -190,11 +359,11 @@ static void point_index_test_sizing_and_memory_usage(void **state) {
   size_t expected_keys = MT_MEMTABLE_DEFAULT_WRITE_BUFFER_SIZE / MT_MEMTABLE_TYPICAL_ENTRY_BYTES;
   size_t bytes = mt_memtable_point_index_memory(table);
   assert_true(bytes >= expected_keys * 10);
-  assert_true(bytes <= expected_keys * 10 + 256);
+  assert_true(bytes <= expected_keys * 10 + 512);
   /* The slots are a block of their own; the header may share the table's first block. */
-  assert_true(mt_memtable_approximate_memory_usage(table) >= mt_memtable_approximate_memory_usage(plain) + bytes - 128);
+  assert_true(mt_memtable_approximate_memory_usage(table) >= mt_memtable_approximate_memory_usage(plain) + bytes - 512);
   mt_memtable *sized = index_table(true, 1000, 0, false);
-  assert_true(mt_memtable_point_index_memory(sized) >= 10000 && mt_memtable_point_index_memory(sized) <= 10000 + 256);
+  assert_true(mt_memtable_point_index_memory(sized) >= 10000 && mt_memtable_point_index_memory(sized) <= 10000 + 512);
   mt_memtable_unref(sized);
   mt_memtable_unref(table);
   mt_memtable_unref(plain);
@@ -303,12 +472,6 @@ typedef struct race {
   _Atomic uint64_t failures;
   uint64_t seed;
 } race;
-
-static bool value_matches(mt_slice value, size_t key, uint64_t seq) {
-  char expected[64];
-  size_t len = value_text(expected, sizeof(expected), key, seq);
-  return value.len == len && memcmp(value.data, expected, len) == 0;
-}
 
 static void *race_reader(void *arg) {
   race *r = arg;
@@ -444,7 +607,10 @@ int main(int argc, char **argv) {
       cmocka_unit_test(point_index_test_model_random_versions_and_tombstones),
       cmocka_unit_test(point_index_test_model_with_checksums),
       cmocka_unit_test(point_index_test_full_index_falls_back_to_the_skiplist),
-      cmocka_unit_test(point_index_test_indexed_keys_stay_exact_after_overflow),
+      cmocka_unit_test(point_index_test_grows_past_its_sizing_and_stays_exact),
+      cmocka_unit_test(point_index_test_indexed_keys_stay_exact_when_growth_fails),
+      cmocka_unit_test(point_index_test_old_snapshots_over_many_versions),
+      cmocka_unit_test(point_index_test_validate_detects_damaged_slots),
       cmocka_unit_test(point_index_test_sizing_and_memory_usage),
       cmocka_unit_test(point_index_test_custom_comparator_disables_it),
       cmocka_unit_test(point_index_test_allocation_failure_at_create),
