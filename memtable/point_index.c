@@ -19,26 +19,33 @@
  *   its key to a newer one (the exchange loops while the node in the slot is older), until it is MOVED.
  *   Nothing is ever removed, so a probe run that passed a slot once passes it again.
  * - Growth: the writer that finds the table at its key limit (0.8 of the slots) and wins `growing` allocates
- *   the next table from the arena, stores it in `next` (release), then marks every slot of the old table
- *   MOVED by compare-and-swap (the slot keeps its node; an empty slot becomes MOVED_EMPTY) and publishes each
- *   moved node in the next table, newest seq winning there as anywhere. A MOVED slot never changes again.
- *   Last it makes the next table current (release). Old tables stay in the arena until the table dies, so a
+ *   the next table (header and slots in one allocation) from the arena and installs it in `next` by
+ *   compare-and-swap (release), then marks every slot of the old table MOVED by compare-and-swap (the slot
+ *   keeps its node; an empty slot becomes MOVED_EMPTY) and publishes each moved node in the next table,
+ *   newest seq winning there as anywhere. A MOVED slot never changes again. Last it sets `copied` and moves
+ *   `current` (release) past every copied table. Old tables stay in the arena until the table dies, so a
  *   reader holding one keeps reading valid memory. A writer whose own slot (its key's, or the empty one it
  *   would claim) is MOVED publishes in the next table instead (its acquire of the slot shows `next`); other
- *   keys' MOVED slots it passes, as they no longer change. So at any time a key's newest published version
- *   is in its slot in the first table where that slot is not MOVED.
+ *   keys' MOVED slots it passes, as they no longer change. A writer that would claim an empty slot of a
+ *   table at its key limit whose successor is installed marks the slot MOVED_EMPTY itself and moves on. So
+ *   at any time a key's newest published version is in its slot in the first table where that slot is not
+ *   MOVED.
  * - A reader starts at the current table (acquire) and follows the same rule: where its key's slot, or the
  *   empty slot that ends its probe, is MOVED, it looks in the next table too and takes the newer of the two
  *   nodes. An add that returned before the get began is then seen: its writer either wrote an unmoved slot
  *   that the reader reads (or its later MOVED form), or met that slot MOVED and wrote the next table.
- * - While a table is being copied and its successor is not allocated yet, other writers still claim slots in
- *   it up to 0.9 of them. Past that, or when growth failed (no memory), a new key is not indexed: its writer
- *   sets `overflowed` (relaxed) and then turns the empty slot its probe reached into refused (release), so
- *   that no later writer of the same key can index an older version there. A reader whose probe ends (empty
- *   or refused slot) answers MT_NOT_FOUND unless `overflowed` is set, and then searches the skiplist. The
- *   refused slot's acquire shows the flag; a reader that misses a flag being set concurrently answers as if
- *   before that add, which a get concurrent with it may; and once a reader has seen the flag it sees it on
- *   every later get (coherence).
+ * - While the elected grower allocates, other writers still claim slots up to 0.9 of them; a writer past that
+ *   allocates a successor too, and whichever installs one copies (the others give theirs back to the arena,
+ *   or leave it counted in the index's bytes when the arena cannot take it back). So a grower held up by the
+ *   scheduler delays nobody.
+ * - When no memory can be had for a successor (`grow_failed`), a new key past 0.9 of the slots is not
+ *   indexed: its writer sets `overflowed` (relaxed) and then turns the empty slot its probe reached into
+ *   refused (release), so that no later writer of the same key can index an older version there. A reader
+ *   whose probe ends (empty or refused slot) answers MT_NOT_FOUND unless `overflowed` is set, and then
+ *   searches the skiplist; so does a reader whose only version came from a MOVED slot. The refused slot's
+ *   acquire shows the flag; a reader that misses a flag being set concurrently answers as if before that
+ *   add, which a get concurrent with it may; and once a reader has seen the flag it sees it on every later
+ *   get (coherence).
  * - A node whose address does not fit the address field (never on x86-64 or AArch64 user space, but C does
  *   not promise it) sets `bypassed`, and from then on every get searches the skiplist.
  */
@@ -71,7 +78,9 @@ typedef struct index_table {
   uint64_t key_limit;   /* keys claimed before the table grows: 0.8 of the slots */
   uint64_t claim_limit; /* keys claimed before new ones are refused while it grows: 0.9 of the slots */
   _Atomic(struct index_table *) next; /* the table this one is copied to, NULL until then */
-  _Atomic bool growing;               /* a writer has taken on the growth (or found no memory for it) */
+  _Atomic bool growing;               /* a writer has taken on the growth */
+  _Atomic bool grow_failed;           /* a writer found no memory for the successor: nobody tries again */
+  _Atomic bool copied;                /* every slot is MOVED and published in next */
   /* Keys claimed here; written by every add of a new key, so on its own line. */
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t keys;
 } index_table;
@@ -124,21 +133,23 @@ static size_t table_bytes(uint64_t slot_count) {
   return sizeof(index_table) + (size_t)slot_count * sizeof(uint64_t);
 }
 
+/* The table header and its slots in one allocation, so that a successor a writer lost the race to install
+ * can be given back whole (mt_arena_undo_last). */
 static mt_status table_create(mt_arena *arena, uint64_t slot_count, index_table **out) {
   if (slot_count > (SIZE_MAX - sizeof(index_table)) / sizeof(uint64_t)) return MT_INVALID_ARGUMENT;
   void *memory;
-  mt_status status = mt_arena_try_allocate(arena, sizeof(index_table), MEMTABLE_CACHE_LINE_BYTES, &memory);
+  mt_status status = mt_arena_try_allocate(arena, table_bytes(slot_count), MEMTABLE_CACHE_LINE_BYTES, &memory);
   if (status != MT_OK) return status;
   index_table *table = memory;
-  status = mt_arena_try_allocate(arena, (size_t)slot_count * sizeof(uint64_t), MEMTABLE_CACHE_LINE_BYTES, &memory);
-  if (status != MT_OK) return status; /* the header stays with the arena, unused */
-  table->slots = memory;
+  table->slots = (_Atomic uint64_t *)(void *)(table + 1); /* sizeof(index_table) is whole cache lines */
   for (uint64_t i = 0; i < slot_count; i++) atomic_init(&table->slots[i], 0);
   table->slot_count = slot_count;
   table->key_limit = slot_count - slot_count / 5;
   table->claim_limit = slot_count - slot_count / 10;
   atomic_init(&table->next, NULL);
   atomic_init(&table->growing, false);
+  atomic_init(&table->grow_failed, false);
+  atomic_init(&table->copied, false);
   atomic_init(&table->keys, 0);
   *out = table;
   return MT_OK;
@@ -206,6 +217,7 @@ typedef enum publish_outcome {
   PUBLISHED,   /* in the slot, or a newer version was there, or refused */
   MOVED_ON,    /* the slot it needs is MOVED: publish in the next table */
   TABLE_FULL,  /* a new key at the key limit and nobody grows the table yet */
+  TABLE_STUCK, /* a new key at the claim limit and the successor not there yet */
 } publish_outcome;
 
 static void refuse(point_index *index, bool concurrent) {
@@ -252,8 +264,12 @@ static publish_outcome publish_in(point_index *index, index_table *table, const 
             }
             continue;
           }
+          /* Relaxed: the flags only steer who allocates; next's release publishes the successor. */
           if (may_grow && !atomic_load_explicit(&table->growing, memory_order_relaxed)) return TABLE_FULL;
-          full = keys >= table->claim_limit; /* someone grows it (or cannot): claim within the slack */
+          /* Someone grows it (or cannot): claim within the slack; past it, allocate a successor too rather
+           * than refuse keys while the grower is held up. */
+          full = keys >= table->claim_limit;
+          if (full && may_grow && !atomic_load_explicit(&table->grow_failed, memory_order_relaxed)) return TABLE_STUCK;
         }
         if (full) atomic_store_explicit(&index->overflowed, true, memory_order_relaxed); /* before the release */
         /* Release on success: publishes the node (or, refused, the flag) to readers that acquire the slot.
@@ -316,33 +332,53 @@ static void copy_table(point_index *index, index_table *from, bool concurrent) {
     p.hash = user_key_hash(p.key, p.key_len);
     publish_from(index, to, &p, concurrent);
   }
-  /* Advance current past every table whose copy is done; whichever grower finishes last reaches the newest.
-   * Acquire / release: a reader that loads current sees the table's slots initialised. */
+  /* Release: a writer that sees the copy done (below) sees next. */
+  atomic_store_explicit(&from->copied, true, memory_order_release);
+  /* Advance current past every table whose copy is done: copies of successive tables may finish in any
+   * order, and whichever finishes last reaches the first table not copied. Acquire on the loads and on
+   * failure: the table's flags and next are read; release on success: a reader that loads current sees its
+   * slots initialised. */
   index_table *seen = atomic_load_explicit(&index->current, memory_order_acquire);
-  while (seen == from) {
-    if (atomic_compare_exchange_weak_explicit(&index->current, &seen, to, memory_order_release,
+  while (atomic_load_explicit(&seen->copied, memory_order_acquire)) {
+    index_table *successor = atomic_load_explicit(&seen->next, memory_order_acquire);
+    if (atomic_compare_exchange_weak_explicit(&index->current, &seen, successor, memory_order_release,
                                               memory_order_acquire)) {
-      break;
+      seen = successor;
     }
   }
 }
 
-/* Tries to grow a full table: true when the caller should publish again (grown, or another writer grows
- * it), false when this writer found no memory for the successor. */
-static bool grow(point_index *index, index_table *table, bool concurrent) {
+/* Grows a full table: installs a successor twice as large and copies the table into it. elect: only the
+ * writer that wins `growing` allocates (the first at the key limit); otherwise (a writer at the claim limit
+ * while the elected one is held up) any writer may, and the one that installs its successor copies. Returns
+ * true when the caller should publish again (grown, or another writer grows it), false when no memory could
+ * be had for the successor. */
+static bool grow(point_index *index, index_table *table, bool concurrent, bool elect) {
   bool expected = false;
   /* Relaxed: the flag only elects the grower; the successor is published by next's release. */
-  if (!atomic_compare_exchange_strong_explicit(&table->growing, &expected, true, memory_order_relaxed,
-                                               memory_order_relaxed)) {
+  if (elect && !atomic_compare_exchange_strong_explicit(&table->growing, &expected, true, memory_order_relaxed,
+                                                        memory_order_relaxed)) {
     return true;
   }
   uint64_t slot_count = table->slot_count * 2 <= MAX_SLOTS ? table->slot_count * 2 : MAX_SLOTS;
   index_table *successor = NULL;
-  if (slot_count == table->slot_count || table_create(index->arena, slot_count, &successor) != MT_OK) return false;
+  if (slot_count == table->slot_count || table_create(index->arena, slot_count, &successor) != MT_OK) {
+    atomic_store_explicit(&table->grow_failed, true, memory_order_relaxed); /* relaxed: as growing */
+    return false;
+  }
+  index_table *installed = NULL;
+  /* Release on success: the successor's initialised slots, to whoever acquires next (directly or through a
+   * MOVED slot). Relaxed on failure: the caller publishes again and acquires next then. */
+  if (!atomic_compare_exchange_strong_explicit(&table->next, &installed, successor, memory_order_release,
+                                               memory_order_relaxed)) {
+    /* Another writer's successor won. Ours goes back when the arena still can; else it stays, counted. */
+    if (mt_arena_undo_last(index->arena, successor) != MT_OK) {
+      atomic_fetch_add_explicit(&index->bytes, table_bytes(slot_count), memory_order_relaxed); /* a statistic */
+    }
+    return true;
+  }
   /* Relaxed read-modify-write: a statistic. */
   atomic_fetch_add_explicit(&index->bytes, table_bytes(slot_count), memory_order_relaxed);
-  /* Release: the successor's initialised slots, to whoever acquires next (directly or through a MOVED slot). */
-  atomic_store_explicit(&table->next, successor, memory_order_release);
   copy_table(index, table, concurrent);
   return true;
 }
@@ -360,8 +396,8 @@ static void publish_from(point_index *index, index_table *table, const published
       may_grow = true;
       continue;
     }
-    may_grow = grow(index, table, concurrent);
-    if (!may_grow) continue; /* no memory: claim within the slack, then refuse */
+    /* No memory: claim within the slack, then refuse. */
+    may_grow = grow(index, table, concurrent, outcome == TABLE_FULL);
   }
 }
 

@@ -602,6 +602,228 @@ static void point_index_test_concurrent_writers_newest_seq_wins(void **state) {
   }
 }
 
+/* Growth under racing writers: GROWTH_WRITERS threads add distinct keys (and newer versions of their own
+ * earlier keys) to a table whose index starts at 16 keys and grows many times while they race; after each
+ * add returns its writer records the key's seq (release). Readers pick recorded keys at random and must find
+ * each at that seq or newer, with its value: no add that returned is ever missed, across every growth. */
+#ifdef MT_TEST_UNDER_TSAN
+#define GROWTH_KEYS_PER_WRITER 1500
+#else
+#define GROWTH_KEYS_PER_WRITER 12000
+#endif
+#define GROWTH_WRITERS 4
+#define GROWTH_READERS 2
+#define GROWTH_KEYS (GROWTH_KEYS_PER_WRITER * GROWTH_WRITERS)
+
+typedef struct growth_race {
+  mt_memtable *table;
+  _Atomic uint64_t recorded[GROWTH_KEYS]; /* 0: no add of the key returned yet */
+  _Atomic unsigned writers_left;
+  _Atomic uint64_t failures;
+} growth_race;
+
+typedef struct growth_writer {
+  growth_race *race;
+  unsigned id;
+  mt_status status;
+} growth_writer;
+
+static void *growth_writer_main(void *arg) {
+  growth_writer *w = arg;
+  growth_race *r = w->race;
+  char key[32], value[64];
+  uint64_t adds = 0;
+  w->status = MT_OK;
+  for (size_t j = 0; j < GROWTH_KEYS_PER_WRITER && w->status == MT_OK; j++) {
+    /* Key j of this writer, then every other time a newer version of its key j / 2. */
+    for (int again = 0; again < (j % 2 == 1 ? 2 : 1) && w->status == MT_OK; again++) {
+      size_t k = (again == 0 ? j : j / 2) * GROWTH_WRITERS + w->id;
+      uint64_t seq = adds++ * GROWTH_WRITERS + w->id + 1; /* unique, and rising for each writer's keys */
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      w->status = mt_memtable_add(r->table, seq, MT_TYPE_VALUE, key, key_len, value, value_len);
+      /* Release: a reader that sees the seq sees the add done. */
+      if (w->status == MT_OK) atomic_store_explicit(&r->recorded[k], seq, memory_order_release);
+    }
+  }
+  /* Release: the readers' last pass follows every add. */
+  atomic_fetch_sub_explicit(&r->writers_left, 1, memory_order_release);
+  return NULL;
+}
+
+static void *growth_reader_main(void *arg) {
+  growth_race *r = arg;
+  uint64_t rng = (uint64_t)(uintptr_t)arg ^ 0x9e3779b97f4a7c15u;
+  char key[32];
+  /* Acquire: pairs with the writers' release, so the last pass runs after every add. */
+  for (bool last = false; !last;) {
+    last = atomic_load_explicit(&r->writers_left, memory_order_acquire) == 0;
+    for (int i = 0; i < 500; i++) {
+      size_t k = (size_t)mt_rng_below(&rng, GROWTH_KEYS);
+      /* Acquire: pairs with the writer's release after its add. */
+      uint64_t recorded = atomic_load_explicit(&r->recorded[k], memory_order_acquire);
+      if (recorded == 0) continue;
+      size_t key_len = key_text(key, sizeof(key), k);
+      mt_entry found;
+      mt_status status = mt_memtable_get_entry(r->table, key, key_len, UINT64_MAX, &found);
+      if (status != MT_OK || found.seq < recorded || !value_matches(found.value, k, found.seq)) {
+        atomic_fetch_add_explicit(&r->failures, 1, memory_order_relaxed); /* relaxed: read after the join */
+      }
+    }
+  }
+  return NULL;
+}
+
+static void point_index_test_growth_under_racing_writers_loses_no_key(void **state) {
+  (void)state;
+  growth_race *r = calloc(1, sizeof(*r));
+  assert_non_null(r);
+  r->table = index_table(true, 16, 8, true);
+  size_t initial = mt_memtable_point_index_memory(r->table);
+  atomic_init(&r->writers_left, GROWTH_WRITERS);
+  atomic_init(&r->failures, 0);
+  for (size_t k = 0; k < GROWTH_KEYS; k++) atomic_init(&r->recorded[k], 0);
+  thread_team readers;
+  thread_team_start(&readers, growth_reader_main, r, 0, GROWTH_READERS);
+  growth_writer writers[GROWTH_WRITERS];
+  for (unsigned t = 0; t < GROWTH_WRITERS; t++) writers[t] = (growth_writer){r, t, MT_OK};
+  thread_team_run(growth_writer_main, writers, sizeof(writers[0]), GROWTH_WRITERS);
+  thread_team_join(&readers);
+  for (unsigned t = 0; t < GROWTH_WRITERS; t++) assert_int_equal(writers[t].status, MT_OK);
+  assert_int_equal(atomic_load_explicit(&r->failures, memory_order_relaxed), 0);
+  assert_true(mt_memtable_point_index_memory(r->table) > 64 * initial);
+  /* After the join: every key at its newest seq, and the index whole. */
+  char key[32];
+  for (size_t k = 0; k < GROWTH_KEYS; k++) {
+    size_t key_len = key_text(key, sizeof(key), k);
+    mt_entry found;
+    assert_int_equal(mt_memtable_get_entry(r->table, key, key_len, UINT64_MAX, &found), MT_OK);
+    assert_int_equal(found.seq, atomic_load_explicit(&r->recorded[k], memory_order_relaxed));
+  }
+  assert_int_equal(mt_memtable_validate(r->table), MT_OK);
+  mt_memtable_memory_stats stats;
+  assert_int_equal(mt_memtable_get_memory_stats(r->table, &stats), MT_OK);
+  /* Memory was never short: the index holds every key. */
+  assert_int_equal(stats.index_keys, GROWTH_KEYS);
+  assert_int_equal(stats.index_refused_adds, 0);
+  mt_memtable_unref(r->table);
+  free(r);
+}
+
+/* Slot damage: the answers of gets and batched gets of every key (present, absent) at a few snapshots. */
+#define SLOT_DAMAGE_KEYS 48
+#define SLOT_DAMAGE_PROBES (SLOT_DAMAGE_KEYS + 16)
+#define SLOT_DAMAGE_SNAPSHOTS 3
+
+typedef struct slot_damage_answer {
+  mt_status status;
+  uint64_t seq;
+  const char *value;
+} slot_damage_answer;
+
+static const uint64_t slot_damage_snapshots[SLOT_DAMAGE_SNAPSHOTS] = {40, 90, UINT64_MAX};
+
+/* answers[SLOT_DAMAGE_SNAPSHOTS][2][SLOT_DAMAGE_PROBES]: get_entry's and get_batch's. */
+static void slot_damage_answers(const mt_memtable *table, slot_damage_answer *answers) {
+  char keys[SLOT_DAMAGE_PROBES][32];
+  mt_slice slices[SLOT_DAMAGE_PROBES];
+  for (size_t k = 0; k < SLOT_DAMAGE_PROBES; k++) slices[k] = (mt_slice){keys[k], key_text(keys[k], 32, k)};
+  for (size_t s = 0; s < SLOT_DAMAGE_SNAPSHOTS; s++) {
+    slot_damage_answer *single = answers + s * 2 * SLOT_DAMAGE_PROBES;
+    slot_damage_answer *batched = single + SLOT_DAMAGE_PROBES;
+    for (size_t k = 0; k < SLOT_DAMAGE_PROBES; k++) {
+      mt_entry found = {{NULL, 0}, 0, MT_TYPE_VALUE, {NULL, 0}};
+      single[k].status = mt_memtable_get_entry(table, slices[k].data, slices[k].len, slot_damage_snapshots[s], &found);
+      single[k].seq = found.seq;
+      single[k].value = found.value.data;
+    }
+    mt_status statuses[SLOT_DAMAGE_PROBES];
+    mt_slice values[SLOT_DAMAGE_PROBES];
+    memset(values, 0, sizeof(values));
+    assert_int_equal(mt_memtable_get_batch(table, slices, SLOT_DAMAGE_PROBES, slot_damage_snapshots[s], statuses, values),
+                     MT_OK);
+    for (size_t k = 0; k < SLOT_DAMAGE_PROBES; k++) {
+      batched[k].status = statuses[k];
+      batched[k].seq = 0;
+      batched[k].value = statuses[k] == MT_OK ? values[k].data : NULL;
+    }
+  }
+}
+
+/* With 4- or 8-byte checksums, one damaged byte of any slot of the index (used or empty), by any mask, never
+ * changes an answer: each get and batched get answers exactly as undamaged or MT_CORRUPTION (and under ASan
+ * reads nothing outside the table), and validate reports every such damage. The index was sized for 16
+ * keys and grew, so the slots damaged are those of a grown table. */
+static void run_slot_damage(unsigned checksum_bytes, uint64_t seed) {
+  mt_memtable *table = index_table(true, 16, checksum_bytes, false);
+  char key[32], value[64];
+  uint64_t rng = seed;
+  /* 1-3 versions a key, seqs 1.. dealt in random key order, every 5th version a tombstone. */
+  uint64_t seq = 1;
+  for (int round = 0; round < 3; round++) {
+    for (size_t i = 0; i < SLOT_DAMAGE_KEYS; i++) {
+      size_t k = (size_t)mt_rng_below(&rng, SLOT_DAMAGE_KEYS);
+      if (round > 0 && mt_rng_below(&rng, 2) == 0) continue;
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      mt_entry_type type = seq % 5 == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+      assert_int_equal(mt_memtable_add(table, seq++, type, key, key_len, value, value_len), MT_OK);
+    }
+  }
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  const size_t answer_count = SLOT_DAMAGE_SNAPSHOTS * 2 * SLOT_DAMAGE_PROBES;
+  slot_damage_answer *undamaged = calloc(answer_count, sizeof(*undamaged));
+  slot_damage_answer *damaged = calloc(answer_count, sizeof(*damaged));
+  assert_non_null(undamaged);
+  assert_non_null(damaged);
+  slot_damage_answers(table, undamaged);
+  size_t found_keys = 0;
+  for (size_t a = 0; a < answer_count; a++) found_keys += undamaged[a].status == MT_OK;
+  assert_true(found_keys > answer_count / 4);
+  uint64_t slot_count = 0;
+  _Atomic uint64_t *slots = point_index_slots_for_testing(table, &slot_count);
+  assert_non_null(slots);
+  assert_true(slot_count > 24); /* grown past its first line-rounded 24 slots */
+  unsigned char *bytes = (unsigned char *)(void *)slots;
+  size_t trials = 0, detected = 0;
+  for (uint64_t i = 0; i < slot_count * 8; i++) {
+    const unsigned char masks[3] = {0x01, 0x80, (unsigned char)(1 + mt_rng_below(&rng, 255))};
+    for (size_t m = 0; m < 3; m++) {
+      bytes[i] ^= masks[m];
+      trials++;
+      slot_damage_answers(table, damaged);
+      bool any = false;
+      for (size_t a = 0; a < answer_count; a++) {
+        bool same = damaged[a].status == undamaged[a].status && damaged[a].seq == undamaged[a].seq &&
+                    damaged[a].value == undamaged[a].value;
+        if (!same && damaged[a].status != MT_CORRUPTION) {
+          bytes[i] ^= masks[m];
+          fail_msg("seed %" PRIu64 " checksum_bytes %u: slot byte %" PRIu64 " ^ 0x%02x changed answer %zu: %s seq %" PRIu64
+                   " (undamaged %s seq %" PRIu64 ")",
+                   seed, checksum_bytes, i, masks[m], a, mt_status_str(damaged[a].status), damaged[a].seq,
+                   mt_status_str(undamaged[a].status), undamaged[a].seq);
+        }
+        any |= !same;
+      }
+      detected += any;
+      assert_int_equal(mt_memtable_validate(table), MT_CORRUPTION);
+      bytes[i] ^= masks[m];
+    }
+  }
+  /* Damage to slots on the probed keys' runs is seen by their gets. */
+  assert_true(detected > trials / 4);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  free(damaged);
+  free(undamaged);
+  mt_memtable_unref(table);
+}
+
+static void point_index_test_slot_damage_never_changes_an_answer(void **state) {
+  (void)state;
+  run_slot_damage(8, 31);
+  run_slot_damage(4, 32);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(point_index_test_model_random_versions_and_tombstones),
@@ -611,6 +833,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(point_index_test_indexed_keys_stay_exact_when_growth_fails),
       cmocka_unit_test(point_index_test_old_snapshots_over_many_versions),
       cmocka_unit_test(point_index_test_validate_detects_damaged_slots),
+      cmocka_unit_test(point_index_test_slot_damage_never_changes_an_answer),
+      cmocka_unit_test(point_index_test_growth_under_racing_writers_loses_no_key),
       cmocka_unit_test(point_index_test_sizing_and_memory_usage),
       cmocka_unit_test(point_index_test_custom_comparator_disables_it),
       cmocka_unit_test(point_index_test_allocation_failure_at_create),
