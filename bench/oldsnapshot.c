@@ -34,43 +34,41 @@ static const unsigned benches[TABLES] = {BENCH_READHOT_OLDSNAPSHOT, BENCH_READHO
 /* Built in the first repetition, freed after the last (the fill is untimed). */
 static mt_memtable *tables[TABLES];
 
-static mt_memtable *fill_table(bool point_index) {
-  mt_memtable_options options;
-  mt_memtable_options_init(&options);
+/* The table, its keys written through `key` (a key_size buffer). */
+static mt_memtable *fill_table(bool point_index, char *key) {
+  mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT;
+  options.point_index = point_index;
   options.checksum_bytes = g_options.checksum_bytes;
   options.skiplist_branching = g_options.skiplist_branching;
   options.seed = g_options.seed;
-  options.point_index = point_index;
-  mt_memtable *table = mt_memtable_create(&options);
-  if (table == NULL) fatal("readhot_oldsnapshot: mt_memtable_create failed");
-  const size_t key_size = g_options.key_size;
-  char *key = malloc(key_size);
-  if (key == NULL) fatal("out of memory");
+  mt_memtable *table = NULL;
+  mt_status status = mt_memtable_try_create(&options, &table);
+  if (status != MT_OK) fatal("readhot_oldsnapshot: mt_memtable_try_create: %s", mt_status_str(status));
   for (uint64_t i = 0; i <= OLDSNAPSHOT_NEWER_VERSIONS; i++) {
+    /* The hot key's version i at seq 2i + 1, then another key at 2i + 2. */
     for (uint64_t k = 0; k < 2; k++) {
       uint64_t hash = splitmix64(k == 0 ? 0 : i + 1);
-      format_key(hash, key, key_size);
-      mt_status status = mt_memtable_add(table, 2 * i + 1 + k, MT_TYPE_VALUE, key, key_size, value_for(hash ^ i),
-                                         g_options.value_size);
+      format_key(hash, key, g_options.key_size);
+      status = mt_memtable_add(table, 2 * i + 1 + k, MT_TYPE_VALUE, key, g_options.key_size, value_for(hash ^ i),
+                               g_options.value_size);
       if (status != MT_OK) fatal("readhot_oldsnapshot: mt_memtable_add: %s", mt_status_str(status));
     }
   }
-  free(key);
   return table;
 }
 
 void run_oldsnapshot(unsigned rep) {
+  const size_t key_size = g_options.key_size;
+  char *key = malloc(key_size);
+  if (key == NULL) fatal("out of memory");
   if (rep == 0) {
     progress_begin("readhot_oldsnapshot (fill, untimed)", 0, TABLES);
     for (unsigned t = 0; t < TABLES; t++) {
-      if (selected(benches[t])) tables[t] = fill_table(t == 0);
+      if (selected(benches[t])) tables[t] = fill_table(t == 0, key);
       progress_update(t + 1);
     }
     progress_end();
   }
-  const size_t key_size = g_options.key_size;
-  char *key = malloc(key_size);
-  if (key == NULL) fatal("out of memory");
   const uint64_t hash = splitmix64(0);
   format_key(hash, key, key_size);
   const char *expected = value_for(hash);

@@ -42,17 +42,37 @@ static bool value_matches(mt_slice value, size_t key, uint64_t seq) {
   return value.len == len && memcmp(value.data, expected, len) == 0;
 }
 
-static mt_memtable *index_table(bool point_index, size_t entries, unsigned checksum_bytes, bool concurrent) {
+/* hooks: the arena's allocator (NULL: the default). */
+static mt_memtable *index_table_with(bool point_index, size_t entries, unsigned checksum_bytes, bool concurrent,
+                                     const mt_allocator *hooks) {
   mt_memtable_options options;
   mt_memtable_options_init(&options);
   options.point_index = point_index;
   options.point_index_entries = entries;
   options.checksum_bytes = checksum_bytes;
   options.concurrent_writes = concurrent;
+  if (hooks != NULL) options.arena.allocator = *hooks;
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
   assert_int_equal(mt_memtable_point_index_memory(table) != 0, point_index);
   return table;
+}
+
+static mt_memtable *index_table(bool point_index, size_t entries, unsigned checksum_bytes, bool concurrent) {
+  return index_table_with(point_index, entries, checksum_bytes, concurrent, NULL);
+}
+
+/* Adds keys 0..keys-1 in `rounds` rounds, seqs 1.. in order (key k's round-r version has seq r * keys + k + 1). */
+static void add_rounds(mt_memtable *table, int rounds, size_t keys) {
+  char key[32], value[64];
+  uint64_t seq = 1;
+  for (int round = 0; round < rounds; round++) {
+    for (size_t k = 0; k < keys; k++) {
+      size_t key_len = key_text(key, sizeof(key), k);
+      size_t value_len = value_text(value, sizeof(value), k, seq);
+      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
+    }
+  }
 }
 
 /* get_entry on the table equals the model's answer (and the same status and entry as `plain`). */
@@ -152,15 +172,8 @@ static void point_index_test_grows_past_its_sizing_and_stays_exact(void **state)
   (void)state;
   mt_memtable *table = index_table(true, 1, 0, false);
   size_t initial = mt_memtable_point_index_memory(table);
-  char key[32], value[64];
-  uint64_t seq = 1;
-  for (int round = 0; round < 3; round++) {
-    for (size_t k = 0; k < 50; k++) {
-      size_t key_len = key_text(key, sizeof(key), k);
-      size_t value_len = value_text(value, sizeof(value), k, seq);
-      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
-    }
-  }
+  add_rounds(table, 3, 50);
+  char key[32];
   assert_true(mt_memtable_point_index_memory(table) > initial);
   mt_memtable_memory_stats stats;
   assert_int_equal(mt_memtable_get_memory_stats(table, &stats), MT_OK);
@@ -193,24 +206,12 @@ static void point_index_test_grows_past_its_sizing_and_stays_exact(void **state)
 static void point_index_test_indexed_keys_stay_exact_when_growth_fails(void **state) {
   (void)state;
   test_allocator allocator = TEST_ALLOCATOR_INIT;
-  mt_memtable_options options;
-  mt_memtable_options_init(&options);
-  options.point_index = true;
-  options.point_index_entries = 8000; /* 10000 slots: a block of their own */
-  options.arena.allocator = test_allocator_hooks(&allocator);
-  mt_memtable *table = mt_memtable_create(&options);
-  assert_non_null(table);
+  const mt_allocator hooks = test_allocator_hooks(&allocator);
+  mt_memtable *table = index_table_with(true, 8000, 0, false, &hooks); /* 10000 slots: a block of their own */
   allocator.refuse_above = 100000; /* the twice larger table cannot come */
-  char key[32], value[64];
-  uint64_t seq = 1;
   const size_t keys = 10000;
-  for (int round = 0; round < 2; round++) {
-    for (size_t k = 0; k < keys; k++) {
-      size_t key_len = key_text(key, sizeof(key), k);
-      size_t value_len = value_text(value, sizeof(value), k, seq);
-      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
-    }
-  }
+  add_rounds(table, 2, keys);
+  char key[32];
   mt_memtable_memory_stats stats;
   assert_int_equal(mt_memtable_get_memory_stats(table, &stats), MT_OK);
   assert_true(stats.index_keys >= 8000 && stats.index_keys < keys);
@@ -285,15 +286,8 @@ static void point_index_test_old_snapshots_over_many_versions(void **state) {
 static void point_index_test_validate_detects_damaged_slots(void **state) {
   (void)state;
   mt_memtable *table = index_table(true, 16, 8, false);
-  char key[32], value[64];
-  uint64_t seq = 1;
-  for (int round = 0; round < 2; round++) {
-    for (size_t k = 0; k < 10; k++) {
-      size_t key_len = key_text(key, sizeof(key), k);
-      size_t value_len = value_text(value, sizeof(value), k, seq);
-      assert_int_equal(mt_memtable_add(table, seq++, MT_TYPE_VALUE, key, key_len, value, value_len), MT_OK);
-    }
-  }
+  add_rounds(table, 2, 10);
+  char key[32];
   assert_int_equal(mt_memtable_validate(table), MT_OK);
   uint64_t slot_count = 0;
   _Atomic uint64_t *slots = point_index_slots_for_testing(table, &slot_count);
@@ -620,32 +614,35 @@ typedef struct growth_race {
   _Atomic uint64_t recorded[GROWTH_KEYS]; /* 0: no add of the key returned yet */
   _Atomic unsigned writers_left;
   _Atomic uint64_t failures;
+  mt_status writer_status[GROWTH_WRITERS]; /* each writer's own; read after the join */
 } growth_race;
 
+/* A writer's argument: the race and the writer's number. */
 typedef struct growth_writer {
   growth_race *race;
   unsigned id;
-  mt_status status;
 } growth_writer;
 
 static void *growth_writer_main(void *arg) {
-  growth_writer *w = arg;
-  growth_race *r = w->race;
+  const growth_writer *self = arg;
+  growth_race *r = self->race;
+  const unsigned id = self->id;
   char key[32], value[64];
   uint64_t adds = 0;
-  w->status = MT_OK;
-  for (size_t j = 0; j < GROWTH_KEYS_PER_WRITER && w->status == MT_OK; j++) {
+  mt_status status = MT_OK;
+  for (size_t j = 0; j < GROWTH_KEYS_PER_WRITER && status == MT_OK; j++) {
     /* Key j of this writer, then every other time a newer version of its key j / 2. */
-    for (int again = 0; again < (j % 2 == 1 ? 2 : 1) && w->status == MT_OK; again++) {
-      size_t k = (again == 0 ? j : j / 2) * GROWTH_WRITERS + w->id;
-      uint64_t seq = adds++ * GROWTH_WRITERS + w->id + 1; /* unique, and rising for each writer's keys */
+    for (int again = 0; again < (j % 2 == 1 ? 2 : 1) && status == MT_OK; again++) {
+      size_t k = (again == 0 ? j : j / 2) * GROWTH_WRITERS + id;
+      uint64_t seq = adds++ * GROWTH_WRITERS + id + 1; /* unique, and rising for each writer's keys */
       size_t key_len = key_text(key, sizeof(key), k);
       size_t value_len = value_text(value, sizeof(value), k, seq);
-      w->status = mt_memtable_add(r->table, seq, MT_TYPE_VALUE, key, key_len, value, value_len);
+      status = mt_memtable_add(r->table, seq, MT_TYPE_VALUE, key, key_len, value, value_len);
       /* Release: a reader that sees the seq sees the add done. */
-      if (w->status == MT_OK) atomic_store_explicit(&r->recorded[k], seq, memory_order_release);
+      if (status == MT_OK) atomic_store_explicit(&r->recorded[k], seq, memory_order_release);
     }
   }
+  r->writer_status[id] = status;
   /* Release: the readers' last pass follows every add. */
   atomic_fetch_sub_explicit(&r->writers_left, 1, memory_order_release);
   return NULL;
@@ -686,10 +683,10 @@ static void point_index_test_growth_under_racing_writers_loses_no_key(void **sta
   thread_team readers;
   thread_team_start(&readers, growth_reader_main, r, 0, GROWTH_READERS);
   growth_writer writers[GROWTH_WRITERS];
-  for (unsigned t = 0; t < GROWTH_WRITERS; t++) writers[t] = (growth_writer){r, t, MT_OK};
+  for (unsigned t = 0; t < GROWTH_WRITERS; t++) writers[t] = (growth_writer){r, t};
   thread_team_run(growth_writer_main, writers, sizeof(writers[0]), GROWTH_WRITERS);
   thread_team_join(&readers);
-  for (unsigned t = 0; t < GROWTH_WRITERS; t++) assert_int_equal(writers[t].status, MT_OK);
+  for (unsigned t = 0; t < GROWTH_WRITERS; t++) assert_int_equal(r->writer_status[t], MT_OK);
   assert_int_equal(atomic_load_explicit(&r->failures, memory_order_relaxed), 0);
   assert_true(mt_memtable_point_index_memory(r->table) > 64 * initial);
   /* After the join: every key at its newest seq, and the index whole. */
