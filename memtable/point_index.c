@@ -223,12 +223,7 @@ typedef enum publish_outcome {
 static void refuse(point_index *index, bool concurrent) {
   /* Relaxed: see the top of the file; the flag publishes no memory, the refused slot's release does. */
   atomic_store_explicit(&index->overflowed, true, memory_order_relaxed);
-  if (concurrent) {
-    atomic_fetch_add_explicit(&index->refused_adds, 1, memory_order_relaxed); /* relaxed: a statistic */
-  } else {
-    size_t refused = atomic_load_explicit(&index->refused_adds, memory_order_relaxed);
-    atomic_store_explicit(&index->refused_adds, refused + 1, memory_order_relaxed); /* one writer: relaxed */
-  }
+  count_up(&index->refused_adds, concurrent);
 }
 
 /* One table's part of a publish. may_grow false: the caller is past trying to grow this table. */
