@@ -25,6 +25,7 @@
 #include "read_batches.h"
 #include "results.h"
 #include "rotate.h"
+#include "oldsnapshot.h"
 #include "versions.h"
 #include "versions_skip.h"
 #include "workload.h"
@@ -451,4 +452,5 @@ void run_repetition(unsigned rep) {
 
   if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)) run_rotate(rep);
   if (selected(BENCH_READVERSIONS_SKIP)) run_versions_skip(rep);
+  if (selected(BENCH_READHOT_OLDSNAPSHOT) || selected(BENCH_READHOT_OLDSNAPSHOT_NOINDEX)) run_oldsnapshot(rep);
 }

@@ -68,6 +68,7 @@ static void begin(run_group *group, unsigned rep, bool ours_only, unsigned bloom
     config.concurrent_writes = mode == WRITE_CONCURRENT;
     config.batch_size = mode == WRITE_BATCH ? g_options.batch_size : 0;
     config.point_index = point_index && is_ours(run->impl);
+    config.point_index_entries = g_options.point_index_entries;
     run->table = run->impl->create(&config, group->error, sizeof group->error);
     if (run->table == NULL) run_fail(run, group->error);
   }

@@ -31,8 +31,15 @@ enum {
   BENCH_ROTATE,
   BENCH_ROTATE_POOL,
   BENCH_READVERSIONS_SKIP, /* not in the default set: --benchmarks=readversions_skip or all */
+  BENCH_READHOT_OLDSNAPSHOT,
+  BENCH_READHOT_OLDSNAPSHOT_NOINDEX,
   BENCH_COUNT
 };
+
+/* readhot_oldsnapshot and its plain twin: ours only. */
+static inline bool is_oldsnapshot_bench(unsigned bench) {
+  return bench == BENCH_READHOT_OLDSNAPSHOT || bench == BENCH_READHOT_OLDSNAPSHOT_NOINDEX;
+}
 
 /* What --benchmarks accepts and the report prints, indexed by the enum above. */
 extern const char *const bench_names[BENCH_COUNT];
@@ -85,6 +92,7 @@ typedef struct bench_options {
   unsigned huge_pages; /* --huge_pages: our tables' arena.pages, an mt_arena_pages value (0 = off) */
   size_t chase_bytes;  /* --chase_mib: the pointer chase's memory (chase.h); 0 = no probe */
   bool chase_huge_pages; /* --chase_huge_pages (or --huge_pages on): the probe with huge pages advised too */
+  uint64_t point_index_entries; /* --point_index_entries: readrandom_index's index sizing (0: --num keys) */
 } bench_options;
 
 extern bench_options g_options;

@@ -28,6 +28,7 @@ typedef struct bench_table_config {
   bool concurrent_writes; /* put_concurrent will be called from several threads at once (fillconcurrent) */
   size_t batch_size;      /* the most entries one put_batch call passes */
   bool point_index;       /* ours only: options.point_index, sized for num keys */
+  uint64_t point_index_entries; /* ours only: the keys the index is sized for instead, when not 0 */
   unsigned huge_pages;    /* ours only: options.arena.pages (an mt_arena_pages value; 0 = malloc) */
 } bench_table_config;
 

@@ -39,7 +39,7 @@ static void *ours_create(const bench_table_config *config, char *error, size_t e
   options.seed = config->seed;
   options.concurrent_writes = config->concurrent_writes;
   options.point_index = config->point_index;
-  options.point_index_entries = (size_t)config->num;
+  options.point_index_entries = (size_t)(config->point_index_entries != 0 ? config->point_index_entries : config->num);
   options.arena.pages = (mt_arena_pages)config->huge_pages;
   ours_table *ours = malloc(sizeof *ours);
   if (ours == NULL) {

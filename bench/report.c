@@ -237,6 +237,7 @@ static void print_results_and_summary(void) {
           why = "the readers got no CPU time before the writer finished: raise --num";
         if (why[0] == '\0' && is_versions_bench(b)) why = "no memtable user view (ours only)";
         if (why[0] == '\0' && is_rotate_bench(b)) why = "no block pool (ours only)";
+        if (why[0] == '\0' && is_oldsnapshot_bench(b)) why = "ours only (the point index's old-snapshot path)";
         printf("%-18s : %-20s n/a%s%s\n", bench_names[b], g_impls[i].impl->label, why[0] ? " - " : "", why);
         continue;
       }
@@ -338,6 +339,11 @@ static void print_results_and_summary(void) {
   if (linked.present && searching.present && searching.ops_per_sec > 0)
     printf("readseq_versions: %.2fx the same scan without version links (readseq_versions_search).\n",
            linked.ops_per_sec / searching.ops_per_sec);
+  figures hot_indexed = figures_for(0, BENCH_READHOT_OLDSNAPSHOT);
+  figures hot_plain = figures_for(0, BENCH_READHOT_OLDSNAPSHOT_NOINDEX);
+  if (hot_indexed.present && hot_plain.present && hot_plain.ns_per_op > 0)
+    printf("readhot_oldsnapshot: %.2fx the time of the same get without the point index (readhot_oldsnapshot_noindex).\n",
+           hot_indexed.ns_per_op / hot_plain.ns_per_op);
   if (rotate_pool_ratio() > 0)
     printf("rotate_pool: %.2fx rotate (the same rotations, every table's blocks from one block pool).\n",
            rotate_pool_ratio());

@@ -716,5 +716,7 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   if (entries != mt_memtable_entry_count(table) || deletions != mt_memtable_deletion_count(table)) {
     return MT_CORRUPTION;
   }
-  return bloom_is_sound(table) ? MT_OK : MT_CORRUPTION;
+  if (!bloom_is_sound(table)) return MT_CORRUPTION;
+  if (table->point_index != NULL) return point_index_validate(table->point_index, table, stored_entry_in_arena, (void *)table);
+  return MT_OK;
 }

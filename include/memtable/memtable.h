@@ -170,12 +170,27 @@ typedef struct mt_memtable_options {
    * the skiplist, so a get costs about one cache miss for the slot plus the entry's own line(s) instead of a
    * skiplist search (about 11 misses at 1M entries); an absent key costs about one miss, so the bloom filter
    * is not needed with it. Gets at older snapshots land on the newest version and step forward through the
-   * key's older versions. Iterators and seeks do not use it.
-   * Cost: 8 bytes a slot, 1.25 slots per expected key (10 bytes a key, allocated whole from the arena at
-   * create and counted in the memory usage), and one more hash plus a compare-and-swap per add.
+   * key's older versions, at most 8 of them, then search the skiplist (so a get at an old snapshot of a key
+   * overwritten many times costs about a plain get). Iterators and seeks do not use it.
+   * Cost: 8 bytes a slot, 1.25 slots per expected key (10 bytes a key, allocated from the arena at create and
+   * counted in the memory usage), and one more hash plus a compare-and-swap per add.
    * Sized for point_index_entries distinct keys (0: write_buffer_size / MT_MEMTABLE_TYPICAL_ENTRY_BYTES).
-   * Past 0.8 of its slots new keys are not indexed (keys already in it stay exact): gets of keys it does
-   * not hold then search the skiplist, as without the index. With checksums every entry it reads is checked.
+   * It grows with the table: the add that brings it to 0.8 of its slots copies it into a table twice as large
+   * (from the arena, past write_buffer_size if need be; the smaller tables stay allocated until the table
+   * dies, so the index takes up to twice its last table's bytes; that add takes time linear in the keys held).
+   * Readers stay lock-free throughout. When the arena cannot give the larger table (its capacity, or the
+   * allocator) new keys past 0.9 of the slots are not indexed (keys already in it stay exact): gets of keys it
+   * does not hold, and of absent keys, then search the skiplist, as without the index;
+   * mt_memtable_get_memory_stats reports the coverage (index_keys, index_refused_adds).
+   * Damage (with checksum_bytes 4 or 8): each slot carries a check byte (the XOR of its other 7 bytes) that a
+   * reader verifies before it uses the slot, so one damaged byte of any slot is detected (MT_CORRUPTION) when
+   * a get's probe reads that slot, and a probe that does not read it answers right: a single damaged byte
+   * never changes an answer silently nor makes a get read outside the table. Every entry the index leads to is
+   * checked as any other (its recorded size, its checksum, its user key against the one looked up). Slots
+   * damaged in two or more bytes pass the check byte with probability about 2^-8, and may then name a wrong
+   * node or an address outside the table; mt_memtable_validate checks every slot (intact, naming an entry in
+   * the table's memory whose key has the slot's tag, the newest version of its key). The index's own header
+   * (its table pointers and sizes) is not covered, as the skiplist's level links are not.
    * Threading: as the table's (any number of readers, lock-free; one writer, or many with concurrent_writes).
    * The index hashes the key's bytes, so, as the bloom filter, it is used only when comparator-equal keys are
    * byte-equal: with a custom comparator it is off unless bloom_bytewise_equal_keys is true. */
@@ -424,6 +439,12 @@ typedef struct mt_memtable_memory_stats {
   size_t entry_bytes;
   size_t abandoned_bytes; /* cancelled reservations not given back (part of entry_bytes) */
   uint64_t entries;       /* mt_memtable_entry_count */
+  /* The point index's coverage (0 without one): index_keys, the distinct user keys it holds; and
+   * index_refused_adds, the adds whose key it could not take (no memory to grow: the arena's capacity or
+   * allocator refused), each counted once per add. While index_refused_adds is 0 every key the table holds
+   * is indexed (coverage 1); otherwise gets of the keys it lacks, and of absent keys, search the skiplist. */
+  uint64_t index_keys;
+  uint64_t index_refused_adds;
 } mt_memtable_memory_stats;
 
 /* Fills *out: MT_OK, or MT_INVALID_ARGUMENT (nothing written) for NULL. Any thread, while writers add
@@ -444,9 +465,10 @@ MT_API bool mt_memtable_is_frozen(const mt_memtable *table);
  * decodable within the arena (and, with checksums, exactly filling its recorded size and matching its
  * checksum), the entry and deletion counts; with version links every link (its check, and that it names a
  * later entry of the same user key, with only that key's entries between), in one walk however long a key's
- * chain of versions; with checksums and a bloom filter, that both copies of every filter bit agree. Returns
- * MT_OK, or MT_CORRUPTION for the first fault (MT_INVALID_ARGUMENT for NULL). Requires the writer to be
- * quiescent. */
+ * chain of versions; with checksums and a bloom filter, that both copies of every filter bit agree; with
+ * options.point_index every slot of the index (intact, naming an entry in the arena whose key has the slot's
+ * tag, the newest version of its key, found by that key's probe; time linear in the entries). Returns MT_OK,
+ * or MT_CORRUPTION for the first fault (MT_INVALID_ARGUMENT for NULL). Requires the writer to be quiescent. */
 MT_API mt_status mt_memtable_validate(const mt_memtable *table);
 
 /* Bytes mt_entry_encode writes for this key and value (without checksum); 0 if too long to encode. */
