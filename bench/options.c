@@ -95,7 +95,7 @@ static void usage(FILE *out) {
           "        readversions_skip  ours only, not in the default set (--benchmarks=readversions_skip or\n"
           "                           all): user-view passes over 8 keys x 20000 and 1000 keys x 100\n"
           "                           versions, forward and backward, version links off and on, on\n"
-          "                           tables with the scan readahead on and off; us per pass and on/off\n",
+          "                           tables with the scan readahead on and off; us per pass and on/off\n"
           "        readhot_oldsnapshot  ours only: --reads gets at snapshot 1 of a hot key with 65536 newer\n"
           "                           versions (and as many other keys between), through the point index;\n"
           "                           runs readhot_oldsnapshot_noindex too, and the summary prints the ratio\n"
