@@ -65,9 +65,9 @@ void skiplist_readahead_hold(skiplist_readahead *walker, unsigned steps) {
 /* The lowest level whose expected gap reaches the buffer's fraction, below the list's current height; 0
  * when the list has a single level (nothing to cut at). Walking groups, a segment buffers one node per group,
  * so the gap is counted in groups: nodes per group (estimated from the list's counts) times as many nodes,
- * halved. Measured on readseq_versions (20 versions a key, 512 slots): segments of about 50 groups scan 1.6x
- * faster than the plain level's 3 groups (too short: a segment ends every few rounds and the ring runs
- * nearly empty), and as fast as about 200. */
+ * halved. A segment of only a few groups is too short (a segment ends every few rounds and the ring runs
+ * nearly empty); tens of groups keep it full, and longer segments gain nothing more (memtable-bench
+ * readseq_versions compares them). */
 static int choose_level(const skiplist_readahead *walker, bool groups) {
   const mt_skiplist *list = walker->list;
   /* Relaxed: the height publishes nothing (see the field); a stale one only picks a lower level. */

@@ -168,7 +168,7 @@ typedef struct mt_memtable_options {
   unsigned scan_readahead_segment_nodes;
   /* Point-lookup index (default false): a hash table from user key to the node of its newest version, beside
    * the skiplist, so a get costs about one cache miss for the slot plus the entry's own line(s) instead of a
-   * skiplist search (about 11 misses at 1M entries); an absent key costs about one miss, so the bloom filter
+   * skiplist search (several dependent misses, growing with log(entries)); an absent key costs about one miss, so the bloom filter
    * is not needed with it. Gets at older snapshots land on the newest version and step forward through the
    * key's older versions, at most 8 of them, then search the skiplist (so a get at an old snapshot of a key
    * overwritten many times costs about a plain get). Iterators and seeks do not use it.
