@@ -29,6 +29,12 @@
  *     gave its block back: with the default allocator, malloc's "heap-use-after-free". With custom allocator
  *     hooks a block reaches the free hook addressable (the hook owns it then, and may reuse it): ASan reports
  *     such a pointer only if the hook frees the block to malloc or poisons it (ASAN_POISON_MEMORY_REGION).
+ *   - with a block pool (options.pool), a pointer kept across a destroy or reset that gave its block to the
+ *     pool: "use-after-poison" while the block waits idle there. Once the pool lends the block to another
+ *     arena (another table), the bytes that arena hands out are addressable again, so the stale pointer
+ *     reads (or writes) the new owner's bytes and ASan reports nothing: it tracks whether bytes are handed
+ *     out, not to whom. A test that must catch such a pointer runs without a pool, or keeps the pool from
+ *     lending the block again (e.g. no later arena on it) until the check is done.
  * ASan sees 8-byte granules, holding "the first k bytes" of each: bytes after an allocation that share a
  * granule with the start of a later one are not reported, nor is an overflow into another live allocation.
  * Builds without ASan poison nothing and pay nothing.

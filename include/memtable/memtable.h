@@ -28,7 +28,9 @@
  * AddressSanitizer (the library built with ASan): arena bytes not holding an entry or node are poisoned
  * (memtable/arena.h, "AddressSanitizer"), so a read past the end of a slice the table returned, into bytes no
  * entry holds, is reported as "use-after-poison"; a slice kept after the last unref (a flushed table) as
- * "heap-use-after-free" with the default allocator, or as whatever the arena's free hook makes of it.
+ * "heap-use-after-free" with the default allocator, or as whatever the arena's free hook makes of it. With a
+ * block pool, such a slice is reported only until the pool lends its block to another table; after that it
+ * reads the other table's bytes unreported (memtable/arena.h, "AddressSanitizer").
  */
 #ifndef MEMTABLE_MEMTABLE_H
 #define MEMTABLE_MEMTABLE_H
