@@ -3,7 +3,9 @@
  * Threading: mt_memtable_add and mt_memtable_add_batch require external synchronization (one writer at a
  * time), unless the table was created with options.concurrent_writes: then any number of threads may add at
  * once, with no lock. Gets and iterators need no lock and may run while writers add; they require only that
- * the caller holds a reference.
+ * the caller holds a reference. Every build with assertions (NDEBUG undefined) catches the misuse: a write
+ * (add, add_batch, prepare, add_prepared, cancel_prepared) entered on a table without concurrent_writes while
+ * another is in progress asserts, rather than corrupt the table. Release builds do not check.
  * mt_memtable_ref / mt_memtable_unref, mt_memtable_freeze and the statistics may be called from any thread.
  *
  * References: the creator holds one; each iterator holds its own from create to destroy, so a table stays
