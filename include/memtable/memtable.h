@@ -397,8 +397,8 @@ typedef struct mt_memtable_memory_stats {
   size_t index_bytes;       /* the point index (mt_memtable_point_index_memory) */
   size_t bookkeeping_bytes; /* the table's and the skiplist's headers, the skiplist's head, their padding */
   /* The entries' nodes (tower, recorded size, entry, checksum, padding), reservations held and abandoned
-   * included; with concurrent writers also the unused rest of the writers' current chunks (see
-   * mt_arena_stats.used_bytes). */
+   * included; with concurrent writers also the unused rest of the live writers' current chunks, and the
+   * rests exited writers gave back (arena.spare_bytes; see mt_arena_stats.used_bytes). */
   size_t entry_bytes;
   size_t abandoned_bytes; /* cancelled reservations not given back (part of entry_bytes) */
   uint64_t entries;       /* mt_memtable_entry_count */
