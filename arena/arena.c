@@ -136,9 +136,11 @@ typedef struct mt_shard {
   const char *last;       /* the thread's latest allocation here, NULL when there is nothing to undo */
   char *last_start;       /* from the chunk: ptr before it (padding included); NULL: from the shared state */
   char *refill;           /* the chunk it took (the shared allocation, or the spare, to give back), or NULL */
-  bool refill_spare;      /* refill only: the chunk was a spare, not a shared allocation */
   char *previous_ptr;     /* refill only: the chunk before it */
   size_t previous_bytes_remaining;
+  /* refill only: the chunk was a spare, not a shared allocation. Last: the fields above, which every
+   * allocation writes, keep to the first 64 bytes; this one is written at a refill only. */
+  bool refill_spare;
 } mt_shard;
 
 /* Most recently used first. Never dereferenced for an arena whose id does not match. */
@@ -446,7 +448,7 @@ static void give_back_shard(mt_shard *shard) {
     }
     arena_registry_unlock();
   }
-  *shard = (mt_shard){0, NULL, 0, NULL, NULL, NULL, false, NULL, 0};
+  *shard = (mt_shard){0, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
 }
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -479,7 +481,7 @@ static mt_shard *claim_shard(const mt_arena *arena) {
   assert(arena->concurrent && arena->id != 0);
   if (thread_shards[0].arena_id == arena->id) return &thread_shards[0];
   mt_shard *found = find_shard(arena);
-  mt_shard shard = {arena->id, NULL, 0, NULL, NULL, NULL, false, NULL, 0};
+  mt_shard shard = {arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
   if (found != NULL) {
     shard = *found;
   } else {
@@ -518,7 +520,7 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
     if (status == MT_OK) arena_unpoison(result, bytes);
     unlock_arena(arena);
     if (status != MT_OK) return status;
-    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, false, NULL, 0};
+    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0, false};
     *out = result;
     return MT_OK;
   }

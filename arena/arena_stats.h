@@ -17,7 +17,7 @@
 
 typedef struct arena_counters {
   _Atomic size_t blocks;       /* blocks held */
-  _Atomic size_t wasted_bytes; /* abandoned block tails, own blocks' unused slack, abandoned chunk tails */
+  _Atomic size_t wasted_bytes; /* abandoned block and chunk tails, own blocks' unused slack, short spares */
   _Atomic size_t free_bytes;   /* the bump state's bytes_remaining (concurrent mode: the shared state's) */
   _Atomic size_t spare_bytes;  /* concurrent mode: chunks given back, kept for the next refills (part of used) */
 } arena_counters;
