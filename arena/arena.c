@@ -11,10 +11,17 @@
  * last tail, see chunk_to_take) cut from the shared blocks, which the thread alone bumps through, with no lock
  * and no atomic. A shard names its arena by id, a number drawn from a process-wide counter at create and again at reset, never reused: a shard of a
  * destroyed or reset arena can match no live arena, even one created at the same address. Everything
- * shared (the shared bump state, the block list, undo, the memory_usage writes, the allocator hooks) is
- * touched only under `lock`; chunks and requests above small_limit are served there. The lock is the only
- * publication: a chunk reaches its thread under it, and memory handed out is published by whatever the
+ * shared (the shared bump state, the block list, undo, the spare chunks, the memory_usage writes, the allocator
+ * hooks) is touched only under `lock`; chunks and requests above small_limit are served there. The lock is the
+ * only publication: a chunk reaches its thread under it, and memory handed out is published by whatever the
  * caller uses to share it.
+ *
+ * Giving chunks back. A thread that exits (a pthread key's destructor: _Thread_local has none), or that drops
+ * an arena's shard for a fifth arena, gives the unused rest of the chunk back: the arena keeps it as a spare,
+ * and the next refill, by any thread, takes a spare before cutting a new chunk. The thread knows the arena
+ * only by id, and the arena may be gone: the registry (arena_registry.h) finds a live arena by id and, holding
+ * its mutex, keeps the arena from being destroyed or reset meanwhile; destroy and reset leave the registry (or
+ * take a new id there) before they free anything. Lock order: the registry's, then the arena's.
  *
  * AddressSanitizer builds poison every byte of a block's data not handed out (arena/arena_poison.h says what
  * is poisoned when, and why a chunk is granule-aligned).
@@ -25,6 +32,7 @@
 #include <memtable/arena.h>
 
 #include "arena/arena_poison.h"
+#include "arena/arena_registry.h"
 #include "arena/block_pool_internal.h"
 #include "arena/block_source.h"
 #include "arena/malloc_allocator.h"
@@ -58,6 +66,14 @@ typedef union mt_block {
 _Static_assert(MT_ARENA_DEFAULT_ALIGNMENT % MT_ARENA_POISON_GRANULE == 0, "chunks start on a granule");
 /* Arenas a thread keeps a chunk in at once; one more in turn evicts the least recently used. */
 #define MT_SHARDS_PER_THREAD 4
+
+/* A chunk's unused rest given back (see "Giving chunks back" above), kept in its own first bytes: a list of
+ * them, newest first. Its start is granule-aligned, so the thread that takes it shares no granule with the
+ * one that gave it back (arena_poison.h); the record itself stays poisoned but while it is read or written. */
+typedef struct mt_spare_chunk {
+  struct mt_spare_chunk *next;
+  size_t bytes; /* the chunk's bytes, this record's included */
+} mt_spare_chunk;
 
 /* The concurrent path stays out of line: inlined into mt_arena_try_allocate it would widen that function's
  * frame and prologue, which every single-threaded allocation pays (objdump -d of arena.c.o at -O2). */
@@ -106,8 +122,10 @@ struct mt_arena {
   uint64_t id;        /* the shards' key: see the top of this file */
   size_t chunk_size;  /* bytes a shard takes from the shared blocks at a time */
   size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
-  pthread_mutex_t lock; /* guards shared, blocks, undo, memory_usage writes and the allocator hooks */
+  pthread_mutex_t lock; /* guards shared, blocks, undo, spares, memory_usage writes and the allocator hooks */
   mt_bump shared;
+  mt_spare_chunk *spares; /* chunks given back, newest first */
+  arena_registry_entry registry; /* how a thread that holds a chunk here finds the arena by id */
 };
 
 /* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
@@ -117,9 +135,12 @@ typedef struct mt_shard {
   size_t bytes_remaining; /* bytes left after ptr in the chunk */
   const char *last;       /* the thread's latest allocation here, NULL when there is nothing to undo */
   char *last_start;       /* from the chunk: ptr before it (padding included); NULL: from the shared state */
-  char *refill;           /* the chunk it took (the shared allocation to give back), or NULL */
+  char *refill;           /* the chunk it took (the shared allocation, or the spare, to give back), or NULL */
   char *previous_ptr;     /* refill only: the chunk before it */
   size_t previous_bytes_remaining;
+  /* refill only: the chunk was a spare, not a shared allocation. Last: the fields above, which every
+   * allocation writes, keep to the first 64 bytes; this one is written at a refill only. */
+  bool refill_spare;
 } mt_shard;
 
 /* Most recently used first. Never dereferenced for an arena whose id does not match. */
@@ -186,6 +207,7 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
     arena->small_limit = chunk_size / 4;
     /* A chunk always comes from a standard block, so it never obtains a block of its own. */
     assert(arena->chunk_size <= arena->block_size / 4 && MT_BLOCK_HEADER + arena->chunk_size <= arena->block_size);
+    arena_registry_add(&arena->registry, arena->id);
   }
   *out = arena;
   return MT_OK;
@@ -225,6 +247,8 @@ static void free_blocks(mt_arena *arena, mt_block *keep) {
 
 void mt_arena_destroy(mt_arena *arena) {
   if (arena == NULL) return;
+  /* First: an exiting thread giving a chunk back either finished, or will not find the arena. */
+  if (arena->concurrent) arena_registry_remove(&arena->registry);
   free_blocks(arena, NULL);
   if (arena->concurrent) pthread_mutex_destroy(&arena->lock);
   mt_allocator allocator = arena->allocator;
@@ -233,14 +257,19 @@ void mt_arena_destroy(mt_arena *arena) {
 
 void mt_arena_reset(mt_arena *arena) {
   if (arena == NULL) return;
-  /* Every allocating thread is quiescent (the contract), so the lock is not needed. */
+  /* Every allocating thread is quiescent (the contract), so the lock is not needed; but a thread may still be
+   * exiting, giving a chunk back: it does so under the registry's mutex, which the renewal takes. */
+  if (arena->concurrent) {
+    /* Every thread's chunk and undo record die with the old id, and the spares with the blocks. */
+    arena->id = new_arena_id();
+    arena_registry_renew(&arena->registry, arena->id);
+    arena->spares = NULL;
+  }
   mt_bump *state = arena->concurrent ? &arena->shared : &arena->bump;
   mt_block *keep = state->current;
   free_blocks(arena, keep);
   arena->blocks = keep;
   arena->undo.result = NULL;
-  /* Every thread's chunk and undo record die with the old id. */
-  if (arena->concurrent) arena->id = new_arena_id();
   if (keep == NULL) {
     state->ptr = NULL;
     state->bytes_remaining = 0;
@@ -372,13 +401,93 @@ static mt_shard *find_shard(const mt_arena *arena) {
   return NULL;
 }
 
-/* The calling thread's shard for the arena, moved to the front; a new, empty one (in place of the least
- * recently used, whose chunk is abandoned) when it has none. */
+/* Under the lock: keeps [ptr, ptr + bytes), the unused rest of a chunk, as a spare, or counts it as waste
+ * when it cannot hold a spare's record (the rest of a chunk was counted as used, with the chunk). */
+static void keep_spare(mt_arena *arena, char *ptr, size_t bytes) {
+  size_t padding = padding_for(ptr, MT_ARENA_POISON_GRANULE);
+  if (bytes < padding || bytes - padding < sizeof(mt_spare_chunk)) {
+    counter_add(&arena->counters.wasted_bytes, bytes);
+    return;
+  }
+  counter_add(&arena->counters.wasted_bytes, padding);
+  mt_spare_chunk *spare = (mt_spare_chunk *)(void *)(ptr + padding);
+  arena_unpoison(spare, sizeof(*spare));
+  *spare = (mt_spare_chunk){arena->spares, bytes - padding};
+  arena_poison(spare, sizeof(*spare));
+  arena->spares = spare;
+  counter_add(&arena->counters.spare_bytes, bytes - padding);
+}
+
+/* Under the lock: the newest spare, taken off the list, when it can serve a request of `bytes` at `alignment`
+ * (*size gets its size); NULL when there is none, or when it cannot, and is then wasted: less than the
+ * request, as a chunk's tail abandoned at a refill is. One look per refill, however many spares wait. */
+static char *take_spare(mt_arena *arena, size_t bytes, size_t alignment, size_t *size) {
+  mt_spare_chunk *spare = arena->spares;
+  if (spare == NULL) return NULL;
+  arena_unpoison(spare, sizeof(*spare));
+  arena->spares = spare->next;
+  *size = spare->bytes;
+  arena_poison(spare, sizeof(*spare));
+  counter_sub(&arena->counters.spare_bytes, *size);
+  size_t padding = padding_for((char *)spare, alignment);
+  if (bytes <= *size && padding <= *size - bytes) return (char *)spare;
+  counter_add(&arena->counters.wasted_bytes, *size);
+  return NULL;
+}
+
+/* Gives the unused rest of the shard's chunk back to its arena, if that arena is alive, and empties the shard.
+ * The calling thread holds no arena's lock (the registry's mutex comes first). */
+static void give_back_shard(mt_shard *shard) {
+  if (shard->arena_id != 0 && shard->bytes_remaining != 0) {
+    arena_registry_entry *entry = arena_registry_lock_find(shard->arena_id);
+    if (entry != NULL) {
+      mt_arena *arena = (mt_arena *)(void *)((char *)entry - offsetof(mt_arena, registry));
+      lock_arena(arena);
+      keep_spare(arena, shard->ptr, shard->bytes_remaining);
+      unlock_arena(arena);
+    }
+    arena_registry_unlock();
+  }
+  *shard = (mt_shard){0, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
+}
+
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static bool exit_key_made; /* written once inside pthread_once, read after it */
+static _Thread_local bool thread_watched;
+
+/* The exit key's destructor: every chunk the thread holds goes back. A later destructor that allocates
+ * watches the thread again (the key is set again, and destructors run another round). */
+static void give_back_thread_shards(void *marker) {
+  (void)marker;
+  thread_watched = false;
+  for (size_t i = 0; i < MT_SHARDS_PER_THREAD; i++) give_back_shard(&thread_shards[i]);
+}
+
+static void make_exit_key(void) { exit_key_made = pthread_key_create(&exit_key, give_back_thread_shards) == 0; }
+
+/* Makes sure the calling thread gives its chunks back when it exits. Without a key left in the system it
+ * cannot: its chunks then stay unused until reset or destroy, as the contract allows. */
+static void watch_thread(void) {
+  if (thread_watched) return;
+  (void)pthread_once(&exit_key_once, make_exit_key);
+  /* Any value but NULL (NULL skips the destructor). */
+  if (exit_key_made && pthread_setspecific(exit_key, &thread_watched) == 0) thread_watched = true;
+}
+
+/* The calling thread's shard for the arena, moved to the front; a new, empty one when it has none, in place
+ * of the least recently used, whose chunk goes back to its arena. */
 static mt_shard *claim_shard(const mt_arena *arena) {
   assert(arena->concurrent && arena->id != 0);
   if (thread_shards[0].arena_id == arena->id) return &thread_shards[0];
   mt_shard *found = find_shard(arena);
-  mt_shard shard = found != NULL ? *found : (mt_shard){arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0};
+  mt_shard shard = {arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
+  if (found != NULL) {
+    shard = *found;
+  } else {
+    give_back_shard(&thread_shards[MT_SHARDS_PER_THREAD - 1]);
+    watch_thread();
+  }
   size_t last = found != NULL ? (size_t)(found - thread_shards) : MT_SHARDS_PER_THREAD - 1;
   memmove(&thread_shards[1], &thread_shards[0], last * sizeof(mt_shard));
   thread_shards[0] = shard;
@@ -411,7 +520,7 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
     if (status == MT_OK) arena_unpoison(result, bytes);
     unlock_arena(arena);
     if (status != MT_OK) return status;
-    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0};
+    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0, false};
     *out = result;
     return MT_OK;
   }
@@ -421,14 +530,22 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
   size_t previous_bytes_remaining = shard->bytes_remaining;
   if (bytes > shard->bytes_remaining || padding > shard->bytes_remaining - bytes) {
     lock_arena(arena);
-    size_t take = chunk_to_take(arena);
-    mt_status status = allocate_shared(arena, take, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    /* A spare first, when it serves the request. */
+    size_t take;
+    result = take_spare(arena, bytes, alignment, &take);
+    bool refill_spare = result != NULL;
+    mt_status status = MT_OK;
+    if (!refill_spare) {
+      take = chunk_to_take(arena);
+      status = allocate_shared(arena, take, MT_ARENA_DEFAULT_ALIGNMENT, &result);
+    }
     if (status == MT_OK) counter_add(&arena->counters.wasted_bytes, previous_bytes_remaining); /* old chunk's tail */
     unlock_arena(arena);
     if (status != MT_OK) return status; /* the old chunk stays, so nothing changed */
     refill = result;
     shard->ptr = refill;
     shard->bytes_remaining = take;
+    shard->refill_spare = refill_spare; /* read by undo only when refill is set */
     padding = padding_for(refill, alignment);
   }
   assert(bytes + padding <= shard->bytes_remaining);
@@ -529,6 +646,18 @@ static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
     return MT_OK;
   }
   shard->last = NULL;
+  if (shard->refill != NULL && shard->refill_spare) {
+    /* A spare goes back to the spares, whole (it ends where the chunk ends), and the old chunk to the thread. */
+    size_t spare_bytes = (size_t)(shard->ptr - shard->refill) + shard->bytes_remaining;
+    arena_poison(shard->refill, (size_t)(shard->ptr - shard->refill));
+    lock_arena(arena);
+    keep_spare(arena, shard->refill, spare_bytes);
+    counter_sub(&arena->counters.wasted_bytes, shard->previous_bytes_remaining); /* the old chunk is back */
+    unlock_arena(arena);
+    shard->ptr = shard->previous_ptr;
+    shard->bytes_remaining = shard->previous_bytes_remaining;
+    return MT_OK;
+  }
   if (shard->refill != NULL) {
     /* The chunk it took goes back too (with its block, if it obtained one) while it is still the shared
      * state's latest allocation; otherwise the chunk stays and only the bump is rewound. */

@@ -17,14 +17,16 @@
 
 typedef struct arena_counters {
   _Atomic size_t blocks;       /* blocks held */
-  _Atomic size_t wasted_bytes; /* abandoned block tails, own blocks' unused slack, abandoned chunk tails */
+  _Atomic size_t wasted_bytes; /* abandoned block and chunk tails, own blocks' unused slack, short spares */
   _Atomic size_t free_bytes;   /* the bump state's bytes_remaining (concurrent mode: the shared state's) */
+  _Atomic size_t spare_bytes;  /* concurrent mode: chunks given back, kept for the next refills (part of used) */
 } arena_counters;
 
 static inline void counters_init(arena_counters *c) {
   atomic_init(&c->blocks, 0);
   atomic_init(&c->wasted_bytes, 0);
   atomic_init(&c->free_bytes, 0);
+  atomic_init(&c->spare_bytes, 0);
 }
 
 /* Relaxed load and store: one writer at a time (see the top of this file). */
@@ -49,6 +51,7 @@ static inline void counters_reset(arena_counters *c, size_t blocks, size_t free_
   atomic_store_explicit(&c->blocks, blocks, memory_order_relaxed);      /* statistic only */
   atomic_store_explicit(&c->wasted_bytes, 0, memory_order_relaxed);     /* statistic only */
   atomic_store_explicit(&c->free_bytes, free_bytes, memory_order_relaxed); /* statistic only */
+  atomic_store_explicit(&c->spare_bytes, 0, memory_order_relaxed);        /* statistic only */
 }
 
 /* Fills *out from held (memory_usage) and the counters: used is what is left, clamped at 0 while a writer
@@ -67,6 +70,7 @@ static inline void counters_read(const arena_counters *c, size_t held, size_t he
   out->header_bytes = headers;
   out->wasted_bytes = wasted;
   out->free_bytes = free_bytes;
+  out->spare_bytes = atomic_load_explicit(&c->spare_bytes, memory_order_relaxed); /* a statistic */
   out->used_bytes = held >= accounted ? held - accounted : 0;
 }
 

@@ -69,10 +69,8 @@ bool mt_memtable_should_flush(const mt_memtable *table) {
   return stats.free_bytes < last_block_reserve(stats.block_size);
 }
 
-mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_len,
-                              mt_memtable_reservation *reservation) {
-  if (reservation != NULL) *reservation = (mt_memtable_reservation){NULL, NULL, 0, 0, 0};
-  if (table == NULL || reservation == NULL) return MT_INVALID_ARGUMENT;
+/* mt_memtable_prepare after its NULL checks. */
+static mt_status reserve(mt_memtable *table, size_t key_len, size_t value_len, mt_memtable_reservation *reservation) {
   size_t size = stored_size(table, key_len, value_len);
   if (size == 0) return MT_INVALID_ARGUMENT;
   if (mt_memtable_is_frozen(table)) return MT_FROZEN;
@@ -93,13 +91,25 @@ mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_l
   return MT_OK;
 }
 
+mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_len,
+                              mt_memtable_reservation *reservation) {
+  if (reservation != NULL) *reservation = (mt_memtable_reservation){NULL, NULL, 0, 0, 0};
+  if (table == NULL || reservation == NULL) return MT_INVALID_ARGUMENT;
+  memtable_writer_enter(table);
+  mt_status status = reserve(table, key_len, value_len, reservation);
+  memtable_writer_leave(table);
+  return status;
+}
+
 mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_t seq, mt_entry_type type,
                                    const void *key, const void *value) {
   if (reservation == NULL || reservation->node == NULL) return MT_INVALID_ARGUMENT;
   mt_memtable *table = reservation->table;
   size_t key_len = reservation->key_len;
   size_t value_len = reservation->value_len;
+  memtable_writer_enter(table);
   mt_status status = memtable_link_prepared(table, reservation->node, seq, type, key, key_len, value, value_len);
+  memtable_writer_leave(table);
   /* Refused arguments or a frozen table leave the reservation to be used again or cancelled. */
   if (status == MT_INVALID_ARGUMENT || status == MT_FROZEN) return status;
   assert(status == MT_OK || status == MT_EXISTS);
@@ -110,7 +120,9 @@ mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_
 bool mt_memtable_cancel_prepared(mt_memtable_reservation *reservation) {
   if (reservation == NULL || reservation->node == NULL) return false;
   mt_memtable *table = reservation->table;
+  memtable_writer_enter(table);
   bool given_back = mt_skiplist_release_allocated(table->list, reservation->node) == MT_OK;
+  memtable_writer_leave(table);
   if (!given_back) {
     /* Relaxed: a statistic; read-modify-write because several writers may cancel at once. */
     atomic_fetch_add_explicit(&table->abandoned_bytes, reservation->bytes, memory_order_relaxed);

@@ -333,6 +333,9 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   }
   atomic_init(&table->frozen, false);
   table->concurrent_writes = opts.concurrent_writes;
+#ifndef NDEBUG
+  atomic_flag_clear_explicit(&table->writer_busy, memory_order_relaxed); /* before the table is shared */
+#endif
 
   if (bloom_bytes != 0) {
     status = mt_arena_try_allocate(arena, bloom_bytes, MEMTABLE_CACHE_LINE_BYTES, &memory);
@@ -523,9 +526,8 @@ mt_status memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq,
   return link_entry(table, stored, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
-mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
-                          const void *value, size_t value_len) {
-  if (table == NULL) return MT_INVALID_ARGUMENT;
+static inline mt_status add_one(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
+                                size_t key_len, const void *value, size_t value_len) {
   size_t entry_len;
   mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
   if (status != MT_OK) return status;
@@ -533,10 +535,18 @@ mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, 
   return add_checked(table, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
-mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
-                                size_t count, size_t *applied) {
-  if (applied != NULL) *applied = 0;
-  if (table == NULL || (entries == NULL && count != 0)) return MT_INVALID_ARGUMENT;
+mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
+                          const void *value, size_t value_len) {
+  if (table == NULL) return MT_INVALID_ARGUMENT;
+  memtable_writer_enter(table);
+  mt_status status = add_one(table, seq, type, key, key_len, value, value_len);
+  memtable_writer_leave(table);
+  return status;
+}
+
+/* mt_memtable_add_batch after its NULL checks. */
+static mt_status add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
+                           size_t count, size_t *applied) {
   if (count != 0 && (first_seq > MT_MAX_SEQUENCE || count - 1 > MT_MAX_SEQUENCE - first_seq)) {
     return MT_INVALID_ARGUMENT;
   }
@@ -579,6 +589,16 @@ mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt
     base += step;
   }
   return MT_OK;
+}
+
+mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
+                                size_t count, size_t *applied) {
+  if (applied != NULL) *applied = 0;
+  if (table == NULL || (entries == NULL && count != 0)) return MT_INVALID_ARGUMENT;
+  memtable_writer_enter(table);
+  mt_status status = add_batch(table, first_seq, entries, count, applied);
+  memtable_writer_leave(table);
+  return status;
 }
 
 mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,

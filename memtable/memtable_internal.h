@@ -15,6 +15,7 @@
 
 #include <memtable/memtable.h>
 
+#include <assert.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -58,6 +59,11 @@ struct mt_memtable {
   unsigned scan_readahead_segments;      /* 0: iterators walk plainly */
   unsigned scan_readahead_segment_nodes; /* >= 1 */
   bool concurrent_writes;  /* options.concurrent_writes: adds from many threads at once */
+#ifndef NDEBUG
+  /* Set while a write runs on a table without concurrent_writes (memtable_writer_enter): a second writer entering
+   * meanwhile is the misuse the threading contract forbids, caught by an assert instead of corrupting. */
+  atomic_flag writer_busy;
+#endif
   /* Bloom filter over user keys, NULL when off. Bits are only ever set, by the writer, before the entry
    * that needs them is published. bloom_bits is the filter's bits (whole words of them). With checksums each
    * bit is kept twice, in both halves of its 64-bit word (bloom_word_bits 32, else 64): one atomic OR sets
@@ -81,6 +87,32 @@ struct mt_memtable {
   size_t fixed_used_bytes;
   _Atomic size_t abandoned_bytes;
 };
+
+/* Brackets every write (add, add_batch, prepare, add_prepared, cancel_prepared) of a table without
+ * concurrent_writes, in builds with assertions: entering while another write is in progress asserts.
+ * Relaxed: the flag orders no memory, it only detects. A test-and-set is a read-modify-write, so two writers
+ * that overlap cannot both read it clear; and a writer that follows another through the caller's own
+ * synchronisation (the contract) reads the earlier clear or later, by coherence, so a correct caller never
+ * trips it. Release builds (NDEBUG) have neither the flag nor any code for it. */
+static inline void memtable_writer_enter(mt_memtable *table) {
+#ifndef NDEBUG
+  if (table->concurrent_writes) return;
+  bool busy = atomic_flag_test_and_set_explicit(&table->writer_busy, memory_order_relaxed); /* see above */
+  assert(!busy && "two threads write a table created without concurrent_writes");
+  (void)busy;
+#else
+  (void)table;
+#endif
+}
+
+static inline void memtable_writer_leave(mt_memtable *table) {
+#ifndef NDEBUG
+  /* Relaxed: see memtable_writer_enter. */
+  if (!table->concurrent_writes) atomic_flag_clear_explicit(&table->writer_busy, memory_order_relaxed);
+#else
+  (void)table;
+#endif
+}
 
 /* The hash of a user key the bloom filter and the point index use. NULL is a valid empty key; the hash is
  * not handed a NULL pointer. */

@@ -719,6 +719,95 @@ static void budget_test_concurrent_writers_with_reservations(void **state) {
   mt_memtable_unref(table);
 }
 
+/* A thread per write group (an engine handing each group to whichever thread is free): each thread prepares
+ * and adds a small batch, then exits. Every thread's chunk rest goes back to the arena for the next thread, so
+ * the table fills its budget as one long-lived writer would: the memory counted as entries but not holding a
+ * node is under one chunk per thread running at once, and no prepare is refused before the budget is reached. */
+typedef struct batch_writer {
+  mt_memtable *table;
+  uint64_t first_seq;
+  size_t added;
+  size_t node_bytes; /* the reservations' bytes: the nodes themselves */
+  size_t refused;
+  int unexpected;
+} batch_writer;
+
+enum { BATCH_ENTRIES = 8, BATCH_KEY_LEN = 16, BATCH_VALUE_LEN = 102 }; /* entries of 128 bytes: no padding */
+
+static void *batch_writer_main(void *arg) {
+  batch_writer *w = arg;
+  char key[32], value[BATCH_VALUE_LEN];
+  for (size_t i = 0; i < BATCH_ENTRIES; i++) {
+    uint64_t seq = w->first_seq + i;
+    snprintf(key, sizeof(key), "batch-%010" PRIu64, (seq * 7919) % 1000003);
+    fill(value, sizeof(value), seq);
+    mt_memtable_reservation r;
+    mt_status status = mt_memtable_prepare(w->table, BATCH_KEY_LEN, sizeof(value), &r);
+    if (status == MT_FULL) {
+      w->refused++;
+      return NULL;
+    }
+    if (status == MT_OK) status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, value);
+    if (status != MT_OK) {
+      w->unexpected = (int)status;
+      return NULL;
+    }
+    w->added++;
+    w->node_bytes += r.bytes;
+  }
+  return NULL;
+}
+
+static void budget_test_thread_per_batch_fills_the_budget(void **state) {
+  (void)state;
+  enum { AT_ONCE = 2 };
+  const size_t budget = (size_t)1 << 20;
+  mt_memtable_options options = MT_MEMTABLE_OPTIONS_INIT; /* 64 KiB blocks: chunks of 8 KiB */
+  options.concurrent_writes = true;
+  options.write_buffer_size = budget;
+  mt_memtable *table = mt_memtable_create(&options);
+  assert_non_null(table);
+  const size_t chunk = 8192;
+  size_t added = 0, node_bytes = 0, rounds = 0, refused_early = 0;
+  uint64_t seq = 1;
+  for (bool full = false; !full; rounds++) {
+    batch_writer writers[AT_ONCE];
+    for (unsigned w = 0; w < AT_ONCE; w++) {
+      writers[w] = (batch_writer){table, seq, 0, 0, 0, 0};
+      seq += BATCH_ENTRIES;
+    }
+    thread_team_run(batch_writer_main, writers, sizeof(writers[0]), AT_ONCE);
+    for (unsigned w = 0; w < AT_ONCE; w++) {
+      if (writers[w].unexpected != 0) fail_msg("round %zu: unexpected status %d", rounds, writers[w].unexpected);
+      added += writers[w].added;
+      node_bytes += writers[w].node_bytes;
+      if (writers[w].refused != 0) full = true;
+    }
+    mt_memtable_memory_stats s = table_stats_of(table);
+    /* Refused only once the table is at its budget: no further standard block would fit. */
+    if (full && s.arena.held_bytes + s.arena.block_size <= budget) refused_early++;
+  }
+  mt_memtable_memory_stats s = table_stats_of(table);
+  assert_split_exact(table);
+  assert_int_equal(mt_memtable_entry_count(table), added);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  assert_int_equal(refused_early, 0);
+  assert_true(s.arena.held_bytes <= budget + AT_ONCE * s.arena.block_size);
+  /* Every chunk's rest went back (spare_bytes) and is bounded by the threads that ran at once, not by the
+   * threads that ran over the table's life. Nodes need no padding (128-byte entries), so entry_bytes beyond
+   * them is exactly that. */
+  size_t unused = s.entry_bytes - node_bytes;
+  printf("%zu threads (%d at once) added %zu entries: %zu bytes of entries hold no node (%zu spare), %zu wasted, "
+         "held %zu of a %zu budget\n",
+         rounds * AT_ONCE, AT_ONCE, added, unused, s.arena.spare_bytes, s.arena.wasted_bytes, s.arena.held_bytes,
+         budget);
+  assert_true(unused < AT_ONCE * chunk);
+  assert_true(s.arena.spare_bytes <= unused);
+  /* One writer alone would have held about the same: the budget is filled by entries, not stranded chunks. */
+  assert_true(node_bytes > s.arena.held_bytes - s.arena.held_bytes / 8);
+  mt_memtable_unref(table);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(budget_test_arena_stats_account_every_byte),
@@ -733,6 +822,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(budget_test_bad_arguments),
       cmocka_unit_test(budget_test_should_flush_before_last_block_opens),
       cmocka_unit_test(budget_test_concurrent_writers_with_reservations),
+      cmocka_unit_test(budget_test_thread_per_batch_fills_the_budget),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

@@ -16,8 +16,13 @@
  * chunk and every larger request (one whose size plus alignment - 1 exceeds a quarter chunk) take the
  * arena's mutex, and so do the allocator hooks. Beyond the quarter-block rule above, a thread can leave
  * unused, per arena: less than a quarter chunk each time it refills (the chunk rule is the block rule), and
- * the rest of its current chunk, under one chunk, until reset or destroy. A thread keeps chunks for 4
- * concurrent arenas at once; using a fifth abandons the chunk of the one it used least recently.
+ * the rest of its current chunk, under one chunk, while it lives. A thread that exits gives the rest of each
+ * of its chunks back to its arena (unless that arena is gone), as a spare the next refill of any thread takes
+ * before cutting a new chunk (a spare too short for that refill's request is then wasted, less than the
+ * request, as a chunk's tail is); so threads that write briefly, one after another, leave no more unused than
+ * one thread would. A thread keeps chunks for 4 concurrent arenas at once; using a fifth gives the chunk of
+ * the one it used least recently back the same way. (A thread that ends without running thread-exit
+ * destructors, such as the process's main thread, leaves its chunks unused until reset or destroy.)
  *
  * AddressSanitizer: when the library itself is compiled with -fsanitize=address (the asan preset, or a
  * user's ASan build that builds it from source), a block's bytes are poisoned until handed out and poisoned
@@ -29,6 +34,12 @@
  *     gave its block back: with the default allocator, malloc's "heap-use-after-free". With custom allocator
  *     hooks a block reaches the free hook addressable (the hook owns it then, and may reuse it): ASan reports
  *     such a pointer only if the hook frees the block to malloc or poisons it (ASAN_POISON_MEMORY_REGION).
+ *   - with a block pool (options.pool), a pointer kept across a destroy or reset that gave its block to the
+ *     pool: "use-after-poison" while the block waits idle there. Once the pool lends the block to another
+ *     arena (another table), the bytes that arena hands out are addressable again, so the stale pointer
+ *     reads (or writes) the new owner's bytes and ASan reports nothing: it tracks whether bytes are handed
+ *     out, not to whom. A test that must catch such a pointer runs without a pool, or keeps the pool from
+ *     lending the block again (e.g. no later arena on it) until the check is done.
  * ASan sees 8-byte granules, holding "the first k bytes" of each: bytes after an allocation that share a
  * granule with the start of a later one are not reported, nor is an overflow into another live allocation.
  * Builds without ASan poison nothing and pay nothing.
@@ -51,7 +62,9 @@ typedef struct mt_arena mt_arena;
 /* Caller-supplied memory source. alloc returns size bytes aligned to at least max_align_t, or NULL;
  * free receives the pointer and the size that alloc was asked for. An arena calls both only from the
  * thread that allocates from it (or destroys it); in concurrent mode, from any allocating thread, under the
- * arena's mutex (so never two at once; a hook must not call into that arena). Other users of the type (the
+ * arena's mutex (so never two at once; a hook must not call into that arena, nor allocate from another
+ * concurrent-mode arena: a thread giving a chunk back takes the arenas' mutexes in an order such a hook would
+ * invert). Other users of the type (the
  * memtable's reader_allocator) say which threads they call it from. */
 typedef struct mt_allocator {
   void *(*alloc)(void *ctx, size_t size);
@@ -197,12 +210,14 @@ MT_API size_t mt_arena_memory_usage(const mt_arena *arena);
  * used_bytes: handed out, each allocation with the alignment padding before it. In concurrent mode each
  *   thread's current chunk counts as used whole (the arena sees a thread's bumps inside its chunk only when
  *   the chunk is refilled: per-allocation sharing would cost the lock-free path), so used_bytes may exceed
- *   what was handed out by under one chunk (block_size / 8, at most 8 KiB) per allocating thread.
+ *   what was handed out by under one chunk (block_size / 8, at most 8 KiB) per live allocating thread, plus
+ *   spare_bytes.
  * wasted_bytes: never handed out and never will be: the tail of a block abandoned when a request did not fit
  *   it (less than a quarter block each time), the unused alignment slack of a request's own block, and in
  *   concurrent mode the tail of a chunk a thread abandoned to take a new one. An allocation that is undone
- *   (mt_arena_undo_last) takes its waste back with it; a chunk abandoned because its thread moved on to a
- *   fifth arena stays counted as used. */
+ *   (mt_arena_undo_last) takes its waste back with it. A chunk's rest that its thread gave back (see
+ *   "Concurrent mode") stays counted as used, as spare_bytes, until a refill takes it; one that a refill
+ *   finds too short moves to wasted. */
 typedef struct mt_arena_stats {
   size_t held_bytes;   /* mt_arena_memory_usage: every block, headers included */
   size_t blocks;       /* blocks held */
@@ -211,6 +226,9 @@ typedef struct mt_arena_stats {
   size_t wasted_bytes;
   size_t free_bytes; /* the current block's tail (concurrent mode: of the shared block), yet to be handed out */
   size_t block_size; /* the standard block size in effect (options.block_size after defaults and raising) */
+  /* Concurrent mode: part of used_bytes, the chunks' rests that exited threads gave back, waiting for the
+   * next refills; 0 in the normal mode. */
+  size_t spare_bytes;
 } mt_arena_stats;
 
 /* Fills *out with the arena's figures: MT_OK, or MT_INVALID_ARGUMENT (nothing written) for NULL arena or out.

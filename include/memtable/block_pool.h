@@ -13,6 +13,9 @@
  * once per block lent or returned (one per block_size bytes allocated), never on an arena's bump path.
  * Lifetime: the pool must outlive every arena that uses it; destroy each such arena (unref each memtable
  * to its end) before the pool. mt_block_pool_destroy refuses (MT_BUSY) while any block is still lent.
+ * AddressSanitizer: an idle block is poisoned, but a lent one is addressable wherever its arena handed bytes
+ * out, so a stale pointer from a destroyed table into a block lent again reads the new table's bytes with no
+ * report (memtable/arena.h, "AddressSanitizer").
  */
 #ifndef MEMTABLE_BLOCK_POOL_H
 #define MEMTABLE_BLOCK_POOL_H

@@ -3,7 +3,9 @@
  * Threading: mt_memtable_add and mt_memtable_add_batch require external synchronization (one writer at a
  * time), unless the table was created with options.concurrent_writes: then any number of threads may add at
  * once, with no lock. Gets and iterators need no lock and may run while writers add; they require only that
- * the caller holds a reference.
+ * the caller holds a reference. Every build with assertions (NDEBUG undefined) catches the misuse: a write
+ * (add, add_batch, prepare, add_prepared, cancel_prepared) entered on a table without concurrent_writes while
+ * another is in progress asserts, rather than corrupt the table. Release builds do not check.
  * mt_memtable_ref / mt_memtable_unref, mt_memtable_freeze and the statistics may be called from any thread.
  *
  * References: the creator holds one; each iterator holds its own from create to destroy, so a table stays
@@ -33,7 +35,9 @@
  * AddressSanitizer (the library built with ASan): arena bytes not holding an entry or node are poisoned
  * (memtable/arena.h, "AddressSanitizer"), so a read past the end of a slice the table returned, into bytes no
  * entry holds, is reported as "use-after-poison"; a slice kept after the last unref (a flushed table) as
- * "heap-use-after-free" with the default allocator, or as whatever the arena's free hook makes of it.
+ * "heap-use-after-free" with the default allocator, or as whatever the arena's free hook makes of it. With a
+ * block pool, such a slice is reported only until the pool lends its block to another table; after that it
+ * reads the other table's bytes unreported (memtable/arena.h, "AddressSanitizer").
  */
 #ifndef MEMTABLE_MEMTABLE_H
 #define MEMTABLE_MEMTABLE_H
@@ -434,8 +438,8 @@ typedef struct mt_memtable_memory_stats {
   size_t index_bytes;       /* the point index (mt_memtable_point_index_memory) */
   size_t bookkeeping_bytes; /* the table's and the skiplist's headers, the skiplist's head, their padding */
   /* The entries' nodes (tower, recorded size, entry, checksum, padding), reservations held and abandoned
-   * included; with concurrent writers also the unused rest of the writers' current chunks (see
-   * mt_arena_stats.used_bytes). */
+   * included; with concurrent writers also the unused rest of the live writers' current chunks, and the
+   * rests exited writers gave back (arena.spare_bytes; see mt_arena_stats.used_bytes). */
   size_t entry_bytes;
   size_t abandoned_bytes; /* cancelled reservations not given back (part of entry_bytes) */
   uint64_t entries;       /* mt_memtable_entry_count */
