@@ -496,8 +496,8 @@ static mt_shard *claim_shard(const mt_arena *arena) {
 
 /* Under the lock: the size of the next chunk. A block's data is rarely a multiple of chunk_size (64 KiB
  * blocks hold 7.99 chunks of 8 KiB), so a shared tail shorter than a chunk but able to serve a small request
- * becomes the chunk itself, rather than be abandoned: that tail was 12.5% of every 64 KiB block
- * (memtable_budget_test, should_flush with concurrent writers). */
+ * becomes the chunk itself, rather than be abandoned: a whole block's worth of such tails would otherwise be
+ * lost every eight blocks (memtable_budget_test, should_flush with concurrent writers). */
 static size_t chunk_to_take(const mt_arena *arena) {
   const mt_bump *state = &arena->shared;
   size_t padding = padding_for(state->ptr, MT_ARENA_DEFAULT_ALIGNMENT);
