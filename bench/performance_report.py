@@ -154,6 +154,13 @@ def page(run, command, date, misses, scale):
     out += ["", "## Memory", "", "Arena bytes after the fill; the payload is key + value bytes.", ""]
     out += run.memory_table()
     notes = []
+    peer_figures = {"readrandom_batch": "batched get (theirs run one by one: their readrandom)",
+                    "readrandom_index": "point index (their figure is their readrandom)",
+                    "readmissing_index": "point index (their figure is their readmissing)",
+                    "readmissing_bloom": "memtable bloom filter (their figure is their readmissing)"}
+    for benchmark, what in peer_figures.items():
+        if run.peers and benchmark in run.benchmarks:
+            notes.append(f"- {benchmark}: the peers have no {what}.")
     for impl in run.peers:
         if impl.get("caveat"):
             notes.append(f"- `{impl['label']}`: {impl['caveat']}.")
