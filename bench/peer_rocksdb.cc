@@ -2,8 +2,8 @@
 //
 // The rep is reached through the installed public header rocksdb/memtablerep.h: SkipListFactory builds the
 // SkipListRep (an InlineSkipList) that RocksDB's own MemTable uses by default. The rep takes its memory
-// from a rocksdb::Allocator, whose declaration (memory/allocator.h) is not installed; we declare the same
-// abstract class ourselves and implement it with a small bump arena (fillconcurrent: a thread-safe one, a
+// from a rocksdb::Allocator, whose declaration (memory/allocator.h) is not installed; the RocksDB plugin's
+// integrations/rocksdb/rocksdb_internal.h declares it (once, for both), and we implement it with a small bump arena (fillconcurrent: a thread-safe one, a
 // shard per writer thread, as RocksDB's ConcurrentArena has a shard per core). Entries are encoded exactly as
 // LevelDB/RocksDB memtable entries (the format our memtable stores), and the comparator orders them as
 // internal keys: user key bytewise ascending, then the 8-byte tag (seq << 8 | type) descending. It compares
@@ -11,6 +11,7 @@
 
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/slice.h>
+#include <rocksdb_internal.h>
 #include <rocksdb/version.h>
 
 #include <atomic>
@@ -25,29 +26,10 @@
 
 #include "peer.h"
 
-// The vtable below was checked against librocksdb.so 7.8.3 (Arena's vtable: ~Arena x2, Allocate,
-// AllocateAligned(size_t, size_t, Logger*), BlockSize); later majors changed AllocateAligned's signature.
-#if ROCKSDB_MAJOR != 7
-#error "peer_rocksdb.cc declares rocksdb::Allocator as RocksDB 7.x does; other majors differ"
-#endif
 #define PEER_STRINGIFY_VALUE(x) #x
 #define PEER_STRINGIFY(x) PEER_STRINGIFY_VALUE(x)
 #define PEER_ROCKSDB_VERSION \
   PEER_STRINGIFY(ROCKSDB_MAJOR) "." PEER_STRINGIFY(ROCKSDB_MINOR) "." PEER_STRINGIFY(ROCKSDB_PATCH)
-
-namespace rocksdb {
-
-// Our own declaration of RocksDB 7.x's internal allocator interface: same name, same virtual functions
-// in the same order, so the rep's calls land in our arena.
-class Allocator {
- public:
-  virtual ~Allocator() {}
-  virtual char *Allocate(size_t bytes) = 0;
-  virtual char *AllocateAligned(size_t bytes, size_t huge_page_size = 0, Logger *logger = nullptr) = 0;
-  virtual size_t BlockSize() const = 0;
-};
-
-}  // namespace rocksdb
 
 namespace {
 
