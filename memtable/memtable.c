@@ -16,6 +16,7 @@
 
 #include "memtable/memtable_internal.h"
 #include "memtable/point_index.h"
+#include "memtable/testing.h"
 
 #define BLOOM_MAX_PROBES 30
 /* mt_memtable_add_batch searches this many entries at once, their lookup keys in this much stack. */
@@ -462,6 +463,22 @@ static inline bool is_frozen(const mt_memtable *table) {
   return atomic_load_explicit(&table->frozen, memory_order_relaxed);
 }
 
+/* The test seam (memtable/testing.h): called by a concurrent writer between linking its entry and publishing
+ * it in the point index, the window help_publish_existing covers. Relaxed: set by a test before its writers
+ * start, which their creation orders. */
+static _Atomic(mti_linked_seam_fn) linked_seam;
+static void *_Atomic linked_seam_ctx;
+
+void mti_memtable_set_linked_seam_for_testing(mti_linked_seam_fn seam, void *ctx) {
+  atomic_store_explicit(&linked_seam_ctx, ctx, memory_order_relaxed);   /* see linked_seam */
+  atomic_store_explicit(&linked_seam, seam, memory_order_relaxed);      /* see linked_seam */
+}
+
+static inline void call_linked_seam(uint64_t seq) {
+  mti_linked_seam_fn seam = atomic_load_explicit(&linked_seam, memory_order_relaxed); /* see linked_seam */
+  if (seam != NULL) seam(atomic_load_explicit(&linked_seam_ctx, memory_order_relaxed), seq);
+}
+
 /* Concurrent writers: MT_EXISTS means an equal entry is linked, but its writer may not have published it in
  * the point index yet, and a get after this add returns must find it (the concurrent fuzz target caught a get
  * answering MT_NOT_FOUND there). So the refused writer publishes the linked node itself: publishing is
@@ -500,7 +517,10 @@ static inline mt_status link_entry(mt_memtable *table, char *stored, uint64_t se
   }
   if (status != MT_OK) return status;
   /* After the insert: a slot only ever names a linked node (point_index.c). */
-  if (table->point_index != NULL) point_index_publish(table->point_index, stored, hash, seq, table->concurrent_writes);
+  if (table->point_index != NULL) {
+    if (table->concurrent_writes) call_linked_seam(seq);
+    point_index_publish(table->point_index, stored, hash, seq, table->concurrent_writes);
+  }
   record_added(table, seq, type);
   return MT_OK;
 }
