@@ -49,53 +49,53 @@
 #include "arena/arena_stats.h"
 
 /* Every block starts with this header; the union keeps the data after it aligned like malloc's. */
-typedef union mt_block {
+typedef union arena_block {
   struct {
-    union mt_block *next; /* all blocks, newest first */
+    union arena_block *next; /* all blocks, newest first */
     size_t size;          /* bytes obtained from the allocator, header included */
   } h;
   max_align_t align;
-} mt_block;
+} arena_block;
 
-#define MT_BLOCK_HEADER sizeof(mt_block)
-#define MT_MIN_BLOCK_SIZE ((size_t)256)
+#define ARENA_BLOCK_HEADER sizeof(arena_block)
+#define ARENA_MIN_BLOCK_SIZE ((size_t)256)
 /* Concurrent mode: a chunk is an eighth of a block (so it never needs a block of its own and a block
  * change abandons less than a chunk), at most this much (what a thread can leave unused stays small). */
-#define MT_MAX_CHUNK_SIZE ((size_t)8192)
+#define ARENA_MAX_CHUNK_SIZE ((size_t)8192)
 /* A chunk is cut with the default alignment: then it starts on an ASan granule (arena_poison.h). */
-_Static_assert(MT_ARENA_DEFAULT_ALIGNMENT % MT_ARENA_POISON_GRANULE == 0, "chunks start on a granule");
+_Static_assert(MT_ARENA_DEFAULT_ALIGNMENT % ARENA_POISON_GRANULE == 0, "chunks start on a granule");
 /* Arenas a thread keeps a chunk in at once; one more in turn evicts the least recently used. */
-#define MT_SHARDS_PER_THREAD 4
+#define ARENA_SHARDS_PER_THREAD 4
 
 /* A chunk's unused rest given back (see "Giving chunks back" above), kept in its own first bytes: a list of
  * them, newest first. Its start is granule-aligned, so the thread that takes it shares no granule with the
  * one that gave it back (arena_poison.h); the record itself stays poisoned but while it is read or written. */
-typedef struct mt_spare_chunk {
-  struct mt_spare_chunk *next;
+typedef struct arena_spare_chunk {
+  struct arena_spare_chunk *next;
   size_t bytes; /* the chunk's bytes, this record's included */
-} mt_spare_chunk;
+} arena_spare_chunk;
 
 /* The concurrent path stays out of line: inlined into mt_arena_try_allocate it would widen that function's
  * frame and prologue, which every single-threaded allocation pays (objdump -d of arena.c.o at -O2). */
 #if defined(__GNUC__) || defined(__clang__)
-#define MT_ARENA_NOINLINE __attribute__((noinline))
+#define ARENA_NOINLINE __attribute__((noinline))
 #else
-#define MT_ARENA_NOINLINE
+#define ARENA_NOINLINE
 #endif
 
 /* Where requests are bumped from: the arena's private state, or in concurrent mode the shared one. */
-typedef struct mt_bump {
+typedef struct arena_bump {
   char *ptr;              /* next free byte of the current standard block */
   size_t bytes_remaining; /* bytes left after ptr in that block */
-  mt_block *current;      /* the standard block ptr points into (NULL before the first) */
-} mt_bump;
+  arena_block *current;      /* the standard block ptr points into (NULL before the first) */
+} arena_bump;
 
 struct mt_arena {
-  mt_bump bump;     /* single-threaded mode; always empty in concurrent mode */
+  arena_bump bump;     /* single-threaded mode; always empty in concurrent mode */
   /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h); beside bump, whose every
    * allocation mirrors its bytes_remaining here, so that store hits the line the bump writes anyway. */
   arena_counters counters;
-  mt_block *blocks; /* every block held, for destroy/reset/contains */
+  arena_block *blocks; /* every block held, for destroy/reset/contains */
   /* Written by one thread at a time (the allocating thread, in concurrent mode the holder of `lock`), read
    * by any: relaxed is enough because the figure is a statistic and publishes no memory (readers never
    * dereference anything because of it). */
@@ -104,14 +104,14 @@ struct mt_arena {
   size_t capacity; /* 0 = unlimited */
   mt_allocator allocator; /* the arena's own header; blocks come from `pool` or `source` */
   mt_block_pool *pool;    /* NULL, or where every block of exactly block_size bytes comes from */
-  mt_block_source source;
+  mti_block_source source;
   /* How to take back the most recent allocation from `bump` (or, in concurrent mode, from `shared`). A bump
    * records its result and where it started (ptr before it); a fallback records the block it obtained and
    * the position before it (restored when that block became the current one). */
   struct {
     char *result;      /* the most recent allocation, NULL when there is nothing to undo */
-    mt_block *block;   /* the block that allocation obtained, or NULL (a bump) */
-    mt_block *current; /* fallback only: the current block before it */
+    arena_block *block;   /* the block that allocation obtained, or NULL (a bump) */
+    arena_block *current; /* fallback only: the current block before it */
     char *ptr;         /* ptr before the allocation */
     size_t bytes_remaining; /* fallback only: bytes_remaining before it */
     size_t wasted;          /* fallback only: what it added to wasted_bytes (arena_stats.h) */
@@ -123,13 +123,13 @@ struct mt_arena {
   size_t chunk_size;  /* bytes a shard takes from the shared blocks at a time */
   size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
   pthread_mutex_t lock; /* guards shared, blocks, undo, spares, memory_usage writes and the allocator hooks */
-  mt_bump shared;
-  mt_spare_chunk *spares; /* chunks given back, newest first */
+  arena_bump shared;
+  arena_spare_chunk *spares; /* chunks given back, newest first */
   arena_registry_entry registry; /* how a thread that holds a chunk here finds the arena by id */
 };
 
 /* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
-typedef struct mt_shard {
+typedef struct arena_shard {
   uint64_t arena_id;      /* 0: unused (ids start at 1) */
   char *ptr;              /* next free byte of the chunk */
   size_t bytes_remaining; /* bytes left after ptr in the chunk */
@@ -141,10 +141,10 @@ typedef struct mt_shard {
   /* refill only: the chunk was a spare, not a shared allocation. Last: the fields above, which every
    * allocation writes, keep to the first 64 bytes; this one is written at a refill only. */
   bool refill_spare;
-} mt_shard;
+} arena_shard;
 
 /* Most recently used first. Never dereferenced for an arena whose id does not match. */
-static _Thread_local mt_shard thread_shards[MT_SHARDS_PER_THREAD];
+static _Thread_local arena_shard thread_shards[ARENA_SHARDS_PER_THREAD];
 
 /* Relaxed: each fetch_add returns a distinct value by itself; an id publishes no memory. */
 static _Atomic uint64_t next_arena_id = 1;
@@ -172,14 +172,14 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
     opts.block_size = pool_block_size;
   }
   if (opts.block_size == 0) opts.block_size = MT_ARENA_DEFAULT_BLOCK_SIZE;
-  if (opts.block_size < MT_MIN_BLOCK_SIZE) opts.block_size = MT_MIN_BLOCK_SIZE;
+  if (opts.block_size < ARENA_MIN_BLOCK_SIZE) opts.block_size = ARENA_MIN_BLOCK_SIZE;
   /* A pool owns its blocks' memory as hooks do: neither combines with pages or a NUMA node. */
   bool has_hooks = opts.allocator.alloc != NULL || opts.pool != NULL;
   malloc_allocator_default(&opts.allocator);
-  mt_block_source source;
-  mt_status source_status = mt_block_source_init(&source, &opts, opts.allocator, has_hooks);
+  mti_block_source source;
+  mt_status source_status = mti_block_source_init(&source, &opts, opts.allocator, has_hooks);
   if (source_status != MT_OK) return source_status;
-  opts.block_size = mt_block_source_block_bytes(&source, opts.block_size); /* whole huge pages */
+  opts.block_size = mti_block_source_block_bytes(&source, opts.block_size); /* whole huge pages */
   mt_arena *arena = opts.allocator.alloc(opts.allocator.ctx, sizeof(*arena));
   if (arena == NULL) return MT_NOMEM;
   memset(arena, 0, sizeof(*arena));
@@ -199,15 +199,15 @@ mt_status mt_arena_try_create(const mt_arena_options *options, mt_arena **out) {
     }
     arena->id = new_arena_id();
     size_t chunk_size = opts.block_size / 8;
-    if (chunk_size > MT_MAX_CHUNK_SIZE) chunk_size = MT_MAX_CHUNK_SIZE;
+    if (chunk_size > ARENA_MAX_CHUNK_SIZE) chunk_size = ARENA_MAX_CHUNK_SIZE;
     /* Whole ASan granules (a chunk also starts on one: it is cut with the default alignment), so no two
      * threads ever change the shadow of one granule; in every build, so every build carves the same. */
-    chunk_size &= ~(MT_ARENA_POISON_GRANULE - 1);
+    chunk_size &= ~(ARENA_POISON_GRANULE - 1);
     arena->chunk_size = chunk_size;
     arena->small_limit = chunk_size / 4;
     /* A chunk always comes from a standard block, so it never obtains a block of its own. */
-    assert(arena->chunk_size <= arena->block_size / 4 && MT_BLOCK_HEADER + arena->chunk_size <= arena->block_size);
-    arena_registry_add(&arena->registry, arena->id);
+    assert(arena->chunk_size <= arena->block_size / 4 && ARENA_BLOCK_HEADER + arena->chunk_size <= arena->block_size);
+    mti_arena_registry_add(&arena->registry, arena->id);
   }
   *out = arena;
   return MT_OK;
@@ -229,17 +229,17 @@ static bool from_pool(const mt_arena *arena, size_t size) {
 
 /* Gives a block back to the pool or the allocator, addressable again: it is theirs now (arena_poison.h;
  * the pool poisons the blocks it keeps idle). */
-static void release_block(mt_arena *arena, mt_block *block) {
+static void release_block(mt_arena *arena, arena_block *block) {
   size_t size = block->h.size;
   arena_unpoison_block(block, size);
-  if (from_pool(arena, size)) mt_block_pool_take_back(arena->pool, block);
-  else mt_block_source_free(&arena->source, block, size);
+  if (from_pool(arena, size)) mti_block_pool_take_back(arena->pool, block);
+  else mti_block_source_free(&arena->source, block, size);
 }
 
-static void free_blocks(mt_arena *arena, mt_block *keep) {
-  mt_block *block = arena->blocks;
+static void free_blocks(mt_arena *arena, arena_block *keep) {
+  arena_block *block = arena->blocks;
   while (block != NULL) {
-    mt_block *next = block->h.next;
+    arena_block *next = block->h.next;
     if (block != keep) release_block(arena, block);
     block = next;
   }
@@ -248,7 +248,7 @@ static void free_blocks(mt_arena *arena, mt_block *keep) {
 void mt_arena_destroy(mt_arena *arena) {
   if (arena == NULL) return;
   /* First: an exiting thread giving a chunk back either finished, or will not find the arena. */
-  if (arena->concurrent) arena_registry_remove(&arena->registry);
+  if (arena->concurrent) mti_arena_registry_remove(&arena->registry);
   free_blocks(arena, NULL);
   if (arena->concurrent) pthread_mutex_destroy(&arena->lock);
   mt_allocator allocator = arena->allocator;
@@ -262,11 +262,11 @@ void mt_arena_reset(mt_arena *arena) {
   if (arena->concurrent) {
     /* Every thread's chunk and undo record die with the old id, and the spares with the blocks. */
     arena->id = new_arena_id();
-    arena_registry_renew(&arena->registry, arena->id);
+    mti_arena_registry_renew(&arena->registry, arena->id);
     arena->spares = NULL;
   }
-  mt_bump *state = arena->concurrent ? &arena->shared : &arena->bump;
-  mt_block *keep = state->current;
+  arena_bump *state = arena->concurrent ? &arena->shared : &arena->bump;
+  arena_block *keep = state->current;
   free_blocks(arena, keep);
   arena->blocks = keep;
   arena->undo.result = NULL;
@@ -278,31 +278,31 @@ void mt_arena_reset(mt_arena *arena) {
     return;
   }
   keep->h.next = NULL;
-  arena_poison((char *)keep + MT_BLOCK_HEADER, keep->h.size - MT_BLOCK_HEADER); /* everything handed out dies */
-  state->ptr = (char *)keep + MT_BLOCK_HEADER;
-  state->bytes_remaining = keep->h.size - MT_BLOCK_HEADER;
+  arena_poison((char *)keep + ARENA_BLOCK_HEADER, keep->h.size - ARENA_BLOCK_HEADER); /* everything handed out dies */
+  state->ptr = (char *)keep + ARENA_BLOCK_HEADER;
+  state->bytes_remaining = keep->h.size - ARENA_BLOCK_HEADER;
   atomic_store_explicit(&arena->memory_usage, keep->h.size, memory_order_relaxed); /* statistic only */
   counters_reset(&arena->counters, 1, state->bytes_remaining);
 }
 
 /* Obtains a block of `size` bytes (header included) and links it, or reports why not. */
-static mt_status new_block(mt_arena *arena, size_t size, mt_block **out) {
+static mt_status new_block(mt_arena *arena, size_t size, arena_block **out) {
   /* Relaxed: only this thread (in concurrent mode, the holder of the lock) writes the figure. */
   size_t usage = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
-  size = mt_block_source_block_bytes(&arena->source, size);
+  size = mti_block_source_block_bytes(&arena->source, size);
   if (size == 0) return MT_INVALID_ARGUMENT;
   if (arena->capacity != 0 && (size > arena->capacity || usage > arena->capacity - size)) return MT_FULL;
-  mt_block *block;
+  arena_block *block;
   if (from_pool(arena, size)) {
     void *memory;
-    mt_status status = mt_block_pool_lend(arena->pool, &memory);
+    mt_status status = mti_block_pool_lend(arena->pool, &memory);
     if (status != MT_OK) return status;
     block = memory;
   } else {
-    block = mt_block_source_alloc(&arena->source, size);
+    block = mti_block_source_alloc(&arena->source, size);
     if (block == NULL) return MT_NOMEM;
   }
-  arena_poison_new_block(block, size, MT_BLOCK_HEADER);
+  arena_poison_new_block(block, size, ARENA_BLOCK_HEADER);
   block->h.size = size;
   block->h.next = arena->blocks;
   arena->blocks = block;
@@ -323,21 +323,21 @@ static bool block_for_request(const mt_arena *arena, size_t bytes, size_t alignm
   /* Blocks are aligned like max_align_t; stricter alignment needs room to slide the start. */
   size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
   /* The whole block, header and slack included, is one object: it must not exceed PTRDIFF_MAX either. */
-  if (bytes > (size_t)PTRDIFF_MAX - MT_BLOCK_HEADER - slack) return false;
-  *needed = MT_BLOCK_HEADER + slack + bytes;
+  if (bytes > (size_t)PTRDIFF_MAX - ARENA_BLOCK_HEADER - slack) return false;
+  *needed = ARENA_BLOCK_HEADER + slack + bytes;
   *own_block = bytes > arena->block_size / 4 || *needed > arena->block_size;
   return true;
 }
 
 /* The request did not fit in state's current block: see the fallback rule in arena.h. */
-static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t bytes, size_t alignment, void **out) {
+static mt_status allocate_new_block(mt_arena *arena, arena_bump *state, size_t bytes, size_t alignment, void **out) {
   size_t needed;
   bool own_block;
   if (!block_for_request(arena, bytes, alignment, &needed, &own_block)) return MT_INVALID_ARGUMENT;
-  mt_block *block;
+  arena_block *block;
   mt_status status = new_block(arena, own_block ? needed : arena->block_size, &block);
   if (status != MT_OK) return status;
-  char *data = (char *)block + MT_BLOCK_HEADER;
+  char *data = (char *)block + ARENA_BLOCK_HEADER;
   char *result = data + padding_for(data, alignment);
   assert(result + bytes <= (char *)block + block->h.size);
   arena->undo.result = result;
@@ -345,7 +345,7 @@ static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t byte
   arena->undo.current = state->current;
   arena->undo.ptr = state->ptr;
   arena->undo.bytes_remaining = state->bytes_remaining;
-  size_t rest = block->h.size - MT_BLOCK_HEADER - (size_t)(result - data) - bytes;
+  size_t rest = block->h.size - ARENA_BLOCK_HEADER - (size_t)(result - data) - bytes;
   /* Waste: an own block's unused alignment slack, or the abandoned tail of the old current block. */
   arena->undo.wasted = own_block ? rest : state->bytes_remaining;
   counter_add(&arena->counters.wasted_bytes, arena->undo.wasted);
@@ -362,7 +362,7 @@ static mt_status allocate_new_block(mt_arena *arena, mt_bump *state, size_t byte
 
 /* Concurrent mode, under the lock: the single-threaded rule applied to the shared state. */
 static mt_status allocate_shared(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
-  mt_bump *state = &arena->shared;
+  arena_bump *state = &arena->shared;
   size_t padding = padding_for(state->ptr, alignment);
   if (bytes <= state->bytes_remaining && padding <= state->bytes_remaining - bytes) {
     char *result = state->ptr + padding;
@@ -394,8 +394,8 @@ static void unlock_arena(mt_arena *arena) {
 }
 
 /* The calling thread's shard for the arena, or NULL when it has none. */
-static mt_shard *find_shard(const mt_arena *arena) {
-  for (size_t i = 0; i < MT_SHARDS_PER_THREAD; i++) {
+static arena_shard *find_shard(const mt_arena *arena) {
+  for (size_t i = 0; i < ARENA_SHARDS_PER_THREAD; i++) {
     if (thread_shards[i].arena_id == arena->id) return &thread_shards[i];
   }
   return NULL;
@@ -404,15 +404,15 @@ static mt_shard *find_shard(const mt_arena *arena) {
 /* Under the lock: keeps [ptr, ptr + bytes), the unused rest of a chunk, as a spare, or counts it as waste
  * when it cannot hold a spare's record (the rest of a chunk was counted as used, with the chunk). */
 static void keep_spare(mt_arena *arena, char *ptr, size_t bytes) {
-  size_t padding = padding_for(ptr, MT_ARENA_POISON_GRANULE);
-  if (bytes < padding || bytes - padding < sizeof(mt_spare_chunk)) {
+  size_t padding = padding_for(ptr, ARENA_POISON_GRANULE);
+  if (bytes < padding || bytes - padding < sizeof(arena_spare_chunk)) {
     counter_add(&arena->counters.wasted_bytes, bytes);
     return;
   }
   counter_add(&arena->counters.wasted_bytes, padding);
-  mt_spare_chunk *spare = (mt_spare_chunk *)(void *)(ptr + padding);
+  arena_spare_chunk *spare = (arena_spare_chunk *)(void *)(ptr + padding);
   arena_unpoison(spare, sizeof(*spare));
-  *spare = (mt_spare_chunk){arena->spares, bytes - padding};
+  *spare = (arena_spare_chunk){arena->spares, bytes - padding};
   arena_poison(spare, sizeof(*spare));
   arena->spares = spare;
   counter_add(&arena->counters.spare_bytes, bytes - padding);
@@ -422,7 +422,7 @@ static void keep_spare(mt_arena *arena, char *ptr, size_t bytes) {
  * (*size gets its size); NULL when there is none, or when it cannot, and is then wasted: less than the
  * request, as a chunk's tail abandoned at a refill is. One look per refill, however many spares wait. */
 static char *take_spare(mt_arena *arena, size_t bytes, size_t alignment, size_t *size) {
-  mt_spare_chunk *spare = arena->spares;
+  arena_spare_chunk *spare = arena->spares;
   if (spare == NULL) return NULL;
   arena_unpoison(spare, sizeof(*spare));
   arena->spares = spare->next;
@@ -437,18 +437,18 @@ static char *take_spare(mt_arena *arena, size_t bytes, size_t alignment, size_t 
 
 /* Gives the unused rest of the shard's chunk back to its arena, if that arena is alive, and empties the shard.
  * The calling thread holds no arena's lock (the registry's mutex comes first). */
-static void give_back_shard(mt_shard *shard) {
+static void give_back_shard(arena_shard *shard) {
   if (shard->arena_id != 0 && shard->bytes_remaining != 0) {
-    arena_registry_entry *entry = arena_registry_lock_find(shard->arena_id);
+    arena_registry_entry *entry = mti_arena_registry_lock_find(shard->arena_id);
     if (entry != NULL) {
       mt_arena *arena = (mt_arena *)(void *)((char *)entry - offsetof(mt_arena, registry));
       lock_arena(arena);
       keep_spare(arena, shard->ptr, shard->bytes_remaining);
       unlock_arena(arena);
     }
-    arena_registry_unlock();
+    mti_arena_registry_unlock();
   }
-  *shard = (mt_shard){0, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
+  *shard = (arena_shard){0, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
 }
 
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -461,7 +461,7 @@ static _Thread_local bool thread_watched;
 static void give_back_thread_shards(void *marker) {
   (void)marker;
   thread_watched = false;
-  for (size_t i = 0; i < MT_SHARDS_PER_THREAD; i++) give_back_shard(&thread_shards[i]);
+  for (size_t i = 0; i < ARENA_SHARDS_PER_THREAD; i++) give_back_shard(&thread_shards[i]);
 }
 
 static void make_exit_key(void) { exit_key_made = pthread_key_create(&exit_key, give_back_thread_shards) == 0; }
@@ -477,19 +477,19 @@ static void watch_thread(void) {
 
 /* The calling thread's shard for the arena, moved to the front; a new, empty one when it has none, in place
  * of the least recently used, whose chunk goes back to its arena. */
-static mt_shard *claim_shard(const mt_arena *arena) {
+static arena_shard *claim_shard(const mt_arena *arena) {
   assert(arena->concurrent && arena->id != 0);
   if (thread_shards[0].arena_id == arena->id) return &thread_shards[0];
-  mt_shard *found = find_shard(arena);
-  mt_shard shard = {arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
+  arena_shard *found = find_shard(arena);
+  arena_shard shard = {arena->id, NULL, 0, NULL, NULL, NULL, NULL, 0, false};
   if (found != NULL) {
     shard = *found;
   } else {
-    give_back_shard(&thread_shards[MT_SHARDS_PER_THREAD - 1]);
+    give_back_shard(&thread_shards[ARENA_SHARDS_PER_THREAD - 1]);
     watch_thread();
   }
-  size_t last = found != NULL ? (size_t)(found - thread_shards) : MT_SHARDS_PER_THREAD - 1;
-  memmove(&thread_shards[1], &thread_shards[0], last * sizeof(mt_shard));
+  size_t last = found != NULL ? (size_t)(found - thread_shards) : ARENA_SHARDS_PER_THREAD - 1;
+  memmove(&thread_shards[1], &thread_shards[0], last * sizeof(arena_shard));
   thread_shards[0] = shard;
   return &thread_shards[0];
 }
@@ -499,7 +499,7 @@ static mt_shard *claim_shard(const mt_arena *arena) {
  * becomes the chunk itself, rather than be abandoned: a whole block's worth of such tails would otherwise be
  * lost every eight blocks (memtable_budget_test, should_flush with concurrent writers). */
 static size_t chunk_to_take(const mt_arena *arena) {
-  const mt_bump *state = &arena->shared;
+  const arena_bump *state = &arena->shared;
   size_t padding = padding_for(state->ptr, MT_ARENA_DEFAULT_ALIGNMENT);
   if (state->bytes_remaining < padding) return arena->chunk_size;
   size_t tail = state->bytes_remaining - padding;
@@ -508,8 +508,8 @@ static size_t chunk_to_take(const mt_arena *arena) {
 
 /* Concurrent mode: a small request from the thread's chunk (refilled under the lock when it does not fit),
  * any other from the shared state under the lock. */
-static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
-  mt_shard *shard = claim_shard(arena);
+static ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t bytes, size_t alignment, void **out) {
+  arena_shard *shard = claim_shard(arena);
   void *result;
   /* Small means the request fits a quarter chunk even at its worst padding: a refill then abandons less
    * than a quarter of the chunk. bytes <= PTRDIFF_MAX, so the sum cannot wrap. */
@@ -520,7 +520,7 @@ static MT_ARENA_NOINLINE mt_status allocate_concurrent(mt_arena *arena, size_t b
     if (status == MT_OK) arena_unpoison(result, bytes);
     unlock_arena(arena);
     if (status != MT_OK) return status;
-    *shard = (mt_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0, false};
+    *shard = (arena_shard){shard->arena_id, shard->ptr, shard->bytes_remaining, result, NULL, NULL, NULL, 0, false};
     *out = result;
     return MT_OK;
   }
@@ -598,13 +598,13 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
 }
 
 /* Takes back arena->undo.result from `state` (the caller checked it is the allocation named). */
-static void undo_from(mt_arena *arena, mt_bump *state) {
-  mt_block *block = arena->undo.block;
+static void undo_from(mt_arena *arena, arena_bump *state) {
+  arena_block *block = arena->undo.block;
   assert(arena->undo.result != NULL);
   if (block == NULL) {
     /* A bump: the bytes from where it started (alignment padding included) are free again. */
     char *start = arena->undo.ptr;
-    assert(start >= (char *)state->current + MT_BLOCK_HEADER && start <= arena->undo.result &&
+    assert(start >= (char *)state->current + ARENA_BLOCK_HEADER && start <= arena->undo.result &&
            arena->undo.result <= state->ptr);
     arena->undo.result = NULL;
     arena_poison(start, (size_t)(state->ptr - start));
@@ -633,7 +633,7 @@ static void undo_from(mt_arena *arena, mt_bump *state) {
 
 /* Concurrent mode: see mt_arena_undo_last in arena.h for what can be taken back. */
 static mt_status undo_concurrent(mt_arena *arena, const void *ptr) {
-  mt_shard *shard = find_shard(arena);
+  arena_shard *shard = find_shard(arena);
   if (shard == NULL || shard->last == NULL || ptr != shard->last) return MT_INVALID_ARGUMENT;
   if (shard->last_start == NULL) {
     /* From the shared state: undoable while no thread has allocated from it since. */
@@ -717,8 +717,8 @@ int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
   if (arena == NULL || ptr == NULL) return 0;
   uintptr_t start = (uintptr_t)ptr;
   if (len > UINTPTR_MAX - start) return 0;
-  for (const mt_block *block = arena->blocks; block != NULL; block = block->h.next) {
-    uintptr_t data = (uintptr_t)block + MT_BLOCK_HEADER;
+  for (const arena_block *block = arena->blocks; block != NULL; block = block->h.next) {
+    uintptr_t data = (uintptr_t)block + ARENA_BLOCK_HEADER;
     uintptr_t end = (uintptr_t)block + block->h.size;
     /* Under ASan, bytes not handed out are poisoned: a validator trusting this must not read them. */
     if (start >= data && start + len <= end) return arena_is_addressable(ptr, len);
@@ -728,7 +728,7 @@ int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
 
 mt_status mt_arena_get_pages_report(const mt_arena *arena, mt_arena_pages_report *report) {
   if (arena == NULL || report == NULL) return MT_INVALID_ARGUMENT;
-  mt_block_source_report(&arena->source, report);
+  mti_block_source_report(&arena->source, report);
   report->block_size = arena->block_size;
   return MT_OK;
 }
@@ -737,7 +737,7 @@ mt_status mt_arena_get_stats(const mt_arena *arena, mt_arena_stats *out) {
   if (arena == NULL || out == NULL) return MT_INVALID_ARGUMENT;
   /* Relaxed: see memory_usage. */
   size_t held = atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
-  counters_read(&arena->counters, held, MT_BLOCK_HEADER, out);
+  counters_read(&arena->counters, held, ARENA_BLOCK_HEADER, out);
   out->block_size = arena->block_size;
   return MT_OK;
 }
@@ -752,5 +752,5 @@ size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t alignme
   /* A small concurrent request refills its thread's chunk at worst, which takes a standard block at worst. */
   if (arena->concurrent && bytes + (alignment - 1) <= arena->small_limit) return arena->block_size;
   /* With huge pages an own block is rounded up to whole pages (block_source.h); a standard one already is. */
-  return own_block ? mt_block_source_block_bytes(&arena->source, needed) : arena->block_size;
+  return own_block ? mti_block_source_block_bytes(&arena->source, needed) : arena->block_size;
 }

@@ -11,7 +11,7 @@
  * that starts inside a granule makes the whole head of that granule addressable: alignment padding in a
  * granule shared with the previous allocation is not reported; padding spanning whole granules is.
  * Two threads must never change the shadow of one granule at once (a shadow update reads, then writes its
- * byte): concurrent mode keeps each thread's chunk granule-aligned at both ends (MT_ARENA_POISON_GRANULE)
+ * byte): concurrent mode keeps each thread's chunk granule-aligned at both ends (ARENA_POISON_GRANULE)
  * and changes the shadow of the shared blocks only under the arena's lock. Lock-free readers of published
  * allocations may check a granule while a writer changes it: an allocation only widens a granule's
  * addressable prefix, and undo narrows it no further than the start of what it takes back, so no published
@@ -29,18 +29,18 @@
 #include <stdint.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#define MT_ARENA_POISONING 1
+#define ARENA_POISONING 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define MT_ARENA_POISONING 1
+#define ARENA_POISONING 1
 #endif
 #endif
 
 /* ASan's shadow granule: the unit a chunk's bounds are rounded to in every build (so a build with and one
  * without ASan carve the same chunks). */
-#define MT_ARENA_POISON_GRANULE ((size_t)8)
+#define ARENA_POISON_GRANULE ((size_t)8)
 
-#ifdef MT_ARENA_POISONING
+#ifdef ARENA_POISONING
 #include <sanitizer/asan_interface.h>
 
 /* Marks [p, p + n) unaddressable (see "Granularity" above for a head that is not 8-aligned). */
@@ -58,7 +58,7 @@ static inline bool arena_is_addressable(const void *p, size_t n) {
   uintptr_t at = (uintptr_t)p;
   uintptr_t end = at + n;
   while (at < end) {
-    uintptr_t granule_end = (at | (MT_ARENA_POISON_GRANULE - 1)) + 1;
+    uintptr_t granule_end = (at | (ARENA_POISON_GRANULE - 1)) + 1;
     uintptr_t last = granule_end < end ? granule_end - 1 : end - 1;
     if (__asan_address_is_poisoned((const void *)last)) return false;
     at = last + 1;

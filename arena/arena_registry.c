@@ -22,38 +22,38 @@ static void lock_registry(void) {
   (void)error;
 }
 
-void arena_registry_unlock(void) {
+void mti_arena_registry_unlock(void) {
   int error = pthread_mutex_unlock(&registry_lock);
   assert(error == 0);
   (void)error;
 }
 
-void arena_registry_add(arena_registry_entry *entry, uint64_t id) {
+void mti_arena_registry_add(arena_registry_entry *entry, uint64_t id) {
   lock_registry();
   entry->id = id;
   entry->prev = NULL;
   entry->next = registry_head;
   if (registry_head != NULL) registry_head->prev = entry;
   registry_head = entry;
-  arena_registry_unlock();
+  mti_arena_registry_unlock();
 }
 
-void arena_registry_remove(arena_registry_entry *entry) {
+void mti_arena_registry_remove(arena_registry_entry *entry) {
   lock_registry();
   if (entry->prev != NULL) entry->prev->next = entry->next;
   else registry_head = entry->next;
   if (entry->next != NULL) entry->next->prev = entry->prev;
   entry->prev = entry->next = NULL;
-  arena_registry_unlock();
+  mti_arena_registry_unlock();
 }
 
-void arena_registry_renew(arena_registry_entry *entry, uint64_t id) {
+void mti_arena_registry_renew(arena_registry_entry *entry, uint64_t id) {
   lock_registry();
   entry->id = id;
-  arena_registry_unlock();
+  mti_arena_registry_unlock();
 }
 
-arena_registry_entry *arena_registry_lock_find(uint64_t id) {
+arena_registry_entry *mti_arena_registry_lock_find(uint64_t id) {
   lock_registry();
   for (arena_registry_entry *entry = registry_head; entry != NULL; entry = entry->next) {
     if (entry->id == id) return entry;

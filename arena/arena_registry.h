@@ -18,15 +18,15 @@ typedef struct arena_registry_entry {
 } arena_registry_entry;
 
 /* Enters `entry` under `id` (ids are never reused), before the arena is shared. */
-void arena_registry_add(arena_registry_entry *entry, uint64_t id);
+void mti_arena_registry_add(arena_registry_entry *entry, uint64_t id);
 /* Takes `entry` out; after it returns, no lookup holds or will find it. */
-void arena_registry_remove(arena_registry_entry *entry);
+void mti_arena_registry_remove(arena_registry_entry *entry);
 /* Gives `entry` a new id (a reset): a lookup by the old one finds nothing once this returns. */
-void arena_registry_renew(arena_registry_entry *entry, uint64_t id);
+void mti_arena_registry_renew(arena_registry_entry *entry, uint64_t id);
 
 /* Takes the registry's mutex and returns the entry with this id, or NULL; either way the caller calls
- * arena_registry_unlock when done with it. */
-arena_registry_entry *arena_registry_lock_find(uint64_t id);
-void arena_registry_unlock(void);
+ * mti_arena_registry_unlock when done with it. */
+arena_registry_entry *mti_arena_registry_lock_find(uint64_t id);
+void mti_arena_registry_unlock(void);
 
 #endif

@@ -25,12 +25,12 @@
 #include <string.h>
 
 /* Smallest and largest block sizes, as the arena's (a block must hold an arena block header). */
-#define MT_BLOCK_POOL_MIN_BLOCK_SIZE ((size_t)256)
+#define POOL_MIN_BLOCK_SIZE ((size_t)256)
 
 /* What an idle block's first bytes hold. */
-typedef struct mt_idle_block {
-  struct mt_idle_block *next;
-} mt_idle_block;
+typedef struct idle_block {
+  struct idle_block *next;
+} idle_block;
 
 struct mt_block_pool {
   size_t block_size;
@@ -38,7 +38,7 @@ struct mt_block_pool {
   size_t max_blocks; /* 0 = no limit */
   mt_allocator allocator;
   pthread_mutex_t lock;
-  mt_idle_block *idle_list; /* most recently returned first */
+  idle_block *idle_list; /* most recently returned first */
   size_t idle;
   size_t lent;
   uint64_t hits, misses, failures, released;
@@ -66,7 +66,7 @@ static void unlock_pool(const mt_block_pool *pool) {
 
 /* Puts block on the idle list. Under ASan all but its link is poisoned while it waits, so a pointer kept into
  * a table whose block came back here is reported as use-after-poison (arena_poison.h). */
-static void keep_idle(mt_block_pool *pool, mt_idle_block *block) {
+static void keep_idle(mt_block_pool *pool, idle_block *block) {
   block->next = pool->idle_list;
   pool->idle_list = block;
   pool->idle++;
@@ -74,8 +74,8 @@ static void keep_idle(mt_block_pool *pool, mt_idle_block *block) {
 }
 
 /* Takes the most recently returned idle block off the list, whole and addressable for its next owner. */
-static mt_idle_block *take_idle(mt_block_pool *pool) {
-  mt_idle_block *block = pool->idle_list;
+static idle_block *take_idle(mt_block_pool *pool) {
+  idle_block *block = pool->idle_list;
   pool->idle_list = block->next;
   pool->idle--;
   arena_unpoison_block(block, pool->block_size);
@@ -85,7 +85,7 @@ static mt_idle_block *take_idle(mt_block_pool *pool) {
 /* Frees every idle block. Under the lock, or before the pool is shared / after it no longer is. */
 static void free_idle(mt_block_pool *pool) {
   while (pool->idle_list != NULL) {
-    mt_idle_block *block = take_idle(pool);
+    idle_block *block = take_idle(pool);
     pool->allocator.free(pool->allocator.ctx, block, pool->block_size);
   }
   assert(pool->idle == 0);
@@ -98,7 +98,7 @@ mt_status mt_block_pool_try_create(const mt_block_pool_options *options, mt_bloc
   if (options != NULL) opts = *options;
   if ((opts.allocator.alloc == NULL) != (opts.allocator.free == NULL)) return MT_INVALID_ARGUMENT;
   if (opts.block_size == 0) opts.block_size = MT_BLOCK_POOL_DEFAULT_BLOCK_SIZE;
-  if (opts.block_size < MT_BLOCK_POOL_MIN_BLOCK_SIZE || opts.block_size > MT_ARENA_MAX_BLOCK_SIZE)
+  if (opts.block_size < POOL_MIN_BLOCK_SIZE || opts.block_size > MT_ARENA_MAX_BLOCK_SIZE)
     return MT_INVALID_ARGUMENT;
   if (opts.max_idle_blocks == 0) opts.max_idle_blocks = MT_BLOCK_POOL_DEFAULT_MAX_IDLE_BLOCKS;
   if (opts.prefill_blocks > opts.max_idle_blocks) return MT_INVALID_ARGUMENT;
@@ -118,7 +118,7 @@ mt_status mt_block_pool_try_create(const mt_block_pool_options *options, mt_bloc
   }
   /* Not shared yet: no lock needed. */
   for (size_t i = 0; i < opts.prefill_blocks; i++) {
-    mt_idle_block *block = opts.allocator.alloc(opts.allocator.ctx, opts.block_size);
+    idle_block *block = opts.allocator.alloc(opts.allocator.ctx, opts.block_size);
     if (block == NULL) {
       free_idle(pool);
       pthread_mutex_destroy(&pool->lock);
@@ -166,14 +166,14 @@ mt_status mt_block_pool_stats(const mt_block_pool *pool, mt_block_pool_statistic
   return MT_OK;
 }
 
-mt_status mt_block_pool_lend(mt_block_pool *pool, void **out) {
+mt_status mti_block_pool_lend(mt_block_pool *pool, void **out) {
   assert(pool != NULL && out != NULL);
   *out = NULL;
   mt_status status = MT_OK;
   lock_pool(pool);
   assert(pool->idle <= pool->max_idle_blocks);
   assert(pool->max_blocks == 0 || pool->lent + pool->idle <= pool->max_blocks);
-  mt_idle_block *block = NULL;
+  idle_block *block = NULL;
   if (pool->idle_list != NULL) {
     block = take_idle(pool);
     pool->hits++;
@@ -191,7 +191,7 @@ mt_status mt_block_pool_lend(mt_block_pool *pool, void **out) {
   return status;
 }
 
-void mt_block_pool_take_back(mt_block_pool *pool, void *memory) {
+void mti_block_pool_take_back(mt_block_pool *pool, void *memory) {
   assert(pool != NULL && memory != NULL);
   lock_pool(pool);
   assert(pool->lent > 0);

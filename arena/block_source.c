@@ -27,18 +27,18 @@
 #endif
 
 /* Nodes a placement can name: node numbers up to this (exclusive) fit the mbind mask below. */
-#define MT_NUMA_MAX_NODES 1024
-#define MT_ULONG_BITS (8 * sizeof(unsigned long))
+#define NUMA_MAX_NODES 1024
+#define ULONG_BITS (8 * sizeof(unsigned long))
 
 #if defined(MAP_HUGE_SHIFT)
-#define MT_MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT) /* ask for 2 MiB pages even where the default size differs */
+#define MAP_HUGE_2MB_FLAG (21 << MAP_HUGE_SHIFT) /* ask for 2 MiB pages even where the default size differs */
 #else
-#define MT_MAP_HUGE_2MB 0
+#define MAP_HUGE_2MB_FLAG 0
 #endif
 
-static mt_block_source_mmap_fn mmap_fn = mmap;
+static mti_block_source_mmap_fn mmap_fn = mmap;
 
-void mt_block_source_set_mmap_for_testing(mt_block_source_mmap_fn fn) { mmap_fn = fn != NULL ? fn : mmap; }
+void mti_block_source_set_mmap_for_testing(mti_block_source_mmap_fn fn) { mmap_fn = fn != NULL ? fn : mmap; }
 
 const char *mt_arena_backing_name(mt_arena_backing backing) {
   switch (backing) {
@@ -52,7 +52,7 @@ const char *mt_arena_backing_name(mt_arena_backing backing) {
 
 /* Whether blocks can be placed: sets numa_reason when they cannot. MT_INVALID_ARGUMENT for a node the
  * system does not have (when libnuma can tell). */
-static mt_status init_numa(mt_block_source *source) {
+static mt_status init_numa(mti_block_source *source) {
 #ifdef MEMTABLE_HAVE_NUMA
   if (numa_available() < 0) {
     source->numa_reason = "NUMA not available on this system (numa_available() < 0): blocks not placed";
@@ -66,7 +66,7 @@ static mt_status init_numa(mt_block_source *source) {
 #endif
 }
 
-mt_status mt_block_source_init(mt_block_source *source, const mt_arena_options *options, mt_allocator allocator,
+mt_status mti_block_source_init(mti_block_source *source, const mt_arena_options *options, mt_allocator allocator,
                                bool has_hooks) {
   memset(source, 0, sizeof(*source));
   source->allocator = allocator;
@@ -79,7 +79,7 @@ mt_status mt_block_source_init(mt_block_source *source, const mt_arena_options *
   if (options->pages != MT_ARENA_PAGES_DEFAULT && options->pages != MT_ARENA_PAGES_TRANSPARENT &&
       options->pages != MT_ARENA_PAGES_HUGETLB)
     return MT_INVALID_ARGUMENT;
-  if (options->numa_node < MT_ARENA_NUMA_LOCAL || options->numa_node >= MT_NUMA_MAX_NODES) return MT_INVALID_ARGUMENT;
+  if (options->numa_node < MT_ARENA_NUMA_LOCAL || options->numa_node >= NUMA_MAX_NODES) return MT_INVALID_ARGUMENT;
   bool numa_requested = options->numa_node != MT_ARENA_NUMA_ANY;
   if (has_hooks && (options->pages != MT_ARENA_PAGES_DEFAULT || numa_requested)) return MT_INVALID_ARGUMENT;
   if (numa_requested) {
@@ -100,13 +100,13 @@ mt_status mt_block_source_init(mt_block_source *source, const mt_arena_options *
   return MT_OK;
 }
 
-size_t mt_block_source_block_bytes(const mt_block_source *source, size_t size) {
+size_t mti_block_source_block_bytes(const mti_block_source *source, size_t size) {
   size_t granule = source->granule;
   if (size > (size_t)PTRDIFF_MAX - (granule - 1)) return 0;
   return (size + granule - 1) / granule * granule;
 }
 
-static void count_block(mt_block_source *source, mt_arena_backing backing, size_t size) {
+static void count_block(mti_block_source *source, mt_arena_backing backing, size_t size) {
   source->blocks[backing]++;
   source->bytes[backing] += size;
 }
@@ -140,23 +140,23 @@ static const char *hugetlb_failure(int error) {
 
 /* Sets the block's NUMA policy when one was asked for and can be set; otherwise records why not (the latest
  * reason; later blocks try again). */
-static void place(mt_block_source *source, void *block, size_t size) {
+static void place(mti_block_source *source, void *block, size_t size) {
   if (!source->numa_usable) return;
 #ifdef MEMTABLE_HAVE_NUMA
   int node = source->numa_node;
   if (node == MT_ARENA_NUMA_LOCAL) {
     int cpu = sched_getcpu();
     node = cpu < 0 ? -1 : numa_node_of_cpu(cpu);
-    if (node < 0 || node >= MT_NUMA_MAX_NODES) {
+    if (node < 0 || node >= NUMA_MAX_NODES) {
       source->numa_reason = "the allocating thread's node is unknown (sched_getcpu/numa_node_of_cpu failed): block not placed";
       return;
     }
   }
-  unsigned long mask[MT_NUMA_MAX_NODES / MT_ULONG_BITS] = {0};
-  mask[(size_t)node / MT_ULONG_BITS] |= 1UL << ((size_t)node % MT_ULONG_BITS);
+  unsigned long mask[NUMA_MAX_NODES / ULONG_BITS] = {0};
+  mask[(size_t)node / ULONG_BITS] |= 1UL << ((size_t)node % ULONG_BITS);
   /* Preferred, not bound: a full node lends pages from another instead of failing the fault (OOM). The
    * kernel reads maxnode - 1 bits. */
-  if (mbind(block, size, MPOL_PREFERRED, mask, MT_NUMA_MAX_NODES + 1, 0) != 0) {
+  if (mbind(block, size, MPOL_PREFERRED, mask, NUMA_MAX_NODES + 1, 0) != 0) {
     source->numa_reason = errno == EPERM ? "mbind failed: EPERM (not permitted here): block not placed"
                                          : "mbind failed (node not allowed or not online?): block not placed";
     return;
@@ -171,9 +171,9 @@ static void place(mt_block_source *source, void *block, size_t size) {
 
 /* A huge-page request: MAP_HUGETLB first when asked, else (or on failure) an aligned mapping advised
  * MADV_HUGEPAGE; without the advice, base pages. */
-static void *map_huge(mt_block_source *source, size_t size) {
+static void *map_huge(mti_block_source *source, size_t size) {
   if (source->pages == MT_ARENA_PAGES_HUGETLB) {
-    void *block = mmap_fn(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MT_MAP_HUGE_2MB,
+    void *block = mmap_fn(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB_FLAG,
                           -1, 0);
     if (block != MAP_FAILED) {
       place(source, block, size);
@@ -198,7 +198,7 @@ static void *map_huge(mt_block_source *source, size_t size) {
   return block;
 }
 
-void *mt_block_source_alloc(mt_block_source *source, size_t size) {
+void *mti_block_source_alloc(mti_block_source *source, size_t size) {
   if (!source->mapped) {
     void *block = source->allocator.alloc(source->allocator.ctx, size);
     if (block != NULL) count_block(source, MT_ARENA_BACKING_MALLOC, size);
@@ -213,7 +213,7 @@ void *mt_block_source_alloc(mt_block_source *source, size_t size) {
   return block;
 }
 
-void mt_block_source_free(mt_block_source *source, void *block, size_t size) {
+void mti_block_source_free(mti_block_source *source, void *block, size_t size) {
   if (!source->mapped) {
     source->allocator.free(source->allocator.ctx, block, size);
     return;
@@ -224,7 +224,7 @@ void mt_block_source_free(mt_block_source *source, void *block, size_t size) {
   (void)error;
 }
 
-void mt_block_source_report(const mt_block_source *source, mt_arena_pages_report *report) {
+void mti_block_source_report(const mti_block_source *source, mt_arena_pages_report *report) {
   memset(report, 0, sizeof(*report));
   report->requested = source->pages;
   for (size_t i = 0; i < MT_ARENA_BACKING_COUNT; i++) {

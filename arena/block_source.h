@@ -14,7 +14,7 @@
 
 #include <memtable/arena.h>
 
-typedef struct mt_block_source {
+typedef struct mti_block_source {
   mt_allocator allocator; /* blocks when !mapped (never NULL hooks) */
   bool mapped;            /* blocks are mmap'd by the source */
   mt_arena_pages pages;
@@ -28,29 +28,29 @@ typedef struct mt_block_source {
   size_t numa_blocks_placed;
   int numa_last_node;
   const char *numa_reason;
-} mt_block_source;
+} mti_block_source;
 
 /* Checks the options' pages and numa_node (MT_INVALID_ARGUMENT: see mt_arena_options) and sets up *source;
  * allocator holds both hooks (the defaults when the caller gave none); has_hooks says the caller gave them. */
-mt_status mt_block_source_init(mt_block_source *source, const mt_arena_options *options, mt_allocator allocator,
+mt_status mti_block_source_init(mti_block_source *source, const mt_arena_options *options, mt_allocator allocator,
                                bool has_hooks);
 
 /* The bytes a block of `size` bytes really gets (size rounded up to the granule), or 0 when that would
  * exceed PTRDIFF_MAX. */
-size_t mt_block_source_block_bytes(const mt_block_source *source, size_t size);
+size_t mti_block_source_block_bytes(const mti_block_source *source, size_t size);
 
-/* A block of `size` bytes (a value mt_block_source_block_bytes returned), aligned to the granule when
+/* A block of `size` bytes (a value mti_block_source_block_bytes returned), aligned to the granule when
  * mapped, or NULL. */
-void *mt_block_source_alloc(mt_block_source *source, size_t size);
+void *mti_block_source_alloc(mti_block_source *source, size_t size);
 
-/* Gives back a block of `size` bytes that mt_block_source_alloc returned. */
-void mt_block_source_free(mt_block_source *source, void *block, size_t size);
+/* Gives back a block of `size` bytes that mti_block_source_alloc returned. */
+void mti_block_source_free(mti_block_source *source, void *block, size_t size);
 
-void mt_block_source_report(const mt_block_source *source, mt_arena_pages_report *report);
+void mti_block_source_report(const mti_block_source *source, mt_arena_pages_report *report);
 
 /* Tests only: the mmap the source calls (NULL restores mmap), so a test can make mapping fail. Not
  * thread-safe; set it while no arena maps. */
-typedef void *(*mt_block_source_mmap_fn)(void *addr, size_t length, int prot, int flags, int fd, off_t offset);
-void mt_block_source_set_mmap_for_testing(mt_block_source_mmap_fn fn);
+typedef void *(*mti_block_source_mmap_fn)(void *addr, size_t length, int prot, int flags, int fd, off_t offset);
+void mti_block_source_set_mmap_for_testing(mti_block_source_mmap_fn fn);
 
 #endif

@@ -11,7 +11,6 @@
 #include <stdalign.h>
 
 #include "memtable/memtable_internal.h"
-#include "memtable/point_index.h"
 
 /* The flush rule's slack: a node of up to a quarter block goes to a standard block (the arena's fallback
  * rule), and its alignment padding is at most alignof(link) - 1 = 7 bytes. */
@@ -19,20 +18,11 @@ static size_t last_block_reserve(size_t block_size) {
   return block_size / 4 + (alignof(skiplist_link) - 1);
 }
 
-void budget_init(mt_memtable *table) {
-  mt_arena_stats stats;
-  mt_status status = mt_arena_get_stats(table->arena, &stats);
-  assert(status == MT_OK);
-  (void)status;
-  table->fixed_used_bytes = stats.used_bytes;
-  atomic_init(&table->abandoned_bytes, 0);
-}
-
 /* The node size mt_skiplist_allocate_key is asked for, or 0 for lengths mt_memtable_add refuses. */
 static size_t stored_size(const mt_memtable *table, size_t key_len, size_t value_len) {
   size_t entry_len = entry_encoded_size(key_len, value_len);
-  if (entry_len == 0 || entry_len > UINT32_MAX - table->checksum_bytes) return 0;
-  return entry_len + table->checksum_bytes;
+  if (entry_len == 0 || entry_len > UINT32_MAX - table->view.checksum_bytes) return 0;
+  return entry_len + table->view.checksum_bytes;
 }
 
 size_t mt_memtable_entry_size(const mt_memtable *table, size_t key_len, size_t value_len) {
@@ -47,7 +37,7 @@ size_t mt_memtable_entry_memory_bound(const mt_memtable *table, size_t key_len, 
   /* The node without the padding before it (the arena aligns the request itself), at the tallest tower and at
    * the shortest: near a quarter block one may get a block of its own and the other a standard block. */
   size_t tallest = bound - (alignof(skiplist_link) - 1);
-  size_t key_header = table->list->key_header_size; /* recorded size, version link */
+  size_t key_header = skiplist_node_header_bytes(table->list); /* recorded size, version link */
   size_t tower = mt_skiplist_node_size_bound(table->list, 0) - (alignof(skiplist_link) - 1) - key_header;
   size_t shortest = tallest - (tower - sizeof(skiplist_link));
   size_t a = mt_arena_growth_bound(table->arena, tallest, alignof(skiplist_link));
@@ -73,7 +63,7 @@ bool mt_memtable_should_flush(const mt_memtable *table) {
 static mt_status reserve(mt_memtable *table, size_t key_len, size_t value_len, mt_memtable_reservation *reservation) {
   size_t size = stored_size(table, key_len, value_len);
   if (size == 0) return MT_INVALID_ARGUMENT;
-  if (mt_memtable_is_frozen(table)) return MT_FROZEN;
+  if (memtable_is_frozen(table)) return MT_FROZEN;
   size_t budget = table->write_buffer_size;
   /* The first entry may exceed the budget alone (a write buffer must take an entry larger than itself). */
   bool first = mt_memtable_entry_count(table) == 0;
@@ -108,7 +98,7 @@ mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_
   size_t key_len = reservation->key_len;
   size_t value_len = reservation->value_len;
   memtable_writer_enter(table);
-  mt_status status = memtable_link_prepared(table, reservation->node, seq, type, key, key_len, value, value_len);
+  mt_status status = mti_memtable_link_prepared(table, reservation->node, seq, type, key, key_len, value, value_len);
   memtable_writer_leave(table);
   /* Refused arguments or a frozen table leave the reservation to be used again or cancelled. */
   if (status == MT_INVALID_ARGUMENT || status == MT_FROZEN) return status;
@@ -136,11 +126,11 @@ mt_status mt_memtable_get_memory_stats(const mt_memtable *table, mt_memtable_mem
   mt_memtable_memory_stats stats = {0};
   mt_status status = mt_arena_get_stats(table->arena, &stats.arena);
   if (status != MT_OK) return status;
-  stats.filter_bytes = memtable_bloom_bytes(table);
+  stats.filter_bytes = mti_bloom_bytes(&table->bloom);
   stats.index_bytes = mt_memtable_point_index_memory(table);
   /* The index's tables allocated as it grew are used bytes past the figure create left. */
-  size_t grown = table->point_index != NULL ? point_index_grown_memory(table->point_index) : 0;
-  if (table->point_index != NULL) point_index_coverage(table->point_index, &stats.index_keys, &stats.index_refused_adds);
+  size_t grown = table->point_index != NULL ? mti_point_index_grown_memory(table->point_index) : 0;
+  if (table->point_index != NULL) mti_point_index_coverage(table->point_index, &stats.index_keys, &stats.index_refused_adds);
   size_t fixed = table->fixed_used_bytes;
   assert(fixed >= stats.filter_bytes + stats.index_bytes - grown);
   stats.bookkeeping_bytes = fixed - stats.filter_bytes - (stats.index_bytes - grown);

@@ -16,7 +16,7 @@
 #include <memtable/memtable.h>
 
 /* A varint32 never takes more than 5 bytes; the 5th carries only the top 4 bits of the value. */
-#define MT_VARINT32_MAX_BYTES 5
+#define VARINT32_MAX_BYTES 5
 
 static inline size_t varint32_length(uint32_t value) {
   size_t length = 1;
@@ -61,13 +61,13 @@ static inline const char *decode_varint32(const char *p, const char *end, uint32
 /* Little-endian hosts copy the 8 bytes at once (one load or store, and one access for sanitizers); others
  * assemble them byte by byte. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define MT_LITTLE_ENDIAN 1
+#define CODING_LITTLE_ENDIAN 1
 #else
-#define MT_LITTLE_ENDIAN 0
+#define CODING_LITTLE_ENDIAN 0
 #endif
 
 static inline void encode_fixed64(char *dst, uint64_t value) {
-#if MT_LITTLE_ENDIAN
+#if CODING_LITTLE_ENDIAN
   memcpy(dst, &value, sizeof(value));
 #else
   for (int i = 0; i < 8; i++) dst[i] = (char)(unsigned char)(value >> (8 * i));
@@ -76,7 +76,7 @@ static inline void encode_fixed64(char *dst, uint64_t value) {
 
 static inline uint64_t decode_fixed64(const char *src) {
   uint64_t value;
-#if MT_LITTLE_ENDIAN
+#if CODING_LITTLE_ENDIAN
   memcpy(&value, src, sizeof(value));
 #else
   const unsigned char *bytes = (const unsigned char *)src;
@@ -152,7 +152,7 @@ static inline size_t entry_fill(mt_entry *entry, const char *data, const char *u
  * any len is safe, SIZE_MAX included. */
 static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *entry, size_t *consumed) {
   uint32_t internal_len;
-  const char *p = decode_varint32(data, data + (len < MT_VARINT32_MAX_BYTES ? len : MT_VARINT32_MAX_BYTES),
+  const char *p = decode_varint32(data, data + (len < VARINT32_MAX_BYTES ? len : VARINT32_MAX_BYTES),
                                   &internal_len);
   if (p == NULL) return false;
   size_t left = len - (size_t)(p - data);
@@ -163,7 +163,7 @@ static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *
   p += internal_len;
   left -= internal_len;
   uint32_t value_len;
-  const char *value = decode_varint32(p, p + (left < MT_VARINT32_MAX_BYTES ? left : MT_VARINT32_MAX_BYTES), &value_len);
+  const char *value = decode_varint32(p, p + (left < VARINT32_MAX_BYTES ? left : VARINT32_MAX_BYTES), &value_len);
   if (value == NULL || value_len > left - (size_t)(value - p)) return false;
   *consumed = entry_fill(entry, data, user_key, internal_len, tag, value, value_len);
   return true;
@@ -175,14 +175,14 @@ static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *
  * type is unknown (so a bad type is never handed out); a damaged length is otherwise believed. */
 static inline bool entry_decode_self_delimited(const char *data, mt_entry *entry, size_t *consumed) {
   uint32_t internal_len;
-  const char *p = decode_varint32(data, data + MT_VARINT32_MAX_BYTES, &internal_len);
+  const char *p = decode_varint32(data, data + VARINT32_MAX_BYTES, &internal_len);
   if (p == NULL || internal_len < 8) return false;
   uint64_t tag = decode_fixed64(p + internal_len - 8);
   if ((tag & 0xff) > MT_TYPE_VALUE) return false;
   const char *user_key = p;
   p += internal_len;
   uint32_t value_len;
-  p = decode_varint32(p, p + MT_VARINT32_MAX_BYTES, &value_len);
+  p = decode_varint32(p, p + VARINT32_MAX_BYTES, &value_len);
   if (p == NULL) return false;
   *consumed = entry_fill(entry, data, user_key, internal_len, tag, p, value_len);
   return true;

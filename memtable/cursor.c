@@ -1,22 +1,20 @@
 /* Reading entries out of the skiplist: lookup keys, checked loads, and the searches and backward steps that
- * get, the internal-key iterator and the user view share. See memtable_internal.h for why each search
+ * get, the internal-key iterator and the user view share. See cursor.h for why each search
  * also checks the entry on the far side of its landing gap when the table has checksums. */
 #include <stdlib.h>
 
-#include <xxhash.h>
-
-#include "memtable/memtable_internal.h"
+#include "memtable/cursor.h"
 
 /* Lookup keys up to this size are built on the stack; longer ones (keys above ~240 bytes) come from the
  * reader allocator. */
 #define LOOKUP_KEY_STACK_BYTES 256
 
-void *memtable_reader_alloc(const mt_memtable *table, size_t size) {
-  return table->reader_allocator.alloc(table->reader_allocator.ctx, size);
+void *mti_reader_alloc(const mti_view *view, size_t size) {
+  return view->reader_allocator.alloc(view->reader_allocator.ctx, size);
 }
 
-void memtable_reader_free(const mt_memtable *table, void *ptr, size_t size) {
-  table->reader_allocator.free(table->reader_allocator.ctx, ptr, size);
+void mti_reader_free(const mti_view *view, void *ptr, size_t size) {
+  view->reader_allocator.free(view->reader_allocator.ctx, ptr, size);
 }
 
 /* A lookup key (coding.h), on the stack when it is short. */
@@ -26,87 +24,69 @@ typedef struct lookup_key {
   char stack[LOOKUP_KEY_STACK_BYTES];
 } lookup_key;
 
-static mt_status lookup_key_build(const mt_memtable *table, lookup_key *lookup, mt_slice key, uint64_t seq) {
+static mt_status lookup_key_build(const mti_view *view, lookup_key *lookup, mt_slice key, uint64_t seq) {
   if ((key.data == NULL && key.len != 0) || key.len > MT_MAX_KEY_LEN) return MT_INVALID_ARGUMENT;
   if (seq > MT_MAX_SEQUENCE) seq = MT_MAX_SEQUENCE;
   lookup->size = lookup_key_size(key.len);
   lookup->data = lookup->stack;
   if (lookup->size > sizeof(lookup->stack)) {
-    lookup->data = memtable_reader_alloc(table, lookup->size);
+    lookup->data = mti_reader_alloc(view, lookup->size);
     if (lookup->data == NULL) return MT_NOMEM;
   }
   lookup_key_encode(lookup->data, key.data, key.len, seq);
   return MT_OK;
 }
 
-static void lookup_key_release(const mt_memtable *table, lookup_key *lookup) {
-  if (lookup->data != lookup->stack) memtable_reader_free(table, lookup->data, lookup->size);
+static void lookup_key_release(const mti_view *view, lookup_key *lookup) {
+  if (lookup->data != lookup->stack) mti_reader_free(view, lookup->data, lookup->size);
 }
 
-static inline uint64_t checksum_mask(unsigned bytes) {
-  return bytes >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * bytes)) - 1;
-}
-
-bool memtable_decode_checked(const mt_memtable *table, const char *stored, size_t stored_size, mt_entry *entry,
-                             size_t *entry_len) {
-  if (stored_size < table->checksum_bytes) return false;
-  size_t expected_len = stored_size - table->checksum_bytes;
-  size_t consumed;
-  if (!entry_decode_bounded(stored, expected_len, entry, &consumed) || consumed != expected_len) return false;
-  if (table->checksum_bytes != 0) {
-    uint64_t expected = XXH3_64bits(stored, expected_len) & checksum_mask(table->checksum_bytes);
-    if (decode_low_bytes(stored + expected_len, table->checksum_bytes) != expected) return false;
-  }
-  *entry_len = expected_len;
-  return true;
-}
-
-MEMTABLE_NOINLINE mt_status cursor_load_checked(const mt_memtable *table, entry_cursor *cursor) {
+MEMTABLE_NOINLINE mt_status mti_cursor_load_checked(const mti_view *view, entry_cursor *cursor) {
   const char *stored = skiplist_iter_key_inline(&cursor->position);
   if (stored == NULL) return MT_NOT_FOUND;
   size_t stored_size = skiplist_iter_key_size_inline(&cursor->position);
-  bool decoded = memtable_decode_checked(table, stored, stored_size, &cursor->entry, &cursor->entry_len);
+  bool decoded = mti_entry_decode_checked(view, stored, stored_size, &cursor->entry, &cursor->entry_len);
   return decoded ? MT_OK : MT_CORRUPTION;
 }
 
 /* A neighbour a search ended beside (not valid: none) passes its checks. Only called with checksums. */
-static bool neighbour_is_sound(const mt_memtable *table, const mt_skiplist_iter *neighbour) {
+static bool neighbour_is_sound(const mti_view *view, const mt_skiplist_iter *neighbour) {
   const char *stored = skiplist_iter_key_inline(neighbour);
   if (stored == NULL) return true;
   mt_entry entry;
   size_t entry_len;
-  return memtable_decode_checked(table, stored, skiplist_iter_key_size_inline(neighbour), &entry, &entry_len);
+  return mti_entry_decode_checked(view, stored, skiplist_iter_key_size_inline(neighbour), &entry, &entry_len);
 }
 
 /* With checksums: the level-0 successor of a backward landing (the first entry when it landed before the
  * first), unless it is `left`, the entry the step came from (already checked). */
-static bool successor_is_sound(const mt_memtable *table, const entry_cursor *cursor, const char *left) {
+static bool successor_is_sound(const mti_view *view, const entry_cursor *cursor, const char *left) {
   mt_skiplist_iter successor = cursor->position;
   if (skiplist_iter_key_inline(&successor) == NULL) {
     mt_skiplist_iter_seek_to_first(&successor);
   } else {
     skiplist_iter_next_inline(&successor);
   }
-  return skiplist_iter_key_inline(&successor) == left || neighbour_is_sound(table, &successor);
+  return skiplist_iter_key_inline(&successor) == left || neighbour_is_sound(view, &successor);
 }
 
-mt_status cursor_step_back(const mt_memtable *table, entry_cursor *cursor) {
+mt_status mti_cursor_step_back(const mti_view *view, entry_cursor *cursor) {
   const char *left = skiplist_iter_key_inline(&cursor->position);
   mt_skiplist_iter_prev(&cursor->position);
-  mt_status status = cursor_load(table, cursor);
-  if (table->checksum_bytes != 0 && status != MT_CORRUPTION && !successor_is_sound(table, cursor, left)) {
+  mt_status status = mti_cursor_load(view, cursor);
+  if (view->checksum_bytes != 0 && status != MT_CORRUPTION && !successor_is_sound(view, cursor, left)) {
     status = MT_CORRUPTION;
   }
   return status;
 }
 
-mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
+mt_status mti_cursor_seek(const mti_view *view, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
                       bool for_prev) {
-  if (cursor->readahead != NULL) skiplist_readahead_reset(cursor->readahead);
+  if (cursor->readahead != NULL) mti_readahead_reset(cursor->readahead);
   lookup_key lookup;
-  mt_status status = lookup_key_build(table, &lookup, user_key, seq);
+  mt_status status = lookup_key_build(view, &lookup, user_key, seq);
   if (status != MT_OK) return status;
-  bool checked = table->checksum_bytes != 0;
+  bool checked = view->checksum_bytes != 0;
   mt_skiplist_iter predecessor;
   if (for_prev) {
     mt_skiplist_iter_seek_for_prev(&cursor->position, lookup.data);
@@ -115,15 +95,15 @@ mt_status cursor_seek(const mt_memtable *table, entry_cursor *cursor, mt_slice u
   } else {
     mt_skiplist_iter_seek(&cursor->position, lookup.data);
   }
-  lookup_key_release(table, &lookup);
-  status = cursor_load(table, cursor);
+  lookup_key_release(view, &lookup);
+  status = mti_cursor_load(view, cursor);
   if (!checked || status == MT_CORRUPTION) return status;
-  bool sound = for_prev ? successor_is_sound(table, cursor, NULL) : neighbour_is_sound(table, &predecessor);
+  bool sound = for_prev ? successor_is_sound(view, cursor, NULL) : neighbour_is_sound(view, &predecessor);
   return sound ? status : MT_CORRUPTION;
 }
 
-mt_status cursor_load_landing(const mt_memtable *table, entry_cursor *cursor, const mt_skiplist_iter *predecessor) {
-  mt_status status = cursor_load(table, cursor);
-  if (table->checksum_bytes == 0 || status == MT_CORRUPTION) return status;
-  return neighbour_is_sound(table, predecessor) ? status : MT_CORRUPTION;
+mt_status mti_cursor_load_landing(const mti_view *view, entry_cursor *cursor, const mt_skiplist_iter *predecessor) {
+  mt_status status = mti_cursor_load(view, cursor);
+  if (view->checksum_bytes == 0 || status == MT_CORRUPTION) return status;
+  return neighbour_is_sound(view, predecessor) ? status : MT_CORRUPTION;
 }

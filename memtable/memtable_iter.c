@@ -3,6 +3,7 @@
  * Steps go through the scan walker (cursor_scan.c) when the table has readahead; without it, forward steps
  * use the skiplist's inline hot path (skiplist_inline.h): one link load and a decode per step, no call.
  */
+#include "memtable/cursor.h"
 #include "memtable/memtable_internal.h"
 
 struct mt_memtable_iter {
@@ -14,11 +15,11 @@ struct mt_memtable_iter {
 
 mt_memtable_iter *mt_memtable_iter_create(mt_memtable *table) {
   if (table == NULL) return NULL;
-  mt_memtable_iter *iter = memtable_reader_alloc(table, sizeof(*iter));
+  mt_memtable_iter *iter = mti_reader_alloc(&table->view, sizeof(*iter));
   if (iter == NULL) return NULL;
   mt_memtable_ref(table);
   iter->table = table;
-  cursor_init(table, &iter->cursor);
+  mti_cursor_init(&table->view, &iter->cursor);
   iter->valid = false;
   iter->status = MT_OK;
   return iter;
@@ -27,8 +28,8 @@ mt_memtable_iter *mt_memtable_iter_create(mt_memtable *table) {
 void mt_memtable_iter_destroy(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   mt_memtable *table = iter->table;
-  cursor_release(table, &iter->cursor);
-  memtable_reader_free(table, iter, sizeof(*iter));
+  mti_cursor_release(&table->view, &iter->cursor);
+  mti_reader_free(&table->view, iter, sizeof(*iter));
   mt_memtable_unref(table);
 }
 
@@ -45,14 +46,14 @@ static inline void iter_record(mt_memtable_iter *iter, mt_status status) {
   if (status != MT_OK && status != MT_NOT_FOUND) iter->status = status;
 }
 
-/* Out of line for the same reason as cursor_load_checked. */
+/* Out of line for the same reason as mti_cursor_load_checked. */
 static MEMTABLE_NOINLINE void iter_settle_checked(mt_memtable_iter *iter) {
-  iter_record(iter, cursor_load_checked(iter->table, &iter->cursor));
+  iter_record(iter, mti_cursor_load_checked(&iter->table->view, &iter->cursor));
 }
 
 static inline void iter_settle(mt_memtable_iter *iter) {
-  if (iter->table->checksum_bytes == 0) {
-    iter_record(iter, cursor_load_self_delimited(&iter->cursor));
+  if (iter->table->view.checksum_bytes == 0) {
+    iter_record(iter, mti_cursor_load_self_delimited(&iter->cursor));
   } else {
     iter_settle_checked(iter);
   }
@@ -62,7 +63,7 @@ void mt_memtable_iter_seek_to_first(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, true, false);
+  mti_cursor_scan_from(&iter->cursor, true, false);
   iter_settle(iter);
 }
 
@@ -70,7 +71,7 @@ void mt_memtable_iter_seek_to_last(mt_memtable_iter *iter) {
   if (iter == NULL) return;
   iter->status = MT_OK;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, false, false);
+  mti_cursor_scan_from(&iter->cursor, false, false);
   iter_settle(iter);
 }
 
@@ -79,7 +80,7 @@ static void iter_seek(mt_memtable_iter *iter, const void *key, size_t key_len, u
   iter->valid = false;
   iter->status = MT_OK;
   mt_slice target = {key, key_len};
-  iter_record(iter, cursor_seek(iter->table, &iter->cursor, target, position_seq, for_prev));
+  iter_record(iter, mti_cursor_seek(&iter->table->view, &iter->cursor, target, position_seq, for_prev));
 }
 
 void mt_memtable_iter_seek(mt_memtable_iter *iter, const void *key, size_t key_len, uint64_t snapshot_seq) {
@@ -93,7 +94,7 @@ void mt_memtable_iter_seek_for_prev(mt_memtable_iter *iter, const void *key, siz
 void mt_memtable_iter_next(mt_memtable_iter *iter) {
   if (!iter_is_valid(iter)) return;
   if (iter->cursor.readahead != NULL) {
-    iter_record(iter, cursor_step_scanning(iter->table, &iter->cursor, true));
+    iter_record(iter, mti_cursor_step_scanning(&iter->table->view, &iter->cursor, true));
     return;
   }
   skiplist_iter_next_inline(&iter->cursor.position);
@@ -102,7 +103,7 @@ void mt_memtable_iter_next(mt_memtable_iter *iter) {
 
 void mt_memtable_iter_prev(mt_memtable_iter *iter) {
   if (!iter_is_valid(iter)) return;
-  iter_record(iter, cursor_step(iter->table, &iter->cursor, false));
+  iter_record(iter, mti_cursor_step(&iter->table->view, &iter->cursor, false));
 }
 
 static const mt_slice empty_slice = {"", 0};

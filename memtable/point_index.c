@@ -9,7 +9,7 @@
  * check byte, and every slot a reader reads is checked before its address is used: damage is MT_CORRUPTION,
  * never a wild read or a slot taken for another key's. A slot holds the node of its key's newest version;
  * the skiplist keeps every version in order, so a get at an older snapshot lands on the newest and steps
- * forward on level 0 through the key's older versions, at most MAX_VERSION_STEPS of them before it searches.
+ * forward on level 0 through the key's older versions (read.c).
  *
  * Publication (writers, readers):
  * - A node is linked in the skiplist (its release store) before any slot points at it, and a slot is
@@ -55,7 +55,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 
-#include "memtable/memtable_internal.h"
+#include "memtable/entry_format.h"
 
 #define SLOT_ADDRESS_MASK ((UINT64_C(1) << 48) - 1)
 #define SLOT_BODY_MASK ((UINT64_C(1) << 56) - 1)
@@ -67,10 +67,6 @@
 #define SLOT_REFUSED_ADDRESS UINT64_C(2)
 #define SLOTS_PER_LINE (MEMTABLE_CACHE_LINE_BYTES / sizeof(uint64_t))
 #define MAX_SLOTS (UINT64_C(1) << 32)
-/* Older versions a get steps through from the newest before it searches the skiplist instead (as the user
- * view's max_sequential_skip): a key overwritten many times costs a search at an old snapshot, not a walk. */
-#define MAX_VERSION_STEPS 8u
-
 typedef struct index_table {
   /* Read by every get; fixed at create except next and growing, which are set once. */
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t *slots;
@@ -85,7 +81,7 @@ typedef struct index_table {
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t keys;
 } index_table;
 
-struct point_index {
+struct mti_point_index {
   /* Read by every get; current changes when a growth completes, the flags are only ever set. */
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic(index_table *) current;
   mt_arena *arena; /* where growth allocates; writers only */
@@ -123,7 +119,7 @@ static inline uint64_t slot_tag_of(uint64_t slot) { return (slot >> SLOT_TAG_SHI
 /* The node a slot names, NULL for an empty or refused one. */
 static inline const char *slot_node(uint64_t slot) { return (const char *)(uintptr_t)(slot & SLOT_NODE_MASK); }
 
-uint64_t point_index_slot_count(size_t expected_keys) {
+uint64_t mti_point_index_slot_count(size_t expected_keys) {
   uint64_t wanted = (uint64_t)expected_keys + (uint64_t)expected_keys / 4 + 1;
   if (wanted > MAX_SLOTS) wanted = MAX_SLOTS;
   return (wanted + SLOTS_PER_LINE - 1) / SLOTS_PER_LINE * SLOTS_PER_LINE;
@@ -155,20 +151,20 @@ static mt_status table_create(mt_arena *arena, uint64_t slot_count, index_table 
   return MT_OK;
 }
 
-mt_status point_index_create(mt_arena *arena, size_t expected_keys, point_index **out) {
+mt_status mti_point_index_create(mt_arena *arena, size_t expected_keys, mti_point_index **out) {
   void *memory;
-  mt_status status = mt_arena_try_allocate(arena, sizeof(point_index), MEMTABLE_CACHE_LINE_BYTES, &memory);
+  mt_status status = mt_arena_try_allocate(arena, sizeof(mti_point_index), MEMTABLE_CACHE_LINE_BYTES, &memory);
   if (status != MT_OK) return status;
-  point_index *index = memory;
+  mti_point_index *index = memory;
   index_table *table;
-  uint64_t slot_count = point_index_slot_count(expected_keys);
+  uint64_t slot_count = mti_point_index_slot_count(expected_keys);
   status = table_create(arena, slot_count, &table);
   if (status != MT_OK) return status; /* the header goes with the arena, which the caller destroys */
   atomic_init(&index->current, table);
   index->arena = arena;
   atomic_init(&index->overflowed, false);
   atomic_init(&index->bypassed, false);
-  index->initial_bytes = sizeof(point_index) + table_bytes(slot_count);
+  index->initial_bytes = sizeof(mti_point_index) + table_bytes(slot_count);
   atomic_init(&index->bytes, index->initial_bytes);
   atomic_init(&index->refused_adds, 0);
   *out = index;
@@ -183,7 +179,7 @@ static inline uint64_t home_slot(const index_table *table, uint64_t hash) {
 /* The user key and seq of a node the writers wrote and nobody damaged since: the writer's own reads. */
 static inline const char *trusted_user_key(const char *stored, size_t *user_len, uint64_t *seq) {
   uint32_t internal_len = 0;
-  const char *key = decode_varint32(stored, stored + MT_VARINT32_MAX_BYTES, &internal_len);
+  const char *key = decode_varint32(stored, stored + VARINT32_MAX_BYTES, &internal_len);
   assert(key != NULL && internal_len >= 8);
   *user_len = (size_t)internal_len - 8;
   *seq = decode_fixed64(key + *user_len) >> 8;
@@ -220,14 +216,14 @@ typedef enum publish_outcome {
   TABLE_STUCK, /* a new key at the claim limit and the successor not there yet */
 } publish_outcome;
 
-static void refuse(point_index *index, bool concurrent) {
+static void refuse(mti_point_index *index, bool concurrent) {
   /* Relaxed: see the top of the file; the flag publishes no memory, the refused slot's release does. */
   atomic_store_explicit(&index->overflowed, true, memory_order_relaxed);
   count_up(&index->refused_adds, concurrent);
 }
 
 /* One table's part of a publish. may_grow false: the caller is past trying to grow this table. */
-static publish_outcome publish_in(point_index *index, index_table *table, const published *p, bool concurrent,
+static publish_outcome publish_in(mti_point_index *index, index_table *table, const published *p, bool concurrent,
                                   bool may_grow) {
   uint64_t position = home_slot(table, p->hash);
   for (uint64_t probes = 0; probes < table->slot_count; probes++) {
@@ -302,10 +298,10 @@ static publish_outcome publish_in(point_index *index, index_table *table, const 
   return PUBLISHED;
 }
 
-static void publish_from(point_index *index, index_table *table, const published *p, bool concurrent);
+static void publish_from(mti_point_index *index, index_table *table, const published *p, bool concurrent);
 
 /* Moves every slot of `from` to its successor `to`, then makes the newest complete table current. */
-static void copy_table(point_index *index, index_table *from, bool concurrent) {
+static void copy_table(mti_point_index *index, index_table *from, bool concurrent) {
   /* Acquire: the successor is ours (the caller stored it), or read for its slots. */
   index_table *to = atomic_load_explicit(&from->next, memory_order_acquire);
   for (uint64_t i = 0; i < from->slot_count; i++) {
@@ -348,7 +344,7 @@ static void copy_table(point_index *index, index_table *from, bool concurrent) {
  * while the elected one is held up) any writer may, and the one that installs its successor copies. Returns
  * true when the caller should publish again (grown, or another writer grows it), false when no memory could
  * be had for the successor. */
-static bool grow(point_index *index, index_table *table, bool concurrent, bool elect) {
+static bool grow(mti_point_index *index, index_table *table, bool concurrent, bool elect) {
   bool expected = false;
   /* Relaxed: the flag only elects the grower; the successor is published by next's release. */
   if (elect && !atomic_compare_exchange_strong_explicit(&table->growing, &expected, true, memory_order_relaxed,
@@ -379,7 +375,7 @@ static bool grow(point_index *index, index_table *table, bool concurrent, bool e
 }
 
 /* Publishes in `table` or, where its slots are MOVED, in its successors. */
-static void publish_from(point_index *index, index_table *table, const published *p, bool concurrent) {
+static void publish_from(mti_point_index *index, index_table *table, const published *p, bool concurrent) {
   bool may_grow = true;
   for (;;) {
     publish_outcome outcome = publish_in(index, table, p, concurrent, may_grow);
@@ -396,7 +392,7 @@ static void publish_from(point_index *index, index_table *table, const published
   }
 }
 
-void point_index_publish(point_index *index, const char *stored, uint64_t hash, uint64_t seq, bool concurrent) {
+void mti_point_index_publish(mti_point_index *index, const char *stored, uint64_t hash, uint64_t seq, bool concurrent) {
   uintptr_t address = (uintptr_t)stored;
   if ((uint64_t)address > SLOT_ADDRESS_MASK || (address & 3) != 0) {
     /* Relaxed: see the top of the file; the flag publishes no memory. */
@@ -414,27 +410,6 @@ void point_index_publish(point_index *index, const char *stored, uint64_t hash, 
   publish_from(index, atomic_load_explicit(&index->current, memory_order_acquire), &p, concurrent);
 }
 
-/* From the key's newest version at the cursor, the newest at or below the snapshot: a few steps, then one
- * search (MAX_VERSION_STEPS). */
-static mt_status visible_version(const mt_memtable *table, entry_cursor *cursor, mt_slice key, uint64_t snapshot_seq,
-                                 mt_entry *found) {
-  mt_status status = MT_OK;
-  unsigned steps = 0;
-  while (cursor->entry.seq > snapshot_seq) {
-    if (steps++ == MAX_VERSION_STEPS) {
-      status = cursor_seek(table, cursor, key, snapshot_seq, false);
-      return get_answer(table, cursor, status, key, snapshot_seq, found);
-    }
-    status = cursor_step(table, cursor, true);
-    if (status != MT_OK) return status; /* MT_NOT_FOUND at the end, or MT_CORRUPTION */
-    if (!bytes_equal(cursor->entry.user_key.data, cursor->entry.user_key.len, key.data, key.len)) {
-      return MT_NOT_FOUND;
-    }
-  }
-  if (found != NULL) *found = cursor->entry;
-  return cursor->entry.type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
-}
-
 /* What one table's probe found for a key. */
 typedef enum probe_result {
   PROBE_FOUND,     /* the key's unmoved slot: the newest published version */
@@ -443,10 +418,17 @@ typedef enum probe_result {
   PROBE_DAMAGED,   /* a slot or the entry it names failed its checks */
 } probe_result;
 
-/* Probes one table for the key; a node found (MOVED or not) is loaded into *cursor when it is newer than what
- * *cursor holds already (*have). */
-static inline probe_result probe(const index_table *in, const mt_memtable *table, mt_slice target,
-                                 uint64_t hash, entry_cursor *cursor, bool *have) {
+/* The newest version found so far, over the tables probed. */
+typedef struct probe_found {
+  const char *node; /* NULL: none yet */
+  mt_entry entry;   /* node's entry, decoded */
+  size_t entry_len;
+} probe_found;
+
+/* Probes one table for the key; a node found (MOVED or not) is kept in *found when it is newer than what
+ * *found holds already. */
+static inline probe_result probe(const index_table *in, const mti_view *view, const char *key, size_t key_len,
+                                 uint64_t hash, probe_found *found) {
   uint64_t tag = slot_tag(hash);
   uint64_t position = home_slot(in, hash);
   for (uint64_t probes = 0; probes < in->slot_count; probes++) {
@@ -456,14 +438,12 @@ static inline probe_result probe(const index_table *in, const mt_memtable *table
     const char *node = slot_node(current);
     if (node == NULL) return current & SLOT_MOVED ? PROBE_MOVED_ON : PROBE_ABSENT;
     if (slot_tag_of(current) == tag) {
-      entry_cursor candidate;
-      cursor_init_plain(table, &candidate);
-      candidate.position.node = node;
+      mt_entry entry;
+      size_t entry_len;
       /* Checked when the table has checksums: a damaged node answers MT_CORRUPTION. */
-      if (cursor_load(table, &candidate) != MT_OK) return PROBE_DAMAGED;
-      if (bytes_equal(candidate.entry.user_key.data, candidate.entry.user_key.len, target.data, target.len)) {
-        if (!*have || candidate.entry.seq > cursor->entry.seq) *cursor = candidate;
-        *have = true;
+      if (!mti_entry_load(view, node, &entry, &entry_len)) return PROBE_DAMAGED;
+      if (bytes_equal(entry.user_key.data, entry.user_key.len, key, key_len)) {
+        if (found->node == NULL || entry.seq > found->entry.seq) *found = (probe_found){node, entry, entry_len};
         return current & SLOT_MOVED ? PROBE_MOVED_ON : PROBE_FOUND;
       }
     }
@@ -472,57 +452,50 @@ static inline probe_result probe(const index_table *in, const mt_memtable *table
   return PROBE_ABSENT;
 }
 
-bool point_index_get(const point_index *index, const mt_memtable *table, const void *key, size_t key_len,
-                     uint64_t hash, uint64_t snapshot_seq, mt_entry *found, mt_status *status) {
+mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_view *view, const void *key, size_t key_len,
+                                      uint64_t hash, const char **node, mt_entry *entry, size_t *entry_len) {
+  *node = NULL;
   /* Relaxed: see the top of the file. */
-  if (atomic_load_explicit(&index->bypassed, memory_order_relaxed)) return false;
-  mt_slice target = {key, key_len};
+  if (atomic_load_explicit(&index->bypassed, memory_order_relaxed)) return MTI_INDEX_UNKNOWN;
   /* Acquire: pairs with the grower's release, so the table's slots are seen initialised. */
   const index_table *current = atomic_load_explicit(&index->current, memory_order_acquire);
-  entry_cursor cursor;
-  bool have = false;
+  probe_found found;
+  found.node = NULL;
   probe_result result;
-  while ((result = probe(current, table, target, hash, &cursor, &have)) == PROBE_MOVED_ON) {
+  while ((result = probe(current, view, key, key_len, hash, &found)) == PROBE_MOVED_ON) {
     /* Acquire: the MOVED slot's release showed next; its slots are read. */
     current = atomic_load_explicit(&current->next, memory_order_acquire);
-    if (current == NULL) {
-      /* Only a damaged slot can claim a move that never started. */
-      *status = MT_CORRUPTION;
-      return true;
-    }
+    /* Only a damaged slot can claim a move that never started. */
+    if (current == NULL) return MTI_INDEX_DAMAGED;
   }
-  if (result == PROBE_DAMAGED) {
-    *status = MT_CORRUPTION;
-    return true;
-  }
+  if (result == PROBE_DAMAGED) return MTI_INDEX_DAMAGED;
   /* Relaxed: see the top of the file (a refused slot's acquire above already showed its writer's flag). An
    * absent key, or a version found only in a table it was moved from, is not vouched for once the index
    * refused a key: the skiplist answers. */
-  if (result == PROBE_ABSENT && atomic_load_explicit(&index->overflowed, memory_order_relaxed)) return false;
-  if (!have) {
-    *status = MT_NOT_FOUND;
-    return true;
-  }
-  *status = visible_version(table, &cursor, target, snapshot_seq, found);
-  return true;
+  if (result == PROBE_ABSENT && atomic_load_explicit(&index->overflowed, memory_order_relaxed)) return MTI_INDEX_UNKNOWN;
+  if (found.node == NULL) return MTI_INDEX_ABSENT;
+  *node = found.node;
+  *entry = found.entry;
+  *entry_len = found.entry_len;
+  return MTI_INDEX_FOUND;
 }
 
-size_t point_index_memory(const point_index *index) {
+size_t mti_point_index_memory(const mti_point_index *index) {
   /* Relaxed: a statistic. */
   return atomic_load_explicit(&index->bytes, memory_order_relaxed);
 }
 
-size_t point_index_grown_memory(const point_index *index) { return point_index_memory(index) - index->initial_bytes; }
+size_t mti_point_index_grown_memory(const mti_point_index *index) { return mti_point_index_memory(index) - index->initial_bytes; }
 
-void point_index_coverage(const point_index *index, uint64_t *keys, uint64_t *refused_adds) {
+void mti_point_index_coverage(const mti_point_index *index, uint64_t *keys, uint64_t *refused_adds) {
   /* Acquire: the table's fields are read. Relaxed counters: statistics. */
   const index_table *current = atomic_load_explicit(&index->current, memory_order_acquire);
   *keys = atomic_load_explicit(&current->keys, memory_order_relaxed);
   *refused_adds = atomic_load_explicit(&index->refused_adds, memory_order_relaxed);
 }
 
-mt_status point_index_validate(const point_index *index, const mt_memtable *table,
-                               bool (*entry_ok)(void *ctx, const char *stored), void *ctx) {
+mt_status mti_point_index_validate(const mti_point_index *index, const mti_view *view, const mt_arena *arena,
+                                   bool (*entry_ok)(void *ctx, const char *stored), void *ctx) {
   /* Relaxed / acquire: the writers are quiescent (the contract); the orders only match the other readers. */
   if (atomic_load_explicit(&index->bypassed, memory_order_relaxed)) return MT_OK;
   const index_table *current = atomic_load_explicit(&index->current, memory_order_acquire);
@@ -542,57 +515,53 @@ mt_status point_index_validate(const point_index *index, const mt_memtable *tabl
       continue;
     }
     /* The entry, and the node header before it that a checked load reads. */
-    size_t header = table->list->key_header_size;
-    if ((uintptr_t)node < header || !mt_arena_contains(table->arena, node - header, header + 1) ||
-        !entry_ok(ctx, node)) {
+    size_t header = skiplist_node_header_bytes(view->list);
+    if ((uintptr_t)node < header || !mt_arena_contains(arena, node - header, header + 1) || !entry_ok(ctx, node)) {
       return MT_CORRUPTION;
     }
-    entry_cursor cursor;
-    cursor_init_plain(table, &cursor);
-    cursor.position.node = node;
-    if (cursor_load(table, &cursor) != MT_OK) return MT_CORRUPTION;
-    if (slot_tag_of(slot) != slot_tag(user_key_hash(cursor.entry.user_key.data, cursor.entry.user_key.len))) {
-      return MT_CORRUPTION;
-    }
+    mt_entry entry;
+    size_t entry_len;
+    if (!mti_entry_load(view, node, &entry, &entry_len)) return MT_CORRUPTION;
+    if (slot_tag_of(slot) != slot_tag(user_key_hash(entry.user_key.data, entry.user_key.len))) return MT_CORRUPTION;
     occupied++;
   }
   if (occupied != atomic_load_explicit(&current->keys, memory_order_relaxed)) return MT_CORRUPTION;
   /* Every user key's newest version (the first of its run on level 0) is what its probe finds; a key the
    * probe does not find is allowed only once the index refused keys. Keys are distinct, so each match is a
    * distinct slot: all occupied slots matched means each names the newest version of a key of the table. */
-  entry_cursor cursor;
-  cursor_init_plain(table, &cursor);
-  mt_skiplist_iter_seek_to_first(&cursor.position);
+  mt_skiplist_iter position;
+  mt_skiplist_iter_init(&position, view->list);
+  mt_skiplist_iter_seek_to_first(&position);
   mt_slice previous = {NULL, 0};
   bool first = true;
   uint64_t matched = 0;
-  mt_status status;
-  while ((status = cursor_load(table, &cursor)) == MT_OK) {
-    mt_slice user_key = cursor.entry.user_key;
+  for (const char *stored; (stored = skiplist_iter_key_inline(&position)) != NULL; skiplist_iter_next_inline(&position)) {
+    mt_entry entry;
+    size_t entry_len;
+    if (!mti_entry_load(view, stored, &entry, &entry_len)) return MT_CORRUPTION;
+    mt_slice user_key = entry.user_key;
     if (first || !bytes_equal(previous.data, previous.len, user_key.data, user_key.len)) {
       first = false;
       previous = user_key;
-      entry_cursor landed;
-      bool have = false;
-      probe_result result = probe(current, table, user_key, user_key_hash(user_key.data, user_key.len), &landed, &have);
+      probe_found found;
+  found.node = NULL;
+      probe_result result = probe(current, view, user_key.data, user_key.len,
+                                  user_key_hash(user_key.data, user_key.len), &found);
       if (result == PROBE_DAMAGED || result == PROBE_MOVED_ON) return MT_CORRUPTION;
       if (result == PROBE_FOUND) {
-        if (landed.position.node != cursor.position.node) return MT_CORRUPTION;
+        if (found.node != stored) return MT_CORRUPTION;
         matched++;
       } else if (!overflowed) {
         return MT_CORRUPTION;
       }
     }
-    skiplist_iter_next_inline(&cursor.position);
   }
-  if (status == MT_CORRUPTION) return MT_CORRUPTION;
   return matched == occupied ? MT_OK : MT_CORRUPTION;
 }
 
-_Atomic uint64_t *point_index_slots_for_testing(const mt_memtable *table, uint64_t *slot_count) {
-  if (table->point_index == NULL) return NULL;
+_Atomic uint64_t *mti_point_index_slots(const mti_point_index *index, uint64_t *slot_count) {
   /* Acquire: as a reader's. */
-  index_table *current = atomic_load_explicit(&table->point_index->current, memory_order_acquire);
+  index_table *current = atomic_load_explicit(&index->current, memory_order_acquire);
   *slot_count = current->slot_count;
   return current->slots;
 }

@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 
+#include "memtable/cursor.h"
 #include "memtable/memtable_internal.h"
 
 /* The user view passes over versions it does not return. A step forward follows one link, a step back
@@ -24,7 +25,7 @@ static inline unsigned saturating_add(unsigned a, unsigned b) { return a > UINT_
 
 static inline bool skip_due(const mt_memtable *table, const entry_cursor *cursor, bool forward, unsigned steps) {
   if (table->max_sequential_skip == MT_MEMTABLE_SKIP_NEVER || steps < table->max_sequential_skip) return false;
-  if (cursor->readahead == NULL || !skiplist_readahead_streaming(cursor->readahead, forward)) return true;
+  if (cursor->readahead == NULL || !mti_readahead_streaming(cursor->readahead, forward)) return true;
   return steps >= saturating_add(table->max_sequential_skip, STREAMING_SKIP_STEPS);
 }
 
@@ -32,7 +33,7 @@ static inline bool skip_due(const mt_memtable *table, const entry_cursor *cursor
  * two skip searches (at most max_sequential_skip), so on keys that each need one it stays off instead of
  * arming for a few steps and running ahead over versions the next search passes. */
 static inline void view_searched_past(const mt_memtable *table, entry_cursor *cursor) {
-  if (cursor->readahead != NULL) skiplist_readahead_hold(cursor->readahead, saturating_add(table->max_sequential_skip, 2));
+  if (cursor->readahead != NULL) mti_readahead_hold(cursor->readahead, saturating_add(table->max_sequential_skip, 2));
 }
 
 /* From a version of the cursor's user key newer than the snapshot: forward to the key's newest visible
@@ -44,27 +45,27 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
     mt_status status;
     if (may_seek && skip_due(table, cursor, true, steps)) {
       /* The first entry at or after (key, snapshot) is the answer whatever was linked meanwhile. */
-      status = cursor_seek(table, cursor, user_key, snapshot_seq, false);
+      status = mti_cursor_seek(&table->view, cursor, user_key, snapshot_seq, false);
       view_searched_past(table, cursor);
       if (status != MT_NOMEM) return status;
       may_seek = false;
     }
-    status = cursor_step(table, cursor, true);
-    if (status != MT_OK || cursor->entry.seq <= snapshot_seq || !cursor_at_user_key(table, cursor, user_key)) {
+    status = mti_cursor_step(&table->view, cursor, true);
+    if (status != MT_OK || cursor->entry.seq <= snapshot_seq || !mti_cursor_at_user_key(&table->view, cursor, user_key)) {
       return status;
     }
   }
 }
 
 /* Forward past the remaining versions of the cursor's user key. With version links, passes of the versions
- * each entry knew of (cursor_step_past_versions) until another key is met: no search. Without, one search
+ * each entry knew of (mti_cursor_step_past_versions) until another key is met: no search. Without, one search
  * at most: after it, steps only, so even a damaged order cannot send the walk round in circles. */
 static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cursor *cursor) {
   mt_slice user_key = cursor->entry.user_key;
-  if (table_has_version_links(table)) {
+  if (table_has_version_links(&table->view)) {
     for (;;) {
-      mt_status status = cursor_step_past_versions(table, cursor);
-      if (status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) return status;
+      mt_status status = mti_cursor_step_past_versions(&table->view, cursor);
+      if (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) return status;
     }
   }
   bool may_seek = true;
@@ -73,12 +74,12 @@ static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cu
       may_seek = false;
       /* (key, 0) sorts after every version but one with seq 0: land on that or past the key. Even then the
        * steps go on until the key is left (a version may have been linked after the landing meanwhile). */
-      mt_status status = cursor_seek(table, cursor, user_key, 0, false);
+      mt_status status = mti_cursor_seek(&table->view, cursor, user_key, 0, false);
       view_searched_past(table, cursor);
-      if (status != MT_NOMEM && (status != MT_OK || !cursor_at_user_key(table, cursor, user_key))) return status;
+      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key))) return status;
     }
-    mt_status status = cursor_step(table, cursor, true);
-    if (status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) return status;
+    mt_status status = mti_cursor_step(&table->view, cursor, true);
+    if (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) return status;
   }
 }
 
@@ -93,12 +94,12 @@ static mt_status cursor_back_past_user_key(const mt_memtable *table, entry_curso
       /* The last entry at or before (key, MAX_SEQUENCE): before every version of the key but one with that
        * sequence number (then the steps below pass it). A writer may link entries around the landing
        * meanwhile; those before the key are simply not part of this pass. */
-      mt_status status = cursor_seek(table, cursor, user_key, MT_MAX_SEQUENCE, true);
+      mt_status status = mti_cursor_seek(&table->view, cursor, user_key, MT_MAX_SEQUENCE, true);
       view_searched_past(table, cursor);
-      if (status != MT_NOMEM && (status != MT_OK || !cursor_at_user_key(table, cursor, user_key))) return status;
+      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key))) return status;
     }
-    mt_status status = cursor_step(table, cursor, false);
-    if (status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) return status;
+    mt_status status = mti_cursor_step(&table->view, cursor, false);
+    if (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) return status;
   }
 }
 
@@ -112,12 +113,12 @@ struct mt_memtable_user_iter {
 
 mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t snapshot_seq) {
   if (table == NULL) return NULL;
-  mt_memtable_user_iter *iter = memtable_reader_alloc(table, sizeof(*iter));
+  mt_memtable_user_iter *iter = mti_reader_alloc(&table->view, sizeof(*iter));
   if (iter == NULL) return NULL;
   mt_memtable_ref(table);
   iter->table = table;
   iter->snapshot_seq = snapshot_seq > MT_MAX_SEQUENCE ? MT_MAX_SEQUENCE : snapshot_seq;
-  cursor_init(table, &iter->cursor);
+  mti_cursor_init(&table->view, &iter->cursor);
   iter->valid = false;
   iter->status = MT_OK;
   return iter;
@@ -126,8 +127,8 @@ mt_memtable_user_iter *mt_memtable_user_iter_create(mt_memtable *table, uint64_t
 void mt_memtable_user_iter_destroy(mt_memtable_user_iter *iter) {
   if (iter == NULL) return;
   mt_memtable *table = iter->table;
-  cursor_release(table, &iter->cursor);
-  memtable_reader_free(table, iter, sizeof(*iter));
+  mti_cursor_release(&table->view, &iter->cursor);
+  mti_reader_free(&table->view, iter, sizeof(*iter));
   mt_memtable_unref(table);
 }
 
@@ -174,18 +175,18 @@ static void user_iter_find_backward(mt_memtable_user_iter *iter, mt_status load_
         newest_visible = *cursor;
         found = true;
       }
-      load_status = cursor_step(table, cursor, false);
-      if (load_status != MT_OK || !cursor_at_user_key(table, cursor, user_key)) break;
+      load_status = mti_cursor_step(&table->view, cursor, false);
+      if (load_status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) break;
       if (!searched && skip_due(table, cursor, false, steps)) {
         searched = true; /* once: after a failed search (MT_NOMEM) it steps on */
         entry_cursor probe = *cursor;
-        mt_status status = cursor_seek(table, &probe, user_key, iter->snapshot_seq, false);
+        mt_status status = mti_cursor_seek(&table->view, &probe, user_key, iter->snapshot_seq, false);
         view_searched_past(table, cursor);
         if (status == MT_CORRUPTION) {
           load_status = status;
           break;
         }
-        if (status == MT_OK && cursor_at_user_key(table, &probe, user_key)) {
+        if (status == MT_OK && mti_cursor_at_user_key(&table->view, &probe, user_key)) {
           newest_visible = probe;
           found = true;
           /* The answer: the next prev steps back from it (one search lands before the key's versions). */
@@ -212,8 +213,8 @@ void mt_memtable_user_iter_seek_to_first(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_first(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, true, table_has_version_links(iter->table));
-  user_iter_find_forward(iter, cursor_load(iter->table, &iter->cursor));
+  mti_cursor_scan_from(&iter->cursor, true, table_has_version_links(&iter->table->view));
+  user_iter_find_forward(iter, mti_cursor_load(&iter->table->view, &iter->cursor));
 }
 
 void mt_memtable_user_iter_seek_to_last(mt_memtable_user_iter *iter) {
@@ -221,8 +222,8 @@ void mt_memtable_user_iter_seek_to_last(mt_memtable_user_iter *iter) {
   iter->status = MT_OK;
   iter->valid = false;
   mt_skiplist_iter_seek_to_last(&iter->cursor.position);
-  cursor_scan_from(&iter->cursor, false, false);
-  user_iter_find_backward(iter, cursor_load(iter->table, &iter->cursor));
+  mti_cursor_scan_from(&iter->cursor, false, false);
+  user_iter_find_backward(iter, mti_cursor_load(&iter->table->view, &iter->cursor));
 }
 
 void mt_memtable_user_iter_seek(mt_memtable_user_iter *iter, const void *key, size_t key_len) {
@@ -231,7 +232,7 @@ void mt_memtable_user_iter_seek(mt_memtable_user_iter *iter, const void *key, si
   iter->valid = false;
   /* (key, snapshot) sorts just before the key's newest visible version. */
   mt_slice target = {key, key_len};
-  user_iter_find_forward(iter, cursor_seek(iter->table, &iter->cursor, target, iter->snapshot_seq, false));
+  user_iter_find_forward(iter, mti_cursor_seek(&iter->table->view, &iter->cursor, target, iter->snapshot_seq, false));
 }
 
 void mt_memtable_user_iter_seek_for_prev(mt_memtable_user_iter *iter, const void *key, size_t key_len) {
@@ -240,7 +241,7 @@ void mt_memtable_user_iter_seek_for_prev(mt_memtable_user_iter *iter, const void
   iter->valid = false;
   /* (key, 0) sorts at or after every version of the key: land on its oldest entry. */
   mt_slice target = {key, key_len};
-  user_iter_find_backward(iter, cursor_seek(iter->table, &iter->cursor, target, 0, true));
+  user_iter_find_backward(iter, mti_cursor_seek(&iter->table->view, &iter->cursor, target, 0, true));
 }
 
 void mt_memtable_user_iter_next(mt_memtable_user_iter *iter) {

@@ -356,7 +356,7 @@ static void *failing_mmap(void *addr, size_t length, int prot, int flags, int fd
 static void arena_pages_test_mmap_failure_leaves_arena_usable(void **state) {
   (void)state;
   const mt_arena_pages backings[] = {MT_ARENA_PAGES_TRANSPARENT, MT_ARENA_PAGES_HUGETLB};
-  mt_block_source_set_mmap_for_testing(failing_mmap);
+  mti_block_source_set_mmap_for_testing(failing_mmap);
   for (size_t b = 0; b < 2; b++) {
     mt_arena_options options = pages_options(backings[b], 4096);
     mt_arena *arena = mt_arena_create(&options);
@@ -383,7 +383,7 @@ static void arena_pages_test_mmap_failure_leaves_arena_usable(void **state) {
     assert_int_equal(mt_arena_memory_usage(arena), HUGE + (4 << 20));
     mt_arena_destroy(arena);
   }
-  mt_block_source_set_mmap_for_testing(NULL);
+  mti_block_source_set_mmap_for_testing(NULL);
   /* The capacity counts whole huge pages: below 2 MiB nothing fits; at 2 MiB one block and no more. */
   mt_arena_options options = pages_options(MT_ARENA_PAGES_TRANSPARENT, 4096);
   options.capacity = HUGE - 1;

@@ -287,13 +287,13 @@ static void arena_poison_test_concurrent_chunks_are_whole_granules(void **state)
   size_t run_start = 0, runs = 0;
   for (size_t i = 1; i < REQUESTS; i++) {
     if (pointers[i] == pointers[i - 1] + 1) continue;
-    assert_true(is_aligned(pointers[run_start], MT_ARENA_POISON_GRANULE));
+    assert_true(is_aligned(pointers[run_start], ARENA_POISON_GRANULE));
     assert_int_equal((i - run_start) % 120, 0);
     run_start = i;
     runs++;
   }
   assert_true(runs >= 3);
-  assert_true(is_aligned(pointers[run_start], MT_ARENA_POISON_GRANULE));
+  assert_true(is_aligned(pointers[run_start], ARENA_POISON_GRANULE));
   mt_arena_destroy(arena);
 }
 

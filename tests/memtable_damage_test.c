@@ -485,8 +485,8 @@ static size_t bloom_damages_changing_a_get(unsigned checksum_bytes) {
   mt_memtable *table = mt_memtable_create(&options);
   assert_non_null(table);
   damage_table_add_versions(table, true);
-  char *filter = (char *)(uintptr_t)table->bloom_words;
-  size_t filter_bytes = memtable_bloom_bytes(table);
+  char *filter = (char *)(uintptr_t)table->bloom.words;
+  size_t filter_bytes = mti_bloom_bytes(&table->bloom);
   assert_true(filter_bytes >= 64);
   size_t variants = queries[0].variants; /* the gets: the filter's only readers */
   transcript *undamaged = malloc(variants * sizeof(*undamaged));

@@ -290,7 +290,7 @@ static void point_index_test_validate_detects_damaged_slots(void **state) {
   char key[32];
   assert_int_equal(mt_memtable_validate(table), MT_OK);
   uint64_t slot_count = 0;
-  _Atomic uint64_t *slots = point_index_slots_for_testing(table, &slot_count);
+  _Atomic uint64_t *slots = mti_point_index_slots_for_testing(table, &slot_count);
   assert_non_null(slots);
   unsigned char *bytes = (unsigned char *)(void *)slots;
   uint64_t rng = 5;
@@ -778,7 +778,7 @@ static void run_slot_damage(unsigned checksum_bytes, uint64_t seed) {
   for (size_t a = 0; a < answer_count; a++) found_keys += undamaged[a].status == MT_OK;
   assert_true(found_keys > answer_count / 4);
   uint64_t slot_count = 0;
-  _Atomic uint64_t *slots = point_index_slots_for_testing(table, &slot_count);
+  _Atomic uint64_t *slots = mti_point_index_slots_for_testing(table, &slot_count);
   assert_non_null(slots);
   assert_true(slot_count > 24); /* grown past its first line-rounded 24 slots */
   unsigned char *bytes = (unsigned char *)(void *)slots;

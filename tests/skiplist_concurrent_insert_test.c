@@ -9,6 +9,8 @@
 #include <memtable/arena.h>
 #include <memtable/skiplist.h>
 
+#include "memtable/skiplist/skiplist_batch.h"
+
 #include "support/rng.h"
 #include "support/tsan.h"
 #include "support/thread_gate.h"
@@ -447,7 +449,7 @@ static void skiplist_test_concurrent_same_key_linked_exactly_once(void **state) 
   mt_arena_destroy(test.arena);
 }
 
-/* Inserts from positions found before the race (mt_skiplist_find_positions, as a write batch does): the
+/* Inserts from positions found before the race (mti_skiplist_find_positions, as a write batch does): the
  * threads insert the same keys, so every position is stale by the time it is used; each key must still be
  * linked exactly once, in order, with every other insert answering MT_EXISTS. */
 enum { POSITIONED_KEYS = 24, POSITIONED_ROUNDS = 60 };
@@ -466,7 +468,7 @@ typedef struct positioned_arg {
 static void *positioned_inserter_main(void *arg) {
   positioned_arg *inserter = arg;
   mt_skiplist *list = inserter->race->list;
-  static _Thread_local mt_skiplist_position positions[POSITIONED_KEYS];
+  static _Thread_local mti_skiplist_position positions[POSITIONED_KEYS];
   for (int r = 0; r < POSITIONED_ROUNDS; r++) {
     char bytes[POSITIONED_KEYS][sizeof(uint64_t)];
     const char *targets[POSITIONED_KEYS];
@@ -478,14 +480,14 @@ static void *positioned_inserter_main(void *arg) {
       memcpy(bytes[i], &keys[i], sizeof(keys[i]));
       targets[i] = bytes[i];
     }
-    mt_skiplist_find_positions(list, targets, POSITIONED_KEYS, positions);
+    mti_skiplist_find_positions(list, targets, POSITIONED_KEYS, positions);
     thread_gate_wait(&inserter->race->gate);
     for (unsigned i = 0; i < POSITIONED_KEYS; i++) {
       char *buffer;
       mt_status status = mt_skiplist_allocate_key(list, sizeof(uint64_t), &buffer);
       if (status == MT_OK) {
         memcpy(buffer, &keys[i], sizeof(keys[i]));
-        status = mt_skiplist_insert_allocated_at(list, buffer, &positions[i]);
+        status = mti_skiplist_insert_allocated_at(list, buffer, &positions[i]);
       }
       inserter->race->statuses[inserter->index][r][packed_k(keys[i])] = status;
     }

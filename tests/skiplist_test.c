@@ -7,6 +7,8 @@
 #include <memtable/arena.h>
 #include <memtable/skiplist.h>
 
+#include "memtable/skiplist/skiplist_batch.h"
+
 #include "support/check.h"
 #include "support/rng.h"
 #include "support/u64_list.h"
@@ -541,7 +543,7 @@ static void skiplist_test_batch_positions_insert_like_plain_inserts(void **state
   mt_skiplist *plain = create_u64_list(arenas[1]);
   assert_non_null(batched);
   assert_non_null(plain);
-  static mt_skiplist_position positions[BATCH];
+  static mti_skiplist_position positions[BATCH];
   for (int b = 0; b < BATCHES; b++) {
     uint64_t keys[BATCH];
     char bytes[BATCH][sizeof(uint64_t)];
@@ -551,7 +553,7 @@ static void skiplist_test_batch_positions_insert_like_plain_inserts(void **state
       memcpy(bytes[i], &keys[i], sizeof(keys[i]));
       targets[i] = bytes[i];
     }
-    mt_skiplist_find_positions(batched, targets, BATCH, positions);
+    mti_skiplist_find_positions(batched, targets, BATCH, positions);
     for (int i = 0; i < BATCH; i++) {
       /* Each position brackets its key as a plain seek does. */
       mt_skiplist_iter iter;
@@ -567,8 +569,8 @@ static void skiplist_test_batch_positions_insert_like_plain_inserts(void **state
       assert_int_equal(mt_skiplist_allocate_key(batched, sizeof(uint64_t), &buffer), MT_OK);
       memcpy(buffer, &keys[i], sizeof(keys[i]));
       /* Every third insert uses another key's position: it must notice and search instead. */
-      const mt_skiplist_position *position = &positions[i % 3 == 2 ? (i + 1) % BATCH : i];
-      mt_status got = mt_skiplist_insert_allocated_at(batched, buffer, position);
+      const mti_skiplist_position *position = &positions[i % 3 == 2 ? (i + 1) % BATCH : i];
+      mt_status got = mti_skiplist_insert_allocated_at(batched, buffer, position);
       mt_status expected = insert_u64(plain, keys[i]);
       CHECK_SEEDED(got == expected, seed);
     }

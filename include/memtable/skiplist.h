@@ -117,29 +117,6 @@ MT_API size_t mt_skiplist_allocated_size(const mt_skiplist *list, const char *ke
  * MT_INVALID_ARGUMENT (NULL, or not the latest) leaves it unused arena space. Writer only. */
 MT_API mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key);
 
-/* Where a key falls in the list: on each level below `levels`, the last node before it and the one after
- * (opaque; filled by mt_skiplist_find_positions). */
-typedef struct mt_skiplist_position {
-  const void *before[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
-  const void *after[MT_SKIPLIST_MAX_HEIGHT_LIMIT];
-  int levels;
-} mt_skiplist_position;
-
-/* Finds where each of count targets falls (positions[i] for targets[i]), running up to 16 searches
- * interleaved: each step of one compares a node fetched during the others' steps and starts fetching the
- * next, so their cache misses overlap instead of queueing (memtable-bench fillbatch). A target compares like
- * a key (it may be a lookup key the comparator understands). Any thread. */
-MT_API void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targets, size_t count,
-                                       mt_skiplist_position *positions);
-
-/* As mt_skiplist_insert_allocated, starting from a position mt_skiplist_find_positions found for a key that
- * compares equal to this one: each level is walked right from it past whatever was linked since (other keys
- * of the same batch, say), so no search from the head is needed. A position that does not fit the key is
- * detected and a normal search made (position NULL: a normal insert). With concurrent_inserts, positions go
- * stale as other writers link, which the walk right absorbs; a failed compare-and-swap searches its level
- * again from there, as any concurrent insert does. Writer only, or any thread with concurrent_inserts. */
-MT_API mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position);
-
 /* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */
 MT_API mt_status mt_skiplist_insert(mt_skiplist *list, const void *key, size_t key_size);
 
@@ -200,16 +177,6 @@ MT_API void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target);
  * few more comparisons than seek when target is in the list. */
 MT_API void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
                                                    mt_skiplist_iter *predecessor);
-/* Many seeks at once: found[i] is positioned where mt_skiplist_iter_seek(targets[i]) would put it and, when
- * predecessors is not NULL, predecessors[i] where mt_skiplist_iter_seek_with_predecessor would (the same
- * comparisons in the same order, so the same answers, whatever the keys). The searches run interleaved, up
- * to 16 at a time: each step of one compares a node fetched during the others' steps and starts fetching
- * the next, so their cache misses overlap (memtable-bench readrandom_batch). A NULL target leaves its
- * iterators not valid. found and predecessors hold count iterators, which are initialised here (any
- * previous contents are ignored). Does nothing when list is NULL, or targets or found is NULL with count > 0.
- * Any thread, like the iterators. */
-MT_API void mt_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count,
-                                   mt_skiplist_iter *found, mt_skiplist_iter *predecessors);
 /* Last key <= target. */
 MT_API void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target);
 MT_API void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter);

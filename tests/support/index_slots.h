@@ -10,7 +10,7 @@
 #include <memtable/memtable.h>
 
 /* The current table's slots and their count, NULL without an index. */
-_Atomic uint64_t *point_index_slots_for_testing(const mt_memtable *table, uint64_t *slot_count);
+_Atomic uint64_t *mti_point_index_slots_for_testing(const mt_memtable *table, uint64_t *slot_count);
 
 /* A slot body (address, tag) with the check byte the index writes: the XOR of its other seven bytes. */
 static inline uint64_t index_slot_with_check(uint64_t body) {

@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "memtable/skiplist_inline.h"
+#include "memtable/skiplist/skiplist_inline.h"
 
 #define SKIPLIST_READAHEAD_MAX_SEGMENTS 64
 #define SKIPLIST_READAHEAD_MAX_SEGMENT_NODES 65536
@@ -58,7 +58,7 @@ typedef struct readahead_segment {
 
 typedef struct skiplist_readahead {
   const mt_skiplist *list;
-  mt_skiplist_compare_fn compare; /* for searches by a node's key: see skiplist_readahead_init */
+  mt_skiplist_compare_fn compare; /* for searches by a node's key: see mti_readahead_init */
   void *compare_ctx;
   unsigned segments;    /* 1..SKIPLIST_READAHEAD_MAX_SEGMENTS */
   size_t segment_nodes; /* buffer slots per segment */
@@ -68,7 +68,7 @@ typedef struct skiplist_readahead {
   bool groups;          /* walking groups (forward only) */
   bool broken_seen;     /* a broken segment was met since the last reset: stay plain */
   unsigned plain_steps; /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
-  unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (skiplist_readahead_hold) */
+  unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (mti_readahead_hold) */
   bool plain_forward;
   bool plain_groups;
   /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
@@ -88,49 +88,47 @@ typedef struct skiplist_readahead {
   readahead_segment segment[SKIPLIST_READAHEAD_MAX_SEGMENTS];
 } skiplist_readahead;
 
-/* Puts an iterator on a node the walker returned (its key; NULL: not valid). */
-static inline void skiplist_iter_set_key(mt_skiplist_iter *iter, const char *key) { iter->node = key; }
 
-/* Bytes of buffer a walker of this shape needs (for skiplist_readahead_init). */
-size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
+/* Bytes of buffer a walker of this shape needs (for mti_readahead_init). */
+size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
 
 /* Sets up a walker over list with `segments` segments of at most segment_nodes nodes each (both >= 1 and
- * within the limits above), using `buffer` (skiplist_readahead_buffer_bytes of them, pointer-aligned; the
+ * within the limits above), using `buffer` (mti_readahead_buffer_bytes of them, pointer-aligned; the
  * caller keeps it alive). Starts disarmed. The walker searches by its nodes' own keys, where the list's
  * comparator expects a trusted search key: search_compare (with search_ctx), when not NULL, compares two
  * stored keys instead and must order them as the list's comparator does. */
-void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
+void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
                              size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
                              void *buffer);
 
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
-void skiplist_readahead_reset(skiplist_readahead *walker);
+void mti_readahead_reset(skiplist_readahead *walker);
 
 /* As reset, and the walker then arms only after `steps` plain steps in a row (at least the usual few) until the
  * next reset: for a caller that just searched past a run it would otherwise have walked (the user view passing
  * a key's hidden versions), so that a walker armed for the few steps before the next such search does not run
  * ahead over nodes the caller will pass by searching again. */
-void skiplist_readahead_hold(skiplist_readahead *walker, unsigned steps);
+void mti_readahead_hold(skiplist_readahead *walker, unsigned steps);
 
 /* Starts walking from `current` (a node of the list) in the given direction at once; with groups (forward
  * only, a list with group links) walking groups. */
-void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups);
+void mti_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups);
 
 /* True while the walker streams in `forward`'s direction, node by node: steps that way cost a fraction of a
  * cache miss each, and any seek would disarm it. */
-static inline bool skiplist_readahead_streaming(const skiplist_readahead *walker, bool forward) {
+static inline bool mti_readahead_streaming(const skiplist_readahead *walker, bool forward) {
   return walker->armed && !walker->broken_seen && walker->forward == forward && !walker->groups;
 }
 
 /* The step from `current` (the caller's node): true and *next = the node after it in the direction (NULL at
  * the list's end), or false when the caller should take the step itself (not armed yet, armed elsewhere,
  * or a segment that could not be used). Counts plain steps and arms itself after a few in one direction. */
-bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next);
+bool mti_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next);
 
 /* The pass over current's group as far as current's group link knows it (a list with group links): true and
  * *next = the level-0 successor of that link (of current when it has none; NULL at the list's end), or false
  * when the caller should make that pass itself (its group link, then one step). Arms itself in group mode
  * after a few such passes in a row. */
-bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next);
+bool mti_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next);
 
 #endif

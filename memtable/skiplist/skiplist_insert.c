@@ -1,22 +1,6 @@
-/* Concurrent-read skiplist: see include/memtable/skiplist.h for the contract, and
- * memtable/skiplist_inline.h for the node layout and the list's fields.
- *
- * Threading: one writer (serialised by the caller), or with concurrent_inserts any number of writers;
- * readers without locks. Invariants:
- *  - A node's key, key size and own links are written before it becomes reachable, and never change
- *    after, except the links, which only writers change, each by one release store (one writer) or one
- *    release compare-and-swap (several) that makes a fully written node reachable on that level.
- *  - A node is linked bottom up: a reader that finds it on level i finds it on every level below.
- *  - With several writers, a node is linked on level 0 by a compare-and-swap of its predecessor's link from
- *    the successor its search found: it fails if any node was linked in between meanwhile, and the writer
- *    then searches that level again from the same predecessor (nodes are never removed, so the predecessor
- *    still sorts before the key). Two writers of an equal key race on the same link: one wins, the other's
- *    search again finds the key and refuses it (MT_EXISTS) before its node is linked anywhere.
- *  - Every link a reader follows is read with an acquire load, pairing with that release store.
- *  - Nothing is ever unlinked or freed (the arena frees everything at once).
- *
- * Iterator functions called on an iterator that is not valid (or NULL) do nothing: key returns NULL,
- * key_size and height return 0, next and prev leave it not valid.
+/* Inserting into the skiplist: node allocation and give-back, tower heights, the single writer's splice
+ * insert, the concurrent writers' compare-and-swap insert, group links, and inserts from a batch's positions.
+ * See include/memtable/skiplist.h for the contract and the invariants at the top of skiplist.c.
  */
 #include <memtable/skiplist.h>
 
@@ -25,9 +9,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "memtable/skiplist_inline.h"
-
-static inline skiplist_node *node_of_key(const char *key) { return (skiplist_node *)(uintptr_t)key; }
+#include "memtable/skiplist/skiplist_batch.h"
+#include "memtable/skiplist/skiplist_internal.h"
+#include "memtable/skiplist/thread_stripe.h"
 
 /* Every access to a link goes through the helpers below and the two loads in skiplist_inline.h
  * (skiplist_load_next_acquire, skiplist_load_next_for_prefetch), so the memory order of each is stated
@@ -56,135 +40,6 @@ static inline int stashed_height(const mt_skiplist *list, const skiplist_node *n
   return (int)(uintptr_t)atomic_load_explicit(skiplist_node_links(list, node), memory_order_relaxed);
 }
 
-/* While the walk at `node` compares `next`, start fetching both nodes it may visit after that: the one after
- * `next` (if it goes right) and node's link one level down (if it drops), so whichever way the walk goes, its
- * next node is already on its way from memory. */
-static inline void prefetch_candidates(const mt_skiplist *list, const skiplist_node *node, const skiplist_node *next,
-                                       int level) {
-  SKIPLIST_PREFETCH(skiplist_load_next_for_prefetch(list, next, level));
-  if (level > 0) SKIPLIST_PREFETCH(skiplist_load_next_for_prefetch(list, node, level - 1));
-}
-
-/* Each search remembers the node that ended its walk on the level above: when the same node follows on
- * the level below, its comparison is already known and is skipped. */
-
-/* The first node >= key, or NULL. *equal says whether it equals key; an equal node ends the walk at once.
- * If prev is not NULL, fills prev[i] and next[i] with the nodes around key at each level below the
- * current height (only when the answer is not equal: an equal node leaves them partly written). */
-static inline skiplist_node *find_greater_or_equal(const mt_skiplist *list, const char *key, skiplist_node **prev,
-                                                   skiplist_node **next_out, bool *equal) {
-  skiplist_node *node = list->head;
-  skiplist_node *known_greater = NULL;
-  int level = skiplist_load_height(list) - 1;
-  for (;;) {
-    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    int order = 1;
-    if (next != NULL && next != known_greater) {
-      prefetch_candidates(list, node, next, level);
-      order = skiplist_compare_keys(list, skiplist_node_key(next), key);
-    }
-    if (order < 0) {
-      node = next;
-      continue;
-    }
-    if (order == 0) {
-      *equal = true;
-      return next;
-    }
-    if (prev != NULL) {
-      prev[level] = node;
-      next_out[level] = next;
-    }
-    if (level == 0) {
-      *equal = false;
-      return next;
-    }
-    known_greater = next;
-    level--;
-  }
-}
-
-/* The last node < key, or head; *after gets the level-0 successor the walk compared (the first node >= key
- * when the walk ran, or NULL), read once, so a node linked in between since is not mistaken for it. */
-static skiplist_node *find_less_than(const mt_skiplist *list, const char *key, skiplist_node **after) {
-  skiplist_node *node = list->head;
-  skiplist_node *known_not_less = NULL;
-  int level = skiplist_load_height(list) - 1;
-  for (;;) {
-    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    if (next != NULL && next != known_not_less) {
-      prefetch_candidates(list, node, next, level);
-      if (skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
-        node = next;
-        continue;
-      }
-    }
-    if (level == 0) {
-      *after = next;
-      return node;
-    }
-    known_not_less = next;
-    level--;
-  }
-}
-
-/* The last node <= key, or head. */
-static skiplist_node *find_less_or_equal(const mt_skiplist *list, const char *key) {
-  skiplist_node *node = list->head;
-  skiplist_node *known_greater = NULL;
-  int level = skiplist_load_height(list) - 1;
-  for (;;) {
-    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    if (next != NULL && next != known_greater) {
-      prefetch_candidates(list, node, next, level);
-      int order = skiplist_compare_keys(list, skiplist_node_key(next), key);
-      if (order == 0) return next;
-      if (order < 0) {
-        node = next;
-        continue;
-      }
-    }
-    if (level == 0) return node;
-    known_greater = next;
-    level--;
-  }
-}
-
-/* The last node, or head when empty. */
-static skiplist_node *find_last(const mt_skiplist *list) {
-  skiplist_node *node = list->head;
-  int level = skiplist_load_height(list) - 1;
-  for (;;) {
-    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    if (next != NULL) {
-      node = next;
-    } else if (level == 0) {
-      return node;
-    } else {
-      level--;
-    }
-  }
-}
-
-/* The number of levels `target` is linked on, found by a search for its key: every node before it on a
- * level it is linked on sorts before it, so the walk meets it first on its top level. 0 if it is not
- * linked at all (never the case for a node an iterator reached). */
-static int linked_height(const mt_skiplist *list, const skiplist_node *target) {
-  const char *key = skiplist_node_key(target);
-  skiplist_node *node = list->head;
-  skiplist_node *known_not_less = NULL;
-  for (int level = skiplist_load_height(list) - 1; level >= 0;) {
-    skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    if (next == target) return level + 1;
-    if (next != NULL && next != known_not_less && skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
-      node = next;
-      continue;
-    }
-    known_not_less = next;
-    level--;
-  }
-  return 0;
-}
 
 static inline uint64_t next_random(uint64_t *state) {
   /* splitmix64: any seed (zero included) gives a full-period, well-mixed sequence. */
@@ -215,9 +70,7 @@ static int random_height_concurrent(const mt_skiplist *list) {
   return height;
 }
 
-/* A node of `height` links for a key of key_size bytes; records key_size when the list does. Its links are
- * left unwritten. */
-static mt_status allocate_node(mt_arena *arena, size_t key_header_size, bool records_key_size, int height,
+mt_status mti_skiplist_allocate_node(mt_arena *arena, size_t key_header_size, bool records_key_size, int height,
                                size_t key_size, skiplist_node **out) {
   *out = NULL;
 #if SIZE_MAX > UINT32_MAX
@@ -237,67 +90,6 @@ static mt_status allocate_node(mt_arena *arena, size_t key_header_size, bool rec
   return MT_OK;
 }
 
-void mt_skiplist_options_init(mt_skiplist_options *options) {
-  if (options == NULL) return;
-  const mt_skiplist_options defaults = MT_SKIPLIST_OPTIONS_INIT;
-  *options = defaults;
-}
-
-mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *options, mt_skiplist **out) {
-  if (out == NULL) return MT_INVALID_ARGUMENT;
-  *out = NULL;
-  if (arena == NULL || options == NULL || options->compare == NULL) return MT_INVALID_ARGUMENT;
-  if (options->max_height < 1 || options->max_height > MT_SKIPLIST_MAX_HEIGHT_LIMIT) return MT_INVALID_ARGUMENT;
-  if (options->branching < 2) return MT_INVALID_ARGUMENT;
-  /* Many writers allocate nodes at once: only an arena in concurrent mode allows that. */
-  if (options->concurrent_inserts && !mt_arena_is_concurrent(arena)) return MT_INVALID_ARGUMENT;
-  size_t splice_size = 2 * (size_t)options->max_height * sizeof(skiplist_node *);
-  void *memory;
-  mt_status status = mt_arena_try_allocate(arena, sizeof(mt_skiplist) + splice_size, alignof(mt_skiplist), &memory);
-  if (status != MT_OK) return status;
-  mt_skiplist *list = memory;
-  list->records_key_size = options->record_key_size;
-  list->same_group = options->same_group;
-  list->key_header_size =
-      (options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0) + (options->same_group != NULL ? sizeof(skiplist_link) : 0);
-  list->max_height = options->max_height; /* before any link is stored: the link helpers assert against it */
-  list->concurrent = options->concurrent_inserts;
-  list->seed = options->seed;
-  skiplist_node *head;
-  status = allocate_node(arena, list->key_header_size, list->records_key_size, options->max_height, 0, &head);
-  if (status != MT_OK) return status;
-  for (int level = 0; level < options->max_height; level++) {
-    /* Relaxed: the list is not shared yet; handing the list to other threads must synchronise anyway. */
-    store_next_relaxed(list, head, level, NULL);
-  }
-  list->compare = options->compare;
-  list->compare_ctx = options->compare_ctx;
-  list->head = head;
-  list->arena = arena;
-  atomic_init(&list->height, 1);
-  for (unsigned i = 0; i < MT_STRIPES; i++) {
-    atomic_init(&list->counts[i].value, 0);
-    atomic_init(&list->counts[i].grouped, 0);
-  }
-  list->random_state = options->seed;
-  list->reserve_state = options->seed;
-  list->grow_threshold = UINT64_MAX / (uint64_t)options->branching;
-  list->splice_is_valid = true;
-  list->splice_is_useful = false;
-  for (int level = 0; level < options->max_height; level++) {
-    list->splice[level] = head;
-    list->splice[options->max_height + level] = NULL;
-  }
-  *out = list;
-  return MT_OK;
-}
-
-mt_skiplist *mt_skiplist_create(mt_arena *arena, const mt_skiplist_options *options) {
-  mt_skiplist *list;
-  (void)mt_skiplist_try_create(arena, options, &list);
-  return list;
-}
-
 mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **key) {
   if (key != NULL) *key = NULL;
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
@@ -306,13 +98,13 @@ mt_status mt_skiplist_allocate_key(mt_skiplist *list, size_t key_size, char **ke
   if (list->concurrent) {
     height = random_height_concurrent(list);
     mt_status status =
-        allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
+        mti_skiplist_allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
     if (status != MT_OK) return status;
   } else {
     list->reserve_state = list->random_state;
     height = random_height(list);
     mt_status status =
-        allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
+        mti_skiplist_allocate_node(list->arena, list->key_header_size, list->records_key_size, height, key_size, &node);
     if (status != MT_OK) {
       list->random_state = list->reserve_state; /* a failed reservation leaves no trace either */
       return status;
@@ -379,7 +171,7 @@ static inline void counter_increment(_Atomic size_t *counter, bool shared) {
 /* Counts a node just linked (see mt_skiplist.counts): a single writer in stripe 0, concurrent writers in
  * their thread's stripe. `grouped`: it was linked with a group link. */
 static inline void count_linked(mt_skiplist *list, bool grouped) {
-  unsigned stripe = list->concurrent ? thread_stripe() : 0;
+  unsigned stripe = list->concurrent ? mti_thread_stripe() : 0;
   counter_increment(&list->counts[stripe].value, list->concurrent);
   if (grouped) counter_increment(&list->counts[stripe].grouped, list->concurrent);
 }
@@ -534,87 +326,13 @@ static void link_node(mt_skiplist *list, skiplist_node *node, int height, skipli
   count_linked(list, grouped);
 }
 
-/* One search of mt_skiplist_find_positions, advanced a step at a time. */
-typedef struct position_search {
-  const char *target;
-  mt_skiplist_position *position;
-  const skiplist_node *node;      /* the last node known to sort before target on this level */
-  const skiplist_node *candidate; /* node's link on this level, being fetched */
-  const skiplist_node *known_not_less;
-  int level; /* -1: done */
-} position_search;
-
-/* Starts fetching what the search's next step reads of its candidate: see search_fetch in
- * skiplist_seek_batch.c, whose three prefetches this shares. */
-static inline void position_search_fetch(const mt_skiplist *list, position_search *search) {
-  search->candidate = skiplist_load_next_acquire(list, search->node, search->level);
-  if (search->candidate != NULL) skiplist_prefetch_step(list, search->candidate, search->level);
-}
-
-/* Compares the candidate (fetched since the last step), moves right or down, and starts fetching the next
- * candidate; returns false when the search is done. A drop whose next candidate is the node just found not
- * less, or the end of the list again (its comparison known, nothing to fetch), drops again in the same step, as
- * the single search would without comparing: with branching 2 about half the drops, each of which would
- * otherwise wait a round. */
-static bool position_search_step(const mt_skiplist *list, position_search *search) {
-  const skiplist_node *candidate = search->candidate;
-  if (candidate != NULL && candidate != search->known_not_less &&
-      skiplist_compare_keys(list, skiplist_node_key(candidate), search->target) < 0) {
-    search->node = candidate;
-    position_search_fetch(list, search);
-    return true;
-  }
-  for (;;) {
-    search->position->before[search->level] = search->node;
-    search->position->after[search->level] = candidate;
-    search->known_not_less = candidate;
-    if (search->level == 0) {
-      search->level = -1;
-      return false;
-    }
-    search->level--;
-    position_search_fetch(list, search);
-    if (search->candidate != candidate) return true;
-  }
-}
-
-void mt_skiplist_find_positions(const mt_skiplist *list, const char *const *targets, size_t count,
-                                mt_skiplist_position *positions) {
-  if (list == NULL || targets == NULL || positions == NULL) return;
-  enum { IN_FLIGHT = 16 };
-  position_search searches[IN_FLIGHT];
-  size_t started = 0, running = 0;
-  int height = skiplist_load_height(list);
-  for (;;) {
-    /* Keep up to IN_FLIGHT searches going; each step of one overlaps its fetch with the others' steps. */
-    while (running < IN_FLIGHT && started < count) {
-      position_search *search = &searches[running++];
-      search->target = targets[started];
-      search->position = &positions[started++];
-      search->position->levels = height;
-      search->node = list->head;
-      search->known_not_less = NULL;
-      search->level = height - 1;
-      position_search_fetch(list, search);
-    }
-    if (running == 0) return;
-    for (size_t i = 0; i < running;) {
-      if (position_search_step(list, &searches[i])) {
-        i++;
-      } else {
-        searches[i] = searches[--running];
-      }
-    }
-  }
-}
-
 typedef enum position_gaps { GAPS_FOUND, GAPS_EQUAL, GAPS_UNUSABLE } position_gaps;
 
 /* The gaps a key of `height` levels falls in, walked right from a position found earlier: levels the finding
  * search did not reach start from the head. A position's nodes stay on their levels (nothing is unlinked),
  * so each level is only walked past the nodes linked since. GAPS_UNUSABLE for a position of another key. */
 static position_gaps gaps_from_position(const mt_skiplist *list, const char *key, int height,
-                                        const mt_skiplist_position *position, skiplist_node **prev,
+                                        const mti_skiplist_position *position, skiplist_node **prev,
                                         skiplist_node **next) {
   if (position->levels < 1 || position->levels > list->max_height) return GAPS_UNUSABLE;
   for (int level = 0; level < height; level++) {
@@ -633,7 +351,7 @@ static position_gaps gaps_from_position(const mt_skiplist *list, const char *key
   return GAPS_FOUND;
 }
 
-mt_status mt_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mt_skiplist_position *position) {
+mt_status mti_skiplist_insert_allocated_at(mt_skiplist *list, char *key, const mti_skiplist_position *position) {
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
   if (position == NULL) return mt_skiplist_insert_allocated(list, key);
   skiplist_node *node = node_of_key(key);
@@ -674,105 +392,4 @@ mt_status mt_skiplist_insert(mt_skiplist *list, const void *key, size_t key_size
   if (status != MT_OK) return status;
   memcpy(buffer, key, key_size);
   return mt_skiplist_insert_allocated(list, buffer);
-}
-
-bool mt_skiplist_contains(const mt_skiplist *list, const char *key) {
-  if (list == NULL || key == NULL) return false;
-  bool equal;
-  (void)find_greater_or_equal(list, key, NULL, NULL, &equal);
-  return equal;
-}
-
-size_t mt_skiplist_count(const mt_skiplist *list) {
-  if (list == NULL) return 0;
-  size_t count;
-  skiplist_load_counts(list, &count, NULL);
-  return count;
-}
-
-void mt_skiplist_iter_init(mt_skiplist_iter *iter, const mt_skiplist *list) {
-  if (iter == NULL) return;
-  iter->list = list;
-  iter->node = NULL;
-}
-
-bool mt_skiplist_iter_valid(const mt_skiplist_iter *iter) { return iter != NULL && iter->node != NULL; }
-
-/* The public functions below test validity inline rather than call mt_skiplist_iter_valid: an exported
- * function may be interposed in a shared build, so the compiler would not inline the call. */
-static inline bool iter_is_valid(const mt_skiplist_iter *iter) { return iter != NULL && iter->node != NULL; }
-
-const char *mt_skiplist_iter_key(const mt_skiplist_iter *iter) {
-  return iter_is_valid(iter) ? skiplist_iter_key_inline(iter) : NULL;
-}
-
-size_t mt_skiplist_iter_key_size(const mt_skiplist_iter *iter) {
-  return iter_is_valid(iter) ? skiplist_iter_key_size_inline(iter) : 0;
-}
-
-int mt_skiplist_iter_height(const mt_skiplist_iter *iter) {
-  return iter_is_valid(iter) ? linked_height(iter->list, skiplist_iter_node(iter)) : 0;
-}
-
-void mt_skiplist_iter_group_last(mt_skiplist_iter *iter) {
-  if (!iter_is_valid(iter)) return;
-  const skiplist_node *last = skiplist_node_group_last(iter->list, skiplist_iter_node(iter));
-  if (last != NULL) iter->node = skiplist_node_key(last);
-}
-
-void mt_skiplist_iter_next(mt_skiplist_iter *iter) {
-  if (iter_is_valid(iter)) skiplist_iter_next_inline(iter);
-}
-
-/* A reader cannot use back links (the writer could not publish them atomically with the forward ones),
- * so stepping back searches for the last node before the current key, as LevelDB does. */
-void mt_skiplist_iter_prev(mt_skiplist_iter *iter) {
-  if (!iter_is_valid(iter)) return;
-  skiplist_node *after;
-  skiplist_node *node = find_less_than(iter->list, skiplist_node_key(skiplist_iter_node(iter)), &after);
-  iter->node = node == iter->list->head ? NULL : node;
-}
-
-void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target) {
-  if (iter == NULL) return;
-  iter->node = NULL;
-  if (iter->list == NULL || target == NULL) return;
-  bool equal;
-  iter->node = find_greater_or_equal(iter->list, target, NULL, NULL, &equal);
-}
-
-void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
-                                            mt_skiplist_iter *predecessor) {
-  if (predecessor != NULL) predecessor->node = NULL;
-  if (iter == NULL) return;
-  iter->node = NULL;
-  if (iter->list == NULL || target == NULL) return;
-  skiplist_node *after;
-  skiplist_node *node = find_less_than(iter->list, target, &after);
-  iter->node = after;
-  if (predecessor != NULL) {
-    predecessor->list = iter->list;
-    predecessor->node = node == iter->list->head ? NULL : node;
-  }
-}
-
-void mt_skiplist_iter_seek_for_prev(mt_skiplist_iter *iter, const char *target) {
-  if (iter == NULL) return;
-  iter->node = NULL;
-  if (iter->list == NULL || target == NULL) return;
-  skiplist_node *node = find_less_or_equal(iter->list, target);
-  iter->node = node == iter->list->head ? NULL : node;
-}
-
-void mt_skiplist_iter_seek_to_first(mt_skiplist_iter *iter) {
-  if (iter == NULL) return;
-  iter->node = iter->list == NULL ? NULL : skiplist_load_next_acquire(iter->list, iter->list->head, 0);
-}
-
-void mt_skiplist_iter_seek_to_last(mt_skiplist_iter *iter) {
-  if (iter == NULL) return;
-  iter->node = NULL;
-  if (iter->list == NULL) return;
-  skiplist_node *node = find_last(iter->list);
-  iter->node = node == iter->list->head ? NULL : node;
 }

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "memtable/skiplist_inline.h"
+#include "memtable/skiplist/skiplist_internal.h"
 
 static inline uint32_t node_key_size(const skiplist_node *node) {
   return (uint32_t)skiplist_recorded_key_size(skiplist_node_key(node));
@@ -35,18 +35,10 @@ static bool node_is_sound(const mt_skiplist *list, const skiplist_node *node) {
 }
 
 /* The first node >= key on level 0, found by a search from the head (the levels are already checked). */
-static const skiplist_node *find_greater_or_equal(const mt_skiplist *list, const char *key) {
-  const skiplist_node *node = list->head;
-  for (int level = skiplist_load_height(list) - 1;;) {
-    const skiplist_node *next = skiplist_load_next_acquire(list, node, level);
-    if (next != NULL && skiplist_compare_keys(list, skiplist_node_key(next), key) < 0) {
-      node = next;
-    } else if (level == 0) {
-      return next;
-    } else {
-      level--;
-    }
-  }
+static const skiplist_node *find_greater_or_equal_node(const mt_skiplist *list, const char *key) {
+  skiplist_node *after;
+  (void)find_less_than(list, key, &after);
+  return after;
 }
 
 /* A group link's target is a node of the list: it lies in the arena (and key_ok accepts it) before anything of
@@ -55,7 +47,7 @@ static bool is_listed_node(const mt_skiplist *list, const skiplist_node *node,
                            bool (*key_ok)(void *ctx, const char *key), void *ctx) {
   if (!node_is_sound(list, node)) return false;
   if (key_ok != NULL && !key_ok(ctx, skiplist_node_key(node))) return false;
-  return find_greater_or_equal(list, skiplist_node_key(node)) == node;
+  return find_greater_or_equal_node(list, skiplist_node_key(node)) == node;
 }
 
 /* Every group link passes its check and leads forward on level 0, through nodes of the linking node's group

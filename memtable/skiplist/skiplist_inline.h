@@ -28,7 +28,7 @@
 
 #include <memtable/skiplist.h>
 
-#include "memtable/thread_stripe.h"
+#include "memtable/skiplist/thread_stripe.h"
 
 typedef struct skiplist_node skiplist_node; /* never defined: the layout above is addressed by hand */
 typedef _Atomic(skiplist_node *) skiplist_link;
@@ -67,7 +67,7 @@ struct mt_skiplist {
   struct {
     alignas(SKIPLIST_CACHE_LINE) _Atomic size_t value;
     _Atomic size_t grouped;
-  } counts[MT_STRIPES];
+  } counts[MTI_STRIPES];
   /* Single-writer state, on its own cache line so the writer's stores do not evict the fields above from the
    * readers' caches. Concurrent writers keep theirs per call and per thread instead. */
   alignas(SKIPLIST_CACHE_LINE) uint64_t random_state;   /* splitmix64 state for tower heights */
@@ -93,11 +93,17 @@ static inline int skiplist_compare_keys(const mt_skiplist *list, const char *sto
   return list->compare(list->compare_ctx, stored, key);
 }
 
+/* The bytes between a node's link 0 and its key: the group link's and the recorded size's. */
+static inline size_t skiplist_node_header_bytes(const mt_skiplist *list) { return list->key_header_size; }
+
+/* True when the list keeps group links (options.same_group). */
+static inline bool skiplist_has_group_links(const mt_skiplist *list) { return list->same_group != NULL; }
+
 /* The nodes linked, and of those the ones linked with a group link (see counts; grouped may be NULL when not
  * wanted). Relaxed: statistics, which order nothing; with concurrent writers the two sums may be from slightly
  * different moments. */
 static inline void skiplist_load_counts(const mt_skiplist *list, size_t *linked, size_t *grouped) {
-  unsigned stripes = list->concurrent ? MT_STRIPES : 1;
+  unsigned stripes = list->concurrent ? MTI_STRIPES : 1;
   *linked = 0;
   if (grouped != NULL) *grouped = 0;
   for (unsigned i = 0; i < stripes; i++) {
@@ -223,6 +229,9 @@ static inline size_t skiplist_stored_key_size(const mt_skiplist *list, const cha
 static inline size_t skiplist_iter_key_size_inline(const mt_skiplist_iter *iter) {
   return skiplist_stored_key_size(iter->list, iter->node);
 }
+
+/* Puts an iterator on a node the walker returned (its key; NULL: not valid). */
+static inline void skiplist_iter_set_key(mt_skiplist_iter *iter, const char *key) { iter->node = key; }
 
 /* One step forward. Requires valid. */
 static inline void skiplist_iter_next_inline(mt_skiplist_iter *iter) {

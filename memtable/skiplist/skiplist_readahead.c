@@ -4,7 +4,8 @@
  * release that published the node); a segment boundary read on level L is therefore also reachable on
  * level 0 from the boundary before it, since the writer (or writers) linked it there first.
  */
-#include "memtable/skiplist_readahead.h"
+#include "memtable/skiplist/skiplist_readahead.h"
+#include "memtable/skiplist/skiplist_internal.h"
 
 #include <assert.h>
 
@@ -27,11 +28,11 @@ static inline void prefetch_node(const mt_skiplist *list, const skiplist_node *n
   SKIPLIST_PREFETCH(skiplist_node_key(node));
 }
 
-size_t skiplist_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) {
+size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) {
   return (size_t)segments * segment_nodes * sizeof(const skiplist_node *);
 }
 
-void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
+void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
                              size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
                              void *buffer) {
   assert(segments >= 1 && segments <= SKIPLIST_READAHEAD_MAX_SEGMENTS);
@@ -44,10 +45,10 @@ void skiplist_readahead_init(skiplist_readahead *walker, const mt_skiplist *list
   const skiplist_node **slots = buffer;
   for (unsigned s = 0; s < segments; s++) walker->segment[s].nodes = slots + (size_t)s * segment_nodes;
   walker->broken_seen = false;
-  skiplist_readahead_reset(walker);
+  mti_readahead_reset(walker);
 }
 
-void skiplist_readahead_reset(skiplist_readahead *walker) {
+void mti_readahead_reset(skiplist_readahead *walker) {
   walker->armed = false;
   walker->groups = false;
   walker->broken_seen = false;
@@ -57,8 +58,8 @@ void skiplist_readahead_reset(skiplist_readahead *walker) {
   walker->plain_groups = false;
 }
 
-void skiplist_readahead_hold(skiplist_readahead *walker, unsigned steps) {
-  skiplist_readahead_reset(walker);
+void mti_readahead_hold(skiplist_readahead *walker, unsigned steps) {
+  mti_readahead_reset(walker);
   if (steps > walker->steps_before_arm) walker->steps_before_arm = steps;
 }
 
@@ -93,25 +94,11 @@ static int choose_level(const skiplist_readahead *walker, bool groups) {
   return level;
 }
 
-/* The last node linked on `level` whose key sorts before key (a node's own key), or head. */
+/* The last node linked on `level` whose key sorts before key (a node's own key), or head: the list's search by
+ * the walker's comparator. */
 static const skiplist_node *find_less_than_on_level(const skiplist_readahead *walker, const char *key, int level) {
-  const mt_skiplist *list = walker->list;
-  const skiplist_node *node = list->head;
-  const skiplist_node *known_not_less = NULL;
-  int at = skiplist_load_height(list) - 1;
-  if (at < level) at = level;
-  for (;;) {
-    const skiplist_node *next = skiplist_load_next_acquire(list, node, at);
-    if (next != NULL && next != known_not_less) {
-      if (walker->compare(walker->compare_ctx, skiplist_node_key(next), key) < 0) {
-        node = next;
-        continue;
-      }
-    }
-    if (at == level) return node;
-    known_not_less = next;
-    at--;
-  }
+  skiplist_node *after;
+  return find_less_than_by(walker->list, walker->compare, walker->compare_ctx, key, level, &after);
 }
 
 static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end,
@@ -280,7 +267,7 @@ static void history_restart(skiplist_readahead *walker, const skiplist_node *cur
   walker->position = 1;
 }
 
-void skiplist_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups) {
+void mti_readahead_arm(skiplist_readahead *walker, const char *current, bool forward, bool groups) {
   walker->armed = false;
   walker->plain_steps = 0;
   walker->plain_forward = forward;
@@ -342,7 +329,7 @@ static bool plain_step_arms(skiplist_readahead *walker, const char *current, boo
   walker->plain_forward = forward;
   walker->plain_groups = groups;
   if (++walker->plain_steps < walker->steps_before_arm) return false;
-  skiplist_readahead_arm(walker, current, forward, groups);
+  mti_readahead_arm(walker, current, forward, groups);
   return walker->armed;
 }
 
@@ -415,7 +402,7 @@ static pull_result next_candidate(skiplist_readahead *walker, bool forward, cons
   return result;
 }
 
-bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
+bool mti_readahead_step(skiplist_readahead *walker, const char *current, bool forward, const char **next) {
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
   if (!ready_at(walker, node, forward, false)) return false;
   const skiplist_node *candidate;
@@ -424,7 +411,7 @@ bool skiplist_readahead_step(skiplist_readahead *walker, const char *current, bo
   return emit(walker, node, candidate, forward, next);
 }
 
-bool skiplist_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next) {
+bool mti_readahead_step_past_group(skiplist_readahead *walker, const char *current, const char **next) {
   const mt_skiplist *list = walker->list;
   const skiplist_node *node = (const skiplist_node *)(uintptr_t)current;
   if (!ready_at(walker, node, true, true)) return false;
