@@ -164,7 +164,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
 mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr) {
   if (arena == NULL || ptr == NULL) return MT_INVALID_ARGUMENT;
   if (arena->concurrent) return mti_arena_undo_concurrent(arena, ptr);
-  if (ptr != arena->undo.result) return MT_INVALID_ARGUMENT;
+  if (ptr != arena->undo.result) return MT_INVALID_STATE;
   mti_arena_undo_from(arena, &arena->bump);
   return MT_OK;
 }
@@ -193,17 +193,17 @@ size_t mt_arena_memory_usage(const mt_arena *arena) {
   return atomic_load_explicit(&arena->memory_usage, memory_order_relaxed);
 }
 
-int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
-  if (arena == NULL || ptr == NULL) return 0;
+bool mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len) {
+  if (arena == NULL || ptr == NULL) return false;
   uintptr_t start = (uintptr_t)ptr;
-  if (len > UINTPTR_MAX - start) return 0;
+  if (len > UINTPTR_MAX - start) return false;
   for (const arena_block *block = arena->blocks; block != NULL; block = block->h.next) {
     uintptr_t data = (uintptr_t)block + ARENA_BLOCK_HEADER;
     uintptr_t end = (uintptr_t)block + block->h.size;
     /* Under ASan, bytes not handed out are poisoned: a validator trusting this must not read them. */
-    if (start >= data && start + len <= end) return arena_is_addressable(ptr, len);
+    if (start >= data && start + len <= end) return arena_is_addressable(ptr, len) != 0;
   }
-  return 0;
+  return false;
 }
 
 mt_status mt_arena_get_pages_report(const mt_arena *arena, mt_arena_pages_report *report) {

@@ -256,14 +256,14 @@ mt_status mti_arena_allocate_concurrent(mt_arena *arena, size_t bytes, size_t al
 
 mt_status mti_arena_undo_concurrent(mt_arena *arena, const void *ptr) {
   arena_shard *shard = find_shard(arena);
-  if (shard == NULL || shard->last == NULL || ptr != shard->last) return MT_INVALID_ARGUMENT;
+  if (shard == NULL || shard->last == NULL || ptr != shard->last) return MT_INVALID_STATE;
   if (shard->last_start == NULL) {
     /* From the shared state: undoable while no thread has allocated from it since. */
     lock_arena(arena);
     bool latest = arena->undo.result == ptr;
     if (latest) mti_arena_undo_from(arena, &arena->shared);
     unlock_arena(arena);
-    if (!latest) return MT_INVALID_ARGUMENT;
+    if (!latest) return MT_INVALID_STATE;
     shard->last = NULL;
     return MT_OK;
   }

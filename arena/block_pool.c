@@ -156,7 +156,7 @@ size_t mt_block_pool_block_size(const mt_block_pool *pool) {
   return pool == NULL ? 0 : pool->block_size;
 }
 
-mt_status mt_block_pool_stats(const mt_block_pool *pool, mt_block_pool_statistics *stats) {
+mt_status mt_block_pool_get_stats(const mt_block_pool *pool, mt_block_pool_statistics *stats) {
   if (pool == NULL || stats == NULL) return MT_INVALID_ARGUMENT;
   lock_pool(pool);
   *stats = (mt_block_pool_statistics){pool->hits,     pool->misses, pool->failures,

@@ -13,6 +13,7 @@ const char *mt_status_str(mt_status status) {
     case MT_CORRUPTION: return "MT_CORRUPTION";
     case MT_FROZEN: return "MT_FROZEN";
     case MT_BUSY: return "MT_BUSY";
+    case MT_INVALID_STATE: return "MT_INVALID_STATE";
   }
   return "MT_UNKNOWN_STATUS";
 }

@@ -87,7 +87,7 @@ typedef struct bench_impl {
  * once, after the flags (a later call rewrites the description). The table stays valid for the run. */
 const bench_impl *bench_peer_memtable(unsigned bloom_bits, unsigned readmissing_bloom_bits, unsigned checksum_bytes);
 
-/* What our latest filled table's arena asked for and got (mt_memtable_pages_report): e.g. "requested thp; got
+/* What our latest filled table's arena asked for and got (mt_memtable_get_pages_report): e.g. "requested thp; got
  * thp 733 blocks (1466 MiB)", with the fallback reason when a block fell back; "" before any fill. */
 const char *bench_memtable_pages_summary(void);
 

@@ -109,7 +109,7 @@ const char *bench_memtable_pages_summary(void) { return pages_summary; }
 /* Writes what the table's arena got into pages_summary (the writer is done: the report may be read). */
 static void record_pages(const mt_memtable *table) {
   mt_arena_pages_report report;
-  if (mt_memtable_pages_report(table, &report) != MT_OK) return;
+  if (mt_memtable_get_pages_report(table, &report) != MT_OK) return;
   static const char *const requested[] = {"off", "thp", "hugetlb"};
   size_t at = (size_t)snprintf(pages_summary, sizeof pages_summary, "requested %s (blocks of %zu KiB); got",
                                (unsigned)report.requested < 3 ? requested[report.requested] : "?",

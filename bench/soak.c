@@ -162,7 +162,7 @@ void run_soak(void) {
   result.entries = atomic_load_explicit(&state.entries, memory_order_relaxed);
   result.rss_final = resident_bytes();
   mt_block_pool_statistics stats;
-  if (mt_block_pool_stats(state.pool, &stats) != MT_OK || stats.lent != 0) fatal("soak: blocks still lent");
+  if (mt_block_pool_get_stats(state.pool, &stats) != MT_OK || stats.lent != 0) fatal("soak: blocks still lent");
   result.pool_bytes_held = stats.bytes_held;
   mt_status status = mt_block_pool_destroy(state.pool);
   if (status != MT_OK) fatal("soak: mt_block_pool_destroy: %s", mt_status_str(status));

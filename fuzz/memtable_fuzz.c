@@ -1219,7 +1219,7 @@ static void op_null_arguments(run *r) {
       options.write_buffer_size != defaults.write_buffer_size ||
       options.bloom_bits_per_key != defaults.bloom_bits_per_key ||
       options.bloom_expected_entries != defaults.bloom_expected_entries ||
-      options.bloom_bytewise_equal_keys != defaults.bloom_bytewise_equal_keys ||
+      options.bytewise_equal_keys != defaults.bytewise_equal_keys ||
       options.checksum_bytes != defaults.checksum_bytes || options.seed != defaults.seed ||
       options.concurrent_writes != defaults.concurrent_writes || options.point_index != defaults.point_index ||
       options.point_index_entries != defaults.point_index_entries ||
@@ -1279,7 +1279,7 @@ static void decode_options(run *r, fuzz_input *in) {
     if (more & 0x40) o->bloom_expected_entries = fuzz_u8(in);
     /* Case-folding makes comparator-equal keys differ in bytes: declaring them byte-equal would break the
      * caller's side of the contract. */
-    o->bloom_bytewise_equal_keys = (flags & 0x40) && r->comparator != COMPARE_CASEFOLD;
+    o->bytewise_equal_keys = (flags & 0x40) && r->comparator != COMPARE_CASEFOLD;
   }
   switch (more & 3) {
     case 0: break;

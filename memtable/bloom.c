@@ -9,7 +9,7 @@
 bool mti_bloom_geometry(const mt_memtable_options *opts, size_t *bytes, unsigned *probes) {
   *bytes = 0;
   *probes = 0;
-  bool usable = opts->compare == NULL || opts->bloom_bytewise_equal_keys;
+  bool usable = opts->compare == NULL || opts->bytewise_equal_keys;
   if (opts->bloom_bits_per_key == 0 || !usable) return true;
   size_t expected = opts->bloom_expected_entries != 0 ? opts->bloom_expected_entries : opts->write_buffer_size / 64;
   if (expected == 0) expected = 1;

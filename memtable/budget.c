@@ -92,11 +92,12 @@ mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_l
 }
 
 mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_t seq, mt_entry_type type,
-                                   const void *key, const void *value) {
-  if (reservation == NULL || reservation->node == NULL) return MT_INVALID_ARGUMENT;
+                                   const void *key, size_t key_len, const void *value, size_t value_len) {
+  if (reservation == NULL) return MT_INVALID_ARGUMENT;
+  if (reservation->node == NULL) return MT_INVALID_STATE;
+  /* The node was sized for the prepared lengths: any others would not fit it. */
+  if (key_len != reservation->key_len || value_len != reservation->value_len) return MT_INVALID_ARGUMENT;
   mt_memtable *table = reservation->table;
-  size_t key_len = reservation->key_len;
-  size_t value_len = reservation->value_len;
   memtable_writer_enter(table);
   mt_status status = mti_memtable_link_prepared(table, reservation->node, seq, type, key, key_len, value, value_len);
   memtable_writer_leave(table);

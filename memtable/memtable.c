@@ -68,8 +68,8 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   unsigned bloom_probes;
   if (!mti_bloom_geometry(&opts, &bloom_bytes, &bloom_probes)) return MT_INVALID_ARGUMENT;
 
-  /* Concurrent writers allocate from the arena's per-thread shards. */
-  opts.arena.concurrent = opts.concurrent_writes;
+  /* Concurrent writers allocate from the arena's per-thread shards; a caller's concurrent arena is kept. */
+  opts.arena.concurrent = opts.arena.concurrent || opts.concurrent_writes;
   mt_arena *arena;
   mt_status status = mt_arena_try_create(&opts.arena, &arena);
   if (status != MT_OK) return status;
@@ -111,7 +111,7 @@ mt_status mt_memtable_try_create(const mt_memtable_options *options, mt_memtable
   }
 
   /* The index matches keys by their bytes, as the bloom filter does (see point_index_entries). */
-  if (opts.point_index && (opts.compare == NULL || opts.bloom_bytewise_equal_keys)) {
+  if (opts.point_index && (opts.compare == NULL || opts.bytewise_equal_keys)) {
     size_t expected = opts.point_index_entries != 0 ? opts.point_index_entries
                                                     : opts.write_buffer_size / MT_MEMTABLE_TYPICAL_ENTRY_BYTES;
     status = mti_point_index_create(arena, expected, &table->point_index);
@@ -219,7 +219,7 @@ bool mt_memtable_is_frozen(const mt_memtable *table) {
   return table != NULL && atomic_load_explicit(&table->frozen, memory_order_relaxed);
 }
 
-mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pages_report *report) {
+mt_status mt_memtable_get_pages_report(const mt_memtable *table, mt_arena_pages_report *report) {
   if (table == NULL || report == NULL) return MT_INVALID_ARGUMENT;
   return mt_arena_get_pages_report(table->arena, report);
 }

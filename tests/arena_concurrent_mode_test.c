@@ -106,13 +106,13 @@ static void *run_worker(void *arg) {
     /* The thread in the low two bits: no two threads ever write the same pattern. */
     unsigned char pattern = (unsigned char)(4 * (step % 64) + w->index);
     memset(p, pattern, size);
-    if (w->undo && older != NULL && mt_arena_undo_last(w->arena, older) != MT_INVALID_ARGUMENT) w->other_failures++;
+    if (w->undo && older != NULL && mt_arena_undo_last(w->arena, older) != MT_INVALID_STATE) w->other_failures++;
     if (w->undo && mt_rng_below(&rng, 2) == 0) {
       status = mt_arena_undo_last(w->arena, p);
       if (status == MT_OK) {
         w->undone++;
         /* Taken back once only. */
-        if (mt_arena_undo_last(w->arena, p) != MT_INVALID_ARGUMENT) w->other_failures++;
+        if (mt_arena_undo_last(w->arena, p) != MT_INVALID_STATE) w->other_failures++;
         continue;
       }
       /* A request too large for the thread's chunk can be refused: another thread may have taken memory
@@ -199,7 +199,7 @@ static void arena_test_concurrent_mode_single_thread_guarantees(void **state) {
   /* ... and taking it back returns the block. */
   assert_int_equal(mt_arena_undo_last(arena, large), MT_OK);
   assert_int_equal(mt_arena_memory_usage(arena), before);
-  assert_int_equal(mt_arena_undo_last(arena, large), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_arena_undo_last(arena, large), MT_INVALID_STATE);
 
   /* A small one is rewound: the next request of the same shape gets the same bytes. */
   void *small = mt_arena_allocate(arena, 16);
@@ -247,7 +247,7 @@ static void arena_test_concurrent_new_or_reset_arena_starts_fresh(void **state) 
     assert_true(test_allocator_owns(&hook, p, 8));
     assert_int_equal(hook.live_blocks, 2); /* header and one block */
     mt_arena_reset(arena);
-    assert_int_equal(mt_arena_undo_last(arena, p), MT_INVALID_ARGUMENT);
+    assert_int_equal(mt_arena_undo_last(arena, p), MT_INVALID_STATE);
     unsigned char *q = mt_arena_allocate(arena, 8);
     assert_non_null(q);
     /* Reset keeps the block and starts over in it: the new chunk is cut from its start again. */
@@ -457,7 +457,7 @@ static void arena_test_concurrent_undo_last_per_thread(void **state) {
   size_t undone = 0;
   for (unsigned t = 0; t < threads; t++) {
     undone += workers[t].undone;
-    assert_int_equal(mt_arena_undo_last(arena, workers[t].log.items[0].ptr), MT_INVALID_ARGUMENT);
+    assert_int_equal(mt_arena_undo_last(arena, workers[t].log.items[0].ptr), MT_INVALID_STATE);
   }
   MT_CHECK_SEEDED(undone > threads * 10000 / 4, seed, "most undos succeed");
   size_t usage = mt_arena_memory_usage(arena);

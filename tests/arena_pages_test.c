@@ -450,8 +450,8 @@ static void arena_pages_test_memtable_passes_pages_through(void **state) {
   assert_int_equal(mt_memtable_get(table, "k000012345", 10, 100000, &found), MT_OK);
   assert_int_equal(found.len, sizeof(value));
   mt_arena_pages_report report;
-  assert_int_equal(mt_memtable_pages_report(table, &report), MT_OK);
-  assert_int_equal(mt_memtable_pages_report(NULL, &report), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_get_pages_report(table, &report), MT_OK);
+  assert_int_equal(mt_memtable_get_pages_report(NULL, &report), MT_INVALID_ARGUMENT);
   assert_int_equal(report.requested, MT_ARENA_PAGES_TRANSPARENT);
   assert_int_equal(report.block_size, HUGE);
   assert_true(report.blocks[MT_ARENA_BACKING_TRANSPARENT] >= 2);

@@ -356,9 +356,9 @@ static void arena_test_undo_last_bump(void **state) {
   char *second = mt_arena_allocate_aligned_to(arena, 100, 64);
   assert_non_null(second);
   size_t usage = mt_arena_memory_usage(arena);
-  assert_int_equal(mt_arena_undo_last(arena, first), MT_INVALID_ARGUMENT); /* not the latest */
+  assert_int_equal(mt_arena_undo_last(arena, first), MT_INVALID_STATE); /* not the latest */
   assert_int_equal(mt_arena_undo_last(arena, second), MT_OK);
-  assert_int_equal(mt_arena_undo_last(arena, second), MT_INVALID_ARGUMENT); /* once */
+  assert_int_equal(mt_arena_undo_last(arena, second), MT_INVALID_STATE); /* once */
   assert_int_equal(mt_arena_memory_usage(arena), usage);
   /* The bytes, alignment padding included, are handed out again. */
   char *again = mt_arena_allocate(arena, 1);
@@ -366,7 +366,7 @@ static void arena_test_undo_last_bump(void **state) {
   assert_int_equal(mt_arena_undo_last(NULL, again), MT_INVALID_ARGUMENT);
   assert_int_equal(mt_arena_undo_last(arena, NULL), MT_INVALID_ARGUMENT);
   mt_arena_reset(arena);
-  assert_int_equal(mt_arena_undo_last(arena, again), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_arena_undo_last(arena, again), MT_INVALID_STATE);
   mt_arena_destroy(arena);
 }
 

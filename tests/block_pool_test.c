@@ -40,7 +40,7 @@ static mt_block_pool *new_pool(test_allocator *hook, size_t max_idle, size_t max
 
 static mt_block_pool_statistics stats_of(const mt_block_pool *pool) {
   mt_block_pool_statistics stats;
-  assert_int_equal(mt_block_pool_stats(pool, &stats), MT_OK);
+  assert_int_equal(mt_block_pool_get_stats(pool, &stats), MT_OK);
   return stats;
 }
 
@@ -84,8 +84,8 @@ static void block_pool_test_options(void **state) {
   assert_int_equal(mt_block_pool_block_size(pool), MT_BLOCK_POOL_DEFAULT_BLOCK_SIZE);
   assert_int_equal(mt_block_pool_block_size(NULL), 0);
   mt_block_pool_statistics stats;
-  assert_int_equal(mt_block_pool_stats(NULL, &stats), MT_INVALID_ARGUMENT);
-  assert_int_equal(mt_block_pool_stats(pool, NULL), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_block_pool_get_stats(NULL, &stats), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_block_pool_get_stats(pool, NULL), MT_INVALID_ARGUMENT);
 
   /* An arena on the pool takes the pool's block size; another explicit size is refused. */
   mt_arena_options arena_options = MT_ARENA_OPTIONS_INIT;
@@ -131,6 +131,7 @@ static void block_pool_test_options(void **state) {
   assert_int_equal(mt_block_pool_try_create(&bad, &out), MT_INVALID_ARGUMENT);
   assert_null(out);
   assert_string_equal(mt_status_str(MT_BUSY), "MT_BUSY");
+  assert_string_equal(mt_status_str(MT_INVALID_STATE), "MT_INVALID_STATE");
 }
 
 static void block_pool_test_second_arena_reuses_the_first_ones_blocks(void **state) {

@@ -295,7 +295,7 @@ static void budget_test_version_links_cost_eight_bytes_per_entry(void **state) {
         mt_memtable_reservation r;
         assert_int_equal(mt_memtable_prepare(tables[links], c.key_len, c.value_len, &r), MT_OK);
         reserved[links] = r.bytes;
-        assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+        assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
         after[links] = table_stats_of(tables[links]);
       }
       MT_CHECK_SEEDED_STEP(sizes[1] == sizes[0] + 8, rng, "entry_size with links", i);
@@ -347,7 +347,7 @@ static void budget_test_entry_size_against_reservations_both_modes(void **state)
         size_t tower_gap = bound - NODE_PADDING_MAX - r.bytes;
         MT_CHECK_SEEDED_STEP(tower_gap % 8 == 0 && tower_gap <= DEFAULT_TOWER_SLACK_MAX, seed, "whole links", i);
         MT_CHECK_SEEDED_STEP(mt_memtable_approximate_memory_usage(table) - held <= growth_bound, seed, "growth", i);
-        assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+        assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
         mt_slice got;
         assert_int_equal(mt_memtable_get(table, key, c.key_len, i + 1, &got), MT_OK);
         assert_int_equal(got.len, c.value_len);
@@ -397,12 +397,12 @@ static void budget_test_prepare_full_before_log_then_rotate(void **state) {
         assert_non_null(rotated);
         assert_int_equal(mt_memtable_prepare(rotated, 16, sizeof(value), &r), MT_OK);
         log_records++;
-        assert_int_equal(mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, value), MT_OK);
+        assert_int_equal(mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
         break;
       }
       assert_int_equal(status, MT_OK);
       log_records++; /* the record is written only now */
-      assert_int_equal(mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, value), MT_OK);
+      assert_int_equal(mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
     }
     /* Every record written is in one of the two tables; the full one is whole, readable and still usable. */
     assert_int_equal(mt_memtable_entry_count(table) + mt_memtable_entry_count(rotated), log_records);
@@ -431,7 +431,7 @@ static void budget_test_prepare_first_entry_may_exceed_budget(void **state) {
   static char value[10000];
   mt_memtable_reservation r;
   assert_int_equal(mt_memtable_prepare(table, 3, sizeof(value), &r), MT_OK);
-  assert_int_equal(mt_memtable_add_prepared(&r, 1, MT_TYPE_VALUE, "big", value), MT_OK);
+  assert_int_equal(mt_memtable_add_prepared(&r, 1, MT_TYPE_VALUE, "big", r.key_len, value, r.value_len), MT_OK);
   assert_true(mt_memtable_approximate_memory_usage(table) > options.write_buffer_size);
   assert_true(mt_memtable_should_flush(table));
   size_t usage = mt_memtable_approximate_memory_usage(table);
@@ -467,7 +467,7 @@ static void budget_test_prepare_capacity_and_allocator_failure(void **state) {
   assert_int_equal(mt_memtable_add(table, 1000, MT_TYPE_VALUE, "x", 1, value, sizeof(value)), MT_FULL);
   for (size_t i = 0; i < count; i++) {
     snprintf(key, sizeof(key), "key-%012zu", i);
-    assert_int_equal(mt_memtable_add_prepared(&held[i], i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+    assert_int_equal(mt_memtable_add_prepared(&held[i], i + 1, MT_TYPE_VALUE, key, held[i].key_len, value, held[i].value_len), MT_OK);
   }
   assert_int_equal(mt_memtable_entry_count(table), count);
   assert_int_equal(mt_memtable_approximate_memory_usage(table), usage);
@@ -490,14 +490,14 @@ static void budget_test_prepare_capacity_and_allocator_failure(void **state) {
     status = mt_memtable_prepare(table, 16, sizeof(value), &r);
     if (status == MT_NOMEM) break;
     assert_int_equal(status, MT_OK);
-    assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+    assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
   }
   assert_int_equal(status, MT_NOMEM);
   assert_null(r.node);
   assert_int_equal(mt_memtable_entry_count(table), i);
   allocator.fail_at = 0;
   assert_int_equal(mt_memtable_prepare(table, 16, sizeof(value), &r), MT_OK);
-  assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, value), MT_OK);
+  assert_int_equal(mt_memtable_add_prepared(&r, i + 1, MT_TYPE_VALUE, key, r.key_len, value, r.value_len), MT_OK);
   assert_int_equal(mt_memtable_get(table, key, 16, MT_MAX_SEQUENCE, NULL), MT_OK);
   assert_int_equal(mt_memtable_validate(table), MT_OK);
   assert_split_exact(table);
@@ -543,18 +543,22 @@ static void budget_test_cancel_gives_memory_back_newest_first(void **state) {
   /* add_prepared: bad arguments keep the reservation; a duplicate consumes it; a freeze refuses it. */
   mt_memtable_reservation d;
   assert_int_equal(mt_memtable_prepare(table, 1, 1, &d), MT_OK);
-  assert_int_equal(mt_memtable_add_prepared(&d, MT_MAX_SEQUENCE + 1, MT_TYPE_VALUE, "a", "2"), MT_INVALID_ARGUMENT);
-  assert_int_equal(mt_memtable_add_prepared(&d, 2, (mt_entry_type)7, "a", "2"), MT_INVALID_ARGUMENT);
-  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, NULL, "2"), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_add_prepared(&d, MT_MAX_SEQUENCE + 1, MT_TYPE_VALUE, "a", d.key_len, "2", d.value_len), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, (mt_entry_type)7, "a", d.key_len, "2", d.value_len), MT_INVALID_ARGUMENT);
+  /* Lengths other than the prepared ones would not fit the node. */
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "ab", 2, "2", d.value_len), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "a", d.key_len, "", 0), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, NULL, d.key_len, "2", d.value_len), MT_INVALID_ARGUMENT);
   assert_non_null(d.node);
   size_t usage = mt_memtable_approximate_memory_usage(table);
-  assert_int_equal(mt_memtable_add_prepared(&d, 1, MT_TYPE_VALUE, "a", "2"), MT_EXISTS);
+  assert_int_equal(mt_memtable_add_prepared(&d, 1, MT_TYPE_VALUE, "a", d.key_len, "2", d.value_len), MT_EXISTS);
   assert_null(d.node);
-  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "a", "2"), MT_INVALID_ARGUMENT);
+  /* A consumed reservation holds nothing: a state error, not an argument error. */
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "a", d.key_len, "2", d.value_len), MT_INVALID_STATE);
   assert_int_equal(mt_memtable_approximate_memory_usage(table), usage);
   assert_int_equal(mt_memtable_prepare(table, 1, 1, &d), MT_OK);
   assert_int_equal(mt_memtable_freeze(table), MT_OK);
-  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "b", "2"), MT_FROZEN);
+  assert_int_equal(mt_memtable_add_prepared(&d, 2, MT_TYPE_VALUE, "b", d.key_len, "2", d.value_len), MT_FROZEN);
   assert_true(mt_memtable_cancel_prepared(&d));
   assert_int_equal(mt_memtable_prepare(table, 1, 1, &d), MT_FROZEN);
   assert_int_equal(mt_memtable_validate(table), MT_OK);
@@ -571,7 +575,7 @@ static void budget_test_bad_arguments(void **state) {
   assert_int_equal(mt_memtable_prepare(table, 1, 1, NULL), MT_INVALID_ARGUMENT);
   assert_int_equal(mt_memtable_prepare(table, MT_MAX_KEY_LEN + 1, 1, &r), MT_INVALID_ARGUMENT);
   assert_int_equal(mt_memtable_prepare(table, 1, MT_MAX_VALUE_LEN, &r), MT_INVALID_ARGUMENT); /* above 4 GiB - 1 */
-  assert_int_equal(mt_memtable_add_prepared(NULL, 1, MT_TYPE_VALUE, "", ""), MT_INVALID_ARGUMENT);
+  assert_int_equal(mt_memtable_add_prepared(NULL, 1, MT_TYPE_VALUE, "", 0, "", 0), MT_INVALID_ARGUMENT);
   assert_false(mt_memtable_cancel_prepared(NULL));
   assert_int_equal(mt_memtable_entry_size(NULL, 1, 1), 0);
   assert_int_equal(mt_memtable_entry_size(table, MT_MAX_KEY_LEN + 1, 1), 0);
@@ -667,7 +671,7 @@ static void *prepared_writer_main(void *arg) {
       w->unexpected = (int)status;
       break;
     }
-    status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, value);
+    status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, r.key_len, value, r.value_len);
     if (status != MT_OK) {
       w->unexpected = (int)status;
       break;
@@ -747,7 +751,7 @@ static void *batch_writer_main(void *arg) {
       w->refused++;
       return NULL;
     }
-    if (status == MT_OK) status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, value);
+    if (status == MT_OK) status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, r.key_len, value, r.value_len);
     if (status != MT_OK) {
       w->unexpected = (int)status;
       return NULL;

@@ -97,7 +97,7 @@ static void run_random(batch_config config, uint64_t seed) {
   options.point_index_entries = config.point_index == 1 ? 8 : 0;
   if (config.reverse) {
     options.compare = reverse_compare_hook;
-    options.bloom_bytewise_equal_keys = true;
+    options.bytewise_equal_keys = true;
   }
   mt_memtable *table = new_table(&options);
   assert_int_equal(mt_memtable_point_index_memory(table) != 0, config.point_index != 0);

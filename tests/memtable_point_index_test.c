@@ -399,7 +399,7 @@ static void point_index_test_custom_comparator_disables_it(void **state) {
   mt_memtable_unref(folded);
 
   options.compare = reverse_bytewise;
-  options.bloom_bytewise_equal_keys = true;
+  options.bytewise_equal_keys = true;
   mt_memtable *reversed = mt_memtable_create(&options);
   assert_non_null(reversed);
   assert_true(mt_memtable_point_index_memory(reversed) > 0);

@@ -688,7 +688,7 @@ static void memtable_test_bloom_answers_absent_keys_without_search(void **state)
   options.compare_ctx = &context;
   options.bloom_bits_per_key = 10;
   options.bloom_expected_entries = 1000;
-  options.bloom_bytewise_equal_keys = true;
+  options.bytewise_equal_keys = true;
   mt_memtable *table = new_table(&options);
   char key[32];
   for (size_t i = 0; i < 1000; i++) {

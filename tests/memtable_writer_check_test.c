@@ -79,7 +79,7 @@ static mt_status write_once(mt_memtable *table, write_kind kind, uint64_t seq, m
       return status;
     }
     case WRITE_ADD_PREPARED:
-      return mt_memtable_add_prepared(reservation, seq, MT_TYPE_VALUE, key, "v");
+      return mt_memtable_add_prepared(reservation, seq, MT_TYPE_VALUE, key, reservation->key_len, "v", reservation->value_len);
     case WRITE_CANCEL:
       (void)mt_memtable_cancel_prepared(reservation);
       return MT_OK;
@@ -241,7 +241,7 @@ static void *take_turns_main(void *arg) {
     mt_memtable_reservation r;
     if (status == MT_OK) status = mt_memtable_prepare(t->table, 11, 1, &r);
     key[5] = 'x';
-    if (status == MT_OK) status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, "v");
+    if (status == MT_OK) status = mt_memtable_add_prepared(&r, seq, MT_TYPE_VALUE, key, r.key_len, "v", r.value_len);
     pthread_mutex_unlock(&t->mutex);
     if (status != MT_OK) abort(); /* cmocka's asserts belong to the main thread */
   }

@@ -186,14 +186,15 @@ MT_API mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t ali
 /* Takes back the arena's most recent allocation, `ptr`, which the caller has not handed to anyone: the
  * arena returns to its state before that allocation (a block obtained for it goes back to the allocator
  * and leaves the memory usage figure), so a refused operation leaves no trace. Only the latest allocation
- * can be undone, once: MT_INVALID_ARGUMENT (nothing changed) when ptr is not it, or after a reset. The
+ * can be undone, once: MT_INVALID_STATE (nothing changed) when ptr is not it, or after a reset;
+ * MT_INVALID_ARGUMENT for NULL. The
  * one exception to "nothing is freed piece by piece"; same threading as allocation.
  * In concurrent mode, "latest" means the calling thread's own latest allocation from this arena (another
- * thread's is MT_INVALID_ARGUMENT). One from the thread's chunk is always taken back; if it refilled the
+ * thread's is MT_INVALID_STATE). One from the thread's chunk is always taken back; if it refilled the
  * chunk, the new chunk (and a block obtained for it) goes back too while no thread has taken memory from
  * the shared blocks since, else the chunk stays with the thread, whole. A larger request is taken back
  * (its block too) only while no thread has taken memory from the shared blocks since; otherwise
- * MT_INVALID_ARGUMENT, nothing changed. */
+ * MT_INVALID_STATE, nothing changed. */
 MT_API mt_status mt_arena_undo_last(mt_arena *arena, const void *ptr);
 
 /* True when the arena was created in concurrent mode (false for NULL). Any thread. */
@@ -249,7 +250,7 @@ MT_API size_t mt_arena_growth_bound(const mt_arena *arena, size_t bytes, size_t 
  * validators: it walks the block list). Under AddressSanitizer also false when any byte of the range is
  * poisoned (not handed out, or taken back by undo or reset), so a validator that reads only what this
  * accepts never trips an ASan report. Requires the same external synchronization as allocation. */
-MT_API int mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
+MT_API bool mt_arena_contains(const mt_arena *arena, const void *ptr, size_t len);
 
 /* Frees every block (pool blocks go back to the pool) except one standard block, which is kept (its pages
  * stay faulted in) and reused from its start. Every pointer handed out before dies (under ASan, a use of one

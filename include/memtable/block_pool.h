@@ -94,8 +94,8 @@ MT_API mt_status mt_block_pool_destroy(mt_block_pool *pool);
 MT_API size_t mt_block_pool_block_size(const mt_block_pool *pool);
 
 /* Fills *stats with the pool's counters: MT_OK, or MT_INVALID_ARGUMENT (nothing written) when pool or
- * stats is NULL. Any thread, while the pool is alive. */
-MT_API mt_status mt_block_pool_stats(const mt_block_pool *pool, mt_block_pool_statistics *stats);
+ * stats is NULL. Any thread, while the pool is alive. (Replaces mt_block_pool_stats, 0.2.0.) */
+MT_API mt_status mt_block_pool_get_stats(const mt_block_pool *pool, mt_block_pool_statistics *stats);
 
 #ifdef __cplusplus
 }

@@ -94,8 +94,10 @@ typedef struct mt_memtable_options {
   /* The table's arena: block size (default here 64 KiB; 0 also means 64 KiB, or with a pool the pool's),
    * optional hard capacity (MT_FULL beyond it), optional allocator hooks (called by the writer and the last
    * unref only), or instead of hooks huge pages (arena.pages) and NUMA placement (arena.numa_node), reported
-   * by mt_memtable_pages_report; or an optional block pool shared with other tables (arena.pool;
-   * memtable/block_pool.h), which must outlive the table: its blocks go back to the pool at the last unref. */
+   * by mt_memtable_get_pages_report; or an optional block pool shared with other tables (arena.pool;
+   * memtable/block_pool.h), which must outlive the table: its blocks go back to the pool at the last unref.
+   * arena.concurrent is implied by concurrent_writes (the arena is concurrent when either is set: a single
+   * writer may still ask for it, for an arena whose allocator hooks want the lock). */
   mt_arena_options arena;
   /* The memory budget: mt_memtable_should_flush turns true before an arena block past it would be opened,
    * and mt_memtable_prepare refuses an entry that would need memory past it; default (and 0) 4 MiB. */
@@ -103,11 +105,14 @@ typedef struct mt_memtable_options {
   /* Bloom filter over user keys consulted by get before the skiplist: bits per key, 0 (default) = off.
    * Sized for bloom_expected_entries keys (0: write_buffer_size / 64). The filter hashes the key's bytes, so
    * it is only used when comparator-equal keys are byte-equal (true of the bytewise default); with a
-   * custom comparator set, it is ignored unless bloom_bytewise_equal_keys is true. With checksums every bit
+   * custom comparator set, it is ignored unless bytewise_equal_keys is true. With checksums every bit
    * is kept twice (see checksum_bytes), so the filter takes twice the memory for the same bits per key. */
   unsigned bloom_bits_per_key;
   size_t bloom_expected_entries;
-  bool bloom_bytewise_equal_keys;
+  /* The custom comparator calls keys equal only when their bytes are equal (default false; the bytewise
+   * default comparator always does): lets the bloom filter and the point index, which hash the key's bytes,
+   * work with it. (Replaces bloom_bytewise_equal_keys, which already switched both.) */
+  bool bytewise_equal_keys;
   /* Per-entry checksum bytes: 0 (default), 1, 2, 4 or 8: corruption detection. Each entry then costs
    * checksum_bytes + 4 bytes more (the 4 record its stored size), and get, iterators and validate check
    * every entry they read against its size (decoding and key comparisons never read outside it; the entry
@@ -197,7 +202,7 @@ typedef struct mt_memtable_options {
    * (its table pointers and sizes) is not covered, as the skiplist's level links are not.
    * Threading: as the table's (any number of readers, lock-free; one writer, or many with concurrent_writes).
    * The index hashes the key's bytes, so, as the bloom filter, it is used only when comparator-equal keys are
-   * byte-equal: with a custom comparator it is off unless bloom_bytewise_equal_keys is true. */
+   * byte-equal: with a custom comparator it is off unless bytewise_equal_keys is true. */
   bool point_index;
   size_t point_index_entries;
   /* Version links (default false): each entry added right before an older version of its user key records
@@ -343,9 +348,9 @@ MT_API size_t mt_memtable_point_index_memory(const mt_memtable *table);
 MT_API uint64_t mt_memtable_entry_count(const mt_memtable *table);
 MT_API uint64_t mt_memtable_deletion_count(const mt_memtable *table);
 /* Fills *report with what the table's arena asked for and got (huge pages, NUMA placement: see
- * mt_arena_get_pages_report in arena.h). MT_INVALID_ARGUMENT when either is NULL. Call it while no writer
+ * mt_arena_get_pages_report in arena.h). (Replaces mt_memtable_pages_report, 0.2.0.) MT_INVALID_ARGUMENT when either is NULL. Call it while no writer
  * adds (from the writer thread, or once the writers are quiescent); readers may run. */
-MT_API mt_status mt_memtable_pages_report(const mt_memtable *table, mt_arena_pages_report *report);
+MT_API mt_status mt_memtable_get_pages_report(const mt_memtable *table, mt_arena_pages_report *report);
 /* True when the table should be flushed before the next standard arena block would have to be opened past
  * write_buffer_size (W), with B the arena block size, usage the memory usage and tail the unused rest of
  * the current block (mt_memtable_get_memory_stats):
@@ -414,14 +419,15 @@ typedef struct mt_memtable_reservation {
 MT_API mt_status mt_memtable_prepare(mt_memtable *table, size_t key_len, size_t value_len,
                                      mt_memtable_reservation *reservation);
 
-/* Adds the entry into its reservation: key and value have the lengths prepared. Returns MT_OK; MT_EXISTS
- * (an entry with the same key and seq is stored; the node goes back when it is still the arena's latest
- * allocation, as with mt_memtable_add); MT_FROZEN (frozen since the prepare); MT_INVALID_ARGUMENT (NULL
- * reservation, none held, seq > MT_MAX_SEQUENCE, an unknown type, NULL key or value with a non-zero length).
+/* Adds the entry into its reservation: key_len and value_len must be the lengths prepared. Returns MT_OK;
+ * MT_EXISTS (an entry with the same key and seq is stored; the node goes back when it is still the arena's
+ * latest allocation, as with mt_memtable_add); MT_FROZEN (frozen since the prepare); MT_INVALID_STATE (the
+ * reservation holds nothing: used or cancelled); MT_INVALID_ARGUMENT (NULL reservation, lengths other than
+ * the prepared ones, seq > MT_MAX_SEQUENCE, an unknown type, NULL key or value with a non-zero length).
  * Never MT_FULL or MT_NOMEM. On MT_OK and MT_EXISTS the reservation is consumed; on the others it is still
  * held (add again, or cancel). Writer only, or any thread with concurrent_writes. */
 MT_API mt_status mt_memtable_add_prepared(mt_memtable_reservation *reservation, uint64_t seq, mt_entry_type type,
-                                          const void *key, const void *value);
+                                          const void *key, size_t key_len, const void *value, size_t value_len);
 
 /* Drops a reservation unused. Its memory goes back when it is still the arena's latest allocation (the
  * calling thread's, with concurrent_writes): true. Otherwise it stays unused arena memory, counted in

@@ -114,7 +114,7 @@ MT_API size_t mt_skiplist_allocated_size(const mt_skiplist *list, const char *ke
 /* Gives back a node reserved by mt_skiplist_allocate_key and never inserted. MT_OK when it was still the
  * arena's latest allocation (with concurrent_inserts: the calling thread's) and went back: the arena is as
  * before the reservation (a block obtained for it freed), and a single writer's height draw is rewound.
- * MT_INVALID_ARGUMENT (NULL, or not the latest) leaves it unused arena space. Writer only. */
+ * MT_INVALID_STATE (not the latest) leaves it unused arena space; MT_INVALID_ARGUMENT for NULL. Writer only. */
 MT_API mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key);
 
 /* Copies key_size bytes of key into a new node and inserts it: allocate_key + memcpy + insert_allocated. */

@@ -144,7 +144,7 @@ size_t mt_skiplist_allocated_size(const mt_skiplist *list, const char *key, size
 
 mt_status mt_skiplist_release_allocated(mt_skiplist *list, char *key) {
   if (list == NULL || key == NULL) return MT_INVALID_ARGUMENT;
-  return give_back_node(list, node_of_key(key)) ? MT_OK : MT_INVALID_ARGUMENT;
+  return give_back_node(list, node_of_key(key)) ? MT_OK : MT_INVALID_STATE;
 }
 
 /* True when key lies strictly inside the splice's level-0 interval (so inside every level's). */
