@@ -4,7 +4,7 @@
 #   LIB_FUZZING_ENGINE          the engine to link, e.g. -fsanitize=fuzzer
 #   OUT                         where each <target>, <target>.dict and <target>_seed_corpus.zip go
 # The library comes from CMake (layers as CMakeLists.txt lists them, generated version header) compiled with
-# exactly $CC $CFLAGS; each fuzz/*_fuzz.c is compiled and linked here. xxHash comes from pkg-config.
+# exactly $CC $CFLAGS; each fuzz/<folder>/*_fuzz.c is compiled and linked here. xxHash comes from pkg-config.
 # Usage: CC=clang CFLAGS=... LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=DIR fuzz/oss-fuzz-build.sh
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,14 +29,26 @@ read -r -a cflags <<<"$CFLAGS"
 read -r -a cxxflags <<<"$CXXFLAGS"
 read -r -a engine <<<"$LIB_FUZZING_ENGINE"
 
-for source in "$src"/fuzz/*_fuzz.c; do
+# Each fuzz/<folder>/<name>_fuzz.c is a target; the folder's other .c files are support linked into each of its
+# targets (as fuzz/CMakeLists.txt does).
+for source in "$src"/fuzz/*/*_fuzz.c; do
   target=$(basename "$source" .c)
-  "$CC" "${cflags[@]}" -std=c11 -I"$src/include" -I"$build/include" -I"$src/tests" -I"$src/fuzz" \
-    "${xxhash_cflags[@]}" -c "$source" -o "$work/$target.o"
+  folder=$(dirname "$source")
+  units=("$source")
+  for unit in "$folder"/*.c; do
+    [[ $(basename "$unit" .c) == *_fuzz ]] || units+=("$unit")
+  done
+  objects=()
+  for unit in "${units[@]}"; do
+    name=$(basename "$unit" .c)
+    "$CC" "${cflags[@]}" -std=c11 -I"$src/include" -I"$build/include" -I"$src/tests" -I"$src/fuzz" -I"$folder" \
+      "${xxhash_cflags[@]}" -c "$unit" -o "$work/$target-$name.o"
+    objects+=("$work/$target-$name.o")
+  done
   # Linked by the C++ driver, as OSS-Fuzz does: an engine given as a library may be C++.
-  "$CXX" "${cxxflags[@]}" "$work/$target.o" "$library" "${xxhash_libs[@]}" "${engine[@]}" -o "$OUT/$target"
-  if [ -f "$src/fuzz/$target.dict" ]; then
-    cp "$src/fuzz/$target.dict" "$OUT/$target.dict"
+  "$CXX" "${cxxflags[@]}" "${objects[@]}" "$library" "${xxhash_libs[@]}" "${engine[@]}" -o "$OUT/$target"
+  if [ -f "$folder/$target.dict" ]; then
+    cp "$folder/$target.dict" "$OUT/$target.dict"
   fi
   if [ -d "$src/fuzz/corpus/$target" ]; then
     rm -f "$OUT/${target}_seed_corpus.zip"

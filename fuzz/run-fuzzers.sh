@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target in a fuzz build for a bounded time; exits non-zero on the first crash.
 # Usage: fuzz/run-fuzzers.sh BUILD_DIR [SECONDS_PER_TARGET]
-# Each target starts from its committed corpus (read only) and grows a scratch copy; a crash leaves its
-# reproducer in fuzz-artifacts/<target>/ of the current directory.
+# Each target starts from its committed corpus (fuzz/corpus/<target>/, read only) and dictionary
+# (fuzz/<folder>/<target>.dict) and grows a scratch copy; a crash leaves its reproducer in fuzz-artifacts/<target>/
+# of the current directory.
 set -euo pipefail
 build=${1:?usage: fuzz/run-fuzzers.sh BUILD_DIR [SECONDS]}
 seconds=${2:-60}
@@ -16,7 +17,8 @@ for exe in $targets; do
   name=$(basename "$exe")
   mkdir -p "$scratch/$name" "fuzz-artifacts/$name"
   dict=()
-  [ -f "$here/$name.dict" ] && dict=(-dict="$here/$name.dict")
+  dict_file=$(find "$here" -mindepth 2 -maxdepth 2 -name "$name.dict" -print -quit)
+  [ -n "$dict_file" ] && dict=(-dict="$dict_file")
   echo "fuzzing $name for ${seconds}s"
   status=0
   "$exe" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \

@@ -1,4 +1,4 @@
-/* fuzz/entry_decode_fuzz.c - libFuzzer target for the public entry codec (mt_entry_decode / mt_entry_encode).
+/* fuzz/memtable/entry_decode_fuzz.c - libFuzzer target for the public entry codec (mt_entry_decode / mt_entry_encode).
  *
  * mt_entry_decode is the one place the library parses caller-supplied bytes. Each input is used twice:
  * - as raw bytes to decode, compared with an independent reference decoder written here from the format in

@@ -1,4 +1,4 @@
-/* fuzz/arena_fuzz.c - libFuzzer target for the arena: allocation sequences checked against the contract.
+/* fuzz/arena/arena_fuzz.c - libFuzzer target for the arena: allocation sequences checked against the contract.
  *
  * The input is a header (block size, capacity, allocator: malloc or a counting hook that may fail at the
  * k-th call) and then operations: allocate through every entry point with sizes from tiny to absurd and

@@ -1,4 +1,4 @@
-/* fuzz/memtable_concurrent_fuzz.c - libFuzzer target for concurrent writers (concurrent_writes), with the
+/* fuzz/memtable/memtable_concurrent_fuzz.c - libFuzzer target for concurrent writers (concurrent_writes), with the
  * reference model as the oracle once the writers have joined.
  *
  * The input decodes into a header (writer count 2-4, checksum bytes, block size, point index; version links from
