@@ -148,8 +148,7 @@ mt_status mt_arena_try_allocate(mt_arena *arena, size_t bytes, size_t alignment,
     arena->bump.ptr = result + bytes;
     arena->bump.bytes_remaining -= bytes + padding;
     assert(!arena->concurrent && arena->bump.current != NULL &&
-           arena->bump.ptr + arena->bump.bytes_remaining ==
-               (char *)arena->bump.current + arena->bump.current->h.size);
+           arena->bump.ptr + arena->bump.bytes_remaining == (char *)arena->bump.current + arena->bump.current->h.size);
     counters_publish_free(&arena->counters, arena->bump.bytes_remaining);
     arena->undo.result = result;
     arena->undo.block = NULL;

@@ -10,9 +10,7 @@
 
 /* Blocks of exactly the standard size come from the pool, when there is one; every other from the
  * allocator. (An own block can have the standard size too; it is then a pool block like the rest.) */
-static bool from_pool(const mt_arena *arena, size_t size) {
-  return arena->pool != NULL && size == arena->block_size;
-}
+static bool from_pool(const mt_arena *arena, size_t size) { return arena->pool != NULL && size == arena->block_size; }
 
 /* Gives a block back to the pool or the allocator, addressable again: it is theirs now (arena_poison.h;
  * the pool poisons the blocks it keeps idle). */
@@ -59,7 +57,8 @@ static mt_status new_block(mt_arena *arena, size_t size, arena_block **out) {
   return MT_OK;
 }
 
-bool mti_arena_block_for_request(const mt_arena *arena, size_t bytes, size_t alignment, size_t *needed, bool *own_block) {
+bool mti_arena_block_for_request(const mt_arena *arena, size_t bytes, size_t alignment, size_t *needed,
+                                 bool *own_block) {
   /* Blocks are aligned like max_align_t; stricter alignment needs room to slide the start. */
   size_t slack = alignment > alignof(max_align_t) ? alignment - 1 : 0;
   /* The whole block, header and slack included, is one object: it must not exceed PTRDIFF_MAX either. */
@@ -131,4 +130,3 @@ void mti_arena_undo_from(mt_arena *arena, arena_bump *state) {
   atomic_store_explicit(&arena->memory_usage, usage - block->h.size, memory_order_relaxed); /* statistic only */
   release_block(arena, block);
 }
-

@@ -27,7 +27,6 @@ struct arena_spare_chunk {
   size_t bytes; /* the chunk's bytes, this record's included */
 };
 
-
 /* A thread's chunk in one concurrent arena, and how to undo the thread's latest allocation there. */
 typedef struct arena_shard {
   uint64_t arena_id;      /* 0: unused (ids start at 1) */
@@ -302,7 +301,6 @@ mt_status mti_arena_undo_concurrent(mt_arena *arena, const void *ptr) {
   shard->ptr = shard->last_start;
   return MT_OK;
 }
-
 
 mt_status mti_arena_concurrent_init(mt_arena *arena) {
   /* Only resource exhaustion can make a default mutex fail to initialise. */

@@ -23,7 +23,7 @@
 typedef union arena_block {
   struct {
     union arena_block *next; /* all blocks, newest first */
-    size_t size;          /* bytes obtained from the allocator, header included */
+    size_t size;             /* bytes obtained from the allocator, header included */
   } h;
   max_align_t align;
 } arena_block;
@@ -37,11 +37,11 @@ typedef struct arena_spare_chunk arena_spare_chunk;
 typedef struct arena_bump {
   char *ptr;              /* next free byte of the current standard block */
   size_t bytes_remaining; /* bytes left after ptr in that block */
-  arena_block *current;      /* the standard block ptr points into (NULL before the first) */
+  arena_block *current;   /* the standard block ptr points into (NULL before the first) */
 } arena_bump;
 
 struct mt_arena {
-  arena_bump bump;     /* single-threaded mode; always empty in concurrent mode */
+  arena_bump bump; /* single-threaded mode; always empty in concurrent mode */
   /* mt_arena_get_stats's figures, kept as memory_usage is (see arena_stats.h); beside bump, whose every
    * allocation mirrors its bytes_remaining here, so that store hits the line the bump writes anyway. */
   arena_counters counters;
@@ -51,7 +51,7 @@ struct mt_arena {
    * dereference anything because of it). */
   _Atomic size_t memory_usage;
   size_t block_size;
-  size_t capacity; /* 0 = unlimited */
+  size_t capacity;        /* 0 = unlimited */
   mt_allocator allocator; /* the arena's own header; blocks come from `pool` or `source` */
   mt_block_pool *pool;    /* NULL, or where every block of exactly block_size bytes comes from */
   mti_block_source source;
@@ -59,25 +59,24 @@ struct mt_arena {
    * records its result and where it started (ptr before it); a fallback records the block it obtained and
    * the position before it (restored when that block became the current one). */
   struct {
-    char *result;      /* the most recent allocation, NULL when there is nothing to undo */
-    arena_block *block;   /* the block that allocation obtained, or NULL (a bump) */
-    arena_block *current; /* fallback only: the current block before it */
-    char *ptr;         /* ptr before the allocation */
+    char *result;           /* the most recent allocation, NULL when there is nothing to undo */
+    arena_block *block;     /* the block that allocation obtained, or NULL (a bump) */
+    arena_block *current;   /* fallback only: the current block before it */
+    char *ptr;              /* ptr before the allocation */
     size_t bytes_remaining; /* fallback only: bytes_remaining before it */
     size_t wasted;          /* fallback only: what it added to wasted_bytes (arena_stats.h) */
   } undo;
   bool concurrent;
   /* Concurrent mode only. id, chunk_size and small_limit change only at create and reset, which exclude
    * every allocating thread, so plain fields suffice. */
-  uint64_t id;        /* the shards' key: see the top of this file */
-  size_t chunk_size;  /* bytes a shard takes from the shared blocks at a time */
-  size_t small_limit; /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
+  uint64_t id;          /* the shards' key: see the top of this file */
+  size_t chunk_size;    /* bytes a shard takes from the shared blocks at a time */
+  size_t small_limit;   /* chunk_size / 4: requests (alignment slack included) up to it use the shard */
   pthread_mutex_t lock; /* guards shared, blocks, undo, spares, memory_usage writes and the allocator hooks */
   arena_bump shared;
-  arena_spare_chunk *spares; /* chunks given back, newest first (arena_concurrent.c) */
+  arena_spare_chunk *spares;     /* chunks given back, newest first (arena_concurrent.c) */
   arena_registry_entry registry; /* how a thread that holds a chunk here finds the arena by id */
 };
-
 
 static inline size_t padding_for(const char *ptr, size_t alignment) {
   return (size_t)(-(uintptr_t)ptr) & (alignment - 1);

@@ -48,10 +48,10 @@ static inline void counters_publish_free(arena_counters *c, size_t bytes_remaini
 
 /* After a reset: the kept block (if any) and its whole data free; nothing wasted. */
 static inline void counters_reset(arena_counters *c, size_t blocks, size_t free_bytes) {
-  atomic_store_explicit(&c->blocks, blocks, memory_order_relaxed);      /* statistic only */
-  atomic_store_explicit(&c->wasted_bytes, 0, memory_order_relaxed);     /* statistic only */
+  atomic_store_explicit(&c->blocks, blocks, memory_order_relaxed);         /* statistic only */
+  atomic_store_explicit(&c->wasted_bytes, 0, memory_order_relaxed);        /* statistic only */
   atomic_store_explicit(&c->free_bytes, free_bytes, memory_order_relaxed); /* statistic only */
-  atomic_store_explicit(&c->spare_bytes, 0, memory_order_relaxed);        /* statistic only */
+  atomic_store_explicit(&c->spare_bytes, 0, memory_order_relaxed);         /* statistic only */
 }
 
 /* Fills *out from held (memory_usage) and the counters: used is what is left, clamped at 0 while a writer

@@ -98,8 +98,7 @@ mt_status mt_block_pool_try_create(const mt_block_pool_options *options, mt_bloc
   if (options != NULL) opts = *options;
   if ((opts.allocator.alloc == NULL) != (opts.allocator.free == NULL)) return MT_INVALID_ARGUMENT;
   if (opts.block_size == 0) opts.block_size = MT_BLOCK_POOL_DEFAULT_BLOCK_SIZE;
-  if (opts.block_size < POOL_MIN_BLOCK_SIZE || opts.block_size > MT_ARENA_MAX_BLOCK_SIZE)
-    return MT_INVALID_ARGUMENT;
+  if (opts.block_size < POOL_MIN_BLOCK_SIZE || opts.block_size > MT_ARENA_MAX_BLOCK_SIZE) return MT_INVALID_ARGUMENT;
   if (opts.max_idle_blocks == 0) opts.max_idle_blocks = MT_BLOCK_POOL_DEFAULT_MAX_IDLE_BLOCKS;
   if (opts.prefill_blocks > opts.max_idle_blocks) return MT_INVALID_ARGUMENT;
   if (opts.max_blocks != 0 && opts.prefill_blocks > opts.max_blocks) return MT_INVALID_ARGUMENT;
@@ -159,8 +158,12 @@ size_t mt_block_pool_block_size(const mt_block_pool *pool) {
 mt_status mt_block_pool_get_stats(const mt_block_pool *pool, mt_block_pool_statistics *stats) {
   if (pool == NULL || stats == NULL) return MT_INVALID_ARGUMENT;
   lock_pool(pool);
-  *stats = (mt_block_pool_statistics){pool->hits,     pool->misses, pool->failures,
-                                      pool->released, pool->lent,   pool->idle,
+  *stats = (mt_block_pool_statistics){pool->hits,
+                                      pool->misses,
+                                      pool->failures,
+                                      pool->released,
+                                      pool->lent,
+                                      pool->idle,
                                       (pool->lent + pool->idle) * pool->block_size};
   unlock_pool(pool);
   return MT_OK;

@@ -61,13 +61,14 @@ static mt_status init_numa(mti_block_source *source) {
   if (source->numa_node > numa_max_node()) return MT_INVALID_ARGUMENT;
   return MT_OK;
 #else
-  source->numa_reason = "built without libnuma (MEMTABLE_WITH_NUMA=OFF, or AUTO without libnuma-dev): blocks not placed";
+  source->numa_reason =
+      "built without libnuma (MEMTABLE_WITH_NUMA=OFF, or AUTO without libnuma-dev): blocks not placed";
   return MT_OK;
 #endif
 }
 
 mt_status mti_block_source_init(mti_block_source *source, const mt_arena_options *options, mt_allocator allocator,
-                               bool has_hooks) {
+                                bool has_hooks) {
   memset(source, 0, sizeof(*source));
   source->allocator = allocator;
   source->pages = options->pages;
@@ -148,7 +149,8 @@ static void place(mti_block_source *source, void *block, size_t size) {
     int cpu = sched_getcpu();
     node = cpu < 0 ? -1 : numa_node_of_cpu(cpu);
     if (node < 0 || node >= NUMA_MAX_NODES) {
-      source->numa_reason = "the allocating thread's node is unknown (sched_getcpu/numa_node_of_cpu failed): block not placed";
+      source->numa_reason =
+          "the allocating thread's node is unknown (sched_getcpu/numa_node_of_cpu failed): block not placed";
       return;
     }
   }
@@ -173,8 +175,8 @@ static void place(mti_block_source *source, void *block, size_t size) {
  * MADV_HUGEPAGE; without the advice, base pages. */
 static void *map_huge(mti_block_source *source, size_t size) {
   if (source->pages == MT_ARENA_PAGES_HUGETLB) {
-    void *block = mmap_fn(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB_FLAG,
-                          -1, 0);
+    void *block = mmap_fn(NULL, size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB_FLAG, -1, 0);
     if (block != MAP_FAILED) {
       place(source, block, size);
       count_block(source, MT_ARENA_BACKING_HUGETLB, size);
@@ -189,8 +191,9 @@ static void *map_huge(mti_block_source *source, size_t size) {
   if (madvise(block, size, MADV_HUGEPAGE) != 0) {
     /* A block counts one fallback, even after a failed MAP_HUGETLB. */
     if (source->pages == MT_ARENA_PAGES_TRANSPARENT) source->fallbacks++;
-    source->fallback_reason = errno == EINVAL ? "madvise(MADV_HUGEPAGE) failed: EINVAL (kernel without transparent huge pages)"
-                                              : "madvise(MADV_HUGEPAGE) failed";
+    source->fallback_reason = errno == EINVAL
+                                  ? "madvise(MADV_HUGEPAGE) failed: EINVAL (kernel without transparent huge pages)"
+                                  : "madvise(MADV_HUGEPAGE) failed";
     count_block(source, MT_ARENA_BACKING_MMAP, size);
     return block;
   }

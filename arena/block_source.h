@@ -19,8 +19,8 @@ typedef struct mti_block_source {
   bool mapped;            /* blocks are mmap'd by the source */
   mt_arena_pages pages;
   int numa_node;
-  bool numa_usable;        /* a placement was asked for and this build and system can make it */
-  size_t granule;         /* mapped block sizes are multiples of it; 1 when !mapped */
+  bool numa_usable; /* a placement was asked for and this build and system can make it */
+  size_t granule;   /* mapped block sizes are multiples of it; 1 when !mapped */
   size_t blocks[MT_ARENA_BACKING_COUNT];
   size_t bytes[MT_ARENA_BACKING_COUNT];
   size_t fallbacks;
@@ -33,7 +33,7 @@ typedef struct mti_block_source {
 /* Checks the options' pages and numa_node (MT_INVALID_ARGUMENT: see mt_arena_options) and sets up *source;
  * allocator holds both hooks (the defaults when the caller gave none); has_hooks says the caller gave them. */
 mt_status mti_block_source_init(mti_block_source *source, const mt_arena_options *options, mt_allocator allocator,
-                               bool has_hooks);
+                                bool has_hooks);
 
 /* The bytes a block of `size` bytes really gets (size rounded up to the granule), or 0 when that would
  * exceed PTRDIFF_MAX. */

@@ -52,4 +52,3 @@ bool mti_bloom_is_sound(const mti_bloom *bloom) {
   }
   return true;
 }
-

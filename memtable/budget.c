@@ -14,9 +14,7 @@
 
 /* The flush rule's slack: a node of up to a quarter block goes to a standard block (the arena's fallback
  * rule), and its alignment padding is at most alignof(link) - 1 = 7 bytes. */
-static size_t last_block_reserve(size_t block_size) {
-  return block_size / 4 + (alignof(skiplist_link) - 1);
-}
+static size_t last_block_reserve(size_t block_size) { return block_size / 4 + (alignof(skiplist_link) - 1); }
 
 /* The node size mt_skiplist_allocate_key is asked for, or 0 for lengths mt_memtable_add refuses. */
 static size_t stored_size(const mt_memtable *table, size_t key_len, size_t value_len) {
@@ -76,8 +74,8 @@ static mt_status reserve(mt_memtable *table, size_t key_len, size_t value_len, m
     (void)mt_skiplist_release_allocated(table->list, node);
     return MT_FULL;
   }
-  *reservation = (mt_memtable_reservation){table, node, key_len, value_len,
-                                           mt_skiplist_allocated_size(table->list, node, size)};
+  *reservation =
+      (mt_memtable_reservation){table, node, key_len, value_len, mt_skiplist_allocated_size(table->list, node, size)};
   return MT_OK;
 }
 
@@ -131,7 +129,8 @@ mt_status mt_memtable_get_memory_stats(const mt_memtable *table, mt_memtable_mem
   stats.index_bytes = mt_memtable_point_index_memory(table);
   /* The index's tables allocated as it grew are used bytes past the figure create left. */
   size_t grown = table->point_index != NULL ? mti_point_index_grown_memory(table->point_index) : 0;
-  if (table->point_index != NULL) mti_point_index_coverage(table->point_index, &stats.index_keys, &stats.index_refused_adds);
+  if (table->point_index != NULL)
+    mti_point_index_coverage(table->point_index, &stats.index_keys, &stats.index_refused_adds);
   size_t fixed = table->fixed_used_bytes;
   assert(fixed >= stats.filter_bytes + stats.index_bytes - grown);
   stats.bookkeeping_bytes = fixed - stats.filter_bytes - (stats.index_bytes - grown);

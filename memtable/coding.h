@@ -152,8 +152,7 @@ static inline size_t entry_fill(mt_entry *entry, const char *data, const char *u
  * any len is safe, SIZE_MAX included. */
 static inline bool entry_decode_bounded(const char *data, size_t len, mt_entry *entry, size_t *consumed) {
   uint32_t internal_len;
-  const char *p = decode_varint32(data, data + (len < VARINT32_MAX_BYTES ? len : VARINT32_MAX_BYTES),
-                                  &internal_len);
+  const char *p = decode_varint32(data, data + (len < VARINT32_MAX_BYTES ? len : VARINT32_MAX_BYTES), &internal_len);
   if (p == NULL) return false;
   size_t left = len - (size_t)(p - data);
   if (internal_len < 8 || internal_len > left) return false;

@@ -80,8 +80,7 @@ mt_status mti_cursor_step_back(const mti_view *view, entry_cursor *cursor) {
   return status;
 }
 
-mt_status mti_cursor_seek(const mti_view *view, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
-                      bool for_prev) {
+mt_status mti_cursor_seek(const mti_view *view, entry_cursor *cursor, mt_slice user_key, uint64_t seq, bool for_prev) {
   if (cursor->readahead != NULL) mti_readahead_reset(cursor->readahead);
   lookup_key lookup;
   mt_status status = lookup_key_build(view, &lookup, user_key, seq);

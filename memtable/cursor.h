@@ -34,8 +34,7 @@ typedef struct entry_cursor {
 } entry_cursor;
 
 static inline bool mti_cursor_at_user_key(const mti_view *view, const entry_cursor *cursor, mt_slice user_key) {
-  return user_keys_equal(view, cursor->entry.user_key.data, cursor->entry.user_key.len, user_key.data,
-                         user_key.len);
+  return user_keys_equal(view, cursor->entry.user_key.data, cursor->entry.user_key.len, user_key.data, user_key.len);
 }
 
 /* The mti_cursor_load of tables with checksums: bounded by the recorded size. Out of line, so that the path
@@ -103,8 +102,7 @@ static inline mt_status mti_cursor_step(const mti_view *view, entry_cursor *curs
 /* Positions the cursor on the first entry at or after (user_key, seq) in internal-key order (for_prev:
  * the last at or before it) and loads it (and resets the scan walker: steps are plain again for a while); seq above MT_MAX_SEQUENCE is clamped. MT_INVALID_ARGUMENT (NULL
  * key data with a length, key too long) or MT_NOMEM (a long key's lookup key) leave the cursor unchanged. */
-mt_status mti_cursor_seek(const mti_view *view, entry_cursor *cursor, mt_slice user_key, uint64_t seq,
-                      bool for_prev);
+mt_status mti_cursor_seek(const mti_view *view, entry_cursor *cursor, mt_slice user_key, uint64_t seq, bool for_prev);
 
 /* Loads the entry a forward search landed on (cursor->position) as mti_cursor_seek does after its search: with
  * checksums, predecessor (the level-0 node before the landing, not valid: none) must pass its checks too.

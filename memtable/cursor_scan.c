@@ -24,7 +24,7 @@ void mti_cursor_init(const mti_view *view, entry_cursor *cursor) {
   /* With checksums a node's key may be damaged, and the walker's searches go by its nodes' keys. */
   mt_skiplist_compare_fn search_compare = view->checksum_bytes != 0 ? mti_entry_compare_stored_checked : NULL;
   mti_readahead_init(walker, view->list, view->scan_readahead_segments, view->scan_readahead_segment_nodes,
-                          search_compare, (void *)(uintptr_t)view, walker + 1);
+                     search_compare, (void *)(uintptr_t)view, walker + 1);
   cursor->readahead = walker;
 }
 
@@ -50,7 +50,8 @@ static mt_status cursor_land_on_version(const mti_view *view, entry_cursor *curs
   uint64_t seq = cursor->entry.seq;
   skiplist_iter_set_key(&cursor->position, last);
   mt_status status = mti_cursor_load(view, cursor);
-  if (status != MT_OK || cursor->entry.seq >= seq || !mti_cursor_at_user_key(view, cursor, user_key)) return MT_CORRUPTION;
+  if (status != MT_OK || cursor->entry.seq >= seq || !mti_cursor_at_user_key(view, cursor, user_key))
+    return MT_CORRUPTION;
   return MT_OK;
 }
 

@@ -74,13 +74,12 @@ static int compare_entries_custom(void *ctx, const char *stored, const char *key
 /* A stored entry's internal key, read only inside its recorded size, whatever its length bytes say: a prefix
  * that does not fit reads as an empty user key with seq 0, an internal key running past the entry is cut at
  * its end. Sets *user_len and *tag; returns the user key. */
-static inline const char *bounded_user_key(const mti_view *view, const char *stored, size_t *user_len,
-                                           uint64_t *tag) {
+static inline const char *bounded_user_key(const mti_view *view, const char *stored, size_t *user_len, uint64_t *tag) {
   size_t stored_size = skiplist_recorded_key_size(stored);
   size_t bound = stored_size > view->checksum_bytes ? stored_size - view->checksum_bytes : 0;
   uint32_t internal_len = 0;
-  const char *key = decode_varint32(stored, stored + (bound < VARINT32_MAX_BYTES ? bound : VARINT32_MAX_BYTES),
-                                    &internal_len);
+  const char *key =
+      decode_varint32(stored, stored + (bound < VARINT32_MAX_BYTES ? bound : VARINT32_MAX_BYTES), &internal_len);
   *user_len = 0;
   *tag = 0;
   if (key == NULL) return stored;
@@ -93,16 +92,15 @@ static inline const char *bounded_user_key(const mti_view *view, const char *sto
   return key;
 }
 
-static inline int compare_user_keys(const mti_view *view, const char *a, size_t a_len, const char *b,
-                                    size_t b_len, bool bytewise) {
+static inline int compare_user_keys(const mti_view *view, const char *a, size_t a_len, const char *b, size_t b_len,
+                                    bool bytewise) {
   return bytewise ? compare_bytewise(a, a_len, b, b_len) : view->compare(view->compare_ctx, a, a_len, b, b_len);
 }
 
 /* The comparator of tables with checksums. `key` (a lookup key or the entry being inserted) is trusted;
  * `stored` is read only inside its recorded size (bounded_user_key). An entry whose length bytes are damaged
  * then sorts in the wrong place, and the searches' neighbour checks (cursor.c) report it. */
-static inline int compare_entries_checked(const mti_view *view, const char *stored, const char *key,
-                                          bool bytewise) {
+static inline int compare_entries_checked(const mti_view *view, const char *stored, const char *key, bool bytewise) {
   size_t a_len, b_len;
   uint64_t a_tag;
   const char *a_key = bounded_user_key(view, stored, &a_len, &a_tag);
@@ -148,7 +146,7 @@ static inline uint64_t checksum_mask(unsigned bytes) {
 }
 
 bool mti_entry_decode_checked(const mti_view *view, const char *stored, size_t stored_size, mt_entry *entry,
-                             size_t *entry_len) {
+                              size_t *entry_len) {
   if (stored_size < view->checksum_bytes) return false;
   size_t expected_len = stored_size - view->checksum_bytes;
   size_t consumed;

@@ -36,8 +36,8 @@ typedef struct mti_view {
   const mt_skiplist *list;
   mt_compare_fn compare; /* NULL: bytewise */
   void *compare_ctx;
-  unsigned checksum_bytes;       /* 0, 1, 2, 4 or 8 */
-  mt_allocator reader_allocator; /* iterators and long lookup keys, from any thread; both hooks set */
+  unsigned checksum_bytes;               /* 0, 1, 2, 4 or 8 */
+  mt_allocator reader_allocator;         /* iterators and long lookup keys, from any thread; both hooks set */
   unsigned scan_readahead_segments;      /* 0: iterators walk plainly */
   unsigned scan_readahead_segment_nodes; /* >= 1 */
 } mti_view;

@@ -184,7 +184,9 @@ size_t mt_memtable_point_index_memory(const mt_memtable *table) {
 }
 
 /* The skiplist counts the entries linked: every add that succeeded. */
-uint64_t mt_memtable_entry_count(const mt_memtable *table) { return table == NULL ? 0 : mt_skiplist_count(table->list); }
+uint64_t mt_memtable_entry_count(const mt_memtable *table) {
+  return table == NULL ? 0 : mt_skiplist_count(table->list);
+}
 
 uint64_t mt_memtable_deletion_count(const mt_memtable *table) { return table == NULL ? 0 : sum_deletions(table); }
 

@@ -15,6 +15,7 @@
 #include "memtable/bloom.h"
 #include "memtable/entry_format.h"
 #include "memtable/point_index.h"
+#include "memtable/skiplist/skiplist_batch.h"
 #include "memtable/skiplist/thread_stripe.h"
 
 /* The statistics every add updates besides the skiplist's count of entries. */
@@ -39,9 +40,9 @@ struct mt_memtable {
    * meanwhile is the misuse the threading contract forbids, caught by an assert instead of corrupting. */
   atomic_flag writer_busy;
 #endif
-  mti_bloom bloom;           /* no words when off */
-  mti_point_index *point_index;  /* NULL when off */
-  _Atomic bool frozen;       /* set once, by mt_memtable_freeze */
+  mti_bloom bloom;              /* no words when off */
+  mti_point_index *point_index; /* NULL when off */
+  _Atomic bool frozen;          /* set once, by mt_memtable_freeze */
   /* A single writer uses stats[0]; concurrent writers each their thread's stripe (thread_stripe.h). On their
    * own cache lines: the writers' updates would otherwise take the line holding the fields above, which every
    * get reads. A stripe's smallest_seq is above its largest_seq while no add has used it. */
@@ -91,10 +92,25 @@ static inline uint64_t memtable_key_hash(const mt_memtable *table, const void *k
   return table->bloom.words != NULL || table->point_index != NULL ? user_key_hash(key, key_len) : 0;
 }
 
+/* The checks mt_memtable_add makes of one entry's arguments; *entry_len gets its encoded size (write.c). */
+mt_status mti_memtable_check_entry(const mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
+                                   size_t key_len, const void *value, size_t value_len, size_t *entry_len);
+
+/* Adds one entry that passed mti_memtable_check_entry (entry_len its encoded size), from `position` where the
+ * batch's search found it falls (NULL: none): MT_OK, MT_EXISTS, or the arena's status (write.c). */
+mt_status mti_memtable_add_checked(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
+                                   size_t key_len, const void *value, size_t value_len, size_t entry_len,
+                                   const mti_skiplist_position *position);
+
+/* Answers a get from the point index: true with *status (and *found for MT_OK / MT_DELETED), or false when the
+ * index cannot tell and the skiplist must be searched (read.c). */
+bool mti_memtable_indexed_get(const mt_memtable *table, mt_slice key, uint64_t hash, uint64_t snapshot_seq,
+                              mt_entry *found, mt_status *status);
+
 /* Writes and links an entry into `stored`, a node mt_skiplist_allocate_key reserved for exactly
  * entry_encoded_size(key_len, value_len) + checksum_bytes bytes (mt_memtable_prepare), after mt_memtable_add's
  * checks: MT_INVALID_ARGUMENT or MT_FROZEN (nothing written), else MT_OK or MT_EXISTS (write.c). */
-mt_status mti_memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type, const void *key,
-                                     size_t key_len, const void *value, size_t value_len);
+mt_status mti_memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type,
+                                     const void *key, size_t key_len, const void *value, size_t value_len);
 
 #endif

@@ -119,9 +119,7 @@ mt_slice mt_memtable_iter_internal_key(const mt_memtable_iter *iter) {
   return internal_key;
 }
 
-uint64_t mt_memtable_iter_seq(const mt_memtable_iter *iter) {
-  return iter_is_valid(iter) ? iter->cursor.entry.seq : 0;
-}
+uint64_t mt_memtable_iter_seq(const mt_memtable_iter *iter) { return iter_is_valid(iter) ? iter->cursor.entry.seq : 0; }
 
 mt_entry_type mt_memtable_iter_type(const mt_memtable_iter *iter) {
   return iter_is_valid(iter) ? iter->cursor.entry.type : MT_TYPE_DELETION;

@@ -70,9 +70,9 @@
 typedef struct index_table {
   /* Read by every get; fixed at create except next and growing, which are set once. */
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic uint64_t *slots;
-  uint64_t slot_count;  /* a multiple of SLOTS_PER_LINE, at most MAX_SLOTS */
-  uint64_t key_limit;   /* keys claimed before the table grows: 0.8 of the slots */
-  uint64_t claim_limit; /* keys claimed before new ones are refused while it grows: 0.9 of the slots */
+  uint64_t slot_count;                /* a multiple of SLOTS_PER_LINE, at most MAX_SLOTS */
+  uint64_t key_limit;                 /* keys claimed before the table grows: 0.8 of the slots */
+  uint64_t claim_limit;               /* keys claimed before new ones are refused while it grows: 0.9 of the slots */
   _Atomic(struct index_table *) next; /* the table this one is copied to, NULL until then */
   _Atomic bool growing;               /* a writer has taken on the growth */
   _Atomic bool grow_failed;           /* a writer found no memory for the successor: nobody tries again */
@@ -89,7 +89,7 @@ struct mti_point_index {
   _Atomic bool bypassed;
   /* Statistics, written by writers. */
   alignas(MEMTABLE_CACHE_LINE_BYTES) _Atomic size_t bytes; /* every table ever allocated, and this header */
-  size_t initial_bytes;                                      /* what create allocated */
+  size_t initial_bytes;                                    /* what create allocated */
   _Atomic uint64_t refused_adds;
 };
 
@@ -103,9 +103,7 @@ static inline uint64_t check_byte(uint64_t body) {
 
 static inline uint64_t slot_make(uint64_t body) { return body | check_byte(body) << SLOT_CHECK_SHIFT; }
 
-static inline bool slot_intact(uint64_t slot) {
-  return check_byte(slot & SLOT_BODY_MASK) == slot >> SLOT_CHECK_SHIFT;
-}
+static inline bool slot_intact(uint64_t slot) { return check_byte(slot & SLOT_BODY_MASK) == slot >> SLOT_CHECK_SHIFT; }
 
 static inline uint64_t slot_moved(uint64_t slot) { return slot_make((slot & SLOT_BODY_MASK) | SLOT_MOVED); }
 
@@ -125,9 +123,7 @@ uint64_t mti_point_index_slot_count(size_t expected_keys) {
   return (wanted + SLOTS_PER_LINE - 1) / SLOTS_PER_LINE * SLOTS_PER_LINE;
 }
 
-static size_t table_bytes(uint64_t slot_count) {
-  return sizeof(index_table) + (size_t)slot_count * sizeof(uint64_t);
-}
+static size_t table_bytes(uint64_t slot_count) { return sizeof(index_table) + (size_t)slot_count * sizeof(uint64_t); }
 
 /* The table header and its slots in one allocation, so that a successor a writer lost the race to install
  * can be given back whole (mt_arena_undo_last). */
@@ -265,8 +261,8 @@ static publish_outcome publish_in(mti_point_index *index, index_table *table, co
         if (full) atomic_store_explicit(&index->overflowed, true, memory_order_relaxed); /* before the release */
         /* Release on success: publishes the node (or, refused, the flag) to readers that acquire the slot.
          * Acquire on failure: the winner's node is read on the next pass. */
-        if (atomic_compare_exchange_strong_explicit(slot, &current, full ? SLOT_REFUSED : p->slot,
-                                                    memory_order_release, memory_order_acquire)) {
+        if (atomic_compare_exchange_strong_explicit(slot, &current, full ? SLOT_REFUSED : p->slot, memory_order_release,
+                                                    memory_order_acquire)) {
           if (full) {
             refuse(index, concurrent);
           } else {
@@ -412,10 +408,10 @@ void mti_point_index_publish(mti_point_index *index, const char *stored, uint64_
 
 /* What one table's probe found for a key. */
 typedef enum probe_result {
-  PROBE_FOUND,     /* the key's unmoved slot: the newest published version */
-  PROBE_ABSENT,    /* an unmoved empty or refused slot ended the probe, or every slot was another key's */
-  PROBE_MOVED_ON,  /* the key's slot or the slot that ended the probe is MOVED: the next table may know more */
-  PROBE_DAMAGED,   /* a slot or the entry it names failed its checks */
+  PROBE_FOUND,    /* the key's unmoved slot: the newest published version */
+  PROBE_ABSENT,   /* an unmoved empty or refused slot ended the probe, or every slot was another key's */
+  PROBE_MOVED_ON, /* the key's slot or the slot that ended the probe is MOVED: the next table may know more */
+  PROBE_DAMAGED,  /* a slot or the entry it names failed its checks */
 } probe_result;
 
 /* The newest version found so far, over the tables probed. */
@@ -452,8 +448,9 @@ static inline probe_result probe(const index_table *in, const mti_view *view, co
   return PROBE_ABSENT;
 }
 
-mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_view *view, const void *key, size_t key_len,
-                                      uint64_t hash, const char **node, mt_entry *entry, size_t *entry_len) {
+mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_view *view, const void *key,
+                                      size_t key_len, uint64_t hash, const char **node, mt_entry *entry,
+                                      size_t *entry_len) {
   *node = NULL;
   /* Relaxed: see the top of the file. */
   if (atomic_load_explicit(&index->bypassed, memory_order_relaxed)) return MTI_INDEX_UNKNOWN;
@@ -472,7 +469,8 @@ mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_vi
   /* Relaxed: see the top of the file (a refused slot's acquire above already showed its writer's flag). An
    * absent key, or a version found only in a table it was moved from, is not vouched for once the index
    * refused a key: the skiplist answers. */
-  if (result == PROBE_ABSENT && atomic_load_explicit(&index->overflowed, memory_order_relaxed)) return MTI_INDEX_UNKNOWN;
+  if (result == PROBE_ABSENT && atomic_load_explicit(&index->overflowed, memory_order_relaxed))
+    return MTI_INDEX_UNKNOWN;
   if (found.node == NULL) return MTI_INDEX_ABSENT;
   *node = found.node;
   *entry = found.entry;
@@ -485,7 +483,9 @@ size_t mti_point_index_memory(const mti_point_index *index) {
   return atomic_load_explicit(&index->bytes, memory_order_relaxed);
 }
 
-size_t mti_point_index_grown_memory(const mti_point_index *index) { return mti_point_index_memory(index) - index->initial_bytes; }
+size_t mti_point_index_grown_memory(const mti_point_index *index) {
+  return mti_point_index_memory(index) - index->initial_bytes;
+}
 
 void mti_point_index_coverage(const mti_point_index *index, uint64_t *keys, uint64_t *refused_adds) {
   /* Acquire: the table's fields are read. Relaxed counters: statistics. */
@@ -535,7 +535,8 @@ mt_status mti_point_index_validate(const mti_point_index *index, const mti_view 
   mt_slice previous = {NULL, 0};
   bool first = true;
   uint64_t matched = 0;
-  for (const char *stored; (stored = skiplist_iter_key_inline(&position)) != NULL; skiplist_iter_next_inline(&position)) {
+  for (const char *stored; (stored = skiplist_iter_key_inline(&position)) != NULL;
+       skiplist_iter_next_inline(&position)) {
     mt_entry entry;
     size_t entry_len;
     if (!mti_entry_load(view, stored, &entry, &entry_len)) return MT_CORRUPTION;
@@ -544,9 +545,9 @@ mt_status mti_point_index_validate(const mti_point_index *index, const mti_view 
       first = false;
       previous = user_key;
       probe_found found;
-  found.node = NULL;
-      probe_result result = probe(current, view, user_key.data, user_key.len,
-                                  user_key_hash(user_key.data, user_key.len), &found);
+      found.node = NULL;
+      probe_result result =
+          probe(current, view, user_key.data, user_key.len, user_key_hash(user_key.data, user_key.len), &found);
       if (result == PROBE_DAMAGED || result == PROBE_MOVED_ON) return MT_CORRUPTION;
       if (result == PROBE_FOUND) {
         if (found.node != stored) return MT_CORRUPTION;

@@ -43,8 +43,9 @@ typedef enum mti_index_answer {
 
 /* Looks the key up (hash: user_key_hash of it); MTI_INDEX_FOUND sets *node and its decoded (checked) entry.
  * Any thread, without locks. */
-mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_view *view, const void *key, size_t key_len,
-                                      uint64_t hash, const char **node, mt_entry *entry, size_t *entry_len);
+mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_view *view, const void *key,
+                                      size_t key_len, uint64_t hash, const char **node, mt_entry *entry,
+                                      size_t *entry_len);
 
 /* Bytes the index holds (header and the slots of every table it had). Any thread. */
 size_t mti_point_index_memory(const mti_point_index *index);

@@ -51,7 +51,8 @@ static mt_status cursor_forward_to_visible(const mt_memtable *table, entry_curso
       may_seek = false;
     }
     status = mti_cursor_step(&table->view, cursor, true);
-    if (status != MT_OK || cursor->entry.seq <= snapshot_seq || !mti_cursor_at_user_key(&table->view, cursor, user_key)) {
+    if (status != MT_OK || cursor->entry.seq <= snapshot_seq ||
+        !mti_cursor_at_user_key(&table->view, cursor, user_key)) {
       return status;
     }
   }
@@ -76,7 +77,8 @@ static mt_status cursor_forward_past_user_key(const mt_memtable *table, entry_cu
        * steps go on until the key is left (a version may have been linked after the landing meanwhile). */
       mt_status status = mti_cursor_seek(&table->view, cursor, user_key, 0, false);
       view_searched_past(table, cursor);
-      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key))) return status;
+      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)))
+        return status;
     }
     mt_status status = mti_cursor_step(&table->view, cursor, true);
     if (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) return status;
@@ -96,7 +98,8 @@ static mt_status cursor_back_past_user_key(const mt_memtable *table, entry_curso
        * meanwhile; those before the key are simply not part of this pass. */
       mt_status status = mti_cursor_seek(&table->view, cursor, user_key, MT_MAX_SEQUENCE, true);
       view_searched_past(table, cursor);
-      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key))) return status;
+      if (status != MT_NOMEM && (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)))
+        return status;
     }
     mt_status status = mti_cursor_step(&table->view, cursor, false);
     if (status != MT_OK || !mti_cursor_at_user_key(&table->view, cursor, user_key)) return status;

@@ -28,8 +28,8 @@ static bool stored_entry_in_arena(void *ctx, const char *stored) {
   if (!mt_arena_contains(table->arena, stored, entry_len + table->view.checksum_bytes)) return false;
   mt_entry entry;
   size_t consumed;
-  if (table->view.checksum_bytes != 0) return mti_entry_decode_checked(&table->view, stored, entry_len + table->view.checksum_bytes,
-                                                                 &entry, &consumed);
+  if (table->view.checksum_bytes != 0)
+    return mti_entry_decode_checked(&table->view, stored, entry_len + table->view.checksum_bytes, &entry, &consumed);
   return entry_decode_bounded(stored, entry_len, &entry, &consumed);
 }
 
@@ -42,7 +42,8 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   mt_skiplist_iter_seek_to_first(&position);
   uint64_t entries = 0;
   uint64_t deletions = 0;
-  for (const char *stored; (stored = skiplist_iter_key_inline(&position)) != NULL; skiplist_iter_next_inline(&position)) {
+  for (const char *stored; (stored = skiplist_iter_key_inline(&position)) != NULL;
+       skiplist_iter_next_inline(&position)) {
     mt_entry entry;
     size_t entry_len;
     if (!mti_entry_load(&table->view, stored, &entry, &entry_len)) return MT_CORRUPTION;
@@ -54,7 +55,8 @@ mt_status mt_memtable_validate(const mt_memtable *table) {
   }
   if (!mti_bloom_is_sound(&table->bloom)) return MT_CORRUPTION;
   if (table->point_index != NULL) {
-    return mti_point_index_validate(table->point_index, &table->view, table->arena, stored_entry_in_arena, (void *)table);
+    return mti_point_index_validate(table->point_index, &table->view, table->arena, stored_entry_in_arena,
+                                    (void *)table);
   }
   return MT_OK;
 }

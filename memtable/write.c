@@ -1,4 +1,4 @@
-/* The write path: add, add_batch and the link of a prepared entry. See include/memtable/memtable.h.
+/* The write path: add and the link of a prepared entry (add_batch: write_batch.c). See include/memtable/memtable.h.
  *
  * An entry is encoded straight into the skiplist node it will live in (entry_format.h), its bloom bits are set
  * and then the skiplist's insert publishes it (release); the point index is told after that, so a slot only
@@ -10,12 +10,7 @@
 
 #include "memtable/cursor.h"
 #include "memtable/memtable_internal.h"
-#include "memtable/skiplist/skiplist_batch.h"
 #include "memtable/testing.h"
-
-/* mt_memtable_add_batch searches this many entries at once, their lookup keys in this much stack. */
-#define BATCH_CHUNK 32
-#define BATCH_LOOKUP_BYTES 4096
 
 /* Relaxed load and store: with one writer only it changes these statistics, and they publish no memory. */
 static inline void writer_increment(_Atomic uint64_t *counter) {
@@ -42,7 +37,8 @@ static void record_added_concurrently(mt_memtable *table, uint64_t seq, mt_entry
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((always_inline))
 #endif
-static inline void record_added(mt_memtable *table, uint64_t seq, mt_entry_type type) {
+static inline void
+record_added(mt_memtable *table, uint64_t seq, mt_entry_type type) {
   if (table->concurrent_writes) {
     record_added_concurrently(table, seq, type);
     return;
@@ -58,9 +54,8 @@ static inline void record_added(mt_memtable *table, uint64_t seq, mt_entry_type 
   }
 }
 
-/* The checks mt_memtable_add makes of one entry's arguments; *entry_len gets its encoded size. */
-static mt_status check_entry(const mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
-                             size_t key_len, const void *value, size_t value_len, size_t *entry_len) {
+mt_status mti_memtable_check_entry(const mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
+                                   size_t key_len, const void *value, size_t value_len, size_t *entry_len) {
   if (seq > MT_MAX_SEQUENCE || (type != MT_TYPE_DELETION && type != MT_TYPE_VALUE)) return MT_INVALID_ARGUMENT;
   if ((key == NULL && key_len != 0) || (value == NULL && value_len != 0)) return MT_INVALID_ARGUMENT;
   *entry_len = entry_encoded_size(key_len, value_len);
@@ -76,8 +71,8 @@ static _Atomic(mti_linked_seam_fn) linked_seam;
 static void *_Atomic linked_seam_ctx;
 
 void mti_memtable_set_linked_seam_for_testing(mti_linked_seam_fn seam, void *ctx) {
-  atomic_store_explicit(&linked_seam_ctx, ctx, memory_order_relaxed);   /* see linked_seam */
-  atomic_store_explicit(&linked_seam, seam, memory_order_relaxed);      /* see linked_seam */
+  atomic_store_explicit(&linked_seam_ctx, ctx, memory_order_relaxed); /* see linked_seam */
+  atomic_store_explicit(&linked_seam, seam, memory_order_relaxed);    /* see linked_seam */
 }
 
 static inline void call_linked_seam(uint64_t seq) {
@@ -108,7 +103,8 @@ static inline mt_status link_entry(mt_memtable *table, char *stored, uint64_t se
                                    const mti_skiplist_position *position) {
   char *end = entry_encode_unchecked(stored, seq, type, key, key_len, value, value_len);
   assert((size_t)(end - stored) == entry_len);
-  if (table->view.checksum_bytes != 0) encode_low_bytes(end, XXH3_64bits(stored, entry_len), table->view.checksum_bytes);
+  if (table->view.checksum_bytes != 0)
+    encode_low_bytes(end, XXH3_64bits(stored, entry_len), table->view.checksum_bytes);
   /* Before the insert publishes the entry (see mti_bloom_add). If the insert then fails (an exact duplicate)
    * the bits stay set: that only adds false positives, never a false negative. */
   uint64_t hash = memtable_key_hash(table, key, key_len);
@@ -131,34 +127,33 @@ static inline mt_status link_entry(mt_memtable *table, char *stored, uint64_t se
   return MT_OK;
 }
 
-/* Adds one checked entry of entry_len encoded bytes; position as link_entry's. Kept out of line and with
- * record_added inlined, the shape mt_memtable_add had before link_entry was split from it for
- * mt_memtable_add_prepared (callgrind of memtable-bench fillrandom: otherwise 10-24 more instructions an add). */
-static MEMTABLE_NOINLINE mt_status add_checked(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
-                                               size_t key_len, const void *value, size_t value_len, size_t entry_len,
-                                               const mti_skiplist_position *position) {
+/* Out of line, with record_added inlined: link_entry's other copy is mti_memtable_link_prepared's. */
+MEMTABLE_NOINLINE mt_status mti_memtable_add_checked(mt_memtable *table, uint64_t seq, mt_entry_type type,
+                                                     const void *key, size_t key_len, const void *value,
+                                                     size_t value_len, size_t entry_len,
+                                                     const mti_skiplist_position *position) {
   char *stored;
   mt_status status = mt_skiplist_allocate_key(table->list, entry_len + table->view.checksum_bytes, &stored);
   if (status != MT_OK) return status;
   return link_entry(table, stored, seq, type, key, key_len, value, value_len, entry_len, position);
 }
 
-mt_status mti_memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type, const void *key,
-                                 size_t key_len, const void *value, size_t value_len) {
+mt_status mti_memtable_link_prepared(mt_memtable *table, char *stored, uint64_t seq, mt_entry_type type,
+                                     const void *key, size_t key_len, const void *value, size_t value_len) {
   size_t entry_len;
-  mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
+  mt_status status = mti_memtable_check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
   if (status != MT_OK) return status;
   if (memtable_is_frozen(table)) return MT_FROZEN;
   return link_entry(table, stored, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
-static inline mt_status add_one(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key,
-                                size_t key_len, const void *value, size_t value_len) {
+static inline mt_status add_one(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
+                                const void *value, size_t value_len) {
   size_t entry_len;
-  mt_status status = check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
+  mt_status status = mti_memtable_check_entry(table, seq, type, key, key_len, value, value_len, &entry_len);
   if (status != MT_OK) return status;
   if (memtable_is_frozen(table)) return MT_FROZEN;
-  return add_checked(table, seq, type, key, key_len, value, value_len, entry_len, NULL);
+  return mti_memtable_add_checked(table, seq, type, key, key_len, value, value_len, entry_len, NULL);
 }
 
 mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, const void *key, size_t key_len,
@@ -169,61 +164,3 @@ mt_status mt_memtable_add(mt_memtable *table, uint64_t seq, mt_entry_type type, 
   memtable_writer_leave(table);
   return status;
 }
-
-/* mt_memtable_add_batch after its NULL checks. */
-static mt_status add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
-                           size_t count, size_t *applied) {
-  if (count != 0 && (first_seq > MT_MAX_SEQUENCE || count - 1 > MT_MAX_SEQUENCE - first_seq)) {
-    return MT_INVALID_ARGUMENT;
-  }
-  /* Every entry is checked before any is added: a bad batch changes nothing. */
-  for (size_t i = 0; i < count; i++) {
-    const mt_memtable_batch_entry *e = &entries[i];
-    size_t entry_len;
-    mt_status status = check_entry(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
-                                   &entry_len);
-    if (status != MT_OK) return status;
-  }
-  if (memtable_is_frozen(table)) return MT_FROZEN;
-  /* The batch's searches run interleaved, a chunk at a time (mt_skiplist_find_positions), so their cache
-   * misses overlap; each entry is then linked from its position, walking right past what was linked since
-   * (by this batch, or by other writers with concurrent_writes). */
-  size_t chunk = BATCH_CHUNK;
-  for (size_t base = 0; base < count;) {
-    char scratch[BATCH_LOOKUP_BYTES];
-    const char *targets[BATCH_CHUNK];
-    mti_skiplist_position positions[BATCH_CHUNK];
-    size_t found = 0, used = 0;
-    while (found < chunk && base + found < count) {
-      const mt_memtable_batch_entry *e = &entries[base + found];
-      size_t size = lookup_key_size(e->key_len);
-      if (size > sizeof(scratch) - used) break; /* long keys: searched one by one below */
-      lookup_key_encode(scratch + used, e->key, e->key_len, first_seq + base + found);
-      targets[found++] = scratch + used;
-      used += size;
-    }
-    if (found != 0) mti_skiplist_find_positions(table->list, targets, found, positions);
-    size_t step = found != 0 ? found : 1;
-    for (size_t i = base; i < base + step; i++) {
-      const mt_memtable_batch_entry *e = &entries[i];
-      size_t entry_len = entry_encoded_size(e->key_len, e->value_len);
-      mt_status status = add_checked(table, first_seq + i, e->type, e->key, e->key_len, e->value, e->value_len,
-                                     entry_len, found != 0 ? &positions[i - base] : NULL);
-      if (status != MT_OK) return status;
-      if (applied != NULL) *applied = i + 1;
-    }
-    base += step;
-  }
-  return MT_OK;
-}
-
-mt_status mt_memtable_add_batch(mt_memtable *table, uint64_t first_seq, const mt_memtable_batch_entry *entries,
-                                size_t count, size_t *applied) {
-  if (applied != NULL) *applied = 0;
-  if (table == NULL || (entries == NULL && count != 0)) return MT_INVALID_ARGUMENT;
-  memtable_writer_enter(table);
-  mt_status status = add_batch(table, first_seq, entries, count, applied);
-  memtable_writer_leave(table);
-  return status;
-}
-

@@ -69,13 +69,14 @@ mt_status mt_skiplist_try_create(mt_arena *arena, const mt_skiplist_options *opt
   mt_skiplist *list = memory;
   list->records_key_size = options->record_key_size;
   list->same_group = options->same_group;
-  list->key_header_size =
-      (options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0) + (options->same_group != NULL ? sizeof(skiplist_link) : 0);
+  list->key_header_size = (options->record_key_size ? SKIPLIST_KEY_SIZE_BYTES : 0) +
+                          (options->same_group != NULL ? sizeof(skiplist_link) : 0);
   list->max_height = options->max_height; /* before any link is stored: the link helpers assert against it */
   list->concurrent = options->concurrent_inserts;
   list->seed = options->seed;
   skiplist_node *head;
-  status = mti_skiplist_allocate_node(arena, list->key_header_size, list->records_key_size, options->max_height, 0, &head);
+  status =
+      mti_skiplist_allocate_node(arena, list->key_header_size, list->records_key_size, options->max_height, 0, &head);
   if (status != MT_OK) return status;
   for (int level = 0; level < options->max_height; level++) {
     /* Not shared yet: handing the list to other threads must synchronise anyway. */
@@ -173,8 +174,7 @@ void mt_skiplist_iter_seek(mt_skiplist_iter *iter, const char *target) {
   iter->node = find_greater_or_equal(iter->list, target, NULL, NULL, &equal);
 }
 
-void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target,
-                                            mt_skiplist_iter *predecessor) {
+void mt_skiplist_iter_seek_with_predecessor(mt_skiplist_iter *iter, const char *target, mt_skiplist_iter *predecessor) {
   if (predecessor != NULL) predecessor->node = NULL;
   if (iter == NULL) return;
   iter->node = NULL;

@@ -117,8 +117,8 @@ void mti_skiplist_find_positions(const mt_skiplist *list, const char *const *tar
   run_searches(list, targets, count, &out);
 }
 
-void mti_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count,
-                             mt_skiplist_iter *found, mt_skiplist_iter *predecessors) {
+void mti_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count, mt_skiplist_iter *found,
+                             mt_skiplist_iter *predecessors) {
   assert(list != NULL && (count == 0 || (targets != NULL && found != NULL)));
   for (size_t i = 0; i < count; i++) {
     found[i].list = list;

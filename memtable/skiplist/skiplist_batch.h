@@ -25,8 +25,8 @@ void mti_skiplist_find_positions(const mt_skiplist *list, const char *const *tar
  * predecessors[i] where mt_skiplist_iter_seek_with_predecessor would: the same comparisons in the same order,
  * so the same answers, whatever the keys. A NULL target leaves its iterators not valid. found (and
  * predecessors) hold count iterators, initialised here. Any thread. */
-void mti_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count,
-                             mt_skiplist_iter *found, mt_skiplist_iter *predecessors);
+void mti_skiplist_seek_batch(const mt_skiplist *list, const char *const *targets, size_t count, mt_skiplist_iter *found,
+                             mt_skiplist_iter *predecessors);
 
 /* As mt_skiplist_insert_allocated, starting from a position mti_skiplist_find_positions found for a key that
  * compares equal to this one: each level is walked right from it past whatever was linked since, so no search

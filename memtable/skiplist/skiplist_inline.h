@@ -48,12 +48,12 @@ struct mt_skiplist {
   void *compare_ctx;
   skiplist_node *head; /* max_height links, no key; its links at levels >= height are NULL */
   mt_arena *arena;
-  size_t key_header_size; /* bytes between link 0 and the key: the group link's and the key size's */
-  bool records_key_size;  /* options.record_key_size */
+  size_t key_header_size;               /* bytes between link 0 and the key: the group link's and the key size's */
+  bool records_key_size;                /* options.record_key_size */
   mt_skiplist_same_group_fn same_group; /* NULL: no group links */
   int max_height;
-  bool concurrent;        /* concurrent_inserts: many writers, linked by compare-and-swap */
-  uint64_t seed;          /* options.seed: mixed into each writer thread's height generator */
+  bool concurrent; /* concurrent_inserts: many writers, linked by compare-and-swap */
+  uint64_t seed;   /* options.seed: mixed into each writer thread's height generator */
   /* Tallest tower linked so far, 1..max_height. Written by the writer only (raised by compare-and-swap with
    * concurrent writers); readers read it relaxed: it publishes no memory, because a reader that sees a new
    * height early finds NULL in head's new links (and drops a level) or the new node itself, whose contents
@@ -70,7 +70,7 @@ struct mt_skiplist {
   } counts[MTI_STRIPES];
   /* Single-writer state, on its own cache line so the writer's stores do not evict the fields above from the
    * readers' caches. Concurrent writers keep theirs per call and per thread instead. */
-  alignas(SKIPLIST_CACHE_LINE) uint64_t random_state;   /* splitmix64 state for tower heights */
+  alignas(SKIPLIST_CACHE_LINE) uint64_t random_state; /* splitmix64 state for tower heights */
   uint64_t reserve_state;  /* random_state before the latest mt_skiplist_allocate_key: a refused node rewinds it */
   uint64_t grow_threshold; /* a random value below this adds a level: probability 1/branching */
   /* splice[0..max_height) = prev, splice[max_height..2*max_height) = next: after every completed insert,
@@ -139,7 +139,8 @@ static inline skiplist_group_slot *skiplist_node_group_slot(const mt_skiplist *l
 
 static inline uintptr_t skiplist_group_fold(uintptr_t address) {
   uintptr_t fold = 0;
-  for (size_t shift = 0; shift < SKIPLIST_GROUP_ADDRESS_BITS; shift += SKIPLIST_GROUP_CHECK_BITS) fold ^= address >> shift;
+  for (size_t shift = 0; shift < SKIPLIST_GROUP_ADDRESS_BITS; shift += SKIPLIST_GROUP_CHECK_BITS)
+    fold ^= address >> shift;
   return fold & ((1u << SKIPLIST_GROUP_CHECK_BITS) - 1);
 }
 
@@ -179,8 +180,7 @@ static inline const skiplist_node *skiplist_node_group_last(const mt_skiplist *l
 
 /* Acquire: pairs with the writer's release store that linked `next`, so the node it returns has its key,
  * key size and links visible. */
-static inline skiplist_node *skiplist_load_next_acquire(const mt_skiplist *list, const skiplist_node *node,
-                                                        int level) {
+static inline skiplist_node *skiplist_load_next_acquire(const mt_skiplist *list, const skiplist_node *node, int level) {
   return atomic_load_explicit(skiplist_node_links(list, node) - level, memory_order_acquire);
 }
 

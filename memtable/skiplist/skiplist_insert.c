@@ -40,7 +40,6 @@ static inline int stashed_height(const mt_skiplist *list, const skiplist_node *n
   return (int)(uintptr_t)atomic_load_explicit(skiplist_node_links(list, node), memory_order_relaxed);
 }
 
-
 static inline uint64_t next_random(uint64_t *state) {
   /* splitmix64: any seed (zero included) gives a full-period, well-mixed sequence. */
   uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
@@ -71,7 +70,7 @@ static int random_height_concurrent(const mt_skiplist *list) {
 }
 
 mt_status mti_skiplist_allocate_node(mt_arena *arena, size_t key_header_size, bool records_key_size, int height,
-                               size_t key_size, skiplist_node **out) {
+                                     size_t key_size, skiplist_node **out) {
   *out = NULL;
 #if SIZE_MAX > UINT32_MAX
   if (key_size > UINT32_MAX) return MT_INVALID_ARGUMENT; /* key sizes are recorded in 32 bits */
@@ -216,9 +215,8 @@ static bool find_gap_on_level(const mt_skiplist *list, const char *key, int leve
  * field); a failure reloads it. */
 static void raise_height_concurrently(mt_skiplist *list, int height) {
   int list_height = skiplist_load_height(list);
-  while (height > list_height &&
-         !atomic_compare_exchange_weak_explicit(&list->height, &list_height, height, memory_order_relaxed,
-                                                memory_order_relaxed)) {
+  while (height > list_height && !atomic_compare_exchange_weak_explicit(&list->height, &list_height, height,
+                                                                        memory_order_relaxed, memory_order_relaxed)) {
   }
 }
 

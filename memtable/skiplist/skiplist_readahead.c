@@ -32,9 +32,8 @@ size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) {
   return (size_t)segments * segment_nodes * sizeof(const skiplist_node *);
 }
 
-void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
-                             size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
-                             void *buffer) {
+void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
+                        mt_skiplist_compare_fn search_compare, void *search_ctx, void *buffer) {
   assert(segments >= 1 && segments <= SKIPLIST_READAHEAD_MAX_SEGMENTS);
   assert(segment_nodes >= 1 && segment_nodes <= SKIPLIST_READAHEAD_MAX_SEGMENT_NODES);
   walker->list = list;
@@ -101,8 +100,7 @@ static const skiplist_node *find_less_than_on_level(const skiplist_readahead *wa
   return find_less_than_by(walker->list, walker->compare, walker->compare_ctx, key, level, &after);
 }
 
-static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end,
-                          bool last) {
+static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end, bool last) {
   segment->next = first;
   segment->via = NULL;
   segment->end = end;
@@ -149,8 +147,8 @@ static void launch_segment(skiplist_readahead *walker) {
 static inline void segment_leave_group(const skiplist_readahead *walker, readahead_segment *segment) {
   const skiplist_node *last = segment->via;
   segment->via = NULL;
-  if (segment->end != NULL && walker->compare(walker->compare_ctx, skiplist_node_key(segment->end),
-                                              skiplist_node_key(last)) <= 0) {
+  if (segment->end != NULL &&
+      walker->compare(walker->compare_ctx, skiplist_node_key(segment->end), skiplist_node_key(last)) <= 0) {
     segment->walked = true;
     return;
   }
@@ -336,8 +334,8 @@ static bool plain_step_arms(skiplist_readahead *walker, const char *current, boo
 /* True when `candidate` (NULL: the list's end) is, at this moment, the level-0 neighbour of `node` in the
  * direction: what a plain step would return. Both links were read when the nodes were buffered, so the
  * lines are normally still cached. A node linked in between since then makes it false. */
-static bool still_adjacent(const skiplist_readahead *walker, const skiplist_node *node,
-                           const skiplist_node *candidate, bool forward) {
+static bool still_adjacent(const skiplist_readahead *walker, const skiplist_node *node, const skiplist_node *candidate,
+                           bool forward) {
   const mt_skiplist *list = walker->list;
   if (forward) return skiplist_load_next_acquire(list, node, 0) == candidate;
   const skiplist_node *before = candidate != NULL ? candidate : list->head;
@@ -353,8 +351,8 @@ static bool disarm(skiplist_readahead *walker) {
 
 /* The walker's answer for the step from node, or false (and disarmed) when a node was linked beside it
  * since it was buffered: the caller's plain step then returns that node, exactly as without readahead. */
-static bool emit(skiplist_readahead *walker, const skiplist_node *node, const skiplist_node *candidate,
-                 bool forward, const char **next) {
+static bool emit(skiplist_readahead *walker, const skiplist_node *node, const skiplist_node *candidate, bool forward,
+                 const char **next) {
   if (!still_adjacent(walker, node, candidate, forward)) return disarm(walker);
   *next = candidate != NULL ? skiplist_node_key(candidate) : NULL;
   return true;

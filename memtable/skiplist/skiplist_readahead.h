@@ -45,15 +45,15 @@
 #define SKIPLIST_READAHEAD_HISTORY 8
 
 typedef struct readahead_segment {
-  const skiplist_node *next;  /* the next node the walk buffers; equal to end once the walk is done */
-  const skiplist_node *via;   /* groups: the group's last node, whose link 0 the next step reads; or NULL */
-  const skiplist_node *end;   /* first node after the segment (NULL: the list's end) */
+  const skiplist_node *next;   /* the next node the walk buffers; equal to end once the walk is done */
+  const skiplist_node *via;    /* groups: the group's last node, whose link 0 the next step reads; or NULL */
+  const skiplist_node *end;    /* first node after the segment (NULL: the list's end) */
   const skiplist_node **nodes; /* segment_nodes slots */
-  size_t count;               /* nodes buffered */
-  size_t read;                /* nodes emitted */
-  bool walked;                /* the walk met end */
-  bool broken;                /* the walk met the list's end before end */
-  bool last;                  /* no segment follows in the scan's direction */
+  size_t count;                /* nodes buffered */
+  size_t read;                 /* nodes emitted */
+  bool walked;                 /* the walk met end */
+  bool broken;                 /* the walk met the list's end before end */
+  bool last;                   /* no segment follows in the scan's direction */
 } readahead_segment;
 
 typedef struct skiplist_readahead {
@@ -65,9 +65,9 @@ typedef struct skiplist_readahead {
   int level;            /* L: segments start at nodes linked on this level */
   bool armed;
   bool forward;
-  bool groups;          /* walking groups (forward only) */
-  bool broken_seen;     /* a broken segment was met since the last reset: stay plain */
-  unsigned plain_steps; /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
+  bool groups;               /* walking groups (forward only) */
+  bool broken_seen;          /* a broken segment was met since the last reset: stay plain */
+  unsigned plain_steps;      /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
   unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (mti_readahead_hold) */
   bool plain_forward;
   bool plain_groups;
@@ -88,7 +88,6 @@ typedef struct skiplist_readahead {
   readahead_segment segment[SKIPLIST_READAHEAD_MAX_SEGMENTS];
 } skiplist_readahead;
 
-
 /* Bytes of buffer a walker of this shape needs (for mti_readahead_init). */
 size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
 
@@ -97,9 +96,8 @@ size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
  * caller keeps it alive). Starts disarmed. The walker searches by its nodes' own keys, where the list's
  * comparator expects a trusted search key: search_compare (with search_ctx), when not NULL, compares two
  * stored keys instead and must order them as the list's comparator does. */
-void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments,
-                             size_t segment_nodes, mt_skiplist_compare_fn search_compare, void *search_ctx,
-                             void *buffer);
+void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
+                        mt_skiplist_compare_fn search_compare, void *search_ctx, void *buffer);
 
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
 void mti_readahead_reset(skiplist_readahead *walker);
