@@ -10,27 +10,26 @@
  */
 #include "memtable/cursor.h"
 
-/* The walker's buffer, which follows it in the one allocation. */
-static size_t walker_buffer_bytes(const mti_view *view) {
-  return mti_readahead_buffer_bytes(view->scan_readahead_segments, view->scan_readahead_segment_nodes);
+/* The walker's allocation, its buffer included. */
+static size_t walker_bytes(const mti_view *view) {
+  return mti_readahead_bytes(view->scan_readahead_segments, view->scan_readahead_segment_nodes);
 }
 
 void mti_cursor_init(const mti_view *view, entry_cursor *cursor) {
   mt_skiplist_iter_init(&cursor->position, view->list);
   cursor->readahead = NULL;
   if (view->scan_readahead_segments == 0) return;
-  skiplist_readahead *walker = mti_reader_alloc(view, sizeof(*walker) + walker_buffer_bytes(view));
-  if (walker == NULL) return; /* documented: the iterator walks plainly */
+  void *memory = mti_reader_alloc(view, walker_bytes(view));
+  if (memory == NULL) return; /* documented: the iterator walks plainly */
   /* With checksums a node's key may be damaged, and the walker's searches go by its nodes' keys. */
   mt_skiplist_compare_fn search_compare = view->checksum_bytes != 0 ? mti_entry_compare_stored_checked : NULL;
-  mti_readahead_init(walker, view->list, view->scan_readahead_segments, view->scan_readahead_segment_nodes,
-                     search_compare, (void *)(uintptr_t)view, walker + 1);
-  cursor->readahead = walker;
+  cursor->readahead = mti_readahead_init(memory, view->list, view->scan_readahead_segments,
+                                         view->scan_readahead_segment_nodes, search_compare, (void *)(uintptr_t)view);
 }
 
 void mti_cursor_release(const mti_view *view, entry_cursor *cursor) {
   if (cursor->readahead == NULL) return;
-  mti_reader_free(view, cursor->readahead, sizeof(*cursor->readahead) + walker_buffer_bytes(view));
+  mti_reader_free(view, cursor->readahead, walker_bytes(view));
   cursor->readahead = NULL;
 }
 

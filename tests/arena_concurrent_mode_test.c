@@ -117,7 +117,7 @@ static void *run_worker(void *arg) {
       }
       /* A request too large for the thread's chunk can be refused: another thread may have taken memory
        * from the shared blocks since. One from the chunk is always taken back. */
-      if (status != MT_INVALID_ARGUMENT || size + r.alignment - 1 <= CHUNK_SMALL_LIMIT) w->other_failures++;
+      if (status != MT_INVALID_STATE || size + r.alignment - 1 <= CHUNK_SMALL_LIMIT) w->other_failures++;
     }
     log_fill_and_add(&w->log, p, size, pattern);
     w->bytes += size;

@@ -28,12 +28,67 @@ static inline void prefetch_node(const mt_skiplist *list, const skiplist_node *n
   SKIPLIST_PREFETCH(skiplist_node_key(node));
 }
 
-size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes) {
-  return (size_t)segments * segment_nodes * sizeof(const skiplist_node *);
+/* Emitted nodes remembered, so that a caller that moves back onto one of its last few positions (the user
+ * view returns to a key's newest visible version after stepping over older ones) can go on walking. */
+#define SKIPLIST_READAHEAD_HISTORY 8
+
+typedef struct readahead_segment {
+  const skiplist_node *next;   /* the next node the walk buffers; equal to end once the walk is done */
+  const skiplist_node *via;    /* groups: the group's last node, whose link 0 the next step reads; or NULL */
+  const skiplist_node *end;    /* first node after the segment (NULL: the list's end) */
+  const skiplist_node **nodes; /* segment_nodes slots */
+  size_t count;                /* nodes buffered */
+  size_t read;                 /* nodes emitted */
+  bool walked;                 /* the walk met end */
+  bool broken;                 /* the walk met the list's end before end */
+  bool last;                   /* no segment follows in the scan's direction */
+} readahead_segment;
+
+struct skiplist_readahead {
+  const mt_skiplist *list;
+  mt_skiplist_compare_fn compare; /* for searches by a node's key: see mti_readahead_init */
+  void *compare_ctx;
+  unsigned segments;    /* 1..SKIPLIST_READAHEAD_MAX_SEGMENTS */
+  size_t segment_nodes; /* buffer slots per segment */
+  int level;            /* L: segments start at nodes linked on this level */
+  bool armed;
+  bool forward;
+  bool groups;               /* walking groups (forward only) */
+  bool broken_seen;          /* a broken segment was met since the last reset: stay plain */
+  unsigned plain_steps;      /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
+  unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (mti_readahead_hold) */
+  bool plain_forward;
+  bool plain_groups;
+  /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
+   * (the segment's first), after which the next segment (walked meanwhile) is emitted. */
+  const skiplist_node *plain_until;
+  /* The launch frontier: forward, the end of the last launched segment; backward, its first node. */
+  const skiplist_node *frontier;
+  bool frontier_done; /* the last launched segment is the scan's last */
+  unsigned head;      /* ring of live segments: head .. head + live - 1 (mod segments) */
+  unsigned live;
+  unsigned live_limit; /* segments kept launched: a few after arming, up to `segments` as the scan goes on */
+  /* The emitted sequence's last SKIPLIST_READAHEAD_HISTORY nodes: emitted counts them all, position is
+   * the index (in that sequence) of the node to return next. */
+  const skiplist_node *history[SKIPLIST_READAHEAD_HISTORY];
+  size_t emitted;
+  size_t position;
+  readahead_segment segment[SKIPLIST_READAHEAD_MAX_SEGMENTS];
+};
+
+size_t mti_readahead_bytes(unsigned segments, size_t segment_nodes) {
+  /* The buffer follows the walker in the one allocation; the walker's size keeps it pointer-aligned. */
+  return sizeof(skiplist_readahead) + (size_t)segments * segment_nodes * sizeof(const skiplist_node *);
 }
 
-void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
-                        mt_skiplist_compare_fn search_compare, void *search_ctx, void *buffer) {
+bool mti_readahead_streaming(const skiplist_readahead *walker, bool forward) {
+  return walker->armed && !walker->broken_seen && walker->forward == forward && !walker->groups;
+}
+
+skiplist_readahead *mti_readahead_init(void *memory, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
+                                       mt_skiplist_compare_fn search_compare, void *search_ctx) {
+  skiplist_readahead *walker = memory;
+  void *buffer = walker + 1;
   assert(segments >= 1 && segments <= SKIPLIST_READAHEAD_MAX_SEGMENTS);
   assert(segment_nodes >= 1 && segment_nodes <= SKIPLIST_READAHEAD_MAX_SEGMENT_NODES);
   walker->list = list;
@@ -45,6 +100,7 @@ void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, uns
   for (unsigned s = 0; s < segments; s++) walker->segment[s].nodes = slots + (size_t)s * segment_nodes;
   walker->broken_seen = false;
   mti_readahead_reset(walker);
+  return walker;
 }
 
 void mti_readahead_reset(skiplist_readahead *walker) {

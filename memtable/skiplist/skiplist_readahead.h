@@ -1,4 +1,4 @@
-/* memtable/skiplist_readahead.h - private to the library: a scan over the skiplist that keeps several cache
+/* memtable/skiplist/skiplist_readahead.h - private to the library: a scan over the skiplist that keeps several cache
  * misses in flight. Used by the memtable's cursors (memtable/cursor_scan.c); not part of the public API.
  *
  * A table's nodes lie in arena memory in insertion order, so a level-0 walk of a table filled in random key
@@ -40,64 +40,19 @@
 
 #define SKIPLIST_READAHEAD_MAX_SEGMENTS 64
 #define SKIPLIST_READAHEAD_MAX_SEGMENT_NODES 65536
-/* Emitted nodes remembered, so that a caller that moves back onto one of its last few positions (the user
- * view returns to a key's newest visible version after stepping over older ones) can go on walking. */
-#define SKIPLIST_READAHEAD_HISTORY 8
+/* Opaque to the layer above: it allocates mti_readahead_bytes and calls the functions below. */
+typedef struct skiplist_readahead skiplist_readahead;
 
-typedef struct readahead_segment {
-  const skiplist_node *next;   /* the next node the walk buffers; equal to end once the walk is done */
-  const skiplist_node *via;    /* groups: the group's last node, whose link 0 the next step reads; or NULL */
-  const skiplist_node *end;    /* first node after the segment (NULL: the list's end) */
-  const skiplist_node **nodes; /* segment_nodes slots */
-  size_t count;                /* nodes buffered */
-  size_t read;                 /* nodes emitted */
-  bool walked;                 /* the walk met end */
-  bool broken;                 /* the walk met the list's end before end */
-  bool last;                   /* no segment follows in the scan's direction */
-} readahead_segment;
-
-typedef struct skiplist_readahead {
-  const mt_skiplist *list;
-  mt_skiplist_compare_fn compare; /* for searches by a node's key: see mti_readahead_init */
-  void *compare_ctx;
-  unsigned segments;    /* 1..SKIPLIST_READAHEAD_MAX_SEGMENTS */
-  size_t segment_nodes; /* buffer slots per segment */
-  int level;            /* L: segments start at nodes linked on this level */
-  bool armed;
-  bool forward;
-  bool groups;               /* walking groups (forward only) */
-  bool broken_seen;          /* a broken segment was met since the last reset: stay plain */
-  unsigned plain_steps;      /* consecutive plain steps in plain_forward's direction (and plain_groups' mode) */
-  unsigned steps_before_arm; /* plain steps that arm it: a few, or more while held (mti_readahead_hold) */
-  bool plain_forward;
-  bool plain_groups;
-  /* Backward: the head segment outgrew its buffer, so the caller walks plainly until it reaches this node
-   * (the segment's first), after which the next segment (walked meanwhile) is emitted. */
-  const skiplist_node *plain_until;
-  /* The launch frontier: forward, the end of the last launched segment; backward, its first node. */
-  const skiplist_node *frontier;
-  bool frontier_done; /* the last launched segment is the scan's last */
-  unsigned head;      /* ring of live segments: head .. head + live - 1 (mod segments) */
-  unsigned live;
-  unsigned live_limit; /* segments kept launched: a few after arming, up to `segments` as the scan goes on */
-  /* The emitted sequence's last SKIPLIST_READAHEAD_HISTORY nodes: emitted counts them all, position is
-   * the index (in that sequence) of the node to return next. */
-  const skiplist_node *history[SKIPLIST_READAHEAD_HISTORY];
-  size_t emitted;
-  size_t position;
-  readahead_segment segment[SKIPLIST_READAHEAD_MAX_SEGMENTS];
-} skiplist_readahead;
-
-/* Bytes of buffer a walker of this shape needs (for mti_readahead_init). */
-size_t mti_readahead_buffer_bytes(unsigned segments, size_t segment_nodes);
+/* Bytes a walker of this shape takes, its buffer included (for mti_readahead_init). */
+size_t mti_readahead_bytes(unsigned segments, size_t segment_nodes);
 
 /* Sets up a walker over list with `segments` segments of at most segment_nodes nodes each (both >= 1 and
- * within the limits above), using `buffer` (mti_readahead_buffer_bytes of them, pointer-aligned; the
- * caller keeps it alive). Starts disarmed. The walker searches by its nodes' own keys, where the list's
+ * within the limits above) in `memory` (mti_readahead_bytes of them, aligned as malloc's; the caller keeps it
+ * alive and frees it) and returns it. Starts disarmed. The walker searches by its nodes' own keys, where the list's
  * comparator expects a trusted search key: search_compare (with search_ctx), when not NULL, compares two
  * stored keys instead and must order them as the list's comparator does. */
-void mti_readahead_init(skiplist_readahead *walker, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
-                        mt_skiplist_compare_fn search_compare, void *search_ctx, void *buffer);
+skiplist_readahead *mti_readahead_init(void *memory, const mt_skiplist *list, unsigned segments, size_t segment_nodes,
+                                       mt_skiplist_compare_fn search_compare, void *search_ctx);
 
 /* Forgets the walk (after a seek): the next steps are plain until the caller has made a few in a row. */
 void mti_readahead_reset(skiplist_readahead *walker);
@@ -114,9 +69,7 @@ void mti_readahead_arm(skiplist_readahead *walker, const char *current, bool for
 
 /* True while the walker streams in `forward`'s direction, node by node: steps that way cost a fraction of a
  * cache miss each, and any seek would disarm it. */
-static inline bool mti_readahead_streaming(const skiplist_readahead *walker, bool forward) {
-  return walker->armed && !walker->broken_seen && walker->forward == forward && !walker->groups;
-}
+bool mti_readahead_streaming(const skiplist_readahead *walker, bool forward);
 
 /* The step from `current` (the caller's node): true and *next = the node after it in the direction (NULL at
  * the list's end), or false when the caller should take the step itself (not armed yet, armed elsewhere,
