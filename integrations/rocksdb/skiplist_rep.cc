@@ -69,9 +69,9 @@ bool SkipListRep::Link(rocksdb::KeyHandle handle) {
 void SkipListRep::Insert(rocksdb::KeyHandle handle) { (void)Link(handle); }
 bool SkipListRep::InsertKey(rocksdb::KeyHandle handle) { return Link(handle); }
 
-// Hints are not used: the skiplist's public API finds a splice (mt_skiplist_find_positions) but does not
-// hand back the one an insert ended at, so a hint could only save what a search costs anyway. The hint
-// pointer is left as RocksDB passed it (nullptr: nothing for RocksDB to free).
+// Hints are not used: the skiplist's public API does not hand back the splice an insert ended at, so a hint
+// could only save what a search costs anyway. The hint pointer is left as RocksDB passed it (nullptr: nothing
+// for RocksDB to free).
 void SkipListRep::InsertWithHint(rocksdb::KeyHandle handle, void **) { (void)Link(handle); }
 bool SkipListRep::InsertKeyWithHint(rocksdb::KeyHandle handle, void **) { return Link(handle); }
 void SkipListRep::InsertWithHintConcurrently(rocksdb::KeyHandle handle, void **) { (void)Link(handle); }
