@@ -6,6 +6,7 @@
 #include "support/test_util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 
 #include <memtable/memtable.h>
+
+/* The seam between a concurrent writer's link and its point-index publish. */
+#include "memtable/testing.h"
 
 #include "support/memtable_checks.h"
 #include "support/model.h"
@@ -381,6 +385,90 @@ static void memtable_concurrent_test_same_entry_raced_accepted_exactly_once(void
   free(race);
 }
 
+/* A writer holds the same (key, seq) linked but not yet published in the point index when a second writer
+ * adds it: the second add answers MT_EXISTS, and a get made after it returned must find the entry all the
+ * same (the refused writer publishes the linked node itself). The seam holds the first writer in that
+ * window until the main thread has made both calls, so the order is forced, not hoped for. */
+typedef struct linked_hold {
+  uint64_t seq; /* the seam holds only this seq's writer */
+  pthread_mutex_t mutex;
+  pthread_cond_t changed;
+  bool linked;   /* the writer reached the seam */
+  bool released; /* the main thread let it go on */
+} linked_hold;
+
+static void hold_linked_entry(void *ctx, uint64_t seq) {
+  linked_hold *hold = ctx;
+  if (seq != hold->seq) return;
+  pthread_mutex_lock(&hold->mutex);
+  hold->linked = true;
+  pthread_cond_broadcast(&hold->changed);
+  while (!hold->released) pthread_cond_wait(&hold->changed, &hold->mutex);
+  pthread_mutex_unlock(&hold->mutex);
+}
+
+typedef struct held_writer {
+  mt_memtable *table;
+  const char *key;
+  uint64_t seq;
+  mt_status status;
+} held_writer;
+
+static void *held_writer_main(void *arg) {
+  held_writer *writer = arg;
+  writer->status = mt_memtable_add(writer->table, writer->seq, MT_TYPE_VALUE, writer->key, strlen(writer->key),
+                                   "first", 5);
+  return NULL;
+}
+
+/* older_seq 0: the key is new; else the key already has a value at older_seq, which a get must not answer. */
+static void run_exists_before_index_publish(const char *key, uint64_t older_seq) {
+  enum { SEQ = 50 };
+  mt_memtable_options options = concurrent_options();
+  options.point_index = true;
+  mt_memtable *table = new_table(&options);
+  put(table, 1, "before", "other");
+  if (older_seq != 0) put(table, older_seq, key, "older");
+  put(table, SEQ + 1, "other-seq", "other"); /* an add of another seq passes the seam without waiting */
+
+  linked_hold hold = {.seq = SEQ};
+  assert_int_equal(pthread_mutex_init(&hold.mutex, NULL), 0);
+  assert_int_equal(pthread_cond_init(&hold.changed, NULL), 0);
+  mti_memtable_set_linked_seam_for_testing(hold_linked_entry, &hold);
+  held_writer writer = {table, key, SEQ, MT_INVALID_ARGUMENT};
+  thread_team team;
+  thread_team_start(&team, held_writer_main, &writer, 0, 1);
+  pthread_mutex_lock(&hold.mutex);
+  while (!hold.linked) pthread_cond_wait(&hold.changed, &hold.mutex);
+  pthread_mutex_unlock(&hold.mutex);
+
+  /* The first writer is between its link and its publish. */
+  assert_int_equal(mt_memtable_add(table, SEQ, MT_TYPE_VALUE, key, strlen(key), "second", 6), MT_EXISTS);
+  assert_get(table, key, SEQ, MT_OK, "first");
+  assert_get(table, key, MT_MAX_SEQUENCE, MT_OK, "first");
+  if (older_seq != 0) assert_get(table, key, older_seq, MT_OK, "older");
+
+  pthread_mutex_lock(&hold.mutex);
+  hold.released = true;
+  pthread_cond_broadcast(&hold.changed);
+  pthread_mutex_unlock(&hold.mutex);
+  thread_team_join(&team);
+  mti_memtable_set_linked_seam_for_testing(NULL, NULL);
+  assert_int_equal(writer.status, MT_OK);
+  assert_get(table, key, SEQ, MT_OK, "first");
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  assert_int_equal(mt_memtable_entry_count(table), older_seq != 0 ? 4 : 3);
+  pthread_cond_destroy(&hold.changed);
+  pthread_mutex_destroy(&hold.mutex);
+  mt_memtable_unref(table);
+}
+
+static void memtable_concurrent_test_exists_before_index_publish_is_visible(void **state) {
+  (void)state;
+  run_exists_before_index_publish("fresh-key", 0);
+  run_exists_before_index_publish("overwritten-key", 7);
+}
+
 /* A thread-safe failing allocator for the arena of a concurrent table (support/allocator.h's is for one
  * thread): an atomic call counter fails call fail_at (1-based, 0 never), or every call from it on; each block
  * carries its size, so a free with another size is counted; live blocks are counted atomically. */
@@ -571,6 +659,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_concurrent_test_three_writers_two_readers_union_of_logs),
       cmocka_unit_test(memtable_concurrent_test_four_writers_two_readers_union_of_logs),
       cmocka_unit_test(memtable_concurrent_test_same_entry_raced_accepted_exactly_once),
+      cmocka_unit_test(memtable_concurrent_test_exists_before_index_publish_is_visible),
       cmocka_unit_test(memtable_concurrent_test_allocator_fails_once_mid_race_writers_retry),
       cmocka_unit_test(memtable_concurrent_test_allocator_fails_for_good_mid_race_writers_stop),
       cmocka_unit_test(memtable_concurrent_test_capacity_reached_mid_race),
