@@ -22,8 +22,8 @@
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/same_entry_race.h"
 #include "support/tsan.h"
-#include "support/thread_gate.h"
 #include "support/thread_team.h"
 
 
@@ -310,79 +310,46 @@ static void memtable_concurrent_test_four_writers_two_readers_union_of_logs(void
  * one add per round returns MT_OK, the others MT_EXISTS, and the stored entry is the winner's. */
 enum { DUPLICATE_THREADS = 3, DUPLICATE_ROUNDS = 400 };
 
-typedef struct duplicate_race {
-  mt_memtable *table;
-  thread_gate gate;
-  mt_status statuses[DUPLICATE_THREADS][DUPLICATE_ROUNDS];
-} duplicate_race;
-
-typedef struct duplicate_arg {
-  duplicate_race *race;
-  unsigned index;
-} duplicate_arg;
-
-static int duplicate_key(char *buf, int round) { return snprintf(buf, 16, "dup-%d", round % 7); }
+static int duplicate_key(char *buf, unsigned round) { return snprintf(buf, 16, "dup-%u", round % 7); }
 static int duplicate_value(char *buf, unsigned thread) { return snprintf(buf, 16, "thread-%u", thread); }
 static mt_entry_type duplicate_type(unsigned thread) { return thread % 2 == 0 ? MT_TYPE_VALUE : MT_TYPE_DELETION; }
 
-static void *duplicate_adder_main(void *arg) {
-  duplicate_arg *adder = arg;
+static mt_status add_duplicate(void *table, unsigned thread, unsigned round) {
   char key[16], value[16];
-  int value_len = duplicate_value(value, adder->index);
-  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
-    int key_len = duplicate_key(key, round);
-    thread_gate_wait(&adder->race->gate);
-    adder->race->statuses[adder->index][round] =
-        mt_memtable_add(adder->race->table, (uint64_t)round + 1, duplicate_type(adder->index), key, (size_t)key_len,
-                        value, (size_t)value_len);
-  }
-  return NULL;
+  int key_len = duplicate_key(key, round), value_len = duplicate_value(value, thread);
+  return mt_memtable_add(table, (uint64_t)round + 1, duplicate_type(thread), key, (size_t)key_len, value,
+                         (size_t)value_len);
 }
 
 static void memtable_concurrent_test_same_entry_raced_accepted_exactly_once(void **state) {
   (void)state;
-  duplicate_race *race = calloc(1, sizeof(*race));
-  assert_non_null(race);
   mt_memtable_options options = concurrent_options();
-  race->table = new_table(&options);
-  assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  duplicate_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (duplicate_arg){race, t};
-  thread_team_run(duplicate_adder_main, args, sizeof(args[0]), DUPLICATE_THREADS);
+  mt_memtable *table = new_table(&options);
+  same_entry_race race;
+  same_entry_race_run(&race, DUPLICATE_THREADS, DUPLICATE_ROUNDS, add_duplicate, table);
   uint64_t deletions = 0;
-  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
-    int ok = 0, exists = 0;
-    unsigned winner = 0;
-    for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-      if (race->statuses[t][round] == MT_OK) {
-        ok++;
-        winner = t;
-      } else if (race->statuses[t][round] == MT_EXISTS) {
-        exists++;
-      }
-    }
-    if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", round, ok, exists);
+  for (unsigned round = 0; round < DUPLICATE_ROUNDS; round++) {
+    unsigned winner = same_entry_race_winner(&race, round);
     char key[16], value[16];
     int key_len = duplicate_key(key, round), value_len = duplicate_value(value, winner);
     mt_entry found;
-    mt_status status = mt_memtable_get_entry(race->table, key, (size_t)key_len, (uint64_t)round + 1, &found);
+    mt_status status = mt_memtable_get_entry(table, key, (size_t)key_len, (uint64_t)round + 1, &found);
     assert_int_equal(status, duplicate_type(winner) == MT_TYPE_VALUE ? MT_OK : MT_DELETED);
     assert_int_equal(found.seq, (uint64_t)round + 1);
     assert_true(slice_is(found.value, value, (size_t)value_len));
     if (duplicate_type(winner) == MT_TYPE_DELETION) deletions++;
   }
-  assert_int_equal(mt_memtable_entry_count(race->table), DUPLICATE_ROUNDS);
-  assert_int_equal(mt_memtable_deletion_count(race->table), deletions);
-  assert_int_equal(mt_memtable_validate(race->table), MT_OK);
-  mt_memtable_iter *iter = mt_memtable_iter_create(race->table);
+  assert_int_equal(mt_memtable_entry_count(table), DUPLICATE_ROUNDS);
+  assert_int_equal(mt_memtable_deletion_count(table), deletions);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
   assert_non_null(iter);
   size_t entries = 0;
   for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) entries++;
   assert_int_equal(entries, DUPLICATE_ROUNDS);
   mt_memtable_iter_destroy(iter);
-  thread_gate_destroy(&race->gate);
-  mt_memtable_unref(race->table);
-  free(race);
+  same_entry_race_free(&race);
+  mt_memtable_unref(table);
 }
 
 /* A writer holds the same (key, seq) linked but not yet published in the point index when a second writer
