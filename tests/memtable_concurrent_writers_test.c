@@ -1,11 +1,14 @@
 /* memtable_concurrent_writers_test: many writers on one table (concurrent_writes). Writers race on disjoint
  * and shared keys while readers check everything already published; the exact same entry raced by several
- * threads; allocator failure and capacity reached mid-race. Every assertion holds for every interleaving.
+ * threads, and before its first writer published it in the point index; version links under writers racing
+ * on the same keys, against the model; allocator failure and capacity reached mid-race. Every assertion holds
+ * for every interleaving.
  * (mt_memtable_add_batch has its own suite, memtable_add_batch_test.) */
 #define _POSIX_C_SOURCE 200809L
 #include "support/test_util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,11 +18,14 @@
 
 #include <memtable/memtable.h>
 
+/* The seam between a concurrent writer's link and its point-index publish. */
+#include "memtable/testing.h"
+
 #include "support/memtable_checks.h"
 #include "support/model.h"
 #include "support/rng.h"
+#include "support/same_entry_race.h"
 #include "support/tsan.h"
-#include "support/thread_gate.h"
 #include "support/thread_team.h"
 
 
@@ -301,84 +307,374 @@ static void memtable_concurrent_test_four_writers_two_readers_union_of_logs(void
   run_writers_and_readers(4, 2, 0x12a3);
 }
 
+/* Version links with concurrent writers: every writer adds versions of the same few keys (seqs distinct and
+ * interleaved across writers, so versions are linked out of sequence order) while readers run the user view
+ * forwards and backwards at random snapshots. A reader checks what a view must show whatever the interleaving:
+ * keys strictly in order and once each, every entry a value some writer added for that key at a seq within
+ * the snapshot, never older than the newest version published before the view was created, and a key left
+ * out only if a deletion at a seq between that version and the snapshot exists. Afterwards the model says
+ * exactly what every view, get and the internal iterator show. */
+enum { VERSION_KEYS = 24 };
+
+static void generate_version_ops(writers_race *r, unsigned w) {
+  writer_log *log = &r->logs[w];
+  uint64_t rng = r->seed ^ ((uint64_t)w << 32);
+  log->count = OPS_PER_WRITER;
+  for (size_t i = 0; i < log->count; i++) {
+    writer_op *op = &log->ops[i];
+    op->key_len = (size_t)snprintf(op->key, sizeof(op->key), "version-%02zu", mt_rng_below(&rng, VERSION_KEYS));
+    op->seq = (uint64_t)i * r->writers + w + 1;
+    op->type = mt_rng_below(&rng, 5) == 0 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    int value_len = snprintf(op->value, sizeof(op->value), "%s@%" PRIu64, op->key, op->seq);
+    op->value_len = op->type == MT_TYPE_DELETION ? 0 : (size_t)value_len;
+    op->status = MT_INVALID_ARGUMENT; /* not attempted */
+  }
+}
+
+static size_t version_key_index(const char *key, size_t key_len) {
+  return key_len == 10 ? (size_t)(key[8] - '0') * 10 + (size_t)(key[9] - '0') : VERSION_KEYS;
+}
+
+/* Of the ops on key `k`: the newest with seq <= snapshot among the first published[w] of each writer
+ * (*floor, NULL if none), and whether any op on k with seq in (that seq, snapshot] is a deletion. */
+static void version_floor(const writers_race *r, const size_t *published, size_t k, uint64_t snapshot,
+                          const writer_op **floor, bool *deletion_above) {
+  *floor = NULL;
+  for (unsigned w = 0; w < r->writers; w++) {
+    for (size_t i = 0; i < published[w]; i++) {
+      const writer_op *op = &r->logs[w].ops[i];
+      if (op->seq <= snapshot && version_key_index(op->key, op->key_len) == k &&
+          (*floor == NULL || op->seq > (*floor)->seq))
+        *floor = op;
+    }
+  }
+  uint64_t low = *floor == NULL ? 0 : (*floor)->seq;
+  *deletion_above = false;
+  for (unsigned w = 0; w < r->writers && !*deletion_above; w++) {
+    for (size_t i = 0; i < r->logs[w].count; i++) {
+      const writer_op *op = &r->logs[w].ops[i];
+      if (op->type == MT_TYPE_DELETION && op->seq > low && op->seq <= snapshot &&
+          version_key_index(op->key, op->key_len) == k) {
+        *deletion_above = true;
+        break;
+      }
+    }
+  }
+}
+
+/* One pass of the user view at a random snapshot, forwards or backwards, checked as the comment above says. */
+static bool version_read_pass(writers_race *r, thread_arg *self, uint64_t *rng) {
+  uint64_t last_seq = (uint64_t)OPS_PER_WRITER * r->writers;
+  uint64_t snapshot = mt_rng_below(rng, 2) == 0 ? MT_MAX_SEQUENCE : 1 + mt_rng_below(rng, last_seq);
+  bool forward = mt_rng_below(rng, 2) == 0;
+  size_t published[MAX_WRITERS];
+  for (unsigned w = 0; w < r->writers; w++) {
+    /* Acquire: pairs with the writer's release, so these adds happened before the view is created. */
+    published[w] = atomic_load_explicit(&r->logs[w].published, memory_order_acquire);
+  }
+  mt_memtable_user_iter *iter = mt_memtable_user_iter_create(r->table, snapshot);
+  if (iter == NULL) {
+    race_fail(r, "reader %u: user view creation failed", self->index);
+    return false;
+  }
+  const writer_op *shown[VERSION_KEYS] = {NULL};
+  size_t previous = VERSION_KEYS;
+  bool ok = true;
+  if (forward) mt_memtable_user_iter_seek_to_first(iter);
+  else mt_memtable_user_iter_seek_to_last(iter);
+  for (; ok && mt_memtable_user_iter_valid(iter);
+       forward ? mt_memtable_user_iter_next(iter) : mt_memtable_user_iter_prev(iter)) {
+    mt_slice key = mt_memtable_user_iter_key(iter);
+    uint64_t seq = mt_memtable_user_iter_seq(iter);
+    size_t k = version_key_index(key.data, key.len);
+    const writer_op *op = op_of_seq(r, seq);
+    mt_entry entry = {key, seq, MT_TYPE_VALUE, mt_memtable_user_iter_value(iter)};
+    if (k == VERSION_KEYS || op == NULL || seq > snapshot || !entry_is_op(&entry, op)) {
+      race_fail(r, "reader %u: view at %" PRIu64 " showed %.*s at seq %" PRIu64 ", not a value added there (seed %" PRIu64 ")",
+                self->index, snapshot, (int)key.len, key.data, seq, r->seed);
+      ok = false;
+    } else if (previous != VERSION_KEYS && (forward ? k <= previous : k >= previous)) {
+      race_fail(r, "reader %u: view at %" PRIu64 " %s showed key %zu after key %zu (seed %" PRIu64 ")", self->index,
+                snapshot, forward ? "forwards" : "backwards", k, previous, r->seed);
+      ok = false;
+    }
+    shown[k < VERSION_KEYS ? k : 0] = op;
+    previous = k;
+  }
+  if (ok && mt_memtable_user_iter_status(iter) != MT_OK) {
+    race_fail(r, "reader %u: view ended with %s", self->index, mt_status_str(mt_memtable_user_iter_status(iter)));
+    ok = false;
+  }
+  mt_memtable_user_iter_destroy(iter);
+  for (size_t k = 0; ok && k < VERSION_KEYS; k++) {
+    const writer_op *floor;
+    bool deletion_above;
+    version_floor(r, published, k, snapshot, &floor, &deletion_above);
+    if (shown[k] != NULL && floor != NULL && shown[k]->seq < floor->seq) {
+      race_fail(r, "reader %u: view at %" PRIu64 " showed %s at seq %" PRIu64 ", older than published seq %" PRIu64
+                   " (seed %" PRIu64 ")",
+                self->index, snapshot, shown[k]->key, shown[k]->seq, floor->seq, r->seed);
+      ok = false;
+    } else if (shown[k] == NULL && floor != NULL && floor->type == MT_TYPE_VALUE && !deletion_above) {
+      race_fail(r, "reader %u: view at %" PRIu64 " left out %s, published at seq %" PRIu64 " (seed %" PRIu64 ")",
+                self->index, snapshot, floor->key, floor->seq, r->seed);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+static void *version_reader_main(void *arg) {
+  thread_arg *self = arg;
+  writers_race *r = self->race;
+  uint64_t rng = r->seed + 1000 + self->index;
+  long checks = 0;
+  while (!atomic_load_explicit(&r->quit, memory_order_acquire) && version_read_pass(r, self, &rng)) checks++;
+  atomic_fetch_add_explicit(&r->reader_checks, checks, memory_order_relaxed);
+  return NULL;
+}
+
+/* The user view at snapshot, in both directions, against the model's. */
+static void check_user_view_against_model(mt_memtable *table, const model *m, uint64_t snapshot, uint64_t seed) {
+  mt_memtable_user_iter *iter = mt_memtable_user_iter_create(table, snapshot);
+  assert_non_null(iter);
+  for (int forward = 1; forward >= 0; forward--) {
+    const model_entry *expected = model_user_find(m, snapshot, MODEL_EVER, NULL, 0,
+                                                  forward ? USER_AT_OR_AFTER : USER_AT_OR_BEFORE);
+    if (forward) mt_memtable_user_iter_seek_to_first(iter);
+    else mt_memtable_user_iter_seek_to_last(iter);
+    while (expected != NULL) {
+      MT_CHECK_SEEDED_STEP(mt_memtable_user_iter_valid(iter), seed, "user view against the model", snapshot);
+      mt_slice key = mt_memtable_user_iter_key(iter), value = mt_memtable_user_iter_value(iter);
+      MT_CHECK_SEEDED_STEP(model_bytewise(key.data, key.len, expected->key, expected->key_len) == 0, seed,
+                           "user view against the model", snapshot);
+      MT_CHECK_SEEDED_STEP(mt_memtable_user_iter_seq(iter) == expected->seq, seed, "user view against the model",
+                           snapshot);
+      MT_CHECK_SEEDED_STEP(model_bytewise(value.data, value.len, expected->value, expected->value_len) == 0, seed,
+                           "user view against the model", snapshot);
+      expected = model_user_find(m, snapshot, MODEL_EVER, expected->key, expected->key_len,
+                                 forward ? USER_AFTER : USER_BEFORE);
+      if (forward) mt_memtable_user_iter_next(iter);
+      else mt_memtable_user_iter_prev(iter);
+    }
+    MT_CHECK_SEEDED_STEP(!mt_memtable_user_iter_valid(iter), seed, "user view against the model", snapshot);
+    MT_CHECK_SEEDED_STEP(mt_memtable_user_iter_status(iter) == MT_OK, seed, "user view against the model", snapshot);
+  }
+  mt_memtable_user_iter_destroy(iter);
+  /* And a get of every key at that snapshot: its newest version there, a deletion hiding it. */
+  for (size_t k = 0; k < VERSION_KEYS; k++) {
+    char key[24];
+    size_t key_len = (size_t)snprintf(key, sizeof(key), "version-%02zu", k);
+    const model_entry *newest = model_get(m, key, key_len, snapshot);
+    mt_slice value = {NULL, 0};
+    mt_status status = mt_memtable_get(table, key, key_len, snapshot, &value);
+    mt_status expected = newest == NULL ? MT_NOT_FOUND : newest->type == MT_TYPE_VALUE ? MT_OK : MT_DELETED;
+    MT_CHECK_SEEDED_STEP(status == expected, seed, "get against the model", snapshot);
+    if (expected == MT_OK)
+      MT_CHECK_SEEDED_STEP(model_bytewise(value.data, value.len, newest->value, newest->value_len) == 0, seed,
+                           "get against the model", snapshot);
+  }
+}
+
+static void run_version_links_writers_and_readers(unsigned writers, unsigned readers, uint64_t seed) {
+  writers_race *r = calloc(1, sizeof(*r));
+  assert_non_null(r);
+  r->writers = writers;
+  r->readers = readers;
+  r->seed = seed;
+  r->logs = calloc(writers, sizeof(*r->logs));
+  assert_non_null(r->logs);
+  atomic_flag_clear(&r->failure_taken);
+  for (unsigned w = 0; w < writers; w++) generate_version_ops(r, w);
+  mt_memtable_options options = concurrent_options();
+  options.version_links = true;
+  r->table = new_table(&options);
+  thread_arg writer_args[MAX_WRITERS], reader_args[MAX_READERS];
+  for (unsigned i = 0; i < readers; i++) reader_args[i] = (thread_arg){r, i};
+  for (unsigned w = 0; w < writers; w++) writer_args[w] = (thread_arg){r, w};
+  thread_team reader_team;
+  thread_team_start(&reader_team, version_reader_main, reader_args, sizeof(reader_args[0]), readers);
+  thread_team_run(writer_main, writer_args, sizeof(writer_args[0]), writers);
+  atomic_store_explicit(&r->quit, true, memory_order_release);
+  thread_team_join(&reader_team);
+  if (atomic_load_explicit(&r->failed, memory_order_acquire)) fail_msg("%s", r->failure);
+
+  model m;
+  model_init(&m, NULL);
+  for (unsigned w = 0; w < writers; w++) {
+    for (size_t i = 0; i < r->logs[w].count; i++) {
+      const writer_op *op = &r->logs[w].ops[i];
+      MT_CHECK_SEEDED(model_add(&m, op->seq, op->type, op->key, op->key_len, op->value, op->value_len, 0), seed,
+                      "building the model");
+    }
+  }
+  /* The internal iterator: every entry, in internal-key order. */
+  mt_memtable_iter *iter = mt_memtable_iter_create(r->table);
+  assert_non_null(iter);
+  mt_memtable_iter_seek_to_first(iter);
+  for (const model_entry *e = model_first(&m, MODEL_EVER); e != NULL; e = model_next(&m, e, MODEL_EVER)) {
+    MT_CHECK_SEEDED_STEP(mt_memtable_iter_valid(iter), seed, "internal iterator against the model", e->seq);
+    mt_entry entry = {mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter), mt_memtable_iter_type(iter),
+                      mt_memtable_iter_value(iter)};
+    MT_CHECK_SEEDED_STEP(entry.seq == e->seq && entry.type == e->type &&
+                             slice_is(entry.user_key, e->key, e->key_len) && slice_is(entry.value, e->value, e->value_len),
+                         seed, "internal iterator against the model", e->seq);
+    mt_memtable_iter_next(iter);
+  }
+  MT_CHECK_SEEDED(!mt_memtable_iter_valid(iter), seed, "internal iterator against the model");
+  MT_CHECK_SEEDED(mt_memtable_iter_status(iter) == MT_OK, seed, "internal iterator against the model");
+  mt_memtable_iter_destroy(iter);
+  uint64_t last_seq = (uint64_t)OPS_PER_WRITER * writers;
+  uint64_t rng = seed;
+  check_user_view_against_model(r->table, &m, 0, seed);
+  check_user_view_against_model(r->table, &m, last_seq, seed);
+  check_user_view_against_model(r->table, &m, MT_MAX_SEQUENCE, seed);
+  for (int i = 0; i < 16; i++) check_user_view_against_model(r->table, &m, 1 + mt_rng_below(&rng, last_seq), seed);
+  MT_CHECK_SEEDED(mt_memtable_validate(r->table) == MT_OK, seed, "validate");
+  MT_CHECK_SEEDED(mt_memtable_entry_count(r->table) == m.count, seed, "entry count");
+  print_message("version links, %u writers, %u readers: %ld reader passes (seed %" PRIu64 ")\n", writers, readers,
+                atomic_load_explicit(&r->reader_checks, memory_order_relaxed), seed);
+  model_free(&m);
+  mt_memtable_unref(r->table);
+  free(r->logs);
+  free(r);
+}
+
+static void memtable_concurrent_test_version_links_user_view_matches_model(void **state) {
+  (void)state;
+  run_version_links_writers_and_readers(3, 2, 0x5e71);
+  run_version_links_writers_and_readers(4, 1, 0x5e72);
+}
+
 /* The exact same (key, seq) from several threads at once, many rounds. Even threads add a value, odd ones a
  * deletion (a different internal key, the same user key and seq): still one entry per (key, seq). Exactly
  * one add per round returns MT_OK, the others MT_EXISTS, and the stored entry is the winner's. */
 enum { DUPLICATE_THREADS = 3, DUPLICATE_ROUNDS = 400 };
 
-typedef struct duplicate_race {
-  mt_memtable *table;
-  thread_gate gate;
-  mt_status statuses[DUPLICATE_THREADS][DUPLICATE_ROUNDS];
-} duplicate_race;
-
-typedef struct duplicate_arg {
-  duplicate_race *race;
-  unsigned index;
-} duplicate_arg;
-
-static int duplicate_key(char *buf, int round) { return snprintf(buf, 16, "dup-%d", round % 7); }
+static int duplicate_key(char *buf, unsigned round) { return snprintf(buf, 16, "dup-%u", round % 7); }
 static int duplicate_value(char *buf, unsigned thread) { return snprintf(buf, 16, "thread-%u", thread); }
 static mt_entry_type duplicate_type(unsigned thread) { return thread % 2 == 0 ? MT_TYPE_VALUE : MT_TYPE_DELETION; }
 
-static void *duplicate_adder_main(void *arg) {
-  duplicate_arg *adder = arg;
+static mt_status add_duplicate(void *table, unsigned thread, unsigned round) {
   char key[16], value[16];
-  int value_len = duplicate_value(value, adder->index);
-  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
-    int key_len = duplicate_key(key, round);
-    thread_gate_wait(&adder->race->gate);
-    adder->race->statuses[adder->index][round] =
-        mt_memtable_add(adder->race->table, (uint64_t)round + 1, duplicate_type(adder->index), key, (size_t)key_len,
-                        value, (size_t)value_len);
-  }
-  return NULL;
+  int key_len = duplicate_key(key, round), value_len = duplicate_value(value, thread);
+  return mt_memtable_add(table, (uint64_t)round + 1, duplicate_type(thread), key, (size_t)key_len, value,
+                         (size_t)value_len);
 }
 
 static void memtable_concurrent_test_same_entry_raced_accepted_exactly_once(void **state) {
   (void)state;
-  duplicate_race *race = calloc(1, sizeof(*race));
-  assert_non_null(race);
   mt_memtable_options options = concurrent_options();
-  race->table = new_table(&options);
-  assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  duplicate_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (duplicate_arg){race, t};
-  thread_team_run(duplicate_adder_main, args, sizeof(args[0]), DUPLICATE_THREADS);
+  mt_memtable *table = new_table(&options);
+  same_entry_race race;
+  same_entry_race_run(&race, DUPLICATE_THREADS, DUPLICATE_ROUNDS, add_duplicate, table);
   uint64_t deletions = 0;
-  for (int round = 0; round < DUPLICATE_ROUNDS; round++) {
-    int ok = 0, exists = 0;
-    unsigned winner = 0;
-    for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-      if (race->statuses[t][round] == MT_OK) {
-        ok++;
-        winner = t;
-      } else if (race->statuses[t][round] == MT_EXISTS) {
-        exists++;
-      }
-    }
-    if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", round, ok, exists);
+  for (unsigned round = 0; round < DUPLICATE_ROUNDS; round++) {
+    unsigned winner = same_entry_race_winner(&race, round);
     char key[16], value[16];
     int key_len = duplicate_key(key, round), value_len = duplicate_value(value, winner);
     mt_entry found;
-    mt_status status = mt_memtable_get_entry(race->table, key, (size_t)key_len, (uint64_t)round + 1, &found);
+    mt_status status = mt_memtable_get_entry(table, key, (size_t)key_len, (uint64_t)round + 1, &found);
     assert_int_equal(status, duplicate_type(winner) == MT_TYPE_VALUE ? MT_OK : MT_DELETED);
     assert_int_equal(found.seq, (uint64_t)round + 1);
     assert_true(slice_is(found.value, value, (size_t)value_len));
     if (duplicate_type(winner) == MT_TYPE_DELETION) deletions++;
   }
-  assert_int_equal(mt_memtable_entry_count(race->table), DUPLICATE_ROUNDS);
-  assert_int_equal(mt_memtable_deletion_count(race->table), deletions);
-  assert_int_equal(mt_memtable_validate(race->table), MT_OK);
-  mt_memtable_iter *iter = mt_memtable_iter_create(race->table);
+  assert_int_equal(mt_memtable_entry_count(table), DUPLICATE_ROUNDS);
+  assert_int_equal(mt_memtable_deletion_count(table), deletions);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
   assert_non_null(iter);
   size_t entries = 0;
   for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) entries++;
   assert_int_equal(entries, DUPLICATE_ROUNDS);
   mt_memtable_iter_destroy(iter);
-  thread_gate_destroy(&race->gate);
-  mt_memtable_unref(race->table);
-  free(race);
+  same_entry_race_free(&race);
+  mt_memtable_unref(table);
+}
+
+/* A writer holds the same (key, seq) linked but not yet published in the point index when a second writer
+ * adds it: the second add answers MT_EXISTS, and a get made after it returned must find the entry all the
+ * same (the refused writer publishes the linked node itself). The seam holds the first writer in that
+ * window until the main thread has made both calls, so the order is forced, not hoped for. */
+typedef struct linked_hold {
+  uint64_t seq; /* the seam holds only this seq's writer */
+  pthread_mutex_t mutex;
+  pthread_cond_t changed;
+  bool linked;   /* the writer reached the seam */
+  bool released; /* the main thread let it go on */
+} linked_hold;
+
+static void hold_linked_entry(void *ctx, uint64_t seq) {
+  linked_hold *hold = ctx;
+  if (seq != hold->seq) return;
+  pthread_mutex_lock(&hold->mutex);
+  hold->linked = true;
+  pthread_cond_broadcast(&hold->changed);
+  while (!hold->released) pthread_cond_wait(&hold->changed, &hold->mutex);
+  pthread_mutex_unlock(&hold->mutex);
+}
+
+typedef struct held_writer {
+  mt_memtable *table;
+  const char *key;
+  uint64_t seq;
+  mt_status status;
+} held_writer;
+
+static void *held_writer_main(void *arg) {
+  held_writer *writer = arg;
+  writer->status = mt_memtable_add(writer->table, writer->seq, MT_TYPE_VALUE, writer->key, strlen(writer->key),
+                                   "first", 5);
+  return NULL;
+}
+
+/* older_seq 0: the key is new; else the key already has a value at older_seq, which a get must not answer. */
+static void run_exists_before_index_publish(const char *key, uint64_t older_seq) {
+  enum { SEQ = 50 };
+  mt_memtable_options options = concurrent_options();
+  options.point_index = true;
+  mt_memtable *table = new_table(&options);
+  put(table, 1, "before", "other");
+  if (older_seq != 0) put(table, older_seq, key, "older");
+  put(table, SEQ + 1, "other-seq", "other"); /* an add of another seq passes the seam without waiting */
+
+  linked_hold hold = {.seq = SEQ};
+  assert_int_equal(pthread_mutex_init(&hold.mutex, NULL), 0);
+  assert_int_equal(pthread_cond_init(&hold.changed, NULL), 0);
+  mti_memtable_set_linked_seam_for_testing(hold_linked_entry, &hold);
+  held_writer writer = {table, key, SEQ, MT_INVALID_ARGUMENT};
+  thread_team team;
+  thread_team_start(&team, held_writer_main, &writer, 0, 1);
+  pthread_mutex_lock(&hold.mutex);
+  while (!hold.linked) pthread_cond_wait(&hold.changed, &hold.mutex);
+  pthread_mutex_unlock(&hold.mutex);
+
+  /* The first writer is between its link and its publish. */
+  assert_int_equal(mt_memtable_add(table, SEQ, MT_TYPE_VALUE, key, strlen(key), "second", 6), MT_EXISTS);
+  assert_get(table, key, SEQ, MT_OK, "first");
+  assert_get(table, key, MT_MAX_SEQUENCE, MT_OK, "first");
+  if (older_seq != 0) assert_get(table, key, older_seq, MT_OK, "older");
+
+  pthread_mutex_lock(&hold.mutex);
+  hold.released = true;
+  pthread_cond_broadcast(&hold.changed);
+  pthread_mutex_unlock(&hold.mutex);
+  thread_team_join(&team);
+  mti_memtable_set_linked_seam_for_testing(NULL, NULL);
+  assert_int_equal(writer.status, MT_OK);
+  assert_get(table, key, SEQ, MT_OK, "first");
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  assert_int_equal(mt_memtable_entry_count(table), older_seq != 0 ? 4 : 3);
+  pthread_cond_destroy(&hold.changed);
+  pthread_mutex_destroy(&hold.mutex);
+  mt_memtable_unref(table);
+}
+
+static void memtable_concurrent_test_exists_before_index_publish_is_visible(void **state) {
+  (void)state;
+  run_exists_before_index_publish("fresh-key", 0);
+  run_exists_before_index_publish("overwritten-key", 7);
 }
 
 /* A thread-safe failing allocator for the arena of a concurrent table (support/allocator.h's is for one
@@ -570,7 +866,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_concurrent_test_two_writers_one_reader_union_of_logs),
       cmocka_unit_test(memtable_concurrent_test_three_writers_two_readers_union_of_logs),
       cmocka_unit_test(memtable_concurrent_test_four_writers_two_readers_union_of_logs),
+      cmocka_unit_test(memtable_concurrent_test_version_links_user_view_matches_model),
       cmocka_unit_test(memtable_concurrent_test_same_entry_raced_accepted_exactly_once),
+      cmocka_unit_test(memtable_concurrent_test_exists_before_index_publish_is_visible),
       cmocka_unit_test(memtable_concurrent_test_allocator_fails_once_mid_race_writers_retry),
       cmocka_unit_test(memtable_concurrent_test_allocator_fails_for_good_mid_race_writers_stop),
       cmocka_unit_test(memtable_concurrent_test_capacity_reached_mid_race),

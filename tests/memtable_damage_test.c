@@ -5,7 +5,9 @@
  * so under AddressSanitizer a read that leaves its entry (e.g. a comparison misled by a damaged length) is
  * reported too. With version links the same contract holds, though a forward scan may jump over a damaged
  * hidden version without reading it; and so it does for one damaged byte of a version link or of the bloom
- * filter (which answers right: a stored key is never ruled out). */
+ * filter (which answers right: a stored key is never ruled out). And every single-bit flip of every stored
+ * entry, under every checksum width and without checksums: how much each width catches, and that without
+ * checksums reads stay inside the entry. */
 #include "support/test_util.h"
 
 #include <inttypes.h>
@@ -17,6 +19,8 @@
 #include <memtable/memtable.h>
 
 #include "support/damage_table.h"
+#include "support/memtable_checks.h"
+#include "support/model.h"
 #include "support/rng.h"
 
 /* The bloom filter's words, for the sweep over its bytes. */
@@ -683,6 +687,229 @@ static void memtable_damage_test_scan_walker_search_stays_inside_a_damaged_entry
   }
 }
 
+/* Every single-bit flip: flip each bit of each stored entry in turn (the entry and its checksum bytes), look
+ * at the table through every reader, flip it back. Without checksums the length prefixes are trusted (nothing
+ * records an entry's size), so their bits are left alone there: a damaged length may send a read past the
+ * entry, which only the checksum configurations promise to catch. */
+#define CORRUPTION_ENTRIES 24
+
+typedef struct original_entry {
+  char key[24];
+  size_t key_len;
+  uint64_t seq;
+  mt_entry_type type;
+  char value[40];
+  size_t value_len;
+  char *stored;       /* the entry's bytes in the arena */
+  size_t stored_len;  /* entry + checksum bytes */
+  size_t value_start; /* offset of the value length varint */
+  size_t type_offset; /* offset of the tag's type byte */
+} original_entry;
+
+static const original_entry *find_original(const original_entry *entries, mt_slice key, uint64_t seq) {
+  for (size_t i = 0; i < CORRUPTION_ENTRIES; i++) {
+    if (entries[i].seq == seq && model_bytewise(key.data, key.len, entries[i].key, entries[i].key_len) == 0) {
+      return &entries[i];
+    }
+  }
+  return NULL;
+}
+
+typedef struct corruption_counts {
+  size_t flips;
+  size_t caught_by_iteration;
+  size_t caught_by_validate;
+  size_t caught_by_get;
+  size_t damaged_bytes_returned;
+} corruption_counts;
+
+/* A full forward scan; true when it ended in MT_CORRUPTION. Counts entries returned that are not exactly an
+ * original entry. */
+static bool scan_detects(mt_memtable *table, const original_entry *entries, size_t *damaged) {
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+    const original_entry *original =
+        find_original(entries, mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter));
+    mt_slice value = mt_memtable_iter_value(iter);
+    if (original == NULL || original->type != mt_memtable_iter_type(iter) ||
+        model_bytewise(value.data, value.len, original->value, original->value_len) != 0) {
+      (*damaged)++;
+    }
+    /* Re-decoding the raw slice gives the same entry. */
+    mt_slice raw = mt_memtable_iter_entry(iter);
+    mt_entry entry;
+    size_t consumed;
+    assert_int_equal(mt_entry_decode(raw.data, raw.len, &entry, &consumed), MT_OK);
+    assert_int_equal(consumed, raw.len);
+  }
+  bool detected = mt_memtable_iter_status(iter) == MT_CORRUPTION;
+  /* Backward too: it must stop as well, never crash. */
+  for (mt_memtable_iter_seek_to_last(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_prev(iter)) {
+  }
+  assert_true(mt_memtable_iter_status(iter) == MT_OK || mt_memtable_iter_status(iter) == MT_CORRUPTION);
+  mt_memtable_iter_destroy(iter);
+  mt_memtable_user_iter *user = mt_memtable_user_iter_create(table, UINT64_MAX);
+  assert_non_null(user);
+  for (mt_memtable_user_iter_seek_to_first(user); mt_memtable_user_iter_valid(user); mt_memtable_user_iter_next(user)) {
+    if (find_original(entries, mt_memtable_user_iter_key(user), mt_memtable_user_iter_seq(user)) == NULL) (*damaged)++;
+  }
+  for (mt_memtable_user_iter_seek_to_last(user); mt_memtable_user_iter_valid(user); mt_memtable_user_iter_prev(user)) {
+  }
+  mt_memtable_user_iter_destroy(user);
+  return detected;
+}
+
+/* Whether e's stored user key (which a test flip may have changed) now reads as key. Its length prefix is a
+ * single byte here (short keys) and is never flipped without checksums. */
+static bool stored_key_is(const original_entry *e, const char *key, size_t key_len) {
+  return e->key_len == key_len && memcmp(e->stored + 1, key, key_len) == 0;
+}
+
+static void run_corruption(unsigned checksum_bytes, corruption_counts *counts) {
+  mt_memtable_options options;
+  mt_memtable_options_init(&options);
+  options.checksum_bytes = checksum_bytes;
+  mt_memtable *table = new_table(&options);
+  original_entry entries[CORRUPTION_ENTRIES];
+  uint64_t rng = 99 + checksum_bytes;
+  for (size_t i = 0; i < CORRUPTION_ENTRIES; i++) {
+    original_entry *e = &entries[i];
+    e->key_len = (size_t)snprintf(e->key, sizeof(e->key), "user-key-%03zu%.*s", i, (int)(i % 5), "xxxxx");
+    e->seq = i + 1;
+    e->type = i % 7 == 3 ? MT_TYPE_DELETION : MT_TYPE_VALUE;
+    e->value_len = mt_rng_below(&rng, sizeof(e->value) + 1);
+    for (size_t j = 0; j < e->value_len; j++) e->value[j] = (char)mt_rng_next(&rng);
+    assert_int_equal(mt_memtable_add(table, e->seq, e->type, e->key, e->key_len, e->value, e->value_len), MT_OK);
+  }
+  mt_memtable_iter *iter = mt_memtable_iter_create(table);
+  assert_non_null(iter);
+  for (mt_memtable_iter_seek_to_first(iter); mt_memtable_iter_valid(iter); mt_memtable_iter_next(iter)) {
+    original_entry *e =
+        (original_entry *)find_original(entries, mt_memtable_iter_user_key(iter), mt_memtable_iter_seq(iter));
+    assert_non_null(e);
+    mt_slice raw = mt_memtable_iter_entry(iter);
+    e->stored = (char *)(uintptr_t)raw.data; /* a test may write where the table only reads */
+    e->stored_len = raw.len + checksum_bytes;
+    e->value_start = 1 + e->key_len + 8;
+    e->type_offset = 1 + e->key_len;
+  }
+  mt_memtable_iter_destroy(iter);
+
+  for (size_t i = 0; i < CORRUPTION_ENTRIES; i++) {
+    const original_entry *e = &entries[i];
+    for (size_t byte = 0; byte < e->stored_len; byte++) {
+      if (checksum_bytes == 0 && (byte == 0 || byte == e->value_start)) continue; /* the length prefixes */
+      for (unsigned bit = 0; bit < 8; bit++) {
+        e->stored[byte] ^= (char)(1u << bit);
+        counts->flips++;
+        size_t damaged = 0;
+        bool by_iteration = scan_detects(table, entries, &damaged);
+        mt_status validated = mt_memtable_validate(table);
+        assert_true(validated == MT_OK || validated == MT_CORRUPTION);
+        mt_slice value = {NULL, 0};
+        mt_status got = mt_memtable_get(table, e->key, e->key_len, UINT64_MAX, &value);
+        if (got == MT_OK && model_bytewise(value.data, value.len, e->value, e->value_len) != 0) damaged++;
+        /* The value length, value and checksum bytes play no part in the order, so get lands on the entry. */
+        bool lands = byte >= e->value_start;
+        if (lands && checksum_bytes == 8) assert_int_equal(got, MT_CORRUPTION);
+        /* A changed value length never fits the entry's recorded size exactly. */
+        if (checksum_bytes != 0 && byte == e->value_start) {
+          assert_int_equal(got, MT_CORRUPTION);
+          assert_true(by_iteration);
+          assert_int_equal(validated, MT_CORRUPTION);
+        }
+        /* An unknown type (any bit but the lowest of the type byte) is refused with or without checksums. */
+        if (byte == e->type_offset && bit != 0) {
+          assert_int_equal(got, MT_CORRUPTION);
+          assert_true(by_iteration);
+          assert_int_equal(validated, MT_CORRUPTION);
+        }
+        /* Every other key reads back unchanged, or its search meets the damage and says so. */
+        for (size_t j = 0; j < CORRUPTION_ENTRIES; j++) {
+          const original_entry *other = &entries[j];
+          if (other == e) continue;
+          mt_status status = mt_memtable_get(table, other->key, other->key_len, UINT64_MAX, &value);
+          mt_status expected = other->type == MT_TYPE_VALUE ? MT_OK : MT_DELETED;
+          if (status == expected) {
+            if (status == MT_OK && model_bytewise(value.data, value.len, other->value, other->value_len) != 0) {
+              damaged++;
+            }
+          } else if (status != MT_CORRUPTION && status != MT_NOT_FOUND) {
+            /* Without checksums a flip can turn e's key into other's: a get of other that meets e then answers
+             * with e's type, damage no check catches (the documented limit without checksums). Which gets meet
+             * e depends on the skiplist's layout; that it is exactly this case does not. */
+            assert_int_equal(checksum_bytes, 0);
+            assert_true(stored_key_is(e, other->key, other->key_len));
+          }
+        }
+        if (by_iteration) counts->caught_by_iteration++;
+        if (validated == MT_CORRUPTION) counts->caught_by_validate++;
+        if (got == MT_CORRUPTION) counts->caught_by_get++;
+        counts->damaged_bytes_returned += damaged;
+        if (checksum_bytes == 8) {
+          assert_true(by_iteration);
+          assert_int_equal(validated, MT_CORRUPTION);
+          assert_int_equal(damaged, 0);
+        }
+        e->stored[byte] ^= (char)(1u << bit);
+      }
+    }
+  }
+  /* Restored: everything is sound again. */
+  size_t damaged = 0;
+  assert_false(scan_detects(table, entries, &damaged));
+  assert_int_equal(damaged, 0);
+  assert_int_equal(mt_memtable_validate(table), MT_OK);
+  mt_memtable_unref(table);
+  print_message("checksum %u bytes: %zu flips, caught by iteration %zu, validate %zu, get %zu; damaged returns %zu\n",
+                checksum_bytes, counts->flips, counts->caught_by_iteration, counts->caught_by_validate,
+                counts->caught_by_get, counts->damaged_bytes_returned);
+}
+
+static void memtable_damage_test_every_bit_flip_8_byte_checksum_caught_by_every_reader(void **state) {
+  (void)state;
+  corruption_counts counts = {0, 0, 0, 0, 0};
+  run_corruption(8, &counts);
+  assert_int_equal(counts.caught_by_iteration, counts.flips);
+  assert_int_equal(counts.caught_by_validate, counts.flips);
+  assert_int_equal(counts.damaged_bytes_returned, 0);
+}
+
+static void memtable_damage_test_every_bit_flip_4_byte_checksum_caught_by_scan_and_validate(void **state) {
+  (void)state;
+  corruption_counts counts = {0, 0, 0, 0, 0};
+  run_corruption(4, &counts);
+  assert_int_equal(counts.caught_by_iteration, counts.flips);
+  assert_int_equal(counts.caught_by_validate, counts.flips);
+}
+
+static void memtable_damage_test_every_bit_flip_2_byte_checksum_mostly_caught(void **state) {
+  (void)state;
+  corruption_counts counts = {0, 0, 0, 0, 0};
+  run_corruption(2, &counts);
+  assert_true(counts.caught_by_iteration * 1000 >= counts.flips * 995);
+  assert_true(counts.caught_by_validate * 1000 >= counts.flips * 995);
+}
+
+static void memtable_damage_test_every_bit_flip_1_byte_checksum_mostly_caught(void **state) {
+  (void)state;
+  corruption_counts counts = {0, 0, 0, 0, 0};
+  run_corruption(1, &counts);
+  assert_true(counts.caught_by_iteration * 100 >= counts.flips * 95);
+  assert_true(counts.caught_by_validate * 100 >= counts.flips * 95);
+}
+
+static void memtable_damage_test_every_bit_flip_without_checksum_stays_in_bounds(void **state) {
+  (void)state;
+  /* Without checksums damaged keys and values can be returned (the length prefixes are left intact, see
+   * run_corruption), but every read stays inside the entry and damage to the type is still caught. */
+  corruption_counts counts = {0, 0, 0, 0, 0};
+  run_corruption(0, &counts);
+  assert_true(counts.caught_by_iteration > 0);
+  assert_true(counts.caught_by_validate >= counts.caught_by_iteration);
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(memtable_damage_test_damaged_tombstone_key_is_reported_not_skipped),
@@ -701,6 +928,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test(memtable_damage_test_damaged_version_link_byte_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_damaged_version_link_byte_with_scan_walker_never_changes_an_answer),
       cmocka_unit_test(memtable_damage_test_damaged_bloom_byte_never_rules_out_a_stored_key),
+      cmocka_unit_test(memtable_damage_test_every_bit_flip_8_byte_checksum_caught_by_every_reader),
+      cmocka_unit_test(memtable_damage_test_every_bit_flip_4_byte_checksum_caught_by_scan_and_validate),
+      cmocka_unit_test(memtable_damage_test_every_bit_flip_2_byte_checksum_mostly_caught),
+      cmocka_unit_test(memtable_damage_test_every_bit_flip_1_byte_checksum_mostly_caught),
+      cmocka_unit_test(memtable_damage_test_every_bit_flip_without_checksum_stays_in_bounds),
   };
   return MT_RUN_TESTS(tests, argc, argv);
 }

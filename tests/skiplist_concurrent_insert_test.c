@@ -11,53 +11,25 @@
 
 #include "memtable/skiplist/skiplist_batch.h"
 
+#include "support/generation_check.h"
 #include "support/rng.h"
+#include "support/same_entry_race.h"
 #include "support/tsan.h"
 #include "support/thread_gate.h"
 #include "support/thread_team.h"
 #include "support/u64_list.h"
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Keys pack <k, generation, hash(k, generation)> as in LevelDB's and RocksDB's ConcurrentTest. Each k has
- * one writer at a time; it inserts generation g + 1 of k, then publishes it with a release store. A reader
- * snapshots every k's generation (acquire) before a pass, and must then find every key up to those
- * generations, never go backwards and never read a key whose hash byte does not match: whatever the
- * interleaving of the writers. */
-enum { MAX_KEYS = 8 };        /* RocksDB's K; LevelDB's is 4 */
+/* LevelDB's and RocksDB's ConcurrentTest (support/generation_check.h): each k has one writer at a time,
+ * whatever the interleaving of the writers of different k's, and the readers' check holds throughout. */
 enum { ROCKSDB_KEYS = 8, LEVELDB_KEYS = 4 };
 
-static uint64_t packed_k(uint64_t key) { return key >> 40; }
-static uint64_t packed_generation(uint64_t key) { return (key >> 8) & 0xffffffffu; }
-static uint64_t packed_hash(uint64_t key) { return key & 0xff; }
-
-static uint64_t hash_numbers(uint64_t k, uint64_t generation) {
-  return mt_mix64(k * UINT64_C(0x9e3779b97f4a7c15) ^ generation);
-}
-
-static uint64_t make_packed_key(uint64_t k, uint64_t generation) {
-  return (k << 40) | (generation << 8) | (hash_numbers(k, generation) & 0xff);
-}
-
-static bool packed_key_is_valid(uint64_t key) {
-  return packed_hash(key) == (hash_numbers(packed_k(key), packed_generation(key)) & 0xff);
-}
-
-typedef struct concurrent_test {
-  unsigned keys; /* K */
-  /* Written by k's current writer (release), read by readers (acquire). */
-  _Atomic uint32_t generation[MAX_KEYS];
-  mt_arena *arena;
-  mt_skiplist *list;
-} concurrent_test;
-
-static bool concurrent_test_init(concurrent_test *test, unsigned keys) {
-  test->keys = keys;
-  for (unsigned k = 0; k < MAX_KEYS; k++) atomic_init(&test->generation[k], 0);
+static bool concurrent_test_init(generation_check *test, unsigned keys) {
+  generation_check_init(test, keys);
   mt_arena_options arena_options = MT_ARENA_OPTIONS_INIT;
   arena_options.concurrent = true;
   test->arena = mt_arena_create(&arena_options);
@@ -69,17 +41,9 @@ static bool concurrent_test_init(concurrent_test *test, unsigned keys) {
   return test->list != NULL;
 }
 
-static uint64_t random_target(const concurrent_test *test, leveldb_random *rnd) {
-  switch (leveldb_random_next(rnd) % 10) {
-    case 0: return make_packed_key(0, 0);
-    case 1: return make_packed_key(test->keys, 0); /* past the end */
-    default: return make_packed_key(leveldb_random_next(rnd) % test->keys, 0);
-  }
-}
-
 /* RocksDB's ConcurrentWriteStep: inserts the next generation of k through allocate_key + insert_allocated.
  * Requires that no other thread writes k at the same time (other k's may be written concurrently). */
-static bool concurrent_write_step(concurrent_test *test, uint32_t k, char *failure, size_t failure_size) {
+static bool concurrent_write_step(generation_check *test, uint32_t k, char *failure, size_t failure_size) {
   /* Relaxed: only this thread writes k now, and it reads back the last store to it (ordered before by the
    * hand-over that gave it k). */
   uint32_t generation = atomic_load_explicit(&test->generation[k], memory_order_relaxed) + 1;
@@ -105,72 +69,16 @@ static bool concurrent_write_step(concurrent_test *test, uint32_t k, char *failu
   return true;
 }
 
-/* RocksDB's (and LevelDB's) ReadStep; runs on any thread, so it reports instead of asserting. */
-static bool concurrent_read_step(concurrent_test *test, leveldb_random *rnd, char *failure, size_t failure_size) {
-  uint32_t initial[MAX_KEYS];
-  for (unsigned k = 0; k < test->keys; k++) {
-    /* Acquire: pairs with the writers' release, so every key up to this generation must be visible. */
-    initial[k] = atomic_load_explicit(&test->generation[k], memory_order_acquire);
-  }
-  uint64_t pos = random_target(test, rnd);
-  mt_skiplist_iter iter;
-  mt_skiplist_iter_init(&iter, test->list);
-  seek_u64(&iter, pos);
-  for (;;) {
-    uint64_t current;
-    if (!mt_skiplist_iter_valid(&iter)) {
-      current = make_packed_key(test->keys, 0);
-    } else {
-      current = iter_u64(&iter);
-      if (!packed_key_is_valid(current)) {
-        snprintf(failure, failure_size, "invalid key %#llx", (unsigned long long)current);
-        return false;
-      }
-    }
-    if (pos > current) {
-      snprintf(failure, failure_size, "went backwards: pos %#llx, current %#llx", (unsigned long long)pos,
-               (unsigned long long)current);
-      return false;
-    }
-    /* Nothing in [pos, current) may have been present when the pass began (generation 0 never is). */
-    while (pos < current) {
-      if (packed_k(pos) >= test->keys) {
-        snprintf(failure, failure_size, "position %#llx beyond the key space", (unsigned long long)pos);
-        return false;
-      }
-      if (packed_generation(pos) != 0 && packed_generation(pos) <= initial[packed_k(pos)]) {
-        snprintf(failure, failure_size, "skipped k=%llu gen=%llu present at start (initial gen %u)",
-                 (unsigned long long)packed_k(pos), (unsigned long long)packed_generation(pos),
-                 initial[packed_k(pos)]);
-        return false;
-      }
-      if (packed_k(pos) < packed_k(current)) pos = make_packed_key(packed_k(pos) + 1, 0);
-      else pos = make_packed_key(packed_k(pos), packed_generation(pos) + 1);
-    }
-    if (!mt_skiplist_iter_valid(&iter)) return true;
-    if (leveldb_random_next(rnd) % 2) {
-      mt_skiplist_iter_next(&iter);
-      pos = make_packed_key(packed_k(pos), packed_generation(pos) + 1);
-    } else {
-      uint64_t new_target = random_target(test, rnd);
-      if (new_target > pos) {
-        pos = new_target;
-        seek_u64(&iter, new_target);
-      }
-    }
-  }
-}
-
 /* RocksDB's ConcurrentInsertWithoutThreads: the concurrent insert path, interleaved with reads on one thread. */
 static void skiplist_test_concurrent_insert_without_threads(void **state) {
   (void)state;
   const uint32_t seed = 301; /* RocksDB's default test::RandomSeed() */
-  concurrent_test test;
+  generation_check test;
   assert_true(concurrent_test_init(&test, ROCKSDB_KEYS));
   leveldb_random rnd = leveldb_random_make(seed);
   char failure[256] = "";
   for (int i = 0; i < 10000; i++) {
-    if (!concurrent_read_step(&test, &rnd, failure, sizeof(failure))) fail_msg("step %d: %s (seed %u)", i, failure, seed);
+    if (!generation_read_step(&test, &rnd, failure, sizeof(failure))) fail_msg("step %d: %s (seed %u)", i, failure, seed);
     uint32_t base = leveldb_random_next(&rnd);
     for (uint32_t j = 0; j < 4; j++) {
       if (!concurrent_write_step(&test, (base + j) % ROCKSDB_KEYS, failure, sizeof(failure)))
@@ -193,14 +101,11 @@ enum { WRITES_PER_ROUND = 1000, MAX_WRITERS = 4 }; /* kSize */
 
 /* The shared state of a round: RocksDB's TestState, with a gate instead of its thread pool's scheduling. */
 typedef struct round_state {
-  concurrent_test test;
-  uint32_t reader_seed;
-  atomic_bool reader_running;
-  atomic_bool quit;          /* set by the main thread: the reader stops */
-  atomic_bool failed;        /* set by any thread; failure holds the first reason */
+  generation_check test;
+  generation_reader reader;
+  atomic_bool failed;        /* set by a writer; failure holds the first reason */
   atomic_flag failure_taken;
   char failure[256];
-  long passes;               /* reader only */
   /* RocksDB's batches: the main thread sets next_writer, then every writer takes the next k from it, so the
    * writers of one batch hold distinct k's (write_parallelism <= K). */
   _Atomic uint32_t next_writer;
@@ -223,22 +128,6 @@ static void report_failure(round_state *round, const char *who, const char *reas
   atomic_store_explicit(&round->failed, true, memory_order_release);
 }
 
-static void *reader_main(void *arg) {
-  round_state *round = arg;
-  leveldb_random rnd = leveldb_random_make(round->reader_seed);
-  char failure[256];
-  /* Release/acquire on these flags only order the test's own handshake, not the list. */
-  atomic_store_explicit(&round->reader_running, true, memory_order_release);
-  while (!atomic_load_explicit(&round->quit, memory_order_acquire)) {
-    if (!concurrent_read_step(&round->test, &rnd, failure, sizeof(failure))) {
-      report_failure(round, "reader", failure);
-      break;
-    }
-    round->passes++;
-  }
-  return NULL;
-}
-
 /* RocksDB's ConcurrentWriter, run once per batch by a pooled thread. */
 static void *batch_writer_main(void *arg) {
   round_state *round = arg;
@@ -252,27 +141,25 @@ static void *batch_writer_main(void *arg) {
   }
 }
 
+/* A round with its reader thread started. */
 static round_state *round_create(unsigned keys, uint32_t reader_seed) {
   round_state *round = calloc(1, sizeof(*round));
   assert_non_null(round);
   assert_true(concurrent_test_init(&round->test, keys));
-  round->reader_seed = reader_seed;
-  atomic_init(&round->reader_running, false);
-  atomic_init(&round->quit, false);
   atomic_init(&round->failed, false);
   atomic_flag_clear(&round->failure_taken);
   atomic_init(&round->next_writer, 0);
+  generation_reader_start(&round->reader, &round->test, reader_seed);
   return round;
 }
 
-static void start_reader(round_state *round, thread_team *reader) {
-  thread_team_start(reader, reader_main, round, 0, 1);
-  while (!atomic_load_explicit(&round->reader_running, memory_order_acquire)) sched_yield();
+static bool round_failed(round_state *round) {
+  return atomic_load_explicit(&round->failed, memory_order_acquire) || generation_reader_failed(&round->reader);
 }
 
-static void round_finish(round_state *round, thread_team *reader, int round_index, uint32_t seed, size_t expected) {
-  atomic_store_explicit(&round->quit, true, memory_order_release);
-  thread_team_join(reader);
+static void round_finish(round_state *round, int round_index, uint32_t seed, size_t expected) {
+  if (!generation_reader_stop(&round->reader))
+    fail_msg("round %d: reader: %s (seed %u)", round_index, round->reader.failure, seed);
   if (atomic_load_explicit(&round->failed, memory_order_acquire))
     fail_msg("round %d: %s (seed %u)", round_index, round->failure, seed);
   assert_int_equal(mt_skiplist_validate(round->test.list, NULL, NULL), MT_OK);
@@ -293,20 +180,19 @@ static void run_concurrent_insert(int run) {
   for (int round_index = 0; round_index < CONCURRENT_ROUNDS; round_index++) {
     round_state *round = round_create(ROCKSDB_KEYS, seed + 1);
     assert_true(thread_gate_init(&round->gate, WRITE_PARALLELISM + 1));
-    thread_team writers, reader;
+    thread_team writers;
     thread_team_start(&writers, batch_writer_main, round, 0, WRITE_PARALLELISM);
-    start_reader(round, &reader);
     for (int k = 0; k < WRITES_PER_ROUND; k += WRITE_PARALLELISM) {
       atomic_store_explicit(&round->next_writer, leveldb_random_next(&rnd), memory_order_relaxed);
       thread_gate_wait(&round->gate); /* batch start: the gate orders next_writer before the writers' reads */
       thread_gate_wait(&round->gate); /* batch end */
-      if (atomic_load_explicit(&round->failed, memory_order_acquire)) break;
+      if (round_failed(round)) break;
     }
     round->stop_writers = true;
     thread_gate_wait(&round->gate);
     thread_team_join(&writers);
-    round_finish(round, &reader, round_index, seed, WRITES_PER_ROUND);
-    passes += round->passes;
+    round_finish(round, round_index, seed, WRITES_PER_ROUND);
+    passes += round->reader.passes;
     thread_gate_destroy(&round->gate);
     mt_arena_destroy(round->test.arena);
     free(round);
@@ -336,7 +222,7 @@ static void *free_writer_main(void *arg) {
   round_state *round = writer->round;
   leveldb_random rnd = leveldb_random_make(round->writer_seed + writer->index);
   unsigned owned = 0;
-  uint32_t keys[MAX_KEYS];
+  uint32_t keys[GENERATION_MAX_KEYS];
   for (unsigned k = writer->index; k < round->test.keys; k += round->writers) keys[owned++] = k;
   char failure[256];
   for (int i = 0; i < round->writes_per_writer; i++) {
@@ -344,7 +230,7 @@ static void *free_writer_main(void *arg) {
       report_failure(round, "writer", failure);
       return NULL;
     }
-    if (atomic_load_explicit(&round->failed, memory_order_acquire)) return NULL;
+    if (round_failed(round)) return NULL;
   }
   return NULL;
 }
@@ -359,13 +245,11 @@ static void run_concurrent_writers(int run, unsigned writers) {
     round->writers = writers;
     round->writer_seed = seed + 2 + (uint32_t)round_index * MAX_WRITERS;
     round->writes_per_writer = WRITES_PER_ROUND / (int)writers;
-    thread_team reader;
     writer_arg args[MAX_WRITERS];
-    start_reader(round, &reader);
     for (unsigned w = 0; w < writers; w++) args[w] = (writer_arg){round, w};
     thread_team_run(free_writer_main, args, sizeof(args[0]), writers);
-    round_finish(round, &reader, round_index, seed, (size_t)round->writes_per_writer * writers);
-    passes += round->passes;
+    round_finish(round, round_index, seed, (size_t)round->writes_per_writer * writers);
+    passes += round->reader.passes;
     mt_arena_destroy(round->test.arena);
     free(round);
   }
@@ -402,50 +286,24 @@ static void skiplist_test_concurrent_5_four_writers(void **state) {
  * every other insert answers MT_EXISTS. */
 enum { DUPLICATE_THREADS = 3, DUPLICATE_ROUNDS = 300 };
 
-typedef struct duplicate_race {
-  mt_skiplist *list;
-  thread_gate gate;
-  mt_status statuses[DUPLICATE_THREADS][DUPLICATE_ROUNDS];
-} duplicate_race;
-
-typedef struct duplicate_arg {
-  duplicate_race *race;
-  unsigned index;
-} duplicate_arg;
-
-static void *duplicate_inserter_main(void *arg) {
-  duplicate_arg *inserter = arg;
-  for (int r = 0; r < DUPLICATE_ROUNDS; r++) {
-    thread_gate_wait(&inserter->race->gate);
-    inserter->race->statuses[inserter->index][r] = insert_u64(inserter->race->list, make_packed_key(1, (uint64_t)r + 1));
-  }
-  return NULL;
+static mt_status insert_round_key(void *list, unsigned thread, unsigned round) {
+  (void)thread;
+  return insert_u64(list, make_packed_key(1, (uint64_t)round + 1));
 }
 
 static void skiplist_test_concurrent_same_key_linked_exactly_once(void **state) {
   (void)state;
-  concurrent_test test;
+  generation_check test;
   assert_true(concurrent_test_init(&test, ROCKSDB_KEYS));
-  duplicate_race *race = calloc(1, sizeof(*race));
-  assert_non_null(race);
-  race->list = test.list;
-  assert_true(thread_gate_init(&race->gate, DUPLICATE_THREADS));
-  duplicate_arg args[DUPLICATE_THREADS];
-  for (unsigned t = 0; t < DUPLICATE_THREADS; t++) args[t] = (duplicate_arg){race, t};
-  thread_team_run(duplicate_inserter_main, args, sizeof(args[0]), DUPLICATE_THREADS);
-  for (int r = 0; r < DUPLICATE_ROUNDS; r++) {
-    int ok = 0, exists = 0;
-    for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-      if (race->statuses[t][r] == MT_OK) ok++;
-      else if (race->statuses[t][r] == MT_EXISTS) exists++;
-    }
-    if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d: %d MT_OK, %d MT_EXISTS", r, ok, exists);
+  same_entry_race race;
+  same_entry_race_run(&race, DUPLICATE_THREADS, DUPLICATE_ROUNDS, insert_round_key, test.list);
+  for (unsigned r = 0; r < DUPLICATE_ROUNDS; r++) {
+    (void)same_entry_race_winner(&race, r);
     assert_true(contains_u64(test.list, make_packed_key(1, (uint64_t)r + 1)));
   }
   assert_int_equal(mt_skiplist_count(test.list), DUPLICATE_ROUNDS);
   assert_int_equal(mt_skiplist_validate(test.list, NULL, NULL), MT_OK);
-  thread_gate_destroy(&race->gate);
-  free(race);
+  same_entry_race_free(&race);
   mt_arena_destroy(test.arena);
 }
 
@@ -497,7 +355,7 @@ static void *positioned_inserter_main(void *arg) {
 
 static void skiplist_test_concurrent_inserts_from_stale_positions(void **state) {
   (void)state;
-  concurrent_test test;
+  generation_check test;
   assert_true(concurrent_test_init(&test, ROCKSDB_KEYS));
   positioned_race *race = calloc(1, sizeof(*race));
   assert_non_null(race);
@@ -508,12 +366,8 @@ static void skiplist_test_concurrent_inserts_from_stale_positions(void **state) 
   thread_team_run(positioned_inserter_main, args, sizeof(args[0]), DUPLICATE_THREADS);
   for (int r = 0; r < POSITIONED_ROUNDS; r++) {
     for (unsigned k = 0; k < POSITIONED_KEYS; k++) {
-      int ok = 0, exists = 0;
-      for (unsigned t = 0; t < DUPLICATE_THREADS; t++) {
-        if (race->statuses[t][r][k] == MT_OK) ok++;
-        else if (race->statuses[t][r][k] == MT_EXISTS) exists++;
-      }
-      if (ok != 1 || exists != DUPLICATE_THREADS - 1) fail_msg("round %d key %u: %d MT_OK, %d MT_EXISTS", r, k, ok, exists);
+      (void)same_entry_winner(&race->statuses[0][r][k], POSITIONED_ROUNDS * POSITIONED_KEYS, DUPLICATE_THREADS,
+                              "round * keys + key", (size_t)r * POSITIONED_KEYS + k);
       assert_true(contains_u64(test.list, make_packed_key(k, (uint64_t)r + 1)));
     }
   }
