@@ -157,14 +157,8 @@ static const skiplist_node *find_less_than_on_level(const skiplist_readahead *wa
 }
 
 static void segment_start(readahead_segment *segment, const skiplist_node *first, const skiplist_node *end, bool last) {
-  segment->next = first;
-  segment->via = NULL;
-  segment->end = end;
-  segment->count = 0;
-  segment->read = 0;
-  segment->walked = false;
-  segment->broken = false;
-  segment->last = last;
+  /* Everything but the buffer, which the segment keeps. */
+  *segment = (readahead_segment){first, NULL, end, segment->nodes, 0, 0, false, false, last};
 }
 
 /* Launches the segment after the frontier into the ring's tail (which must be free). */
