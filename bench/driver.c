@@ -169,10 +169,13 @@ static void group_point_reads(run_group *group, unsigned bench, bool missing, bo
   }
 }
 
+/* Whether our fillrandom table already has readmissing_bloom's filter (--bloom_bits gave it one). */
+static bool ours_filter_ready(void) { return g_options.bloom_bits == missing_bloom_bits(); }
+
 /* readmissing_bloom on the fillrandom table: the peers (no filter to turn on), and ours when --bloom_bits
  * already gave that table the filter. */
 static bool include_filter_ready_run(const impl_run *run) {
-  return !is_ours(run->impl) || g_options.bloom_bits == missing_bloom_bits();
+  return !is_ours(run->impl) || ours_filter_ready();
 }
 
 /* Full scans take milliseconds, so the implementations simply take turns. */
@@ -395,95 +398,102 @@ static void reuse_peer_samples(unsigned rep, unsigned from, unsigned to) {
   for (size_t i = 1; i < g_impl_count; i++) g_samples[i][to][rep] = g_samples[i][from][rep];
 }
 
+/* fillseq's table: only the fill, timed. */
+static void run_fillseq(unsigned rep) {
+  run_group group;
+  group_begin(&group, rep, false, g_options.bloom_bits);
+  group_fill(&group, true, BENCH_FILLSEQ, TABLE_SEQ);
+  group_end(&group);
+}
+
+static bool needs_random_table(void) {
+  return selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READRANDOM_BATCH) ||
+         selected(BENCH_READMISSING) || selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM) ||
+         selected(BENCH_READSEQ) || selected(BENCH_READREVERSE);
+}
+
+/* readmissing_bloom on the fillrandom table: a peer's figure is its readmissing when that ran (no filter to
+ * turn on: the measurement is reused rather than made twice); ours only when its filter is already there. */
+static void run_missing_bloom_on_random_table(run_group *group, unsigned rep) {
+  if (selected(BENCH_READMISSING)) {
+    reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_BLOOM);
+    if (ours_filter_ready()) group_point_reads(group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+  } else {
+    group_point_reads(group, BENCH_READMISSING_BLOOM, true, false, include_filter_ready_run);
+  }
+}
+
+/* The fillrandom table and every benchmark that reads it. readseq and readreverse scan it: its entries lie in
+ * memory in insertion order, not key order, as a flushed table's do (the fillseq table's scan is
+ * memory-sequential and prefetched by hardware). */
+static void run_random_table(unsigned rep) {
+  run_group group;
+  group_begin(&group, rep, false, g_options.bloom_bits);
+  group_fill(&group, false, selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
+  if (selected(BENCH_READSEQ)) group_scans(&group, BENCH_READSEQ, false);
+  if (selected(BENCH_READREVERSE)) group_scans(&group, BENCH_READREVERSE, true);
+  if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
+  if (selected(BENCH_READRANDOM_BATCH)) {
+    /* A peer's batch is readrandom's gets one by one, in the same order: with readrandom measured, reuse it. */
+    group_read_batches(&group, selected(BENCH_READRANDOM));
+    if (selected(BENCH_READRANDOM)) reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_BATCH);
+  }
+  if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
+  if (selected(BENCH_READMISSING_BLOOM)) run_missing_bloom_on_random_table(&group, rep);
+  if (selected(BENCH_SEEKRANDOM)) group_point_reads(&group, BENCH_SEEKRANDOM, false, true, include_every_run);
+  group_end(&group);
+}
+
+/* readmissing_bloom on a fillrandom table of ours with the filter, when the fillrandom table has none. */
+static void run_bloom_table(unsigned rep) {
+  run_group group;
+  group_begin(&group, rep, true, missing_bloom_bits());
+  group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_BLOOM);
+  group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
+  group_end(&group);
+}
+
+/* A fresh table per group for a benchmark that fills it itself (readwhilewriting, fillconcurrent, fillbatch). */
+static void run_own_fill(unsigned rep, write_mode mode, void (*benchmark)(run_group *group)) {
+  run_group group;
+  group_begin_for(&group, rep, false, g_options.bloom_bits, mode);
+  benchmark(&group);
+  group_end(&group);
+}
+
+/* Ours with the point index (no bloom filter). A peer has no index: its figure is its plain readrandom /
+ * readmissing, reused when measured above, else measured here on its plain table, interleaved with ours. */
+static void run_point_index_table(unsigned rep) {
+  run_group group;
+  const bool peers_measured = (!selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READRANDOM)) &&
+                              (!selected(BENCH_READMISSING_INDEX) || selected(BENCH_READMISSING));
+  group_begin_point_index(&group, rep, peers_measured);
+  group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_INDEX);
+  if (selected(BENCH_READRANDOM_INDEX))
+    group_point_reads(&group, BENCH_READRANDOM_INDEX, false, false, include_every_run);
+  if (selected(BENCH_READMISSING_INDEX))
+    group_point_reads(&group, BENCH_READMISSING_INDEX, true, false, include_every_run);
+  group_end(&group);
+  if (peers_measured && selected(BENCH_READRANDOM_INDEX))
+    reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_INDEX);
+  if (peers_measured && selected(BENCH_READMISSING_INDEX))
+    reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_INDEX);
+}
+
 /* One repetition: every selected benchmark for every implementation. Benchmarks that read the same kind of
  * table share it (reads never modify a table); every implementation's table is alive at once so that their
  * slices can alternate. */
 void run_repetition(unsigned rep) {
-  run_group group;
-
-  if (selected(BENCH_FILLSEQ)) {
-    group_begin(&group, rep, false, g_options.bloom_bits);
-    group_fill(&group, true, BENCH_FILLSEQ, TABLE_SEQ);
-    group_end(&group);
-  }
-
-  const bool ours_filter_ready = g_options.bloom_bits == missing_bloom_bits();
-  /* readseq and readreverse scan the fillrandom table: its entries lie in memory in insertion order, not key
-   * order, as a flushed table's do (the fillseq table's scan is memory-sequential and prefetched by hardware). */
-  if (selected(BENCH_FILLRANDOM) || selected(BENCH_READRANDOM) || selected(BENCH_READRANDOM_BATCH) ||
-      selected(BENCH_READMISSING) || selected(BENCH_SEEKRANDOM) || selected(BENCH_READMISSING_BLOOM) ||
-      selected(BENCH_READSEQ) || selected(BENCH_READREVERSE)) {
-    group_begin(&group, rep, false, g_options.bloom_bits);
-    group_fill(&group, false, selected(BENCH_FILLRANDOM) ? BENCH_FILLRANDOM : BENCH_COUNT, TABLE_RANDOM);
-    if (selected(BENCH_READSEQ)) group_scans(&group, BENCH_READSEQ, false);
-    if (selected(BENCH_READREVERSE)) group_scans(&group, BENCH_READREVERSE, true);
-    if (selected(BENCH_READRANDOM)) group_point_reads(&group, BENCH_READRANDOM, false, false, include_every_run);
-    if (selected(BENCH_READRANDOM_BATCH)) {
-      /* A peer's batch is readrandom's gets one by one, in the same order: with readrandom measured, reuse it. */
-      group_read_batches(&group, selected(BENCH_READRANDOM));
-      if (selected(BENCH_READRANDOM)) reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_BATCH);
-    }
-    if (selected(BENCH_READMISSING)) group_point_reads(&group, BENCH_READMISSING, true, false, include_every_run);
-    if (selected(BENCH_READMISSING_BLOOM)) {
-      if (selected(BENCH_READMISSING)) {
-        /* A peer's readmissing_bloom is the same operation as its readmissing (no filter to turn on): reuse
-         * the measurement rather than spend the time twice. */
-        reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_BLOOM);
-        if (ours_filter_ready) group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
-      } else {
-        group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_filter_ready_run);
-      }
-    }
-    if (selected(BENCH_SEEKRANDOM)) group_point_reads(&group, BENCH_SEEKRANDOM, false, true, include_every_run);
-    group_end(&group);
-  }
-
-  if (selected(BENCH_READMISSING_BLOOM) && !ours_filter_ready) {
-    group_begin(&group, rep, true, missing_bloom_bits());
-    group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_BLOOM);
-    group_point_reads(&group, BENCH_READMISSING_BLOOM, true, false, include_ours);
-    group_end(&group);
-  }
-
-  if (selected(BENCH_READWHILEWRITING)) {
-    group_begin(&group, rep, false, g_options.bloom_bits);
-    group_read_while_writing(&group);
-    group_end(&group);
-  }
-
-  if (selected(BENCH_FILLCONCURRENT)) {
-    group_begin_for(&group, rep, false, g_options.bloom_bits, WRITE_CONCURRENT);
-    group_fill_concurrent(&group);
-    group_end(&group);
-  }
-
-  if (selected(BENCH_FILLBATCH)) {
-    group_begin_for(&group, rep, false, g_options.bloom_bits, WRITE_BATCH);
-    group_fill_batches(&group);
-    group_end(&group);
-  }
-
+  if (selected(BENCH_FILLSEQ)) run_fillseq(rep);
+  if (needs_random_table()) run_random_table(rep);
+  if (selected(BENCH_READMISSING_BLOOM) && !ours_filter_ready()) run_bloom_table(rep);
+  if (selected(BENCH_READWHILEWRITING)) run_own_fill(rep, WRITE_PUT, group_read_while_writing);
+  if (selected(BENCH_FILLCONCURRENT)) run_own_fill(rep, WRITE_CONCURRENT, group_fill_concurrent);
+  if (selected(BENCH_FILLBATCH)) run_own_fill(rep, WRITE_BATCH, group_fill_batches);
   if (selected(BENCH_READSEQ_VERSIONS) || selected(BENCH_READSEQ_VERSIONS_NOSKIP) ||
       selected(BENCH_READSEQ_VERSIONS_SEARCH))
     run_versions(rep);
-  /* Ours with the point index (no bloom filter). A peer has no index: its figure is its plain readrandom /
-   * readmissing, reused when measured above, else measured here on its plain table, interleaved with ours. */
-  if (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)) {
-    const bool peers_measured = (!selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READRANDOM)) &&
-                                (!selected(BENCH_READMISSING_INDEX) || selected(BENCH_READMISSING));
-    group_begin_point_index(&group, rep, peers_measured);
-    group_fill(&group, false, BENCH_COUNT, TABLE_RANDOM_INDEX);
-    if (selected(BENCH_READRANDOM_INDEX))
-      group_point_reads(&group, BENCH_READRANDOM_INDEX, false, false, include_every_run);
-    if (selected(BENCH_READMISSING_INDEX))
-      group_point_reads(&group, BENCH_READMISSING_INDEX, true, false, include_every_run);
-    group_end(&group);
-    if (peers_measured && selected(BENCH_READRANDOM_INDEX))
-      reuse_peer_samples(rep, BENCH_READRANDOM, BENCH_READRANDOM_INDEX);
-    if (peers_measured && selected(BENCH_READMISSING_INDEX))
-      reuse_peer_samples(rep, BENCH_READMISSING, BENCH_READMISSING_INDEX);
-  }
-
+  if (selected(BENCH_READRANDOM_INDEX) || selected(BENCH_READMISSING_INDEX)) run_point_index_table(rep);
   if (selected(BENCH_ROTATE) || selected(BENCH_ROTATE_POOL)) run_rotate(rep);
   if (selected(BENCH_READVERSIONS_SKIP)) run_versions_skip(rep);
   if (selected(BENCH_READHOT_OLDSNAPSHOT) || selected(BENCH_READHOT_OLDSNAPSHOT_NOINDEX)) run_oldsnapshot(rep);
