@@ -7,9 +7,11 @@
 
 #include "rotate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,65 +318,74 @@ static void set_defaults(void) {
   g_options.chase_bytes = DEFAULT_CHASE_BYTES;
 }
 
+/* A flag whose value is a whole number in [min, max], stored (shifted left by shift) in the field of g_options
+ * at offset, of the given size. */
+typedef struct number_flag {
+  const char *name;
+  uint64_t min;
+  uint64_t max;
+  unsigned shift;
+  size_t offset;
+  size_t size;
+} number_flag;
+
+#define OPTION_FIELD(field) offsetof(bench_options, field), sizeof(((bench_options *)0)->field)
+
+static const number_flag number_flags[] = {
+    {"num", 1, UINT64_C(1000000000), 0, OPTION_FIELD(num)},
+    {"key_size", 1, 1u << 20, 0, OPTION_FIELD(key_size)},
+    {"value_size", 0, 1u << 26, 0, OPTION_FIELD(value_size)},
+    {"reads", 1, UINT64_C(100000000000), 0, OPTION_FIELD(reads)},
+    {"threads", 1, 256, 0, OPTION_FIELD(threads)},
+    {"writers", 1, MAX_WRITERS, 0, OPTION_FIELD(writers)},
+    {"batch_size", 1, MAX_BATCH_SIZE, 0, OPTION_FIELD(batch_size)},
+    {"seed", 0, UINT64_MAX, 0, OPTION_FIELD(seed)},
+    {"repetitions", 1, MAX_REPETITIONS, 0, OPTION_FIELD(repetitions)},
+    {"bloom_bits", 0, 32, 0, OPTION_FIELD(bloom_bits)},
+    {"skiplist_branching", 2, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING, 0, OPTION_FIELD(skiplist_branching)},
+    {"max_sequential_skip", 1, UINT32_MAX, 0, OPTION_FIELD(max_sequential_skip)},
+    {"rotations", 1, 10000, 0, OPTION_FIELD(rotations)},
+    {"write_buffer_size", (uint64_t)1 << 20, (uint64_t)1 << 34, 0, OPTION_FIELD(write_buffer_size)},
+    {"duration", 0, 7 * 86400, 0, OPTION_FIELD(duration)},
+    {"point_index_entries", 0, UINT64_C(1000000000), 0, OPTION_FIELD(point_index_entries)},
+    {"chase_mib", 0, 65536, 20, OPTION_FIELD(chase_bytes)},
+};
+
+static const number_flag *find_number_flag(const char *name) {
+  for (size_t i = 0; i < sizeof number_flags / sizeof number_flags[0]; i++)
+    if (strcmp(name, number_flags[i].name) == 0) return &number_flags[i];
+  return NULL;
+}
+
+static bool is_bool_flag(const char *name) {
+  return strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0 || strcmp(name, "chase_huge_pages") == 0;
+}
+
 /* Ends the run (status 2) unless name is a flag, with a value unless it is a boolean. */
 static void check_flag(const char *name, const char *value) {
-  bool is_bool = strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0 || strcmp(name, "chase_huge_pages") == 0;
-  bool known = is_bool || strcmp(name, "benchmarks") == 0 || strcmp(name, "num") == 0 ||
-               strcmp(name, "key_size") == 0 || strcmp(name, "value_size") == 0 || strcmp(name, "reads") == 0 ||
-               strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
-               strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
-               strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
-               strcmp(name, "skiplist_branching") == 0 ||
-               strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
-               strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
-               strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0 ||
-               strcmp(name, "versions_order") == 0 || strcmp(name, "chase_mib") == 0 ||
-               strcmp(name, "point_index_entries") == 0;
+  bool is_bool = is_bool_flag(name);
+  bool known = is_bool || find_number_flag(name) != NULL || strcmp(name, "benchmarks") == 0 ||
+               strcmp(name, "checksum_bytes") == 0 || strcmp(name, "peers") == 0 ||
+               strcmp(name, "huge_pages") == 0 || strcmp(name, "versions_order") == 0;
   if (!known) flag_error("unknown flag '--%s'", name);
   if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
 }
 
 /* A flag with a number in a range: true when name is one. */
 static bool apply_number_flag(const char *name, const char *value, flags_given *given) {
-  if (strcmp(name, "num") == 0) {
-    g_options.num = parse_unsigned(name, value, 1, UINT64_C(1000000000));
-  } else if (strcmp(name, "key_size") == 0) {
-    g_options.key_size = (size_t)parse_unsigned(name, value, 1, 1u << 20);
-  } else if (strcmp(name, "value_size") == 0) {
-    g_options.value_size = (size_t)parse_unsigned(name, value, 0, 1u << 26);
-  } else if (strcmp(name, "reads") == 0) {
-    g_options.reads = parse_unsigned(name, value, 1, UINT64_C(100000000000));
-    given->reads = true;
-  } else if (strcmp(name, "threads") == 0) {
-    g_options.threads = (unsigned)parse_unsigned(name, value, 1, 256);
-  } else if (strcmp(name, "writers") == 0) {
-    g_options.writers = (unsigned)parse_unsigned(name, value, 1, MAX_WRITERS);
-  } else if (strcmp(name, "batch_size") == 0) {
-    g_options.batch_size = (unsigned)parse_unsigned(name, value, 1, MAX_BATCH_SIZE);
-    g_options.batch_size_set = true;
-  } else if (strcmp(name, "seed") == 0) {
-    g_options.seed = parse_unsigned(name, value, 0, UINT64_MAX);
-  } else if (strcmp(name, "repetitions") == 0) {
-    g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
-  } else if (strcmp(name, "bloom_bits") == 0) {
-    g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
-  } else if (strcmp(name, "skiplist_branching") == 0) {
-    g_options.skiplist_branching = (unsigned)parse_unsigned(name, value, 2, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING);
-  } else if (strcmp(name, "max_sequential_skip") == 0) {
-    g_options.max_sequential_skip = (unsigned)parse_unsigned(name, value, 1, UINT32_MAX);
-  } else if (strcmp(name, "rotations") == 0) {
-    g_options.rotations = (unsigned)parse_unsigned(name, value, 1, 10000);
-  } else if (strcmp(name, "write_buffer_size") == 0) {
-    g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
-  } else if (strcmp(name, "duration") == 0) {
-    g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
-  } else if (strcmp(name, "point_index_entries") == 0) {
-    g_options.point_index_entries = parse_unsigned(name, value, 0, UINT64_C(1000000000));
-  } else if (strcmp(name, "chase_mib") == 0) {
-    g_options.chase_bytes = (size_t)parse_unsigned(name, value, 0, 65536) << 20;
+  const number_flag *flag = find_number_flag(name);
+  if (flag == NULL) return false;
+  uint64_t number = parse_unsigned(name, value, flag->min, flag->max) << flag->shift;
+  char *field = (char *)&g_options + flag->offset;
+  if (flag->size == sizeof(unsigned)) {
+    unsigned narrow = (unsigned)number;
+    memcpy(field, &narrow, sizeof narrow);
   } else {
-    return false;
+    assert(flag->size == sizeof number);
+    memcpy(field, &number, sizeof number);
   }
+  if (strcmp(name, "reads") == 0) given->reads = true;
+  if (strcmp(name, "batch_size") == 0) g_options.batch_size_set = true;
   return true;
 }
 
