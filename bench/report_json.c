@@ -43,6 +43,20 @@ static void json_number(double value) {
   }
 }
 
+/* `, "key": value`. */
+static void json_number_field(const char *key, double value) {
+  printf(", \"%s\": ", key);
+  json_number(value);
+}
+
+/* An entry of the results or memory list: `{"what": "name", "implementation": "impl"`, after a comma and a
+ * line break unless it is the first. */
+static void json_entry_begin(bool *first, const char *what, const char *name, const char *impl) {
+  printf("%s    {\"%s\": \"%s\", \"implementation\": ", *first ? "" : ",\n", what, name);
+  *first = false;
+  json_string(impl);
+}
+
 /* "machine": the CPU, its count, the dependent-load probe's figures and the build; null for a figure not
  * measured (--chase_mib=0, or huge pages not asked for). */
 static void json_machine(void) {
@@ -51,8 +65,7 @@ static void json_machine(void) {
   json_string(cpu);
   printf(", \"online_cpus\": %ld, \"dependent_load_ns\": ", sysconf(_SC_NPROCESSORS_ONLN));
   json_number(g_options.chase_bytes > 0 ? g_dependent_load_ns : NAN);
-  printf(", \"dependent_load_huge_pages_ns\": ");
-  json_number(g_options.chase_bytes > 0 && g_options.chase_huge_pages ? g_dependent_load_huge_ns : NAN);
+  json_number_field("dependent_load_huge_pages_ns", g_options.chase_bytes > 0 && g_options.chase_huge_pages ? g_dependent_load_huge_ns : NAN);
   printf(", \"build\": ");
   json_string(build_kind());
 }
@@ -126,17 +139,11 @@ static void json_results(void) {
     for (size_t i = 0; i < g_impl_count; i++) {
       figures f = figures_for(i, b);
       if (!f.present) continue;
-      printf("%s    {\"benchmark\": \"%s\", \"implementation\": ", first ? "" : ",\n", bench_names[b]);
-      first = false;
-      json_string(g_impls[i].impl->name);
-      printf(", \"ops_per_sec\": ");
-      json_number(f.ops_per_sec);
-      printf(", \"ns_per_op\": ");
-      json_number(f.ns_per_op);
-      printf(", \"mb_per_sec\": ");
-      json_number(f.mb_per_sec);
-      printf(", \"found_fraction\": ");
-      json_number(f.found_fraction);
+      json_entry_begin(&first, "benchmark", bench_names[b], g_impls[i].impl->name);
+      json_number_field("ops_per_sec", f.ops_per_sec);
+      json_number_field("ns_per_op", f.ns_per_op);
+      json_number_field("mb_per_sec", f.mb_per_sec);
+      json_number_field("found_fraction", f.found_fraction);
       if (b == BENCH_READWHILEWRITING) {
         printf(", \"reader_threads\": %u, \"writer_ops_per_sec\": ", g_options.threads);
         json_number(f.writer_ops_per_sec);
@@ -179,26 +186,17 @@ static void json_memory(void) {
     for (size_t i = 0; i < g_impl_count; i++) {
       memory_figures m = memory_for(i, kind);
       if (!m.present) continue;
-      printf("%s    {\"table\": \"%s\", \"implementation\": ", first ? "" : ",\n", table_names[kind]);
-      first = false;
-      json_string(g_impls[i].impl->name);
-      printf(", \"bytes\": ");
-      json_number(m.bytes);
-      printf(", \"bytes_per_entry\": ");
-      json_number(m.per_entry);
-      printf(", \"bytes_per_entry_beyond_payload\": ");
-      json_number(m.beyond_payload);
+      json_entry_begin(&first, "table", table_names[kind], g_impls[i].impl->name);
+      json_number_field("bytes", m.bytes);
+      json_number_field("bytes_per_entry", m.per_entry);
+      json_number_field("bytes_per_entry_beyond_payload", m.beyond_payload);
       if (m.index_per_entry > 0) {
-        printf(", \"point_index_bytes_per_entry\": ");
-        json_number(m.index_per_entry);
+        json_number_field("point_index_bytes_per_entry", m.index_per_entry);
       }
       if (m.has_waste) {
-        printf(", \"wasted_bytes\": ");
-        json_number(m.wasted);
-        printf(", \"wasted_percent\": ");
-        json_number(m.bytes > 0 ? 100.0 * m.wasted / m.bytes : 0.0);
-        printf(", \"tail_bytes\": ");
-        json_number(m.tail);
+        json_number_field("wasted_bytes", m.wasted);
+        json_number_field("wasted_percent", m.bytes > 0 ? 100.0 * m.wasted / m.bytes : 0.0);
+        json_number_field("tail_bytes", m.tail);
       }
       printf("}");
     }
