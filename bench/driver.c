@@ -4,7 +4,7 @@
  * loops. Each timed benchmark is cut into INTERLEAVE_SLICES slices that the implementations take in turn. A read
  * benchmark's results are checked (keys found, value bytes, entries visited; when --key_size >= 16 makes the
  * keys distinct) before its sample is recorded in results.h: a wrong answer ends the run. The tables and their
- * groups are group.c's; fillconcurrent and fillbatch are fills.c's.
+ * groups are group.c's, the interleaved and timed turns slices.c's; fillconcurrent and fillbatch are fills.c's.
  */
 #define _POSIX_C_SOURCE 200809L
 
