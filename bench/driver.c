@@ -46,16 +46,19 @@ static void fill_timed(void *context, const slice_turn *turn) {
   const bench_impl *impl = run->impl;
   const size_t key_size = g_options.key_size;
   const size_t value_size = g_options.value_size;
+  const bool sequential = fill->sequential;
   char *key = fill->key;
-  for (uint64_t j = turn->begin; j < turn->end; j++) {
-    uint64_t hash = fill->sequential ? g_sorted_hashes[j] : splitmix64(j);
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t j = begin; j < end; j++) {
+    uint64_t hash = sequential ? g_sorted_hashes[j] : splitmix64(j);
     format_key(hash, key, key_size);
     if (impl->put(run->table, j + 1, key, key_size, value_for(hash), value_size, group->error,
                   sizeof group->error) != 0) {
       run_fail(run, group->error);
       break;
     }
-    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (j - turn->begin));
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (j - begin));
   }
 }
 
@@ -120,7 +123,9 @@ static void point_reads_timed(void *context, const slice_turn *turn) {
   char *key = reads->key;
   uint64_t found = 0;
   uint64_t value_bytes = 0;
-  for (uint64_t i = turn->begin; i < turn->end; i++) {
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t i = begin; i < end; i++) {
     uint64_t index = rng_below(&run->read_rng, num) + (missing ? num : 0);
     format_key(splitmix64(index), key, key_size);
     int result;
@@ -133,7 +138,7 @@ static void point_reads_timed(void *context, const slice_turn *turn) {
     }
     if (result < 0) fatal("%s %s: read error", impl->label, bench_names[reads->bench]);
     found += (uint64_t)result;
-    if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (i - turn->begin));
+    if ((i & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (i - begin));
   }
   reads->turns.found = found;
   reads->turns.value_bytes = value_bytes;
@@ -292,7 +297,9 @@ static void read_while_writing_timed(void *context, const slice_turn *turn) {
   impl_run *run = group_turn_run(context, turn);
   const bench_impl *impl = run->impl;
   char *key = rww->key;
-  for (uint64_t j = turn->begin; j < turn->end; j++) {
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t j = begin; j < end; j++) {
     uint64_t hash = splitmix64(j);
     format_key(hash, key, g_options.key_size);
     if (impl->put(run->table, j + 1, key, g_options.key_size, value_for(hash), g_options.value_size, group->error,
@@ -300,7 +307,7 @@ static void read_while_writing_timed(void *context, const slice_turn *turn) {
       rww->status = -1;
       break;
     }
-    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (j - turn->begin));
+    if ((j & PROGRESS_STRIDE_MASK) == 0) progress_update(turn->completed + (j - begin));
   }
 }
 

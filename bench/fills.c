@@ -224,7 +224,9 @@ static void fill_batches_timed(void *context, const slice_turn *turn) {
   const size_t batch_size = g_options.batch_size;
   char *keys = fill->keys;
   bench_batch_entry *entries = fill->entries;
-  for (uint64_t b = turn->begin; b < turn->end; b++) {
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t b = begin; b < end; b++) {
     const uint64_t first = b * batch_size;
     const size_t count = (size_t)(num - first < batch_size ? num - first : batch_size);
     for (size_t k = 0; k < count; k++) {
@@ -238,7 +240,7 @@ static void fill_batches_timed(void *context, const slice_turn *turn) {
       break;
     }
     if ((b & (PROGRESS_STRIDE_MASK >> 5)) == 0)
-      progress_update(fill->completed_entries + first - turn->begin * batch_size);
+      progress_update(fill->completed_entries + first - begin * batch_size);
   }
 }
 

@@ -44,8 +44,10 @@ static void read_batches_timed(void *context, const slice_turn *turn) {
   const size_t batch_size = batch->batch_size;
   uint64_t found = 0;
   uint64_t value_bytes = 0;
-  for (uint64_t i = turn->begin; i < turn->end;) {
-    size_t count = (size_t)(turn->end - i < batch_size ? turn->end - i : batch_size);
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t i = begin; i < end;) {
+    size_t count = (size_t)(end - i < batch_size ? end - i : batch_size);
     for (size_t k = 0; k < count; k++) {
       format_key(splitmix64(rng_below(&run->read_rng, num)), batch->key_bytes + k * key_size, key_size);
     }
@@ -58,8 +60,8 @@ static void read_batches_timed(void *context, const slice_turn *turn) {
       if (batch->check && batch->value_lens[k] != g_options.value_size)
         wrong_results(run->impl, bench, batch->value_lens[k], g_options.value_size, "value bytes of one get");
     }
-    if (((i - turn->begin) & ~PROGRESS_STRIDE_MASK) != ((i - turn->begin + count) & ~PROGRESS_STRIDE_MASK))
-      progress_update(turn->completed + (i - turn->begin));
+    if (((i - begin) & ~PROGRESS_STRIDE_MASK) != ((i - begin + count) & ~PROGRESS_STRIDE_MASK))
+      progress_update(turn->completed + (i - begin));
     i += count;
   }
   batch->turns.found = found;

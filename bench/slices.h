@@ -29,7 +29,8 @@ typedef struct slice_steps {
   bool (*takes_part)(void *context, size_t participant);
   /* Untimed set-up before the first clock read (threads started and waiting, say), or NULL. */
   void (*before)(void *context, const slice_turn *turn);
-  /* The measured work, between the two clock reads. */
+  /* The measured work, between the two clock reads. A timed loop copies what it reads from turn and context into
+   * locals first: a field read through a pointer is read again after every call the compiler cannot see into. */
   void (*timed)(void *context, const slice_turn *turn);
   /* Untimed, after the second clock read, with the turn's elapsed nanoseconds: adds them up, checks results. */
   void (*after)(void *context, const slice_turn *turn, uint64_t elapsed_ns);
