@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "console.h"
+#include "slices.h"
 
 /* verify_filled_tables looks up every CHECK_STRIDE-th key: the full scan already proves the count and the bytes
  * of every entry, so the gets need only show that keys are found with their values, in a fraction of the time. */
@@ -126,120 +127,147 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-/* --writers threads add [begin, end) of the fillrandom keys to the run's table at once; the time runs from
- * the start signal (every thread created and waiting) to the last join. 0, or -1 with a writer's message. */
-static int fill_concurrent_slice(impl_run *run, writer_thread *writers, uint64_t begin, uint64_t end, char *error,
-                                 size_t error_len) {
-  const unsigned count = g_options.writers;
+/* group_fill_concurrent's context: the writers, and the rendezvous of the current turn. */
+typedef struct concurrent_turns {
+  group_turns turns;
+  writer_thread *writers;
   atomic_uint ready;
   atomic_bool go;
-  atomic_init(&ready, 0);
-  atomic_init(&go, false);
+} concurrent_turns;
+
+/* Untimed: --writers threads created for [begin, end) of the fillrandom keys, each waiting on the start signal. */
+static void fill_concurrent_before(void *context, const slice_turn *turn) {
+  concurrent_turns *fill = context;
+  impl_run *run = group_turn_run(context, turn);
+  const unsigned count = g_options.writers;
+  atomic_init(&fill->ready, 0);
+  atomic_init(&fill->go, false);
   for (unsigned t = 0; t < count; t++) {
-    writer_thread *writer = &writers[t];
+    writer_thread *writer = &fill->writers[t];
     writer->impl = run->impl;
     writer->table = run->table;
     writer->index = t;
     writer->writers = count;
-    writer->begin = begin;
-    writer->end = end;
-    writer->ready = &ready;
-    writer->go = &go;
+    writer->begin = turn->begin;
+    writer->end = turn->end;
+    writer->ready = &fill->ready;
+    writer->go = &fill->go;
     writer->failed = false;
     if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) fatal("pthread_create failed");
   }
-  while (atomic_load_explicit(&ready, memory_order_acquire) < count) {
+  while (atomic_load_explicit(&fill->ready, memory_order_acquire) < count) {
   }
-  uint64_t start = now_ns();
+}
+
+/* From the start signal to the last join. */
+static void fill_concurrent_timed(void *context, const slice_turn *turn) {
+  (void)turn;
+  concurrent_turns *fill = context;
   /* release: pairs with the writers' acquire spin; a start signal only. */
-  atomic_store_explicit(&go, true, memory_order_release);
-  for (unsigned t = 0; t < count; t++) pthread_join(writers[t].thread, NULL);
-  run->elapsed_ns += now_ns() - start;
-  for (unsigned t = 0; t < count; t++) {
-    if (writers[t].failed) {
-      snprintf(error, error_len, "writer %u: %s", t, writers[t].error);
-      return -1;
+  atomic_store_explicit(&fill->go, true, memory_order_release);
+  for (unsigned t = 0; t < g_options.writers; t++) pthread_join(fill->writers[t].thread, NULL);
+}
+
+/* A writer's failed put drops the run, with that writer's message. */
+static void fill_concurrent_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  concurrent_turns *fill = context;
+  run_group *group = fill->turns.group;
+  impl_run *run = group_turn_run(context, turn);
+  run->elapsed_ns += elapsed_ns;
+  for (unsigned t = 0; t < g_options.writers; t++) {
+    if (fill->writers[t].failed) {
+      snprintf(group->error, sizeof group->error, "writer %u: %s", t, fill->writers[t].error);
+      run_fail(run, group->error);
+      break;
     }
   }
-  return 0;
+  progress_update(turn->completed + (turn->end - turn->begin));
 }
 
 /* The implementations take the slices in turn, with fresh threads for every slice. */
 void group_fill_concurrent(run_group *group) {
   const uint64_t num = g_options.num;
-  writer_thread *writers = calloc(g_options.writers, sizeof *writers);
-  if (writers == NULL) fatal("out of memory");
+  concurrent_turns fill = {.turns = {group, NULL, 0, 0}, .writers = calloc(g_options.writers, sizeof *fill.writers)};
+  if (fill.writers == NULL) fatal("out of memory");
   /* Each key buffer on cache lines of its own: the writers format keys into them all the time. */
   const size_t key_buffer_size = (g_options.key_size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
   for (unsigned t = 0; t < g_options.writers; t++) {
-    writers[t].key = aligned_alloc(CACHE_LINE, key_buffer_size);
-    if (writers[t].key == NULL) fatal("out of memory");
+    fill.writers[t].key = aligned_alloc(CACHE_LINE, key_buffer_size);
+    if (fill.writers[t].key == NULL) fatal("out of memory");
   }
   for (size_t r = 0; r < group->count; r++) group->runs[r].elapsed_ns = 0;
   group_progress_begin(group, bench_names[BENCH_FILLCONCURRENT], num);
-  uint64_t completed = 0;
-  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
-    const uint64_t begin = num * slice / INTERLEAVE_SLICES;
-    const uint64_t end = num * (slice + 1) / INTERLEAVE_SLICES;
-    for (size_t r = 0; r < group->count; r++) {
-      impl_run *run = &group->runs[r];
-      if (!run->active) continue;
-      if (fill_concurrent_slice(run, writers, begin, end, group->error, sizeof group->error) != 0)
-        run_fail(run, group->error);
-      completed += end - begin;
-      progress_update(completed);
-    }
-  }
+  static const slice_steps steps = {NULL, fill_concurrent_before, fill_concurrent_timed, fill_concurrent_after};
+  for_each_group_slice(&fill.turns, num, &steps);
   progress_end();
-  for (unsigned t = 0; t < g_options.writers; t++) free(writers[t].key);
-  free(writers);
+  for (unsigned t = 0; t < g_options.writers; t++) free(fill.writers[t].key);
+  free(fill.writers);
   verify_filled_tables(group, BENCH_FILLCONCURRENT);
   record_fill_samples(group, BENCH_FILLCONCURRENT, g_options.writers);
+}
+
+/* group_fill_batches' context: the batch's keys and entries, and the entries of the turns before. */
+typedef struct batch_turns {
+  group_turns turns;
+  char *keys;
+  bench_batch_entry *entries;
+  uint64_t completed_entries;
+} batch_turns;
+
+/* One run's batches [begin, end) of one slice; a failed batch drops the run. */
+static void fill_batches_timed(void *context, const slice_turn *turn) {
+  batch_turns *fill = context;
+  run_group *group = fill->turns.group;
+  impl_run *run = group_turn_run(context, turn);
+  const uint64_t num = g_options.num;
+  const size_t key_size = g_options.key_size;
+  const size_t batch_size = g_options.batch_size;
+  char *keys = fill->keys;
+  bench_batch_entry *entries = fill->entries;
+  const uint64_t begin = turn->begin;
+  const uint64_t end = turn->end;
+  for (uint64_t b = begin; b < end; b++) {
+    const uint64_t first = b * batch_size;
+    const size_t count = (size_t)(num - first < batch_size ? num - first : batch_size);
+    for (size_t k = 0; k < count; k++) {
+      uint64_t hash = splitmix64(first + k);
+      char *key = keys + k * key_size;
+      format_key(hash, key, key_size);
+      entries[k] = (bench_batch_entry){key, key_size, value_for(hash), g_options.value_size};
+    }
+    if (run->impl->put_batch(run->table, first + 1, entries, count, group->error, sizeof group->error) != 0) {
+      run_fail(run, group->error);
+      break;
+    }
+    if ((b & (PROGRESS_STRIDE_MASK >> 5)) == 0)
+      progress_update(fill->completed_entries + first - begin * batch_size);
+  }
+}
+
+static void fill_batches_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  batch_turns *fill = context;
+  group_turn_run(context, turn)->elapsed_ns += elapsed_ns;
+  const uint64_t num = g_options.num;
+  const uint64_t slice_end = turn->end * g_options.batch_size < num ? turn->end * g_options.batch_size : num;
+  fill->completed_entries += slice_end - turn->begin * g_options.batch_size;
 }
 
 /* The last batch may be shorter; a slice is a whole number of batches. Formatting the batch's keys is timed, as
  * fillrandom's key formatting is. */
 void group_fill_batches(run_group *group) {
   const uint64_t num = g_options.num;
-  const size_t key_size = g_options.key_size;
   const size_t batch_size = g_options.batch_size;
   const uint64_t batches = (num + batch_size - 1) / batch_size;
-  char *keys = malloc(batch_size * key_size);
-  bench_batch_entry *entries = malloc(batch_size * sizeof *entries);
-  if (keys == NULL || entries == NULL) fatal("out of memory");
+  batch_turns fill = {{group, NULL, 0, 0}, malloc(batch_size * g_options.key_size),
+                      malloc(batch_size * sizeof *fill.entries), 0};
+  if (fill.keys == NULL || fill.entries == NULL) fatal("out of memory");
   for (size_t r = 0; r < group->count; r++) group->runs[r].elapsed_ns = 0;
   group_progress_begin(group, bench_names[BENCH_FILLBATCH], num);
-  uint64_t completed = 0;
-  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
-    const uint64_t begin = batches * slice / INTERLEAVE_SLICES;
-    const uint64_t end = batches * (slice + 1) / INTERLEAVE_SLICES;
-    for (size_t r = 0; r < group->count; r++) {
-      impl_run *run = &group->runs[r];
-      if (!run->active) continue;
-      uint64_t start = now_ns();
-      for (uint64_t b = begin; b < end; b++) {
-        const uint64_t first = b * batch_size;
-        const size_t count = (size_t)(num - first < batch_size ? num - first : batch_size);
-        for (size_t k = 0; k < count; k++) {
-          uint64_t hash = splitmix64(first + k);
-          char *key = keys + k * key_size;
-          format_key(hash, key, key_size);
-          entries[k] = (bench_batch_entry){key, key_size, value_for(hash), g_options.value_size};
-        }
-        if (run->impl->put_batch(run->table, first + 1, entries, count, group->error, sizeof group->error) != 0) {
-          run_fail(run, group->error);
-          break;
-        }
-        if ((b & (PROGRESS_STRIDE_MASK >> 5)) == 0) progress_update(completed + first - begin * batch_size);
-      }
-      run->elapsed_ns += now_ns() - start;
-      const uint64_t slice_end = end * batch_size < num ? end * batch_size : num;
-      completed += slice_end - begin * batch_size;
-    }
-  }
+  static const slice_steps steps = {NULL, NULL, fill_batches_timed, fill_batches_after};
+  for_each_group_slice(&fill.turns, batches, &steps);
   progress_end();
-  free(entries);
-  free(keys);
+  free(fill.entries);
+  free(fill.keys);
   verify_filled_tables(group, BENCH_FILLBATCH);
   record_fill_samples(group, BENCH_FILLBATCH, 1);
 }

@@ -105,3 +105,27 @@ void *make_reader(const impl_run *run) {
   if (reader == NULL) fatal("%s: reader_create failed (out of memory)", run->impl->label);
   return reader;
 }
+
+uint64_t group_readers_begin(run_group *group, bool taking_part[MAX_IMPLS], bool (*include)(const impl_run *run),
+                             unsigned order_bench) {
+  uint64_t participants = 0;
+  for (size_t r = 0; r < group->count; r++) {
+    impl_run *run = &group->runs[r];
+    if (!run->active || !include(run)) continue;
+    taking_part[r] = true;
+    participants++;
+    run->reader = make_reader(run);
+    run->read_rng = rng_for(order_bench, group->rep, 0);
+    run->elapsed_ns = 0;
+    run->found = 0;
+    run->value_bytes = 0;
+  }
+  return participants;
+}
+
+impl_run *group_reader_end(run_group *group, size_t r) {
+  impl_run *run = &group->runs[r];
+  run->impl->reader_destroy(run->reader);
+  run->reader = NULL;
+  return run;
+}

@@ -68,4 +68,19 @@ void group_progress_begin(const run_group *group, const char *what, uint64_t ops
 /* A reader handle on the run's table; ends the run when there is no memory for one. */
 void *make_reader(const impl_run *run);
 
+/* Which runs a read benchmark takes: every one, or ours only. */
+static inline bool include_every_run(const impl_run *run) {
+  (void)run;
+  return true;
+}
+static inline bool include_ours(const impl_run *run) { return is_ours(run->impl); }
+
+/* A read benchmark's start: each active run that include() accepts is marked in taking_part and gets a reader,
+ * the read order of (order_bench, the group's repetition) and zeroed time and counters. Returns how many take
+ * part. */
+uint64_t group_readers_begin(run_group *group, bool taking_part[MAX_IMPLS], bool (*include)(const impl_run *run),
+                             unsigned order_bench);
+/* Destroys run r's reader; returns the run. */
+impl_run *group_reader_end(run_group *group, size_t r);
+
 #endif

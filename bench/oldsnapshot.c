@@ -26,6 +26,7 @@
 #include "group.h"
 #include "options.h"
 #include "results.h"
+#include "slices.h"
 #include "workload.h"
 
 enum { TABLES = 2 };
@@ -57,6 +58,47 @@ static mt_memtable *fill_table(bool point_index, char *key) {
   return table;
 }
 
+/* run_oldsnapshot's context: the hot key, and each table's time and gets answered. */
+typedef struct oldsnapshot_turns {
+  const char *key;
+  const char *expected; /* the oldest version's value */
+  uint64_t hits;        /* the turn's */
+  uint64_t elapsed[TABLES];
+  uint64_t found[TABLES];
+} oldsnapshot_turns;
+
+static bool table_takes_part(void *context, size_t t) {
+  (void)context;
+  return tables[t] != NULL;
+}
+
+/* One slice's gets of the hot key at snapshot 1; the hits are the gets that answered the oldest version. */
+static void oldsnapshot_timed(void *context, const slice_turn *turn) {
+  oldsnapshot_turns *hot = context;
+  mt_memtable *table = tables[turn->participant];
+  const size_t key_size = g_options.key_size;
+  const uint64_t count = turn->end - turn->begin;
+  uint64_t hits = 0;
+  for (uint64_t i = 0; i < count; i++) {
+    mt_slice value;
+    if (mt_memtable_get(table, hot->key, key_size, 1, &value) == MT_OK && value.len == g_options.value_size &&
+        (value.len == 0 || memcmp(value.data, hot->expected, value.len) == 0)) {
+      hits++;
+    }
+  }
+  hot->hits = hits;
+}
+
+static void oldsnapshot_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  oldsnapshot_turns *hot = context;
+  const size_t t = turn->participant;
+  const uint64_t count = turn->end - turn->begin;
+  hot->elapsed[t] += elapsed_ns;
+  if (hot->hits != count) wrong_results(g_impls[0].impl, benches[t], hot->hits, count, "gets of the oldest version");
+  hot->found[t] += hot->hits;
+  progress_update(turn->slice * TABLES + t + 1);
+}
+
 void run_oldsnapshot(unsigned rep) {
   const size_t key_size = g_options.key_size;
   char *key = malloc(key_size);
@@ -71,29 +113,10 @@ void run_oldsnapshot(unsigned rep) {
   }
   const uint64_t hash = splitmix64(0);
   format_key(hash, key, key_size);
-  const char *expected = value_for(hash);
-  const uint64_t reads = g_options.reads;
-  uint64_t elapsed[TABLES] = {0, 0}, found[TABLES] = {0, 0};
+  oldsnapshot_turns hot = {.key = key, .expected = value_for(hash)};
   progress_begin("readhot_oldsnapshot", rep, INTERLEAVE_SLICES * TABLES);
-  for (unsigned slice = 0; slice < INTERLEAVE_SLICES; slice++) {
-    const uint64_t count = reads * (slice + 1) / INTERLEAVE_SLICES - reads * slice / INTERLEAVE_SLICES;
-    for (unsigned t = 0; t < TABLES; t++) {
-      if (tables[t] == NULL) continue;
-      uint64_t hits = 0;
-      uint64_t start = now_ns();
-      for (uint64_t i = 0; i < count; i++) {
-        mt_slice value;
-        if (mt_memtable_get(tables[t], key, key_size, 1, &value) == MT_OK && value.len == g_options.value_size &&
-            (value.len == 0 || memcmp(value.data, expected, value.len) == 0)) {
-          hits++;
-        }
-      }
-      elapsed[t] += now_ns() - start;
-      if (hits != count) wrong_results(g_impls[0].impl, benches[t], hits, count, "gets of the oldest version");
-      found[t] += hits;
-      progress_update(slice * TABLES + t + 1);
-    }
-  }
+  static const slice_steps steps = {table_takes_part, NULL, oldsnapshot_timed, oldsnapshot_after};
+  for_each_slice(INTERLEAVE_SLICES, g_options.reads, TABLES, &steps, &hot);
   progress_end();
   free(key);
   for (unsigned t = 0; t < TABLES; t++) {
@@ -102,7 +125,8 @@ void run_oldsnapshot(unsigned rep) {
       mt_memtable_unref(tables[t]);
       tables[t] = NULL;
     }
-    uint64_t bytes = found[t] * (key_size + g_options.value_size);
-    g_samples[0][benches[t]][rep] = (sample){true, (double)elapsed[t] / NS_PER_SEC, found[t], bytes, found[t], 1, 0.0};
+    uint64_t bytes = hot.found[t] * (key_size + g_options.value_size);
+    g_samples[0][benches[t]][rep] =
+        (sample){true, (double)hot.elapsed[t] / NS_PER_SEC, hot.found[t], bytes, hot.found[t], 1, 0.0};
   }
 }

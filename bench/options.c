@@ -7,9 +7,11 @@
 
 #include "rotate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,8 @@ bench_options g_options;
 
 const char *const huge_pages_names[HUGE_PAGES_CHOICES] = {"off", "thp", "hugetlb"};
 
-static void usage(FILE *out) {
+/* The introduction and the benchmarks every implementation runs. */
+static void usage_benchmarks(FILE *out) {
   fprintf(out,
           "Usage: memtable-bench [--flag=value ...]\n"
           "\n"
@@ -68,6 +71,10 @@ static void usage(FILE *out) {
           "                           entries one by one into the rep (what a WriteBatch does to it),\n"
           "                           leveldb one WriteBatch per DB::Write; entries per second\n",
           INTERLEAVE_SLICES, DEFAULT_READ_BATCH_SIZE, DEFAULT_MISSING_BLOOM_BITS);
+}
+
+/* The benchmarks that study one feature of ours, and what the read benchmarks run on. */
+static void usage_feature_benchmarks(FILE *out) {
   fputs(
           "        readseq_versions   ours only (the peers have no memtable user view): N entries = N/20 keys x\n"
           "                           20 versions (--versions_order), the newest version of every odd key\n"
@@ -106,6 +113,10 @@ static void usage(FILE *out) {
           "      fill benchmark itself is selected. After fillconcurrent and fillbatch every eighth key is\n"
           "      looked up and the table scanned in full (untimed).\n",
         out);
+}
+
+/* The flags. */
+static void usage_flags(FILE *out) {
   /* The flags in a string of their own: one literal would pass the 4095 characters C compilers must support. */
   fprintf(out,
           "  --num=N               entries per table (default 1000000)\n"
@@ -151,6 +162,10 @@ static void usage(FILE *out) {
           "                        memory (/proc/self/statm) is sampled every 100 ms: warm-up (until the\n"
           "                        second rotation ends), min/max after it, and whether max <= 1.1 x min\n",
           DEFAULT_ROTATIONS, DEFAULT_WRITE_BUFFER_SIZE);
+}
+
+/* The peers, progress and exit status. */
+static void usage_peers(FILE *out) {
   fprintf(out,
           "\n"
           "Peers (compiled in: %s):\n"
@@ -182,6 +197,13 @@ static void usage(FILE *out) {
           "none"
 #endif
   );
+}
+
+static void usage(FILE *out) {
+  usage_benchmarks(out);
+  usage_feature_benchmarks(out);
+  usage_flags(out);
+  usage_peers(out);
 }
 
 static void flag_error(const char *format, ...) {
@@ -272,10 +294,14 @@ static void select_peer(const char *flag, const char *name) {
   flag_error("--%s: unknown peer '%s' (rocksdb, leveldb or none)", flag, name);
 }
 
-void parse_flags(int argc, char **argv) {
-  bool any_benchmark = false;
-  bool reads_set = false;
-  bool peers_set = false;
+/* Which flags the command line gave, for the defaults that depend on them. */
+typedef struct flags_given {
+  bool benchmarks;
+  bool reads;
+  bool peers;
+} flags_given;
+
+static void set_defaults(void) {
   g_options.num = 1000000;
   g_options.key_size = 16;
   g_options.value_size = 100;
@@ -290,6 +316,138 @@ void parse_flags(int argc, char **argv) {
   g_options.rotations = DEFAULT_ROTATIONS;
   g_options.write_buffer_size = DEFAULT_WRITE_BUFFER_SIZE;
   g_options.chase_bytes = DEFAULT_CHASE_BYTES;
+}
+
+/* A flag whose value is a whole number in [min, max], stored (shifted left by shift) in the field of g_options
+ * at offset, of the given size. */
+typedef struct number_flag {
+  const char *name;
+  uint64_t min;
+  uint64_t max;
+  unsigned shift;
+  size_t offset;
+  size_t size;
+} number_flag;
+
+#define OPTION_FIELD(field) offsetof(bench_options, field), sizeof(((bench_options *)0)->field)
+
+static const number_flag number_flags[] = {
+    {"num", 1, UINT64_C(1000000000), 0, OPTION_FIELD(num)},
+    {"key_size", 1, 1u << 20, 0, OPTION_FIELD(key_size)},
+    {"value_size", 0, 1u << 26, 0, OPTION_FIELD(value_size)},
+    {"reads", 1, UINT64_C(100000000000), 0, OPTION_FIELD(reads)},
+    {"threads", 1, 256, 0, OPTION_FIELD(threads)},
+    {"writers", 1, MAX_WRITERS, 0, OPTION_FIELD(writers)},
+    {"batch_size", 1, MAX_BATCH_SIZE, 0, OPTION_FIELD(batch_size)},
+    {"seed", 0, UINT64_MAX, 0, OPTION_FIELD(seed)},
+    {"repetitions", 1, MAX_REPETITIONS, 0, OPTION_FIELD(repetitions)},
+    {"bloom_bits", 0, 32, 0, OPTION_FIELD(bloom_bits)},
+    {"skiplist_branching", 2, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING, 0, OPTION_FIELD(skiplist_branching)},
+    {"max_sequential_skip", 1, UINT32_MAX, 0, OPTION_FIELD(max_sequential_skip)},
+    {"rotations", 1, 10000, 0, OPTION_FIELD(rotations)},
+    {"write_buffer_size", (uint64_t)1 << 20, (uint64_t)1 << 34, 0, OPTION_FIELD(write_buffer_size)},
+    {"duration", 0, 7 * 86400, 0, OPTION_FIELD(duration)},
+    {"point_index_entries", 0, UINT64_C(1000000000), 0, OPTION_FIELD(point_index_entries)},
+    {"chase_mib", 0, 65536, 20, OPTION_FIELD(chase_bytes)},
+};
+
+static const number_flag *find_number_flag(const char *name) {
+  for (size_t i = 0; i < sizeof number_flags / sizeof number_flags[0]; i++)
+    if (strcmp(name, number_flags[i].name) == 0) return &number_flags[i];
+  return NULL;
+}
+
+static bool is_bool_flag(const char *name) {
+  return strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0 || strcmp(name, "chase_huge_pages") == 0;
+}
+
+/* Ends the run (status 2) unless name is a flag, with a value unless it is a boolean. */
+static void check_flag(const char *name, const char *value) {
+  bool is_bool = is_bool_flag(name);
+  bool known = is_bool || find_number_flag(name) != NULL || strcmp(name, "benchmarks") == 0 ||
+               strcmp(name, "checksum_bytes") == 0 || strcmp(name, "peers") == 0 ||
+               strcmp(name, "huge_pages") == 0 || strcmp(name, "versions_order") == 0;
+  if (!known) flag_error("unknown flag '--%s'", name);
+  if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
+}
+
+/* A flag with a number in a range: true when name is one. */
+static bool apply_number_flag(const char *name, const char *value, flags_given *given) {
+  const number_flag *flag = find_number_flag(name);
+  if (flag == NULL) return false;
+  uint64_t number = parse_unsigned(name, value, flag->min, flag->max) << flag->shift;
+  char *field = (char *)&g_options + flag->offset;
+  if (flag->size == sizeof(unsigned)) {
+    unsigned narrow = (unsigned)number;
+    memcpy(field, &narrow, sizeof narrow);
+  } else {
+    assert(flag->size == sizeof number);
+    memcpy(field, &number, sizeof number);
+  }
+  if (strcmp(name, "reads") == 0) given->reads = true;
+  if (strcmp(name, "batch_size") == 0) g_options.batch_size_set = true;
+  return true;
+}
+
+/* Sets the option one flag names; name is known and value present unless the flag is a boolean. */
+static void apply_flag(const char *name, const char *value, flags_given *given) {
+  if (apply_number_flag(name, value, given)) return;
+  if (strcmp(name, "json") == 0) {
+    g_options.json = parse_bool(name, value);
+  } else if (strcmp(name, "verbose") == 0) {
+    g_options.verbose = parse_bool(name, value);
+  } else if (strcmp(name, "chase_huge_pages") == 0) {
+    g_options.chase_huge_pages = parse_bool(name, value);
+  } else if (strcmp(name, "benchmarks") == 0) {
+    memset(g_options.selected, 0, sizeof g_options.selected);
+    parse_list(name, value, select_benchmark);
+    given->benchmarks = true;
+  } else if (strcmp(name, "versions_order") == 0) {
+    if (strcmp(value, "sequence") != 0 && strcmp(value, "random") != 0)
+      flag_error("--versions_order: '%s' is not sequence or random", value);
+    g_options.versions_random_order = strcmp(value, "random") == 0;
+  } else if (strcmp(name, "huge_pages") == 0) {
+    unsigned mode = 0;
+    while (mode < HUGE_PAGES_CHOICES && strcmp(value, huge_pages_names[mode]) != 0) mode++;
+    if (mode == HUGE_PAGES_CHOICES) flag_error("--huge_pages: '%s' is not off, thp or hugetlb", value);
+    g_options.huge_pages = mode;
+  } else if (strcmp(name, "checksum_bytes") == 0) {
+    unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
+    if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
+      flag_error("--checksum_bytes: %u is not 0, 1, 2, 4 or 8", bytes);
+    g_options.checksum_bytes = bytes;
+  } else {
+    g_options.want_rocksdb = false;
+    g_options.want_leveldb = false;
+    parse_list(name, value, select_peer);
+    given->peers = true;
+  }
+}
+
+/* The defaults that depend on other flags. */
+static void derive_defaults(const flags_given *given) {
+  /* A soak without --benchmarks runs alone. */
+  if (!given->benchmarks && g_options.duration == 0) {
+    for (size_t i = 0; i < sizeof headline_benchmarks / sizeof headline_benchmarks[0]; i++)
+      g_options.selected[headline_benchmarks[i]] = true;
+  }
+  /* A quarter of the table's keys is tens of thousands of gets a slice at the default --num: medians as
+   * stable as with all of them, in a quarter of the time. */
+  if (!given->reads) g_options.reads = g_options.num / 4 > 0 ? g_options.num / 4 : 1;
+  if (g_options.huge_pages != 0) g_options.chase_huge_pages = true;
+  if (!given->peers) {
+#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
+    g_options.want_rocksdb = true;
+#endif
+#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
+    g_options.want_leveldb = true;
+#endif
+  }
+}
+
+void parse_flags(int argc, char **argv) {
+  flags_given given = {false, false, false};
+  set_defaults();
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -304,102 +462,8 @@ void parse_flags(int argc, char **argv) {
     memcpy(name, arg + 2, name_len);
     name[name_len] = '\0';
     const char *value = equals ? equals + 1 : NULL;
-    bool is_bool = strcmp(name, "json") == 0 || strcmp(name, "verbose") == 0 || strcmp(name, "chase_huge_pages") == 0;
-    bool known = is_bool || strcmp(name, "benchmarks") == 0 || strcmp(name, "num") == 0 ||
-                 strcmp(name, "key_size") == 0 || strcmp(name, "value_size") == 0 || strcmp(name, "reads") == 0 ||
-                 strcmp(name, "threads") == 0 || strcmp(name, "writers") == 0 ||
-                 strcmp(name, "batch_size") == 0 || strcmp(name, "seed") == 0 || strcmp(name, "repetitions") == 0 ||
-                 strcmp(name, "bloom_bits") == 0 || strcmp(name, "checksum_bytes") == 0 ||
-                 strcmp(name, "skiplist_branching") == 0 ||
-                 strcmp(name, "peers") == 0 || strcmp(name, "max_sequential_skip") == 0 ||
-                 strcmp(name, "rotations") == 0 || strcmp(name, "write_buffer_size") == 0 ||
-                 strcmp(name, "duration") == 0 || strcmp(name, "huge_pages") == 0 ||
-                 strcmp(name, "versions_order") == 0 || strcmp(name, "chase_mib") == 0 ||
-                 strcmp(name, "point_index_entries") == 0;
-    if (!known) flag_error("unknown flag '--%s'", name);
-    if (!is_bool && value == NULL) flag_error("--%s needs a value: --%s=...", name, name);
-    if (strcmp(name, "json") == 0) {
-      g_options.json = parse_bool(name, value);
-    } else if (strcmp(name, "verbose") == 0) {
-      g_options.verbose = parse_bool(name, value);
-    } else if (strcmp(name, "chase_huge_pages") == 0) {
-      g_options.chase_huge_pages = parse_bool(name, value);
-    } else if (strcmp(name, "benchmarks") == 0) {
-      memset(g_options.selected, 0, sizeof g_options.selected);
-      parse_list(name, value, select_benchmark);
-      any_benchmark = true;
-    } else if (strcmp(name, "num") == 0) {
-      g_options.num = parse_unsigned(name, value, 1, UINT64_C(1000000000));
-    } else if (strcmp(name, "key_size") == 0) {
-      g_options.key_size = (size_t)parse_unsigned(name, value, 1, 1u << 20);
-    } else if (strcmp(name, "value_size") == 0) {
-      g_options.value_size = (size_t)parse_unsigned(name, value, 0, 1u << 26);
-    } else if (strcmp(name, "reads") == 0) {
-      g_options.reads = parse_unsigned(name, value, 1, UINT64_C(100000000000));
-      reads_set = true;
-    } else if (strcmp(name, "threads") == 0) {
-      g_options.threads = (unsigned)parse_unsigned(name, value, 1, 256);
-    } else if (strcmp(name, "writers") == 0) {
-      g_options.writers = (unsigned)parse_unsigned(name, value, 1, MAX_WRITERS);
-    } else if (strcmp(name, "batch_size") == 0) {
-      g_options.batch_size = (unsigned)parse_unsigned(name, value, 1, MAX_BATCH_SIZE);
-      g_options.batch_size_set = true;
-    } else if (strcmp(name, "seed") == 0) {
-      g_options.seed = parse_unsigned(name, value, 0, UINT64_MAX);
-    } else if (strcmp(name, "repetitions") == 0) {
-      g_options.repetitions = (unsigned)parse_unsigned(name, value, 1, MAX_REPETITIONS);
-    } else if (strcmp(name, "bloom_bits") == 0) {
-      g_options.bloom_bits = (unsigned)parse_unsigned(name, value, 0, 32);
-    } else if (strcmp(name, "skiplist_branching") == 0) {
-      g_options.skiplist_branching = (unsigned)parse_unsigned(name, value, 2, MT_MEMTABLE_MAX_SKIPLIST_BRANCHING);
-    } else if (strcmp(name, "max_sequential_skip") == 0) {
-      g_options.max_sequential_skip = (unsigned)parse_unsigned(name, value, 1, UINT32_MAX);
-    } else if (strcmp(name, "rotations") == 0) {
-      g_options.rotations = (unsigned)parse_unsigned(name, value, 1, 10000);
-    } else if (strcmp(name, "write_buffer_size") == 0) {
-      g_options.write_buffer_size = (size_t)parse_unsigned(name, value, (uint64_t)1 << 20, (uint64_t)1 << 34);
-    } else if (strcmp(name, "duration") == 0) {
-      g_options.duration = (unsigned)parse_unsigned(name, value, 0, 7 * 86400);
-    } else if (strcmp(name, "point_index_entries") == 0) {
-      g_options.point_index_entries = parse_unsigned(name, value, 0, UINT64_C(1000000000));
-    } else if (strcmp(name, "chase_mib") == 0) {
-      g_options.chase_bytes = (size_t)parse_unsigned(name, value, 0, 65536) << 20;
-    } else if (strcmp(name, "versions_order") == 0) {
-      if (strcmp(value, "sequence") != 0 && strcmp(value, "random") != 0)
-        flag_error("--versions_order: '%s' is not sequence or random", value);
-      g_options.versions_random_order = strcmp(value, "random") == 0;
-    } else if (strcmp(name, "huge_pages") == 0) {
-      unsigned mode = 0;
-      while (mode < HUGE_PAGES_CHOICES && strcmp(value, huge_pages_names[mode]) != 0) mode++;
-      if (mode == HUGE_PAGES_CHOICES) flag_error("--huge_pages: '%s' is not off, thp or hugetlb", value);
-      g_options.huge_pages = mode;
-    } else if (strcmp(name, "checksum_bytes") == 0) {
-      unsigned bytes = (unsigned)parse_unsigned(name, value, 0, 8);
-      if (bytes != 0 && bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
-        flag_error("--checksum_bytes: %u is not 0, 1, 2, 4 or 8", bytes);
-      g_options.checksum_bytes = bytes;
-    } else {
-      g_options.want_rocksdb = false;
-      g_options.want_leveldb = false;
-      parse_list(name, value, select_peer);
-      peers_set = true;
-    }
+    check_flag(name, value);
+    apply_flag(name, value, &given);
   }
-  /* A soak without --benchmarks runs alone. */
-  if (!any_benchmark && g_options.duration == 0) {
-    for (size_t i = 0; i < sizeof headline_benchmarks / sizeof headline_benchmarks[0]; i++)
-      g_options.selected[headline_benchmarks[i]] = true;
-  }
-  /* A quarter of the table's keys is tens of thousands of gets a slice at the default --num: medians as
-   * stable as with all of them, in a quarter of the time. */
-  if (!reads_set) g_options.reads = g_options.num / 4 > 0 ? g_options.num / 4 : 1;
-  if (g_options.huge_pages != 0) g_options.chase_huge_pages = true;
-  if (!peers_set) {
-#ifdef MEMTABLE_BENCH_HAVE_ROCKSDB
-    g_options.want_rocksdb = true;
-#endif
-#ifdef MEMTABLE_BENCH_HAVE_LEVELDB
-    g_options.want_leveldb = true;
-#endif
-  }
+  derive_defaults(&given);
 }

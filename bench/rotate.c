@@ -26,6 +26,7 @@
 #include "group.h"
 #include "options.h"
 #include "results.h"
+#include "slices.h"
 #include "workload.h"
 
 mt_memtable *rotation_table(mt_block_pool *pool) {
@@ -110,56 +111,90 @@ mt_block_pool *rotation_pool(void) {
   return pool;
 }
 
-/* One rotation; returns the entries added and adds the elapsed time to *elapsed_ns. */
-static uint64_t rotate_once(mt_block_pool *pool, unsigned bench, uint64_t *elapsed_ns, uint64_t *bytes) {
-  uint64_t faults = minor_faults();
-  uint64_t start = now_ns();
-  mt_memtable *table = rotation_table(pool);
-  uint64_t entries = rotation_fill(table);
-  uint64_t scan_bytes = 0;
-  uint64_t visited = rotation_flush_scan(table, &scan_bytes);
+static const unsigned benches[2] = {BENCH_ROTATE, BENCH_ROTATE_POOL};
+
+/* run_rotate's context: rotate's tables from malloc, rotate_pool's from the pool; the current turn's rotation;
+ * each benchmark's time, entries and bytes. */
+typedef struct rotate_turns {
+  mt_block_pool *pools[2];
+  bool warm_up;     /* the pool's untimed first rotation: nothing counted, no progress */
+  uint64_t faults;  /* the process's minor faults before the turn */
+  uint64_t entries; /* the turn's entries added, visited and their bytes */
+  uint64_t visited;
+  uint64_t scan_bytes;
+  uint64_t elapsed[2];
+  uint64_t total_entries[2];
+  uint64_t bytes[2];
+} rotate_turns;
+
+static bool bench_takes_part(void *context, size_t b) {
+  const rotate_turns *rotate = context;
+  return rotate->warm_up ? b == 1 : selected(benches[b]);
+}
+
+static void rotation_before(void *context, const slice_turn *turn) {
+  (void)turn;
+  rotate_turns *rotate = context;
+  rotate->faults = minor_faults();
+}
+
+/* One rotation: a table created, filled, scanned as a flush would, and dropped. */
+static void rotation_timed(void *context, const slice_turn *turn) {
+  rotate_turns *rotate = context;
+  mt_memtable *table = rotation_table(rotate->pools[turn->participant]);
+  rotate->entries = rotation_fill(table);
+  rotate->scan_bytes = 0;
+  rotate->visited = rotation_flush_scan(table, &rotate->scan_bytes);
   mt_memtable_unref(table);
-  *elapsed_ns += now_ns() - start;
+}
+
+/* The rotation's page faults counted and its flush scan checked. */
+static void rotation_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  rotate_turns *rotate = context;
+  const size_t b = turn->participant;
+  const unsigned bench = benches[b];
+  rotate->elapsed[b] += elapsed_ns;
   rotate_faults *counted = &g_rotate_faults[bench == BENCH_ROTATE_POOL];
-  counted->faults += minor_faults() - faults;
+  counted->faults += minor_faults() - rotate->faults;
   counted->tables++;
   if (keys_are_unique()) {
-    if (visited != entries) wrong_results(g_impls[0].impl, bench, visited, entries, "entries visited");
-    uint64_t expected_bytes = entries * (g_options.key_size + g_options.value_size);
-    if (scan_bytes != expected_bytes) wrong_results(g_impls[0].impl, bench, scan_bytes, expected_bytes, "bytes visited");
+    if (rotate->visited != rotate->entries)
+      wrong_results(g_impls[0].impl, bench, rotate->visited, rotate->entries, "entries visited");
+    uint64_t expected_bytes = rotate->entries * (g_options.key_size + g_options.value_size);
+    if (rotate->scan_bytes != expected_bytes)
+      wrong_results(g_impls[0].impl, bench, rotate->scan_bytes, expected_bytes, "bytes visited");
   }
-  *bytes += scan_bytes;
-  return entries;
+  rotate->bytes[b] += rotate->scan_bytes;
+  rotate->total_entries[b] += rotate->entries;
+  if (!rotate->warm_up) progress_update(2 * (uint64_t)turn->slice + b + 1);
 }
+
+static const slice_steps rotation_steps = {bench_takes_part, rotation_before, rotation_timed, rotation_after};
 
 /* The run's pool: created, and warmed by one untimed rotation, at its first use. */
 static mt_block_pool *g_rotation_pool;
 
+static void create_warm_pool(unsigned rep) {
+  g_rotation_pool = rotation_pool();
+  progress_begin("rotate_pool (warm-up, untimed)", rep, 1);
+  rotate_turns warm = {.pools = {NULL, g_rotation_pool}, .warm_up = true};
+  for_each_slice(1, 1, 2, &rotation_steps, &warm);
+  g_rotate_faults[1] = (rotate_faults){0, 0}; /* the warm-up's are not the steady state's */
+  progress_end();
+}
+
 void run_rotate(unsigned rep) {
-  static const unsigned benches[2] = {BENCH_ROTATE, BENCH_ROTATE_POOL};
   const unsigned rotations = g_options.rotations;
-  if (selected(BENCH_ROTATE_POOL) && g_rotation_pool == NULL) {
-    g_rotation_pool = rotation_pool();
-    progress_begin("rotate_pool (warm-up, untimed)", rep, 1);
-    uint64_t ignored_ns = 0, ignored_bytes = 0;
-    (void)rotate_once(g_rotation_pool, BENCH_ROTATE_POOL, &ignored_ns, &ignored_bytes);
-    g_rotate_faults[1] = (rotate_faults){0, 0}; /* the warm-up's are not the steady state's */
-    progress_end();
-  }
-  uint64_t elapsed[2] = {0, 0}, entries[2] = {0, 0}, bytes[2] = {0, 0};
+  if (selected(BENCH_ROTATE_POOL) && g_rotation_pool == NULL) create_warm_pool(rep);
+  rotate_turns rotate = {.pools = {NULL, g_rotation_pool}};
   progress_begin("rotate, rotate_pool", rep, 2 * (uint64_t)rotations);
-  for (unsigned r = 0; r < rotations; r++) {
-    for (unsigned b = 0; b < 2; b++) {
-      if (!selected(benches[b])) continue;
-      entries[b] += rotate_once(b == 1 ? g_rotation_pool : NULL, benches[b], &elapsed[b], &bytes[b]);
-      progress_update(2 * (uint64_t)r + b + 1);
-    }
-  }
+  /* Each slice is one rotation of each benchmark. */
+  for_each_slice(rotations, rotations, 2, &rotation_steps, &rotate);
   progress_end();
   for (unsigned b = 0; b < 2; b++) {
     if (!selected(benches[b])) continue;
-    g_samples[0][benches[b]][rep] =
-        (sample){true, (double)elapsed[b] / NS_PER_SEC, entries[b], bytes[b], entries[b], 1, 0.0};
+    g_samples[0][benches[b]][rep] = (sample){true, (double)rotate.elapsed[b] / NS_PER_SEC, rotate.total_entries[b],
+                                             rotate.bytes[b], rotate.total_entries[b], 1, 0.0};
   }
   if (g_rotation_pool != NULL && rep + 1 == g_options.repetitions) {
     mt_status status = mt_block_pool_destroy(g_rotation_pool);

@@ -25,6 +25,7 @@
 #include "group.h"
 #include "options.h"
 #include "results.h"
+#include "slices.h"
 #include "workload.h"
 
 /* Each repetition scans each table this many times, the tables taking turns. */
@@ -123,44 +124,74 @@ static void build_tables(uint64_t keys) {
   free(order);
 }
 
+/* run_versions' context: each table's iterator, time and counts, and the current turn's scan. */
+typedef struct versions_turns {
+  mt_memtable_user_iter *iters[TABLES];
+  uint64_t visible; /* the keys a scan must return */
+  uint64_t count;   /* the turn's visible keys and their bytes */
+  uint64_t scan_bytes;
+  uint64_t elapsed[TABLES];
+  uint64_t found[TABLES];
+  uint64_t bytes[TABLES];
+} versions_turns;
+
+static bool table_takes_part(void *context, size_t t) {
+  const versions_turns *versions = context;
+  return versions->iters[t] != NULL;
+}
+
+static void scan_before(void *context, const slice_turn *turn) {
+  (void)turn;
+  versions_turns *versions = context;
+  versions->scan_bytes = 0;
+}
+
+static void scan_timed(void *context, const slice_turn *turn) {
+  versions_turns *versions = context;
+  versions->count = scan_user_view(versions->iters[turn->participant], &versions->scan_bytes);
+}
+
+/* The scan checked (when the keys are distinct) and counted. */
+static void scan_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  versions_turns *versions = context;
+  const size_t t = turn->participant;
+  const uint64_t visible = versions->visible;
+  versions->elapsed[t] += elapsed_ns;
+  if (!keys_are_unique()) {
+  } else if (versions->count != visible) {
+    wrong_results(g_impls[0].impl, benches[t], versions->count, visible, "visible keys");
+  } else if (versions->scan_bytes != visible * (g_options.key_size + g_options.value_size)) {
+    wrong_results(g_impls[0].impl, benches[t], versions->scan_bytes,
+                  visible * (g_options.key_size + g_options.value_size), "bytes visited");
+  }
+  versions->found[t] += versions->count;
+  versions->bytes[t] += versions->scan_bytes;
+  progress_update(turn->slice * TABLES + t + 1);
+}
+
 void run_versions(unsigned rep) {
   const uint64_t keys = g_options.num / VERSIONS_PER_KEY;
   if (keys == 0) fatal("readseq_versions: --num must be at least %u", VERSIONS_PER_KEY);
   if (rep == 0) build_tables(keys);
-  mt_memtable_user_iter *iters[TABLES] = {NULL, NULL, NULL};
-  uint64_t elapsed[TABLES] = {0, 0, 0}, found[TABLES] = {0, 0, 0}, bytes[TABLES] = {0, 0, 0};
+  versions_turns versions = {.visible = (keys + 1) / 2};
   for (unsigned t = 0; t < TABLES; t++) {
     if (tables[t] == NULL) continue;
-    iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
-    if (iters[t] == NULL) fatal("out of memory");
+    versions.iters[t] = mt_memtable_user_iter_create(tables[t], MT_MAX_SEQUENCE);
+    if (versions.iters[t] == NULL) fatal("out of memory");
   }
   progress_begin("readseq_versions", rep, VERSIONS_SCANS * TABLES);
-  for (unsigned scan = 0; scan < VERSIONS_SCANS; scan++) {
-    for (unsigned t = 0; t < TABLES; t++) {
-      if (iters[t] == NULL) continue;
-      uint64_t scan_bytes = 0;
-      uint64_t start = now_ns();
-      uint64_t count = scan_user_view(iters[t], &scan_bytes);
-      elapsed[t] += now_ns() - start;
-      const uint64_t visible = (keys + 1) / 2;
-      if (!keys_are_unique()) {
-      } else if (count != visible) wrong_results(g_impls[0].impl, benches[t], count, visible, "visible keys");
-      else if (scan_bytes != visible * (g_options.key_size + g_options.value_size))
-        wrong_results(g_impls[0].impl, benches[t], scan_bytes, visible * (g_options.key_size + g_options.value_size),
-                      "bytes visited");
-      found[t] += count;
-      bytes[t] += scan_bytes;
-      progress_update(scan * TABLES + t + 1);
-    }
-  }
+  /* Each slice is one scan of every table. */
+  static const slice_steps steps = {table_takes_part, scan_before, scan_timed, scan_after};
+  for_each_slice(VERSIONS_SCANS, VERSIONS_SCANS, TABLES, &steps, &versions);
   progress_end();
   for (unsigned t = 0; t < TABLES; t++) {
-    if (iters[t] == NULL) continue;
-    mt_memtable_user_iter_destroy(iters[t]);
+    if (versions.iters[t] == NULL) continue;
+    mt_memtable_user_iter_destroy(versions.iters[t]);
     if (rep + 1 == g_options.repetitions) {
       mt_memtable_unref(tables[t]);
       tables[t] = NULL;
     }
-    g_samples[0][benches[t]][rep] = (sample){true, (double)elapsed[t] / NS_PER_SEC, found[t], bytes[t], found[t], 1, 0.0};
+    g_samples[0][benches[t]][rep] = (sample){true, (double)versions.elapsed[t] / NS_PER_SEC, versions.found[t],
+                                             versions.bytes[t], versions.found[t], 1, 0.0};
   }
 }

@@ -26,6 +26,7 @@
 #include "group.h"
 #include "options.h"
 #include "results.h"
+#include "slices.h"
 #include "versions.h"
 #include "workload.h"
 
@@ -107,44 +108,78 @@ static uint64_t user_view_pass(mt_memtable_user_iter *iter, bool forward, uint64
   return count;
 }
 
+/* run_versions_skip's context for one case (shape, links, direction): the two tables' iterators, the current
+ * turn's pass, each table's time, and the readahead-on passes' totals. */
+typedef struct skip_turns {
+  mt_memtable_user_iter *iters[READAHEAD];
+  bool forward;
+  uint64_t expected; /* the keys a pass returns */
+  uint64_t count;    /* the turn's keys and their bytes */
+  uint64_t bytes;
+  uint64_t elapsed[READAHEAD];
+  uint64_t ops;      /* summed over the readahead-on passes */
+  uint64_t bytes_on;
+} skip_turns;
+
+static void pass_before(void *context, const slice_turn *turn) {
+  (void)turn;
+  skip_turns *skip = context;
+  skip->bytes = 0;
+}
+
+static void pass_timed(void *context, const slice_turn *turn) {
+  skip_turns *skip = context;
+  skip->count = user_view_pass(skip->iters[turn->participant], skip->forward, &skip->bytes);
+}
+
+/* The pass checked: every key, with its newest value's bytes. */
+static void pass_after(void *context, const slice_turn *turn, uint64_t elapsed_ns) {
+  skip_turns *skip = context;
+  const size_t r = turn->participant;
+  skip->elapsed[r] += elapsed_ns;
+  const uint64_t expected = skip->expected;
+  if (skip->count != expected) wrong_results(g_impls[0].impl, BENCH_READVERSIONS_SKIP, skip->count, expected, "keys");
+  if (skip->bytes != expected * (g_options.key_size + g_options.value_size))
+    wrong_results(g_impls[0].impl, BENCH_READVERSIONS_SKIP, skip->bytes,
+                  expected * (g_options.key_size + g_options.value_size), "bytes visited");
+  if (r == 1) {
+    skip->ops += skip->count;
+    skip->bytes_on += skip->bytes;
+  }
+}
+
+/* The passes of one (shape, links) pair of tables, both directions, the two tables alternating pass by pass;
+ * adds the readahead-on passes' time, keys and bytes to *seconds_ns, *ops and *bytes_on. */
+static void run_case(unsigned rep, unsigned s, unsigned l, unsigned *done, uint64_t *seconds_ns, uint64_t *ops,
+                     uint64_t *bytes_on) {
+  skip_turns skip = {.expected = shapes[s].keys};
+  for (unsigned r = 0; r < READAHEAD; r++) {
+    skip.iters[r] = mt_memtable_user_iter_create(tables[s][l][r], MT_MAX_SEQUENCE);
+    if (skip.iters[r] == NULL) fatal("out of memory");
+  }
+  /* Each slice is one pass over both tables. */
+  static const slice_steps steps = {NULL, pass_before, pass_timed, pass_after};
+  for (unsigned d = 0; d < DIRECTIONS; d++) {
+    skip.forward = d == 0;
+    skip.elapsed[0] = skip.elapsed[1] = 0;
+    for_each_slice(shapes[s].passes, shapes[s].passes, READAHEAD, &steps, &skip);
+    for (unsigned r = 0; r < READAHEAD; r++)
+      micros[rep][s][l][d][r] = (double)skip.elapsed[r] / 1e3 / shapes[s].passes;
+    *seconds_ns += skip.elapsed[1];
+    progress_update(++*done);
+  }
+  *ops += skip.ops;
+  *bytes_on += skip.bytes_on;
+  for (unsigned r = 0; r < READAHEAD; r++) mt_memtable_user_iter_destroy(skip.iters[r]);
+}
+
 void run_versions_skip(unsigned rep) {
   if (rep == 0) build_tables();
   uint64_t seconds_ns = 0, ops = 0, bytes_on = 0;
   progress_begin("readversions_skip", rep, SHAPES * LINKS * DIRECTIONS);
   unsigned done = 0;
   for (unsigned s = 0; s < SHAPES; s++) {
-    for (unsigned l = 0; l < LINKS; l++) {
-      mt_memtable_user_iter *iters[READAHEAD];
-      for (unsigned r = 0; r < READAHEAD; r++) {
-        iters[r] = mt_memtable_user_iter_create(tables[s][l][r], MT_MAX_SEQUENCE);
-        if (iters[r] == NULL) fatal("out of memory");
-      }
-      for (unsigned d = 0; d < DIRECTIONS; d++) {
-        uint64_t elapsed[READAHEAD] = {0, 0};
-        for (unsigned pass = 0; pass < shapes[s].passes; pass++) {
-          for (unsigned r = 0; r < READAHEAD; r++) {
-            uint64_t bytes = 0;
-            uint64_t start = now_ns();
-            uint64_t count = user_view_pass(iters[r], d == 0, &bytes);
-            elapsed[r] += now_ns() - start;
-            uint64_t expected = shapes[s].keys;
-            if (count != expected) wrong_results(g_impls[0].impl, BENCH_READVERSIONS_SKIP, count, expected, "keys");
-            if (bytes != expected * (g_options.key_size + g_options.value_size))
-              wrong_results(g_impls[0].impl, BENCH_READVERSIONS_SKIP, bytes,
-                            expected * (g_options.key_size + g_options.value_size), "bytes visited");
-            if (r == 1) {
-              ops += count;
-              bytes_on += bytes;
-            }
-          }
-        }
-        for (unsigned r = 0; r < READAHEAD; r++)
-          micros[rep][s][l][d][r] = (double)elapsed[r] / 1e3 / shapes[s].passes;
-        seconds_ns += elapsed[1];
-        progress_update(++done);
-      }
-      for (unsigned r = 0; r < READAHEAD; r++) mt_memtable_user_iter_destroy(iters[r]);
-    }
+    for (unsigned l = 0; l < LINKS; l++) run_case(rep, s, l, &done, &seconds_ns, &ops, &bytes_on);
   }
   progress_end();
   repetitions_run = rep + 1;
