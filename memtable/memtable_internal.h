@@ -102,10 +102,33 @@ mt_status mti_memtable_add_checked(mt_memtable *table, uint64_t seq, mt_entry_ty
                                    size_t key_len, const void *value, size_t value_len, size_t entry_len,
                                    const mti_skiplist_position *position);
 
+/* The get's step from the key's newest version (node and its entry, from the point index) to the newest at or
+ * below the snapshot, when the newest is above it (read.c): the answer, as mt_memtable_get_entry's. */
+mt_status mti_memtable_index_step_to_snapshot(const mt_memtable *table, mt_slice key, uint64_t snapshot_seq,
+                                              const char *node, const mt_entry *newest, mt_entry *found);
+
 /* Answers a get from the point index: true with *status (and *found for MT_OK / MT_DELETED), or false when the
- * index cannot tell and the skiplist must be searched (read.c). */
-bool mti_memtable_indexed_get(const mt_memtable *table, mt_slice key, uint64_t hash, uint64_t snapshot_seq,
-                              mt_entry *found, mt_status *status);
+ * index cannot tell and the skiplist must be searched. Inline: the common answers (absent, or a newest version
+ * the snapshot sees) take no call past the index's own. */
+static inline bool memtable_indexed_get(const mt_memtable *table, mt_slice key, uint64_t hash, uint64_t snapshot_seq,
+                                        mt_entry *found, mt_status *status) {
+  const char *node;
+  mt_entry newest;
+  size_t entry_len;
+  switch (mti_point_index_find(table->point_index, &table->view, key.data, key.len, hash, &node, &newest, &entry_len)) {
+    case MTI_INDEX_UNKNOWN: return false;
+    case MTI_INDEX_ABSENT: *status = MT_NOT_FOUND; return true;
+    case MTI_INDEX_DAMAGED: *status = MT_CORRUPTION; return true;
+    case MTI_INDEX_FOUND: break;
+  }
+  if (newest.seq > snapshot_seq) {
+    *status = mti_memtable_index_step_to_snapshot(table, key, snapshot_seq, node, &newest, found);
+    return true;
+  }
+  if (found != NULL) *found = newest;
+  *status = newest.type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
+  return true;
+}
 
 /* Writes and links an entry into `stored`, a node mt_skiplist_allocate_key reserved for exactly
  * entry_encoded_size(key_len, value_len) + checksum_bytes bytes (mt_memtable_prepare), after mt_memtable_add's

@@ -416,9 +416,9 @@ typedef enum probe_result {
 
 /* The newest version found so far, over the tables probed. */
 typedef struct probe_found {
-  const char *node; /* NULL: none yet */
-  mt_entry entry;   /* node's entry, decoded */
-  size_t entry_len;
+  const char *node;  /* NULL: none yet */
+  mt_entry *entry;   /* node's entry, decoded (the caller's storage) */
+  size_t *entry_len;
 } probe_found;
 
 /* Probes one table for the key; a node found (MOVED or not) is kept in *found when it is newer than what
@@ -434,12 +434,22 @@ static inline probe_result probe(const index_table *in, const mti_view *view, co
     const char *node = slot_node(current);
     if (node == NULL) return current & SLOT_MOVED ? PROBE_MOVED_ON : PROBE_ABSENT;
     if (slot_tag_of(current) == tag) {
-      mt_entry entry;
-      size_t entry_len;
+      /* The first candidate decodes straight into the caller's storage; one met after a found version (in a
+       * later table) into its own, to compare. */
+      mt_entry other;
+      size_t other_len;
+      mt_entry *entry = found->node == NULL ? found->entry : &other;
+      size_t *entry_len = found->node == NULL ? found->entry_len : &other_len;
       /* Checked when the table has checksums: a damaged node answers MT_CORRUPTION. */
-      if (!mti_entry_load(view, node, &entry, &entry_len)) return PROBE_DAMAGED;
-      if (bytes_equal(entry.user_key.data, entry.user_key.len, key, key_len)) {
-        if (found->node == NULL || entry.seq > found->entry.seq) *found = (probe_found){node, entry, entry_len};
+      if (!mti_entry_load(view, node, entry, entry_len)) return PROBE_DAMAGED;
+      if (bytes_equal(entry->user_key.data, entry->user_key.len, key, key_len)) {
+        if (found->node == NULL) {
+          found->node = node;
+        } else if (entry->seq > found->entry->seq) {
+          found->node = node;
+          *found->entry = *entry;
+          *found->entry_len = *entry_len;
+        }
         return current & SLOT_MOVED ? PROBE_MOVED_ON : PROBE_FOUND;
       }
     }
@@ -456,8 +466,7 @@ mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_vi
   if (atomic_load_explicit(&index->bypassed, memory_order_relaxed)) return MTI_INDEX_UNKNOWN;
   /* Acquire: pairs with the grower's release, so the table's slots are seen initialised. */
   const index_table *current = atomic_load_explicit(&index->current, memory_order_acquire);
-  probe_found found;
-  found.node = NULL;
+  probe_found found = {NULL, entry, entry_len};
   probe_result result;
   while ((result = probe(current, view, key, key_len, hash, &found)) == PROBE_MOVED_ON) {
     /* Acquire: the MOVED slot's release showed next; its slots are read. */
@@ -473,8 +482,6 @@ mti_index_answer mti_point_index_find(const mti_point_index *index, const mti_vi
     return MTI_INDEX_UNKNOWN;
   if (found.node == NULL) return MTI_INDEX_ABSENT;
   *node = found.node;
-  *entry = found.entry;
-  *entry_len = found.entry_len;
   return MTI_INDEX_FOUND;
 }
 
@@ -544,8 +551,9 @@ mt_status mti_point_index_validate(const mti_point_index *index, const mti_view 
     if (first || !bytes_equal(previous.data, previous.len, user_key.data, user_key.len)) {
       first = false;
       previous = user_key;
-      probe_found found;
-      found.node = NULL;
+      mt_entry newest;
+      size_t newest_len;
+      probe_found found = {NULL, &newest, &newest_len};
       probe_result result =
           probe(current, view, user_key.data, user_key.len, user_key_hash(user_key.data, user_key.len), &found);
       if (result == PROBE_DAMAGED || result == PROBE_MOVED_ON) return MT_CORRUPTION;

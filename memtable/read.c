@@ -17,38 +17,26 @@ static inline bool bytes_equal(mt_slice a, mt_slice b) {
   return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
 }
 
-/* From the key's newest version, the newest at or below the snapshot: a few steps, then one search. */
-bool mti_memtable_indexed_get(const mt_memtable *table, mt_slice key, uint64_t hash, uint64_t snapshot_seq,
-                              mt_entry *found, mt_status *status) {
+/* From `newest` (node, its entry), the key's newest version, to the newest at or below the snapshot: a few
+ * steps, then one search. */
+mt_status mti_memtable_index_step_to_snapshot(const mt_memtable *table, mt_slice key, uint64_t snapshot_seq,
+                                              const char *node, const mt_entry *newest, mt_entry *found) {
   const mti_view *view = &table->view;
   entry_cursor cursor;
   mti_cursor_init_plain(view, &cursor);
-  const char *node;
-  switch (mti_point_index_find(table->point_index, view, key.data, key.len, hash, &node, &cursor.entry,
-                               &cursor.entry_len)) {
-    case MTI_INDEX_UNKNOWN: return false;
-    case MTI_INDEX_ABSENT: *status = MT_NOT_FOUND; return true;
-    case MTI_INDEX_DAMAGED: *status = MT_CORRUPTION; return true;
-    case MTI_INDEX_FOUND: break;
-  }
   skiplist_iter_set_key(&cursor.position, node);
-  *status = MT_OK;
-  for (unsigned steps = 0; *status == MT_OK && cursor.entry.seq > snapshot_seq; steps++) {
+  cursor.entry = *newest;
+  for (unsigned steps = 0; cursor.entry.seq > snapshot_seq; steps++) {
     if (steps == MAX_VERSION_STEPS) {
-      *status =
-          get_answer(view, &cursor, mti_cursor_seek(view, &cursor, key, snapshot_seq, false), key, snapshot_seq, found);
-      return true;
+      return get_answer(view, &cursor, mti_cursor_seek(view, &cursor, key, snapshot_seq, false), key, snapshot_seq,
+                        found);
     }
-    *status = mti_cursor_step(view, &cursor, true);
-    /* MT_NOT_FOUND at the end, or MT_CORRUPTION */
-    if (*status == MT_OK && !bytes_equal(cursor.entry.user_key, key)) {
-      *status = MT_NOT_FOUND;
-    }
+    mt_status status = mti_cursor_step(view, &cursor, true);
+    if (status != MT_OK) return status; /* MT_NOT_FOUND at the end, or MT_CORRUPTION */
+    if (!bytes_equal(cursor.entry.user_key, key)) return MT_NOT_FOUND;
   }
-  if (*status != MT_OK) return true;
   if (found != NULL) *found = cursor.entry;
-  *status = cursor.entry.type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
-  return true;
+  return cursor.entry.type == MT_TYPE_DELETION ? MT_DELETED : MT_OK;
 }
 
 mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_t key_len, uint64_t snapshot_seq,
@@ -58,7 +46,7 @@ mt_status mt_memtable_get_entry(const mt_memtable *table, const void *key, size_
   uint64_t hash = memtable_key_hash(table, key, key_len);
   mt_slice target = {key, key_len};
   mt_status answer;
-  if (table->point_index != NULL && mti_memtable_indexed_get(table, target, hash, snapshot_seq, found, &answer))
+  if (table->point_index != NULL && memtable_indexed_get(table, target, hash, snapshot_seq, found, &answer))
     return answer;
   if (!mti_bloom_may_contain(&table->bloom, hash)) return MT_NOT_FOUND;
 

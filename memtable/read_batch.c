@@ -34,7 +34,7 @@ mt_status mt_memtable_get_batch(const mt_memtable *table, const mt_slice *keys, 
       /* The index answers as in mt_memtable_get; only what it cannot tell is searched. */
       mt_entry entry;
       mt_status answer;
-      if (table->point_index != NULL && mti_memtable_indexed_get(table, key, hash, snapshot_seq, &entry, &answer)) {
+      if (table->point_index != NULL && memtable_indexed_get(table, key, hash, snapshot_seq, &entry, &answer)) {
         statuses[next] = answer;
         if (answer == MT_OK && values != NULL) values[next] = entry.value;
         continue;
