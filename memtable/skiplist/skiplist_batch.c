@@ -23,10 +23,11 @@
 
 typedef struct batch_search {
   const char *target;
-  size_t index;                   /* into the caller's arrays */
-  const skiplist_node *node;      /* the last node known to sort before target (head at first) */
-  const skiplist_node *candidate; /* node's link on this level, being fetched */
-  const skiplist_node *known;     /* compared on the level above: not less (and not equal) */
+  size_t index;                    /* into the caller's arrays */
+  mti_skiplist_position *position; /* positions[index] when the batch records gaps */
+  const skiplist_node *node;       /* the last node known to sort before target (head at first) */
+  const skiplist_node *candidate;  /* node's link on this level, being fetched */
+  const skiplist_node *known;      /* compared on the level above: not less (and not equal) */
   int level;
 } batch_search;
 
@@ -69,8 +70,8 @@ BATCH_INLINE bool search_step(const mt_skiplist *list, batch_search *search, con
   }
   for (;;) {
     if (out.positions != NULL) {
-      out.positions[search->index].before[search->level] = search->node;
-      out.positions[search->index].after[search->level] = candidate;
+      search->position->before[search->level] = search->node;
+      search->position->after[search->level] = candidate;
     }
     if (search->level == 0) {
       if (out.found != NULL) out.found[search->index].node = candidate;
@@ -104,7 +105,10 @@ BATCH_INLINE void run_searches(const mt_skiplist *list, const char *const *targe
       /* Relaxed, as every search reads the height (see the field). Read per search, like a single seek. */
       search->level = skiplist_load_height(list) - 1;
       assert(search->level >= 0 && search->level < list->max_height);
-      if (out.positions != NULL) out.positions[search->index].levels = search->level + 1;
+      if (out.positions != NULL) {
+        search->position = &out.positions[search->index];
+        search->position->levels = search->level + 1;
+      }
       if (search->target == NULL) { /* as mt_skiplist_iter_seek: a NULL target finds nothing */
         running--;
         continue;
