@@ -206,15 +206,17 @@ static bool read_pass(writers_race *r, thread_arg *self, uint64_t *rng) {
   return ok;
 }
 
-static void *reader_main(void *arg) {
-  thread_arg *self = arg;
+/* A reader thread: passes until the race quits or a pass fails, then counts its passes. */
+static void *run_reader(thread_arg *self, bool (*pass)(writers_race *, thread_arg *, uint64_t *)) {
   writers_race *r = self->race;
   uint64_t rng = r->seed + 1000 + self->index;
   long checks = 0;
-  while (!atomic_load_explicit(&r->quit, memory_order_acquire) && read_pass(r, self, &rng)) checks++;
+  while (!atomic_load_explicit(&r->quit, memory_order_acquire) && pass(r, self, &rng)) checks++;
   atomic_fetch_add_explicit(&r->reader_checks, checks, memory_order_relaxed);
   return NULL;
 }
+
+static void *reader_main(void *arg) { return run_reader(arg, read_pass); }
 
 static int compare_ops(const void *a, const void *b) {
   const writer_op *x = *(const writer_op *const *)a, *y = *(const writer_op *const *)b;
@@ -424,15 +426,7 @@ static bool version_read_pass(writers_race *r, thread_arg *self, uint64_t *rng) 
   return ok;
 }
 
-static void *version_reader_main(void *arg) {
-  thread_arg *self = arg;
-  writers_race *r = self->race;
-  uint64_t rng = r->seed + 1000 + self->index;
-  long checks = 0;
-  while (!atomic_load_explicit(&r->quit, memory_order_acquire) && version_read_pass(r, self, &rng)) checks++;
-  atomic_fetch_add_explicit(&r->reader_checks, checks, memory_order_relaxed);
-  return NULL;
-}
+static void *version_reader_main(void *arg) { return run_reader(arg, version_read_pass); }
 
 /* The user view at snapshot, in both directions, against the model's. */
 static void check_user_view_against_model(mt_memtable *table, const model *m, uint64_t snapshot, uint64_t seed) {
